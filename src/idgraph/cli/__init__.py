@@ -1,0 +1,38 @@
+"""The ``idgraph`` command line: thin shells over the library, one module per group.
+
+Each module in this package exposes ``register(app)`` adding its commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from idgraph.cli import access, audit, data, link
+from idgraph.cli.common import data_dir_settings
+
+app = typer.Typer(
+    name="idgraph",
+    help="Link person records into identities, search them lawfully, and audit every access.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", envvar="IDGRAPH_DATA_DIR", help="Data folder (default ./idgraph-data)."
+    ),
+) -> None:
+    ctx.obj = data_dir_settings(data_dir)
+
+
+for _group in (data, link, access, audit):
+    _group.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,45 @@
+"""Typed settings, read from the environment with the ``IDGRAPH_`` prefix.
+
+Every setting is documented in ``docs/settings.md``; a test keeps that table complete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """idgraph configuration. Pass an instance in; never mutate a global."""
+
+    model_config = SettingsConfigDict(env_prefix="IDGRAPH_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("idgraph-data"),
+        description="Folder holding the DuckDB store, search index and audit keys.",
+    )
+    db_name: str = Field(default="idgraph.duckdb", description="File name of the store.")
+    threads: int = Field(default=2, description="DuckDB worker threads.")
+    memory_limit: str = Field(default="8GB", description="DuckDB memory limit.")
+    ingest_chunk_rows: int = Field(
+        default=100_000, description="Rows read and normalised per ingest chunk."
+    )
+    default_region: str = Field(
+        default="US", description="Region assumed for phone numbers without a country code."
+    )
+    match_threshold: float = Field(
+        default=0.9, description="Link probability above which two records are linked."
+    )
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / self.db_name
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """Settings from the environment, with an explicit data dir taking precedence."""
+    if data_dir is not None:
+        return Settings(data_dir=data_dir)
+    return Settings()

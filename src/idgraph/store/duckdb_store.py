@@ -1,0 +1,122 @@
+"""The embedded default store: one DuckDB file in the data dir.
+
+The store knows tables and transactions, never business rules. Modules own their
+tables' DDL and hand it to :meth:`Store.ensure`, which applies it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from idgraph.schema import RECORD_COLUMNS
+
+_RECORDS_DDL = (
+    "CREATE TABLE IF NOT EXISTS records ("
+    + ", ".join(f"{name} {typ}" for name, typ in RECORD_COLUMNS.items())
+    + ", PRIMARY KEY (record_id, version))"
+)
+
+_CORE_DDL: tuple[str, ...] = (
+    _RECORDS_DDL,
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        source_id VARCHAR, source_file VARCHAR, source_line BIGINT,
+        source_record_id VARCHAR, field VARCHAR, value VARCHAR, reason VARCHAR,
+        batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS sources (
+        source_id VARCHAR PRIMARY KEY, title VARCHAR, kind VARCHAR,
+        jurisdiction VARCHAR, regimes VARCHAR[], collected_for VARCHAR,
+        retention_days INTEGER, manifest_path VARCHAR, manifest JSON,
+        registered_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS batches (
+        batch_id VARCHAR PRIMARY KEY, source_id VARCHAR, source_file VARCHAR,
+        file_sha256 VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+        rows BIGINT, records_added BIGINT, records_unchanged BIGINT,
+        records_versioned BIGINT, rows_quarantined BIGINT, fields_quarantined BIGINT)""",
+)
+
+
+class Store:
+    """A DuckDB-backed store. Use :func:`open_store` to get one."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        self.con = con
+        self.path = path
+        self._ensured: set[str] = set()
+        self._depth = 0
+        self.ensure("core", _CORE_DDL)
+
+    # -- schema -------------------------------------------------------------
+    def ensure(self, name: str, ddl: Sequence[str]) -> None:
+        """Apply a module's DDL once per connection (statements must be idempotent)."""
+        if name in self._ensured:
+            return
+        for stmt in ddl:
+            self.con.execute(stmt)
+        self._ensured.add(name)
+
+    # -- transactions -------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One atomic unit of work; nested calls join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.con
+            finally:
+                self._depth -= 1
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield self.con
+        except BaseException:
+            self._depth = 0
+            self.con.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.con.execute("COMMIT")
+
+    # -- queries (parameterised only) ---------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql, params or [])
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
+        return self.con.execute(sql, params or []).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(
+    path: Path | str | None, *, threads: int = 2, memory_limit: str = "8GB"
+) -> Store:
+    """Open (creating if needed) the store at ``path``; ``None`` gives an in-memory store."""
+    if path is None:
+        con = duckdb.connect(":memory:")
+        p = None
+    else:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(p))
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET preserve_insertion_order = false")
+    return Store(con, p)
