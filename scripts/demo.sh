@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install idgraph into .venv and run the demo on the embedded default store.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q -e .
+idgraph demo "$@"

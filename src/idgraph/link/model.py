@@ -1,0 +1,240 @@
+"""The Splink model, built from the canonical record schema.
+
+Comparisons are plain Splink settings dicts (SQL conditions over ``<col>_l`` /
+``<col>_r``), so the trained model is one JSON document we can store and reload.
+Every level has a human label: that label is what :mod:`idgraph.link.explain` shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+# Input view the model reads: current records, one row per record_id.
+INPUT_TABLE: Final = "__idg_link_input"
+
+INPUT_SQL: Final = f"""
+CREATE OR REPLACE TEMP TABLE {INPUT_TABLE} AS
+SELECT record_id, source_id,
+       first_name, middle_name, last_name, suffix,
+       first_name_canon, first_name_phonetic, last_name_phonetic,
+       CASE WHEN len(last_name_parts) > 0 THEN last_name_parts END AS last_name_parts,
+       CASE WHEN dob_precision = 'day' OR (dob IS NOT NULL AND dob_precision IS NULL)
+            THEN strftime(dob, '%Y%m%d') END AS dob_day,
+       CASE WHEN dob_precision IN ('day', 'month') OR (dob IS NOT NULL AND dob_precision IS NULL)
+            THEN strftime(dob, '%Y%m') END AS dob_month,
+       coalesce(birth_year, year(dob)) AS birth_year,
+       sex, house_number, street, city, state, zip,
+       phone, email, ssn,
+       CASE WHEN dl_number IS NOT NULL THEN coalesce(dl_state, '') || ':' || dl_number END
+           AS dl_key,
+       plate
+FROM records WHERE is_current
+"""
+
+
+def _null(cols: list[str]) -> dict[str, Any]:
+    cond = " OR ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in cols)
+    return {"sql_condition": cond, "label_for_charts": "missing", "is_null_level": True}
+
+
+def _level(sql: str, label: str, tf: str | None = None) -> dict[str, Any]:
+    level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label}
+    if tf:
+        level["tf_adjustment_column"] = tf
+        level["tf_adjustment_weight"] = 1.0
+    return level
+
+
+_ELSE: Final = {"sql_condition": "ELSE", "label_for_charts": "different"}
+
+
+def _first_name() -> dict[str, Any]:
+    return {
+        "output_column_name": "first_name",
+        "comparison_description": "given name",
+        "comparison_levels": [
+            _null(["first_name"]),
+            _level("first_name_l = first_name_r", "exact", "first_name"),
+            _level("first_name_canon_l = first_name_canon_r", "same canonical name (nickname)"),
+            _level(
+                "jaro_winkler_similarity(first_name_l, first_name_r) >= 0.92",
+                "Jaro-Winkler >= 0.92",
+            ),
+            _level("first_name_phonetic_l = first_name_phonetic_r", "same sound (phonetic)"),
+            _level(
+                "first_name_l = middle_name_r OR middle_name_l = first_name_r",
+                "given and middle name swapped",
+            ),
+            _level(
+                "jaro_winkler_similarity(first_name_l, first_name_r) >= 0.8",
+                "Jaro-Winkler >= 0.8",
+            ),
+            _ELSE,
+        ],
+    }
+
+
+def _last_name() -> dict[str, Any]:
+    return {
+        "output_column_name": "last_name",
+        "comparison_description": "surname",
+        "comparison_levels": [
+            _null(["last_name"]),
+            _level("last_name_l = last_name_r", "exact", "last_name"),
+            _level(
+                "jaro_winkler_similarity(last_name_l, last_name_r) >= 0.92",
+                "Jaro-Winkler >= 0.92",
+            ),
+            _level("last_name_phonetic_l = last_name_phonetic_r", "same sound (phonetic)"),
+            _level(
+                "list_has_any(last_name_parts_l, last_name_parts_r)",
+                "shares part of a compound surname",
+            ),
+            _level(
+                "jaro_winkler_similarity(last_name_l, last_name_r) >= 0.8",
+                "Jaro-Winkler >= 0.8",
+            ),
+            _ELSE,
+        ],
+    }
+
+
+def _dob() -> dict[str, Any]:
+    swap = (
+        "substr(dob_day_l, 1, 4) = substr(dob_day_r, 1, 4) "
+        "AND substr(dob_day_l, 5, 2) = substr(dob_day_r, 7, 2) "
+        "AND substr(dob_day_l, 7, 2) = substr(dob_day_r, 5, 2)"
+    )
+    return {
+        "output_column_name": "dob",
+        "comparison_description": "date of birth (precision-aware)",
+        "comparison_levels": [
+            _null(["birth_year"]),
+            _level("dob_day_l = dob_day_r", "exact date"),
+            _level(swap, "day and month swapped"),
+            _level("damerau_levenshtein(dob_day_l, dob_day_r) <= 1", "one digit off"),
+            _level(
+                "dob_month_l = dob_month_r AND (dob_day_l IS NULL OR dob_day_r IS NULL)",
+                "same month (one side month precision)",
+            ),
+            _level(
+                "birth_year_l = birth_year_r AND (dob_month_l IS NULL OR dob_month_r IS NULL)",
+                "same year (one side year only)",
+            ),
+            _level("abs(birth_year_l - birth_year_r) <= 1", "within one year"),
+            _ELSE,
+        ],
+    }
+
+
+def _address() -> dict[str, Any]:
+    return {
+        "output_column_name": "address",
+        "comparison_description": "house number, street and ZIP",
+        "comparison_levels": [
+            {
+                "sql_condition": "(street_l IS NULL OR street_r IS NULL) "
+                "AND (zip_l IS NULL OR zip_r IS NULL)",
+                "label_for_charts": "missing",
+                "is_null_level": True,
+            },
+            _level(
+                "house_number_l = house_number_r AND street_l = street_r AND zip_l = zip_r",
+                "same house, street and ZIP",
+            ),
+            _level(
+                "house_number_l = house_number_r AND street_l = street_r",
+                "same house and street",
+            ),
+            _level(
+                "house_number_l = house_number_r "
+                "AND jaro_winkler_similarity(street_l, street_r) >= 0.9",
+                "same house, similar street",
+            ),
+            _level("zip_l = zip_r", "same ZIP"),
+            _level("city_l = city_r AND state_l = state_r", "same city"),
+            _ELSE,
+        ],
+    }
+
+
+def _exact(col: str, description: str, fuzzy: bool = False) -> dict[str, Any]:
+    levels = [_null([col]), _level(f"{col}_l = {col}_r", "exact")]
+    if fuzzy:
+        levels.append(_level(f"damerau_levenshtein({col}_l, {col}_r) <= 1", "one digit off"))
+    levels.append(_ELSE)
+    return {
+        "output_column_name": col,
+        "comparison_description": description,
+        "comparison_levels": levels,
+    }
+
+
+def comparisons() -> list[dict[str, Any]]:
+    """All comparisons of the idgraph model, in display order."""
+    return [
+        _first_name(),
+        _last_name(),
+        _dob(),
+        _exact("sex", "sex"),
+        _address(),
+        _exact("phone", "phone number (E.164)"),
+        _exact("email", "email address"),
+        _exact("ssn", "social security number", fuzzy=True),
+        _exact("dl_key", "driver licence number and issuing state"),
+        _exact("plate", "vehicle plate"),
+    ]
+
+
+# Candidate pairs: a pair is scored when any rule holds (OR of the rules).
+BLOCKING_RULES: Final[tuple[str, ...]] = (
+    "l.ssn = r.ssn",
+    "l.dl_key = r.dl_key",
+    "l.phone = r.phone",
+    "l.email = r.email",
+    "l.plate = r.plate",
+    "l.first_name_canon = r.first_name_canon AND l.last_name = r.last_name",
+    "l.last_name_phonetic = r.last_name_phonetic AND l.dob_day = r.dob_day",
+    "l.first_name_phonetic = r.first_name_phonetic AND l.dob_day = r.dob_day",
+    "l.first_name_canon = r.first_name_canon AND l.birth_year = r.birth_year "
+    "AND l.zip = r.zip",
+    "l.house_number = r.house_number AND l.street = r.street AND l.zip = r.zip "
+    "AND l.birth_year = r.birth_year",
+    "l.last_name_phonetic = r.last_name_phonetic AND l.zip = r.zip "
+    "AND l.first_name_phonetic = r.first_name_phonetic",
+)
+
+# Rules for EM training sessions (each leaves the other comparisons free to learn).
+TRAINING_RULES: Final[tuple[str, ...]] = (
+    "l.first_name = r.first_name AND l.last_name = r.last_name",
+    "l.dob_day = r.dob_day",
+    "l.ssn = r.ssn",
+    "l.house_number = r.house_number AND l.street = r.street",
+)
+
+# Near-certain rules for estimating the prior match probability.
+DETERMINISTIC_RULES: Final[tuple[str, ...]] = (
+    "l.first_name = r.first_name AND l.last_name = r.last_name AND l.dob_day = r.dob_day",
+    "l.ssn = r.ssn AND l.last_name = r.last_name",
+)
+
+
+def settings_dict(
+    blocking_rules: tuple[str, ...] = BLOCKING_RULES,
+    prior: float = 1e-5,
+) -> dict[str, Any]:
+    """A fresh (untrained) Splink settings dict for one dedupe over all records."""
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "record_id",
+        "probability_two_random_records_match": prior,
+        "comparisons": comparisons(),
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": br, "sql_dialect": "duckdb"} for br in blocking_rules
+        ],
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": True,
+        "additional_columns_to_retain": ["source_id"],
+        "max_iterations": 20,
+        "em_convergence": 0.0001,
+    }

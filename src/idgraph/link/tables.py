@@ -1,0 +1,43 @@
+"""DDL of the tables idgraph.link owns (other modules read these names)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from idgraph.store import Store
+
+DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS link_models (
+        model_id VARCHAR PRIMARY KEY, created_at TIMESTAMP, model JSON, detail JSON)""",
+    """CREATE TABLE IF NOT EXISTS link_runs (
+        run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP,
+        threshold DOUBLE, n_records BIGINT, n_edges BIGINT, n_identities BIGINT,
+        model_id VARCHAR, detail JSON)""",
+    """CREATE TABLE IF NOT EXISTS link_edges (
+        run_id VARCHAR, record_id_l VARCHAR, record_id_r VARCHAR,
+        match_probability DOUBLE, match_weight DOUBLE, accepted BOOLEAN, evidence JSON)""",
+    """CREATE TABLE IF NOT EXISTS identity_members (
+        identity_id VARCHAR, record_id VARCHAR PRIMARY KEY)""",
+    """CREATE TABLE IF NOT EXISTS identity_lineage (
+        run_id VARCHAR, identity_id VARCHAR, event VARCHAR, related VARCHAR[],
+        "at" TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS judgements (
+        judgement_id VARCHAR PRIMARY KEY, record_id_l VARCHAR, record_id_r VARCHAR,
+        verdict VARCHAR, "by" VARCHAR, reason VARCHAR, "at" TIMESTAMP)""",
+)
+
+
+def ensure_tables(store: Store) -> None:
+    """Create the link tables if missing (idempotent)."""
+    store.ensure("link", DDL)
+
+
+def one(store: Store, sql: str, params: Sequence[Any] | None = None) -> Any:
+    """First column of the first row, or None.
+
+    Uses ``fetchall`` so no half-read result stays open on the connection (DuckDB 2
+    refuses relation queries, which Splink uses, while a result is unfinished).
+    """
+    rows = store.fetchall(sql, params)
+    return rows[0][0] if rows else None

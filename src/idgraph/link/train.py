@@ -1,0 +1,143 @@
+"""Training the Splink model on the store's own DuckDB connection, and keeping it.
+
+Unsupervised first (u by random sampling, m by expectation maximisation over several
+blocking rules); then, when investigators have recorded enough ``same`` judgements,
+those pairs add a labelled estimate of m. The trained model JSON lives in
+``link_models`` so resolve, explain and search reuse it without retraining.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from splink import Linker
+from splink.backends.duckdb import DuckDBAPI
+
+from idgraph.link.model import (
+    DETERMINISTIC_RULES,
+    INPUT_SQL,
+    INPUT_TABLE,
+    TRAINING_RULES,
+    settings_dict,
+)
+from idgraph.link.tables import ensure_tables, one
+from idgraph.store import Store
+
+Progress = Callable[[str], None]
+
+# Fewer labelled pairs than this are too few to estimate m from.
+MIN_LABELS_FOR_M = 20
+
+for _name in ("splink", "splink.internals"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A Splink settings dict with trained parameters, and its id in ``link_models``."""
+
+    model_id: str
+    model: dict[str, Any]
+
+
+def prepare_input(store: Store) -> int:
+    """(Re)build the temp input table of current records; return its row count."""
+    store.execute(INPUT_SQL)
+    return int(one(store, f"SELECT count(*) FROM {INPUT_TABLE}"))
+
+
+def build_linker(store: Store, model: dict[str, Any]) -> Linker:
+    """A Splink linker over the prepared input table, on the store's connection."""
+    db_api = DuckDBAPI(connection=store.con)
+    sdf = db_api.register(INPUT_TABLE)
+    return Linker(sdf, json.loads(json.dumps(model)))
+
+
+def _label_pairs(store: Store) -> int:
+    """Register the latest ``same`` judgements (both records current) as labels."""
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE __idg_labels AS
+        WITH latest AS (
+            SELECT least(record_id_l, record_id_r) AS a, greatest(record_id_l, record_id_r) AS b,
+                   arg_max(verdict, "at") AS verdict
+            FROM judgements GROUP BY 1, 2)
+        SELECT a AS record_id_l, b AS record_id_r FROM latest
+        WHERE verdict = 'same'
+          AND a IN (SELECT record_id FROM {INPUT_TABLE})
+          AND b IN (SELECT record_id FROM {INPUT_TABLE})"""
+    )
+    return int(one(store, "SELECT count(*) FROM __idg_labels"))
+
+
+def train(
+    store: Store,
+    *,
+    max_pairs: float = 2e6,
+    seed: int = 42,
+    progress: Progress | None = None,
+) -> TrainedModel:
+    """Train the model on the current records, save it, and return it."""
+    ensure_tables(store)
+    say = progress or (lambda _msg: None)
+    n = prepare_input(store)
+    if n < 2:
+        raise ValueError("need at least two current records to train a model")
+    linker = build_linker(store, settings_dict())
+    say("estimating the prior match probability")
+    linker.training.estimate_probability_two_random_records_match(
+        list(DETERMINISTIC_RULES), recall=0.8
+    )
+    say("estimating u by random sampling")
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    sessions = 0
+    for rule in TRAINING_RULES:
+        say(f"EM on {rule}")
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True
+            )
+            sessions += 1
+        except Exception as exc:  # noqa: BLE001 - a rule with no pairs is not fatal
+            say(f"skipped EM on {rule}: {exc}")
+    n_labels = _label_pairs(store)
+    used_labels = n_labels >= MIN_LABELS_FOR_M
+    if used_labels:
+        say(f"estimating m from {n_labels} judged pairs")
+        linker.training.estimate_m_from_pairwise_labels("__idg_labels")
+    model = linker.misc.save_model_to_json()
+    detail = {"records": n, "em_sessions": sessions, "labels": n_labels,
+              "labels_used": used_labels, "max_pairs": max_pairs, "seed": seed}
+    trained = save_model(store, model, detail)
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    return trained
+
+
+def save_model(store: Store, model: dict[str, Any], detail: dict[str, Any]) -> TrainedModel:
+    """Store a model; its id is a content hash, so saving twice is harmless."""
+    ensure_tables(store)
+    text = json.dumps(model, sort_keys=True, default=str)
+    model_id = "M-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    with store.transaction():
+        store.execute(
+            "INSERT INTO link_models VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [model_id, datetime.now(UTC).replace(tzinfo=None), text, json.dumps(detail)],
+        )
+    return TrainedModel(model_id, json.loads(text))
+
+
+def latest_model(store: Store) -> TrainedModel | None:
+    """The most recently saved model, if any."""
+    ensure_tables(store)
+    rows = store.fetchall(
+        "SELECT model_id, model FROM link_models ORDER BY created_at DESC, model_id LIMIT 1"
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return TrainedModel(str(row[0]), json.loads(row[1]))

@@ -1,0 +1,372 @@
+"""Personal names: parsing, cleaning, nickname canonicalisation, phonetic keys.
+
+Decisions (tested in tests/normalize/test_names.py):
+
+* Tokens are ASCII-folded upper case; apostrophes and periods vanish (O'BRIEN -> OBRIEN),
+  hyphens stay (JEAN-LUC), other punctuation becomes a space.
+* Surnames keep their written whole form: a hyphenated surname keeps its hyphen
+  ("GARCIA-LOPEZ"), a two-word surname keeps its space ("GARCIA LOPEZ").
+  ``last_parts`` splits it on hyphens and spaces, gluing particles (DE, LA, VAN, ...)
+  to the word they precede, and adds the particle-free core when it differs:
+  "GARCIA-LOPEZ" -> ("GARCIA", "LOPEZ"); "DE LA CRUZ" -> ("DE LA CRUZ", "CRUZ").
+  Linkage compares the parts as a set, so "CRUZ" and "DE LA CRUZ" overlap.
+* "MARIA GARCIA LOPEZ": when the parsed middle name is a single word that the 1990 US
+  Census lists as a surname but never as a given name, it is read as the first half of
+  a two-word surname (last "GARCIA LOPEZ"). "MARY ELIZABETH SMITH" keeps its middle.
+* Nicknames: the ``nicknames`` package gives, for a name, the set of names it is a
+  nickname of. Its data is a noisy graph (it says BILL is a nickname of ROBERT and
+  WILLIAM a nickname of BILL), so the choice is made with a frequency prior: the
+  candidate with the highest ``census_frequency * (0.2 + jaro_winkler(nick, candidate))``
+  wins (ties: more nicknames, then alphabetical). A name maps to itself when it is at
+  least as common a given name as every candidate (WILLIAM, JOHN, MARY), and names the
+  package does not know map to themselves. BILL -> WILLIAM, PEGGY -> MARGARET,
+  LIZ -> ELIZABETH, MOLLY -> MARY, JACK -> JOHN. Known misses of this rule: PETER ->
+  PATRICK and LISA -> ELIZABETH (the data lists them as nicknames; both are rarer).
+  The result is followed to a fixed point, so canonical_given is idempotent.
+* Phonetic key: NYSIIS (jellyfish). It was designed for personal names (New York State
+  Identification and Intelligence System), keeps more of the name than Soundex's four
+  characters, and tolerates the vowel and consonant-cluster variants typical of
+  transcribed surnames (SCHMIDT/SMITH -> SNAD/SNAT differ, but
+  CATHERINE/KATHRYN -> CATARAN share). Spaces and hyphens are removed first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Final, Literal
+
+import jellyfish
+from nameparser import HumanName
+from nicknames import NickNamer
+
+from idgraph.normalize.base import InvalidValue, blank, fold
+
+__all__ = [
+    "Name",
+    "canonical_given",
+    "clean_name_token",
+    "clean_suffix",
+    "from_parts",
+    "parse_full",
+    "phonetic",
+]
+
+_SUFFIX_FORMS: Final[dict[str, str]] = {
+    "JR": "JR",
+    "JNR": "JR",
+    "JUNIOR": "JR",
+    "SR": "SR",
+    "SNR": "SR",
+    "SENIOR": "SR",
+    "I": "I",
+    "1ST": "I",
+    "II": "II",
+    "2ND": "II",
+    "2D": "II",
+    "III": "III",
+    "3RD": "III",
+    "3D": "III",
+    "IV": "IV",
+    "4TH": "IV",
+    "V": "V",
+    "5TH": "V",
+}
+# Professional / honorific post-nominals: not part of identity, dropped quietly.
+_HONORIFIC_SUFFIXES: Final[frozenset[str]] = frozenset(
+    {"ESQ", "ESQUIRE", "MD", "PHD", "DDS", "DMD", "DVM", "CPA", "RN", "JD", "MBA"}
+)
+_PARTICLES: Final[frozenset[str]] = frozenset(
+    {"DE", "DA", "DI", "DO", "DOS", "DAS", "DEL", "DELA", "LA", "LE", "LOS", "LAS", "VAN",
+     "VON", "DER", "DEN", "TER", "TEN", "ST", "SAINT", "DU", "DES", "BIN", "BEN", "AL", "EL",
+     "Y", "MAC"}
+)
+_NOT_NAME = re.compile(r"[^A-Z\- ]+")
+_SPACES = re.compile(r"\s+")
+_HYPHENS = re.compile(r"\s*-[\s-]*")
+
+
+@dataclass(frozen=True)
+class Name:
+    """A parsed, cleaned personal name with its matching keys."""
+
+    first: str | None
+    middle: str | None
+    last: str | None
+    suffix: str | None
+    first_canon: str | None
+    first_phonetic: str | None
+    last_phonetic: str | None
+    last_parts: tuple[str, ...]
+
+    @property
+    def full(self) -> str:
+        """Display form "FIRST MIDDLE LAST SUFFIX", missing parts omitted."""
+        return " ".join(p for p in (self.first, self.middle, self.last, self.suffix) if p)
+
+
+def clean_name_token(text: str | None) -> str | None:
+    """Fold one name field: A-Z, single spaces and inner hyphens only."""
+    if blank(text):
+        return None
+    assert text is not None
+    folded = fold(text).replace("'", "").replace(".", "")
+    letters = _NOT_NAME.sub(" ", folded)
+    joined = _HYPHENS.sub("-", letters)
+    cleaned = _SPACES.sub(" ", joined).strip(" -")
+    return cleaned or None
+
+
+def clean_suffix(text: str | None) -> str | None:
+    """Generational suffix as JR, SR, I, II, III, IV or V.
+
+    Post-nominal honorifics (ESQ, MD, PHD, ...) are not identity and give None;
+    anything else raises InvalidValue.
+    """
+    if blank(text):
+        return None
+    assert text is not None
+    key = re.sub(r"[^A-Z0-9]", "", fold(text))
+    if key in _SUFFIX_FORMS:
+        return _SUFFIX_FORMS[key]
+    if key in _HONORIFIC_SUFFIXES or not key:
+        return None
+    raise InvalidValue(f"not a generational suffix: {key[:20]}")
+
+
+def _is_suffix_token(token: str, initial_ok: bool = True) -> bool:
+    """True for a suffix word; ``initial_ok=False`` refuses the one-letter I and V,
+    which after a given name are more likely middle initials ("SMITH, JOHN V")."""
+    key = re.sub(r"[^A-Z0-9]", "", token.upper())
+    if not initial_ok and len(key) == 1:
+        return False
+    return key in _SUFFIX_FORMS or key in _HONORIFIC_SUFFIXES
+
+
+# --- reference data -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _census(filename: str) -> dict[str, float]:
+    """Name -> percent frequency from the 1990 US Census lists shipped by `names`."""
+    text = resources.files("names").joinpath(filename).read_text(encoding="ascii")
+    table: dict[str, float] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2:
+            table[fields[0]] = table.get(fields[0], 0.0) + float(fields[1])
+    return table
+
+
+@lru_cache(maxsize=1)
+def _given_frequency() -> dict[str, float]:
+    male = _census("dist.male.first")
+    female = _census("dist.female.first")
+    return {k: male.get(k, 0.0) + female.get(k, 0.0) for k in male.keys() | female.keys()}
+
+
+@lru_cache(maxsize=1)
+def _canonical_table() -> dict[str, str]:
+    """Every name the nicknames package knows -> its chosen canonical given name."""
+    namer = NickNamer()
+    canon_of = {k.upper(): {c.upper() for c in v} for k, v in namer.canonical_lookup.items()}
+    out_degree = {k.upper(): len(v) for k, v in namer.nickname_lookup.items()}
+    freq = _given_frequency()
+
+    def one_step(name: str) -> str:
+        candidates = canon_of.get(name)
+        if not candidates:
+            return name
+        own = freq.get(name, 0.0)
+        if own >= max(freq.get(c, 0.0) for c in candidates):
+            return name
+        return max(
+            sorted(candidates),
+            key=lambda c: (
+                freq.get(c, 0.0) * (0.2 + jellyfish.jaro_winkler_similarity(name, c)),
+                out_degree.get(c, 0),
+            ),
+        )
+
+    step = {name: one_step(name) for name in canon_of}
+    table: dict[str, str] = {}
+    for name in step:
+        seen = [name]
+        current = step[name]
+        while current != seen[-1] and current not in seen:
+            seen.append(current)
+            current = step.get(current, current)
+        table[name] = seen[-1]
+    return table
+
+
+def canonical_given(first: str | None) -> str | None:
+    """Canonical given name for a first name (BILL -> WILLIAM); unknown names map to
+    themselves. Input is cleaned with clean_name_token first."""
+    token = clean_name_token(first)
+    if token is None:
+        return None
+    return _canonical_table().get(token, token)
+
+
+def phonetic(text: str | None) -> str | None:
+    """NYSIIS key of a name field, spaces and hyphens removed."""
+    token = clean_name_token(text)
+    if token is None:
+        return None
+    return jellyfish.nysiis(token.replace(" ", "").replace("-", "")) or None
+
+
+# --- surnames -----------------------------------------------------------------------
+
+
+def _surname_parts(last: str) -> tuple[str, ...]:
+    """Split a surname on hyphens/spaces, particles glued to the following word."""
+    parts: list[str] = []
+    pending: list[str] = []
+    for word in re.split(r"[ -]", last):
+        if not word:
+            continue
+        if word in _PARTICLES:
+            pending.append(word)
+            continue
+        parts.append(" ".join([*pending, word]))
+        pending = []
+    if pending:  # a trailing particle ("VAN") is a surname word of its own
+        parts.append(" ".join(pending))
+    cores = [p.split(" ")[-1] for p in parts if " " in p]
+    result = tuple(dict.fromkeys([*parts, *cores]))
+    return result or (last,)
+
+
+def _looks_like_surname_only(word: str) -> bool:
+    return (
+        len(word) > 1
+        and " " not in word
+        and word in _census("dist.all.last")
+        and _given_frequency().get(word, 0.0) == 0.0
+    )
+
+
+# --- building -----------------------------------------------------------------------
+
+
+def _split_trailing_suffix(text: str | None) -> tuple[str | None, str | None]:
+    """"SMITH JR" -> ("SMITH", "JR"); a lone word is never taken as a suffix."""
+    if blank(text):
+        return None, None
+    assert text is not None
+    words = fold(text).replace(".", " ").replace(",", " ").split()
+    suffix = None
+    if len(words) > 1 and _is_suffix_token(words[-1]):
+        suffix = clean_suffix(words.pop())
+    return clean_name_token(" ".join(words)), suffix
+
+
+def _tolerant_suffix(text: str) -> str | None:
+    """First generational suffix in nameparser's suffix field ("JR, MD"), if any."""
+    for word in re.split(r"[ ,]+", text):
+        if _is_suffix_token(word):
+            return clean_suffix(word)
+    return None
+
+
+def _build(
+    first: str | None, middle: str | None, last: str | None, suffix: str | None
+) -> Name | None:
+    first_c = clean_name_token(first)
+    middle_c = clean_name_token(middle)
+    last_c = clean_name_token(last)
+    if first_c is None and last_c is None:
+        if middle_c is None:
+            return None
+        raise InvalidValue("name has a middle name but no first or last name")
+    return Name(
+        first=first_c,
+        middle=middle_c,
+        last=last_c,
+        suffix=suffix,
+        first_canon=canonical_given(first_c),
+        first_phonetic=phonetic(first_c),
+        last_phonetic=phonetic(last_c),
+        last_parts=_surname_parts(last_c) if last_c else (),
+    )
+
+
+def from_parts(
+    first: str | None,
+    middle: str | None = None,
+    last: str | None = None,
+    suffix: str | None = None,
+) -> Name | None:
+    """Name from separate source columns.
+
+    The suffix may be embedded in the last name ("SMITH JR") and the middle name in
+    the first ("JOHN A"); an explicit suffix column wins over an embedded one.
+    """
+    last_c, embedded = _split_trailing_suffix(last)
+    first_c = clean_name_token(first)
+    middle_c = clean_name_token(middle)
+    if first_c and " " in first_c:
+        head, rest = first_c.split(" ", 1)
+        first_c, middle_c = head, f"{rest} {middle_c}" if middle_c else rest
+    explicit = clean_suffix(suffix)
+    return _build(first_c, middle_c, last_c, explicit or embedded)
+
+
+def _pre_split(text: str, order: Literal["first_last", "last_first"]) -> tuple[str, str | None]:
+    """Pull a generational suffix out of the string and fix up last-first order.
+
+    Handles "JOHN SMITH 2ND", "SMITH JR, JOHN" and "SMITH JOHN A" (order last_first).
+    """
+    folded = fold(text).replace(".", " ")
+    if "," in folded:
+        head, tail = (s.strip() for s in folded.split(",", 1))
+        head, suffix = _split_trailing_suffix(head)
+        tail_words = [w for w in tail.replace(",", " ").split() if w]
+        if suffix is None and len(tail_words) > 1 and _is_suffix_token(tail_words[-1], False):
+            suffix = clean_suffix(tail_words.pop())
+        return f"{head or ''}, {' '.join(tail_words)}", suffix
+    words = folded.split()
+    suffix = None
+    if len(words) > 1 and _is_suffix_token(words[-1], len(words) > 2):
+        suffix = clean_suffix(words.pop())
+    body = " ".join(words)
+    if order == "last_first":
+        words = body.split(" ")
+        n = 0
+        while n < len(words) - 1 and words[n] in _PARTICLES:
+            n += 1
+        if len(words) > n + 1:
+            body = f"{' '.join(words[: n + 1])}, {' '.join(words[n + 1 :])}"
+    return body, suffix
+
+
+def parse_full(
+    text: str | None, order: Literal["first_last", "last_first"] = "first_last"
+) -> Name | None:
+    """Parse a whole name with nameparser; titles (DR, MR, ...) are dropped.
+
+    ``order`` tells how to read a name without a comma: "JOHN SMITH" (first_last) or
+    "SMITH JOHN" (last_first). A comma always means "LAST, FIRST MIDDLE".
+    """
+    if blank(text):
+        return None
+    assert text is not None
+    body, suffix = _pre_split(text, order)
+    if not clean_name_token(body.replace(",", " ")):
+        raise InvalidValue("no letters in name")
+    parsed = HumanName(body)
+    first, middle, last = parsed.first, parsed.middle, parsed.last
+    if not first and not last and parsed.title:  # "DEAN" alone: a name, not a title
+        first = parsed.title
+    if suffix is None and parsed.suffix:
+        suffix = _tolerant_suffix(parsed.suffix)
+    middle_c = clean_name_token(middle)
+    if middle_c and last and _looks_like_surname_only(middle_c.split(" ")[-1]):
+        words = middle_c.split(" ")
+        last = f"{words[-1]} {last}"
+        middle_c = " ".join(words[:-1]) or None
+    return _build(first, middle_c, last, suffix)

@@ -1,0 +1,232 @@
+"""Turn mapped source columns into canonical, normalised columns.
+
+Every normaliser runs once per *distinct* value (or distinct tuple of values for
+names and addresses), so a million rows with 300k distinct addresses parse 300k
+times. A value a normaliser rejects becomes null with a :class:`FieldIssue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from idgraph.normalize import addresses, dates, identifiers, names, phones
+from idgraph.normalize.base import InvalidValue, fold
+from idgraph.sources.manifest import FieldSpec, Manifest
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """One value of one row that could not be used."""
+
+    row: int  # index within the chunk
+    field: str
+    value: str | None
+    reason: str
+
+
+def map_unique(
+    func: Callable[[K], V], keys: Sequence[K], field: str, issues: list[FieldIssue],
+    shown: Callable[[K], str | None] | None = None,
+) -> list[V | None]:
+    """Apply ``func`` once per distinct key; rejected keys give None and an issue per row."""
+    cache: dict[K, V | None] = {}
+    bad: dict[K, str] = {}
+    out: list[V | None] = []
+    for i, key in enumerate(keys):
+        if key in cache:
+            res = cache[key]
+        else:
+            try:
+                res = func(key)
+            except InvalidValue as exc:
+                res = None
+                bad[key] = exc.reason
+            cache[key] = res
+        if key in bad:
+            issues.append(FieldIssue(i, field, shown(key) if shown else _show(key), bad[key]))
+        out.append(res)
+    return out
+
+
+def _show(key: Any) -> str | None:
+    if key is None or isinstance(key, str):
+        return key
+    if isinstance(key, tuple):
+        parts = [str(k) for k in key if k not in (None, "")]
+        return " | ".join(parts) if parts else None
+    return str(key)
+
+
+def _column_values(spec: FieldSpec, cols: dict[str, list[str | None]], n: int) -> list[str | None]:
+    """The raw text of one canonical field for every row of the chunk."""
+    if spec.column is not None:
+        return [None if v is None else v.strip() or None for v in cols[spec.column]]
+    if spec.value is not None:
+        return [str(spec.value)] * n
+    assert spec.template is not None
+    fields = spec.columns()
+    out: list[str | None] = []
+    for i in range(n):
+        vals = {f: (cols[f][i] or "").strip() for f in fields}
+        if not any(vals.values()):
+            out.append(None)
+        else:
+            out.append(" ".join(spec.template.format(**vals).split()) or None)
+    return out
+
+
+def _col(
+    raw: dict[str, list[str | None]], name: str, n: int
+) -> list[str | None]:
+    return raw.get(name) or [None] * n
+
+
+def normalise_chunk(
+    manifest: Manifest, cols: dict[str, list[str | None]], n: int, region: str = "US"
+) -> tuple[dict[str, list[Any]], list[FieldIssue]]:
+    """Canonical normalised columns (schema.NORMALISED_COLUMNS) for n rows, and issues."""
+    raw = {f: _column_values(spec, cols, n) for f, spec in manifest.fields.items()}
+    issues: list[FieldIssue] = []
+    out: dict[str, list[Any]] = {}
+    _names(manifest, raw, n, out, issues)
+    _birth(manifest, raw, n, out, issues)
+    _address(raw, n, out, issues)
+    _contact(raw, n, out, issues, region)
+    _events(manifest, raw, n, out, issues)
+    return out, issues
+
+
+def _names(
+    manifest: Manifest, raw: dict[str, list[str | None]], n: int,
+    out: dict[str, list[Any]], issues: list[FieldIssue],
+) -> None:
+    parts_keys = list(zip(
+        _col(raw, "first_name", n), _col(raw, "middle_name", n),
+        _col(raw, "last_name", n), _col(raw, "suffix", n), strict=True,
+    ))
+    from_parts = map_unique(lambda k: names.from_parts(*k), parts_keys, "first_name", issues)
+    full: list[names.Name | None] = [None] * n
+    if "full_name" in raw:
+        spec = manifest.fields["full_name"]
+        order = spec.order or "first_last"
+        full = map_unique(
+            lambda t: names.parse_full(t, order=order) if t else None,
+            raw["full_name"], "full_name", issues,
+        )
+    cols: dict[str, list[Any]] = {k: [] for k in (
+        "full_name", "first_name", "middle_name", "last_name", "suffix", "first_name_canon",
+        "first_name_phonetic", "last_name_phonetic", "last_name_parts")}
+    for p, f in zip(from_parts, full, strict=True):
+        nm = p if p is not None and (p.first or p.last) else f
+        if nm is not None and f is not None and nm is p:
+            nm = names.Name(
+                first=p.first or f.first, middle=p.middle or f.middle, last=p.last or f.last,
+                suffix=p.suffix or f.suffix, first_canon=p.first_canon or f.first_canon,
+                first_phonetic=p.first_phonetic or f.first_phonetic,
+                last_phonetic=p.last_phonetic or f.last_phonetic,
+                last_parts=p.last_parts or f.last_parts,
+            )
+        cols["full_name"].append(nm.full if nm else None)
+        cols["first_name"].append(nm.first if nm else None)
+        cols["middle_name"].append(nm.middle if nm else None)
+        cols["last_name"].append(nm.last if nm else None)
+        cols["suffix"].append(nm.suffix if nm else None)
+        cols["first_name_canon"].append(nm.first_canon if nm else None)
+        cols["first_name_phonetic"].append(nm.first_phonetic if nm else None)
+        cols["last_name_phonetic"].append(nm.last_phonetic if nm else None)
+        cols["last_name_parts"].append(list(nm.last_parts) if nm and nm.last_parts else None)
+    out.update(cols)
+
+
+def _birth(
+    manifest: Manifest, raw: dict[str, list[str | None]], n: int,
+    out: dict[str, list[Any]], issues: list[FieldIssue],
+) -> None:
+    dob_col = _col(raw, "dob", n)
+    fmt = manifest.fields["dob"].format if "dob" in manifest.fields else None
+    dobs = map_unique(lambda t: dates.clean_dob(t, fmt) if t else None, dob_col, "dob", issues)
+    years = map_unique(_birth_year, _col(raw, "birth_year", n), "birth_year", issues)
+    out["dob"] = [d.value if d else None for d in dobs]
+    out["dob_precision"] = [d.precision if d else None for d in dobs]
+    out["birth_year"] = [
+        d.value.year if d else y for d, y in zip(dobs, years, strict=True)
+    ]
+    out["sex"] = map_unique(identifiers.clean_sex, _col(raw, "sex", n), "sex", issues)
+
+
+def _birth_year(text: str | None) -> int | None:
+    if text is None:
+        return None
+    d = dates.clean_dob(text.strip(), "%Y")
+    return d.value.year if d else None
+
+
+def _address(
+    raw: dict[str, list[str | None]], n: int,
+    out: dict[str, list[Any]], issues: list[FieldIssue],
+) -> None:
+    keys = list(zip(
+        _col(raw, "street", n), _col(raw, "unit", n), _col(raw, "city", n),
+        _col(raw, "state", n), _col(raw, "zip", n), strict=True,
+    ))
+    parts = map_unique(
+        lambda k: addresses.from_parts(*k) if any(k) else None, keys, "street", issues
+    )
+    lines = map_unique(
+        lambda t: addresses.parse(t) if t else None, _col(raw, "address", n), "address", issues
+    )
+    for name in ("house_number", "street", "unit", "city", "state", "zip", "address"):
+        out[name] = []
+    for p, a in zip(parts, lines, strict=True):
+        best = p if p is not None and (p.street or p.zip) else a
+        for name in ("house_number", "street", "unit", "city", "state", "zip"):
+            v = getattr(best, name) if best else None
+            if v is None and a is not None and best is not a:
+                v = getattr(a, name)
+            out[name].append(v)
+        out["address"].append(best.one_line if best else None)
+
+
+def _contact(
+    raw: dict[str, list[str | None]], n: int,
+    out: dict[str, list[Any]], issues: list[FieldIssue], region: str,
+) -> None:
+    out["phone"] = map_unique(
+        lambda t: phones.clean(t, region) if t else None, _col(raw, "phone", n), "phone", issues
+    )
+    out["email"] = map_unique(identifiers.clean_email, _col(raw, "email", n), "email", issues)
+    out["ssn"] = map_unique(identifiers.clean_ssn, _col(raw, "ssn", n), "ssn", issues)
+    states = map_unique(addresses.clean_state, _col(raw, "dl_state", n), "dl_state", issues)
+    dl_keys = list(zip(_col(raw, "dl_number", n), states, strict=True))
+    out["dl_number"] = map_unique(
+        lambda k: identifiers.clean_dl(k[0], k[1]) if k[0] else None, dl_keys, "dl_number",
+        issues, shown=lambda k: k[0],
+    )
+    out["dl_state"] = [s if d else None for s, d in zip(states, out["dl_number"], strict=True)]
+    out["plate"] = map_unique(identifiers.clean_plate, _col(raw, "plate", n), "plate", issues)
+
+
+def _timestamp(fmt: str | None) -> Callable[[str | None], datetime | None]:
+    def clean(text: str | None) -> datetime | None:
+        return dates.clean_timestamp(text, fmt) if text else None
+
+    return clean
+
+
+def _events(
+    manifest: Manifest, raw: dict[str, list[str | None]], n: int,
+    out: dict[str, list[Any]], issues: list[FieldIssue],
+) -> None:
+    for name in ("observed_at", "booked_at", "released_at"):
+        fmt = manifest.fields[name].format if name in manifest.fields else None
+        out[name] = map_unique(_timestamp(fmt), _col(raw, name, n), name, issues)
+    for name in ("facility", "case_number"):
+        out[name] = map_unique(lambda t: fold(t) or None if t else None, _col(raw, name, n),
+                               name, issues)
+
