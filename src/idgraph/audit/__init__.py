@@ -2,31 +2,47 @@
 
 ``record(store, entry)`` is the one hook every other module calls. It appends inside
 the caller's transaction, so an act and its entry commit (or roll back) together.
+Entries are leaves of an RFC 9162 Merkle tree; :class:`AuditLog` signs checkpoints
+(Ed25519), proves inclusion and consistency, and verifies the whole log.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 from idgraph.audit.entry import AuditEntry
-from idgraph.store import Store
-
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS audit_log (
-        seq BIGINT PRIMARY KEY, entry JSON NOT NULL, leaf_hash VARCHAR NOT NULL)""",
+from idgraph.audit.log import (
+    AuditIntegrityError,
+    AuditLog,
+    Checkpoint,
+    ConsistencyProof,
+    InclusionProof,
+    StoredEntry,
+    append_entries,
 )
+from idgraph.audit.verify import Problem, VerifyResult, verify_log
+from idgraph.store import Store
 
 
 def record(store: Store, entry: AuditEntry) -> int:
     """Append ``entry``; return its index (0-based sequence number)."""
-    store.ensure("audit", _DDL)
-    data = entry.canonical()
-    leaf = hashlib.sha256(b"\x00" + data).hexdigest()
-    with store.transaction() as con:
-        row = con.execute("SELECT coalesce(max(seq) + 1, 0) FROM audit_log").fetchone()
-        seq = int(row[0]) if row else 0
-        con.execute("INSERT INTO audit_log VALUES (?, ?, ?)", [seq, data.decode(), leaf])
-    return seq
+    return append_entries(store, [entry])[0]
 
 
-__all__ = ["AuditEntry", "record"]
+def record_many(store: Store, entries: list[AuditEntry]) -> range:
+    """Append ``entries`` in one transaction; return their indexes."""
+    return append_entries(store, entries)
+
+
+__all__ = [
+    "AuditEntry",
+    "AuditIntegrityError",
+    "AuditLog",
+    "Checkpoint",
+    "ConsistencyProof",
+    "InclusionProof",
+    "Problem",
+    "StoredEntry",
+    "VerifyResult",
+    "record",
+    "record_many",
+    "verify_log",
+]

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 KEY_FILE = "audit_ed25519.pem"
 
 
-class KeyError_(Exception):
+class AuditKeyError(Exception):
     """The signing key is missing, unreadable or too widely readable."""
 
 
@@ -33,14 +33,14 @@ def load_private_key(data_dir: Path, *, create: bool = True) -> Ed25519PrivateKe
     path = key_path(data_dir)
     if not path.exists():
         if not create:
-            raise KeyError_(f"no audit signing key at {path}")
+            raise AuditKeyError(f"no audit signing key at {path}")
         return _create(path)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise KeyError_(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
+        raise AuditKeyError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyError_(f"{path} does not hold an Ed25519 private key")
+        raise AuditKeyError(f"{path} does not hold an Ed25519 private key")
     return key
 
 
@@ -85,7 +85,7 @@ def load_public_key(spec: Ed25519PublicKey | Path | str | bytes) -> Ed25519Publi
     if text.startswith(b"-----BEGIN"):
         key = serialization.load_pem_public_key(text)
         if not isinstance(key, Ed25519PublicKey):
-            raise KeyError_("PEM does not hold an Ed25519 public key")
+            raise AuditKeyError("PEM does not hold an Ed25519 public key")
         return key
     if len(text) == 64:
         try:
@@ -96,4 +96,4 @@ def load_public_key(spec: Ed25519PublicKey | Path | str | bytes) -> Ed25519Publi
         return Ed25519PublicKey.from_public_bytes(data)
     if isinstance(spec, str) and Path(spec).is_file():
         return load_public_key(Path(spec))
-    raise KeyError_("not an Ed25519 public key (expected PEM, a PEM file, or 64 hex chars)")
+    raise AuditKeyError("not an Ed25519 public key (expected PEM, a PEM file, or 64 hex chars)")

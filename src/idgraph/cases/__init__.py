@@ -1,1 +1,117 @@
-"""idgraph.cases."""
+"""Cases: every read happens under an open case of the reader's organisation.
+
+The ``cases`` table holds case id, title, status (open|closed), kind, owning
+organisation, who opened it and when. Opening and closing are audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from idgraph.audit import AuditEntry, record
+from idgraph.policy.users import get_user
+from idgraph.store import Store
+
+KINDS: Final[tuple[str, ...]] = (
+    "criminal", "civil", "immigration", "fraud", "regulatory", "subject_access", "oversight",
+    "journalism", "research", "employment", "other",
+)  # fmt: skip
+
+DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS cases (
+        case_id VARCHAR PRIMARY KEY, title VARCHAR, status VARCHAR NOT NULL, kind VARCHAR,
+        org VARCHAR NOT NULL, opened_by VARCHAR, opened_at TIMESTAMP,
+        closed_by VARCHAR, closed_at TIMESTAMP)""",
+)
+
+
+class CaseError(ValueError):
+    """A case operation that may not proceed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    case_id: str
+    title: str
+    status: str
+    kind: str
+    org: str
+    opened_by: str
+    opened_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+_COLS = "case_id, title, status, kind, org, opened_by, opened_at"
+
+
+def ensure(store: Store) -> None:
+    store.ensure("cases", DDL)
+
+
+def get_case(store: Store, case_id: str) -> Case | None:
+    ensure(store)
+    row = store.fetchone(f"SELECT {_COLS} FROM cases WHERE case_id = ?", [case_id])
+    return None if row is None else Case(*row)
+
+
+def list_cases(store: Store, *, org: str | None = None, status: str | None = None) -> list[Case]:
+    ensure(store)
+    rows = store.fetchall(
+        f"SELECT {_COLS} FROM cases WHERE (? IS NULL OR org = ?) AND (? IS NULL OR status = ?) "
+        "ORDER BY opened_at, case_id",
+        [org, org, status, status],
+    )
+    return [Case(*r) for r in rows]
+
+
+def _actor(store: Store, actor: str) -> tuple[str, str]:
+    user = get_user(store, actor)
+    if user is None or not user.active:
+        raise CaseError(f"unknown or disabled user {actor!r}")
+    if user.role not in ("investigator", "supervisor", "records_officer", "overseer"):
+        raise CaseError(f"role {user.role!r} may not open or close cases")
+    return user.org, user.role
+
+
+def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) -> Case:
+    """Open a case owned by ``actor``'s organisation."""
+    ensure(store)
+    if kind not in KINDS:
+        raise CaseError(f"unknown case kind {kind!r}; one of {', '.join(KINDS)}")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with store.transaction():
+        org, role = _actor(store, actor)
+        if get_case(store, case_id) is not None:
+            raise CaseError(f"case {case_id!r} exists")
+        store.execute(
+            f"INSERT INTO cases ({_COLS}) VALUES (?, ?, 'open', ?, ?, ?, ?)",
+            [case_id, title, kind, org, actor, now],
+        )
+        record(store, AuditEntry(
+            principal=actor, organisation=org, role=role, action="cases.open", outcome="ok",
+            case_id=case_id, detail={"title": title, "kind": kind},
+        ))  # fmt: skip
+    return Case(case_id, title, "open", kind, org, actor, now)
+
+
+def close_case(store: Store, case_id: str, *, actor: str) -> None:
+    """Close a case of ``actor``'s organisation: no read can use it afterwards."""
+    ensure(store)
+    with store.transaction():
+        org, role = _actor(store, actor)
+        case = get_case(store, case_id)
+        if case is None or case.org != org:
+            raise CaseError(f"no case {case_id!r} in {org!r}")
+        store.execute(
+            "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE case_id = ?",
+            [actor, datetime.now(UTC).replace(tzinfo=None), case_id],
+        )
+        record(store, AuditEntry(
+            principal=actor, organisation=org, role=role, action="cases.close", outcome="ok",
+            case_id=case_id,
+        ))  # fmt: skip

@@ -232,7 +232,7 @@ def settings_dict(
         "blocking_rules_to_generate_predictions": [
             {"blocking_rule": br, "sql_dialect": "duckdb"} for br in blocking_rules
         ],
-        "retain_matching_columns": False,
+        "retain_matching_columns": True,
         "retain_intermediate_calculation_columns": True,
         "additional_columns_to_retain": ["source_id"],
         "max_iterations": 20,

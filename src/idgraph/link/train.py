@@ -56,7 +56,11 @@ def build_linker(store: Store, model: dict[str, Any]) -> Linker:
     """A Splink linker over the prepared input table, on the store's connection."""
     db_api = DuckDBAPI(connection=store.con)
     sdf = db_api.register(INPUT_TABLE)
-    return Linker(sdf, json.loads(json.dumps(model)))
+    settings = json.loads(json.dumps(model))
+    # evidence needs the level (gamma) and weight columns of every comparison
+    settings["retain_matching_columns"] = True
+    settings["retain_intermediate_calculation_columns"] = True
+    return Linker(sdf, settings)
 
 
 def _label_pairs(store: Store) -> int:

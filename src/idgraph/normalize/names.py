@@ -323,8 +323,8 @@ def _pre_split(text: str, order: Literal["first_last", "last_first"]) -> tuple[s
     """
     folded = fold(text).replace(".", " ")
     if "," in folded:
-        head, tail = (s.strip() for s in folded.split(",", 1))
-        head, suffix = _split_trailing_suffix(head)
+        raw_head, tail = (s.strip() for s in folded.split(",", 1))
+        head, suffix = _split_trailing_suffix(raw_head)
         tail_words = [w for w in tail.replace(",", " ").split() if w]
         if suffix is None and len(tail_words) > 1 and _is_suffix_token(tail_words[-1], False):
             suffix = clean_suffix(tail_words.pop())

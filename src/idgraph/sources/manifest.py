@@ -137,7 +137,8 @@ def parse_manifest(data: Any, path: Path | str = "<manifest>") -> Manifest:
     if not isinstance(data, dict):
         raise ManifestError(path, "<root>", "a manifest must be a YAML mapping")
     data = dict(data)
-    data["fields"] = _normalise_fields(data.get("fields"))
+    if "fields" in data:
+        data["fields"] = _normalise_fields(data["fields"])
     data["base_dir"] = Path(path).parent if str(path) != "<manifest>" else Path(".")
     try:
         return Manifest.model_validate(data)

@@ -17,6 +17,13 @@ _LETTERS: Final[str] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # SSA rules: area 001-899 except 666, group 01-99, serial 0001-9999.
 _AREAS: Final[tuple[int, ...]] = tuple(a for a in range(1, 900) if a != 666)
 _SSN_SPACE: Final[int] = len(_AREAS) * 99 * 9999
+_GEOGRAPHIC: Final[frozenset[int]] = frozenset(
+    {
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+    }
+)
 
 
 def _coprime_multiplier(space: int, seed: int, salt: int) -> int:
@@ -60,12 +67,14 @@ def ssn_is_valid(ssn: str) -> bool:
 
 @lru_cache(maxsize=1)
 def us_area_codes() -> tuple[str, ...]:
-    """US area codes that libphonenumber accepts with the 555 exchange, sorted."""
+    """Geographic US area codes libphonenumber accepts with the 555 exchange, sorted."""
     out = []
     for npa in range(200, 1000):
         num = phonenumbers.parse(f"+1{npa}5550100")
-        if phonenumbers.is_valid_number(num) and (
-            phonenumbers.region_code_for_number(num) == "US"
+        if (
+            phonenumbers.is_valid_number(num)
+            and phonenumbers.region_code_for_number(num) == "US"
+            and phonenumbers.number_type(num) in _GEOGRAPHIC
         ):
             out.append(str(npa))
     return tuple(out)

@@ -1,0 +1,252 @@
+"""Full verification of the stored audit log.
+
+Recomputes every leaf hash from the stored entry bytes, checks the sequence is gapless,
+the hash chain unbroken and times non-decreasing, rebuilds the Merkle tree, and checks
+every checkpoint's signature, root, size and time and the consistency between
+consecutive checkpoints. Each problem names the entry index (or checkpoint id) it is
+about; :attr:`VerifyResult.first_bad_index` is the first altered, removed or inserted
+entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from idgraph.audit import merkle
+from idgraph.audit.keys import load_public_key
+from idgraph.audit.log import GENESIS_CHAIN, Checkpoint, ensure_tables, load_checkpoints
+from idgraph.store import Store
+
+MAX_PROBLEMS = 1000
+_CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong: ``kind`` (e.g. ``leaf``, ``chain``, ``time``, ``checkpoint.root``)."""
+
+    kind: str
+    message: str
+    index: int | None = None
+    checkpoint: int | None = None
+
+    def __str__(self) -> str:
+        where = f"entry {self.index}" if self.index is not None else ""
+        if self.checkpoint is not None:
+            where = f"{where}{', ' if where else ''}checkpoint {self.checkpoint}"
+        return f"{where}: {self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of :func:`verify_log`."""
+
+    size: int
+    root: bytes
+    checkpoints: int
+    problems: tuple[Problem, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_index(self) -> int | None:
+        found = [p.index for p in self.problems if p.index is not None]
+        return min(found) if found else None
+
+    @property
+    def first_bad_checkpoint(self) -> int | None:
+        found = [p.checkpoint for p in self.problems if p.checkpoint is not None]
+        return min(found) if found else None
+
+    @property
+    def first_problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def summary(self) -> str:
+        if self.ok:
+            return (
+                f"OK: {self.size} entries, {self.checkpoints} checkpoints, "
+                f"root {self.root.hex()}"
+            )
+        return f"FAIL: {self.first_problem} ({len(self.problems)} problems)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "root": self.root.hex(),
+            "checkpoints": self.checkpoints,
+            "first_bad_index": self.first_bad_index,
+            "first_bad_checkpoint": self.first_bad_checkpoint,
+            "problems": [str(p) for p in self.problems],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(json.loads(text)["time"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return t if t.tzinfo is not None else None
+
+
+@dataclass
+class _Scanner:
+    """Walks stored rows in seq order, recomputing leaves and checking chain and time."""
+
+    floors: list[tuple[int, datetime, int]]  # (size, time, checkpoint id), by size
+    needed: set[int]  # indexes whose time a checkpoint check needs
+    leaves: list[bytes] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    times: dict[int, datetime] = field(default_factory=dict)
+    expected: int = 0
+    chain: bytes = GENESIS_CHAIN
+    chain_before: bytes | None = None
+    last_time: datetime | None = None
+    floor: tuple[datetime, int] | None = None
+
+    def add(self, kind: str, index: int, message: str) -> None:
+        self.problems.append(Problem(kind, message, index=index))
+
+    def feed(self, seq: int, entry: str, leaf_hex: str, chain_hex: str | None) -> None:
+        pos = len(self.leaves)
+        if seq > self.expected:
+            self.add("sequence", self.expected, f"entries {self.expected}..{seq - 1} missing")
+        elif seq < self.expected:
+            self.add("sequence", pos, f"sequence number {seq} repeated")
+        self.expected = seq + 1
+        leaf = hashlib.sha256(b"\x00" + entry.encode()).digest()
+        if leaf.hex() != leaf_hex:
+            self.add("leaf", pos, "entry bytes do not hash to the stored leaf hash")
+        self._check_chain(pos, leaf, chain_hex)
+        self._check_time(pos, entry)
+        self.leaves.append(leaf)
+
+    def _check_chain(self, pos: int, leaf: bytes, chain_hex: str | None) -> None:
+        want = hashlib.sha256(self.chain + leaf).digest()
+        try:
+            stored = bytes.fromhex(chain_hex or "")
+        except ValueError:
+            stored = b""
+        if stored != want:
+            skip = self.chain_before is not None and (
+                stored == hashlib.sha256(self.chain_before + leaf).digest()
+            )
+            if skip:
+                self.add("inserted", pos - 1, f"not in the hash chain: entry {pos} follows {pos - 2}")
+            else:
+                self.add("chain", pos, "hash chain broken (row altered, moved or inserted)")
+        self.chain_before, self.chain = self.chain, stored if len(stored) == 32 else want
+
+    def _check_time(self, pos: int, entry: str) -> None:
+        t = _parse_time(entry)
+        if t is None:
+            self.add("time", pos, "time missing or unreadable")
+            return
+        if pos in self.needed:
+            self.times[pos] = t
+        if self.last_time is not None and t < self.last_time:
+            self.add("time", pos, f"back-dated: {t.isoformat()} is before entry {pos - 1}")
+        while self.floors and self.floors[0][0] <= pos:
+            _, ftime, fid = self.floors.pop(0)
+            if self.floor is None or ftime >= self.floor[0]:
+                self.floor = (ftime, fid)
+        if self.floor is not None and t < self.floor[0]:
+            self.add("time", pos, f"back-dated: before checkpoint {self.floor[1]} was signed")
+        self.last_time = t
+
+
+def _signed(cps: list[Checkpoint], key: Ed25519PublicKey | None) -> list[Problem]:
+    problems: list[Problem] = []
+    for pos, cp in enumerate(cps):
+        if cp.id != pos:
+            problems.append(
+                Problem("checkpoint.order", f"id {cp.id} at position {pos}", checkpoint=cp.id)
+            )
+        if key is None:
+            problems.append(Problem("checkpoint.signature", "no public key", checkpoint=cp.id))
+        elif not cp.signed_by(key):
+            problems.append(Problem("checkpoint.signature", "bad signature", checkpoint=cp.id))
+    return problems
+
+
+def _check_checkpoint(
+    cp: Checkpoint, prev: Checkpoint | None, levels: merkle.MerkleLevels,
+    times: dict[int, datetime],
+) -> Problem | None:
+    """Check one validly signed checkpoint against the recomputed tree and its
+    predecessor; return the first problem."""
+    n, lo = levels.size, prev.size if prev else 0
+    if cp.size > n:
+        msg = f"signed {cp.size} entries but the log holds {n}: entries from {n} removed"
+        return Problem("checkpoint.size", msg, index=n, checkpoint=cp.id)
+    if levels.root(cp.size) != cp.root:
+        msg = f"entries in [{lo}, {cp.size}) differ from the signed tree head"
+        return Problem("checkpoint.root", msg, checkpoint=cp.id)
+    signed_at = datetime.fromisoformat(cp.time)
+    last = times.get(cp.size - 1)
+    if last is not None and last > signed_at:
+        msg = f"entry {cp.size - 1} is dated after the checkpoint was signed"
+        return Problem("checkpoint.time", msg, checkpoint=cp.id)
+    if prev is None:
+        return None
+    if cp.size < prev.size or signed_at < datetime.fromisoformat(prev.time):
+        msg = f"smaller or older than checkpoint {prev.id}"
+        return Problem("checkpoint.order", msg, checkpoint=cp.id)
+    path = levels.consistency_path(prev.size, cp.size)
+    if not merkle.verify_consistency(prev.size, cp.size, prev.root, cp.root, path):
+        msg = f"not consistent with checkpoint {prev.id}"
+        return Problem("checkpoint.consistency", msg, checkpoint=cp.id)
+    return None
+
+
+def verify_log(
+    store: Store, pubkey: Ed25519PublicKey | Path | str | bytes | None = None
+) -> VerifyResult:
+    """Verify the whole log in ``store`` against the checkpoint key ``pubkey``."""
+    started = time.perf_counter()
+    ensure_tables(store)
+    key = load_public_key(pubkey) if pubkey is not None else None
+    with store.transaction() as con:  # one snapshot for entries and checkpoints
+        cps = load_checkpoints(store)
+        sig_problems = _signed(cps, key)
+        bad_sig = {p.checkpoint for p in sig_problems if p.kind == "checkpoint.signature"}
+        good = [cp for cp in cps if cp.id not in bad_sig]
+        floors = sorted((cp.size, datetime.fromisoformat(cp.time), cp.id) for cp in good)
+        scan = _Scanner(floors=floors, needed={cp.size - 1 for cp in good})
+        result = con.execute(
+            "SELECT seq, entry, leaf_hash, chain FROM audit_log ORDER BY seq"
+        )
+        while rows := result.fetchmany(_CHUNK):
+            for seq, entry, leaf_hex, chain_hex in rows:
+                scan.feed(int(seq), entry, leaf_hex, chain_hex)
+    levels = merkle.MerkleLevels(scan.leaves)
+    cp_problems = list(sig_problems)
+    prev: Checkpoint | None = None
+    for cp in good:
+        problem = _check_checkpoint(cp, prev, levels, scan.times)
+        if problem is not None:
+            cp_problems.append(problem)
+        else:
+            prev = cp
+    entry_problems = sorted(scan.problems, key=lambda p: p.index or 0)
+    problems = (entry_problems + cp_problems)[:MAX_PROBLEMS]
+    return VerifyResult(
+        size=levels.size,
+        root=levels.root(),
+        checkpoints=len(cps),
+        problems=tuple(problems),
+        seconds=time.perf_counter() - started,
+    )

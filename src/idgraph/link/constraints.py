@@ -1,0 +1,104 @@
+"""Cannot-link rules: facts that say two records are two people, whatever the model says.
+
+Each record contributes *keyed facts*. A key must hold one value within an identity:
+``ssn``; ``dl:<state>`` (a licence number per issuing state); ``suffix`` (JR, SR,
+II, ...); ``j:<n>`` (one side of a ``different`` judgement). Dates of birth are
+compared by :func:`dobs_compatible`, which forgives a day/month swap and a one-digit
+slip and compares year-only and month-precision dates only as far as they go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import jellyfish
+
+GENERATIONAL_SUFFIXES: Final = frozenset({"JR", "SR", "II", "III", "IV", "V"})
+
+# (YYYYMMDD or None, YYYYMM or None, year or None)
+Dob = tuple[str | None, str | None, int | None]
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Which cannot-link rules apply (all on by default; benchmarks may relax some)."""
+
+    strong_identifiers: bool = True
+    suffixes: bool = True
+    dates_of_birth: bool = True
+
+
+def _digit_slip(a: str, b: str) -> bool:
+    """Equal, or one edit apart (transposition counts as one)."""
+    return a == b or jellyfish.damerau_levenshtein_distance(a, b) <= 1
+
+
+def _swap(a: str, b: str) -> bool:
+    return a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]
+
+
+def dobs_compatible(a: Dob, b: Dob) -> bool:
+    """Could two birth dates (at their precisions) belong to one person?
+
+    Compared at the finer precision both sides have. A slip may not move the year by
+    ten or more (that is a different generation, not a typo).
+    """
+    year_a, year_b = a[2], b[2]
+    if year_a is None or year_b is None:
+        return True
+    if abs(year_a - year_b) >= 10:
+        return False
+    if a[0] is not None and b[0] is not None:
+        return _swap(a[0], b[0]) or _digit_slip(a[0], b[0])
+    if a[1] is not None and b[1] is not None:
+        return _digit_slip(a[1], b[1])
+    return abs(year_a - year_b) <= 1 or _digit_slip(str(year_a), str(year_b))
+
+
+@dataclass
+class Facts:
+    """The constraint-relevant facts of one record or one cluster of records."""
+
+    keys: dict[str, str] = field(default_factory=dict)
+    dobs: set[Dob] = field(default_factory=set)
+
+    def conflict(self, other: Facts) -> str | None:
+        """The name of the first rule the two violate together, or None."""
+        small, big = (self, other) if len(self.keys) <= len(other.keys) else (other, self)
+        for key, value in small.keys.items():
+            theirs = big.keys.get(key)
+            if theirs is not None and theirs != value:
+                return key.split(":", 1)[0]
+        for da in self.dobs:
+            for db in other.dobs:
+                if not dobs_compatible(da, db):
+                    return "dob"
+        return None
+
+    def absorb(self, other: Facts) -> None:
+        """Take over the other's facts (after a merge)."""
+        self.keys.update(other.keys)
+        self.dobs |= other.dobs
+
+
+def record_facts(
+    ssn: str | None,
+    dl_key: str | None,
+    suffix: str | None,
+    dob: Dob,
+    rules: Constraints,
+) -> Facts:
+    """Facts of one record under the enabled rules."""
+    facts = Facts()
+    if rules.strong_identifiers:
+        if ssn:
+            facts.keys["ssn"] = ssn
+        if dl_key:
+            state, _, number = dl_key.partition(":")
+            facts.keys[f"dl:{state}"] = number
+    if rules.suffixes and suffix and suffix.upper() in GENERATIONAL_SUFFIXES:
+        facts.keys["suffix"] = suffix.upper()
+    if rules.dates_of_birth and dob[2] is not None:
+        facts.dobs.add(dob)
+    return facts

@@ -1,0 +1,76 @@
+"""Human judgements on record pairs: append-only, who/when/why, latest wins.
+
+``different`` is a cannot-link and ``same`` a must-link at the next resolve; both
+survive re-runs and retraining because they live in their own table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from idgraph.audit import AuditEntry, record
+from idgraph.link.tables import ensure_tables, one
+from idgraph.store import Store
+
+
+class Verdict(StrEnum):
+    SAME = "same"
+    DIFFERENT = "different"
+    UNSURE = "unsure"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    judgement_id: str
+    record_id_l: str
+    record_id_r: str
+    verdict: Verdict
+    by: str
+    reason: str
+    at: datetime
+
+
+def judge(
+    store: Store, a: str, b: str, verdict: Verdict | str, *, by: str, reason: str = ""
+) -> Judgement:
+    """Record a judgement on the pair (a, b) and audit it, in one transaction."""
+    ensure_tables(store)
+    v = Verdict(verdict)
+    if a == b:
+        raise ValueError("a judgement needs two different records")
+    if not by.strip():
+        raise ValueError("a judgement needs the name of who made it")
+    for rid in (a, b):
+        if not one(store, "SELECT count(*) FROM records WHERE record_id = ?", [rid]):
+            raise KeyError(f"unknown record: {rid}")
+    j = Judgement(
+        "J-" + uuid.uuid4().hex[:16], min(a, b), max(a, b), v, by, reason,
+        datetime.now(UTC).replace(tzinfo=None),
+    )
+    with store.transaction():
+        store.execute(
+            "INSERT INTO judgements VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [j.judgement_id, j.record_id_l, j.record_id_r, j.verdict.value, by, reason, j.at],
+        )
+        record(
+            store,
+            AuditEntry(
+                principal=by, action="link.judge", outcome=v.value, record_ids=(a, b),
+                detail={"reason": reason, "judgement_id": j.judgement_id},
+            ),
+        )
+    return j
+
+
+def latest_verdicts(store: Store) -> list[tuple[str, str, Verdict]]:
+    """The latest verdict for every judged pair (pair ordered: lower id first)."""
+    ensure_tables(store)
+    rows = store.fetchall(
+        """SELECT least(record_id_l, record_id_r), greatest(record_id_l, record_id_r),
+                  arg_max(verdict, ("at", judgement_id))
+           FROM judgements GROUP BY 1, 2 ORDER BY 1, 2"""
+    )
+    return [(str(a), str(b), Verdict(v)) for a, b, v in rows]

@@ -1,0 +1,127 @@
+"""Principals: users with a role and an organisation, stored in the ``users`` table.
+
+A user who is unknown or disabled is denied everything (the decision point sees an
+inactive principal). The first user may be added without an actor (bootstrap);
+after that only an active admin may add or disable users. Every change is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from idgraph.audit import AuditEntry, record
+from idgraph.store import Store
+
+ROLES: Final[tuple[str, ...]] = (
+    "investigator",
+    "supervisor",
+    "overseer",
+    "admin",
+    "records_officer",
+)
+ORG_TYPES: Final[tuple[str, ...]] = ("government", "private", "press", "academic")
+
+DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS users (
+        name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, org VARCHAR NOT NULL,
+        org_type VARCHAR NOT NULL, disabled BOOLEAN NOT NULL DEFAULT false,
+        created_at TIMESTAMP, created_by VARCHAR, disabled_at TIMESTAMP, disabled_by VARCHAR)""",
+)
+
+
+class UserError(ValueError):
+    """A user operation that may not proceed."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: str
+    org: str
+    org_type: str
+    disabled: bool = False
+
+    @property
+    def active(self) -> bool:
+        return not self.disabled
+
+
+def ensure(store: Store) -> None:
+    store.ensure("policy.users", DDL)
+
+
+def get_user(store: Store, name: str) -> User | None:
+    """The stored user ``name`` (disabled or not), or ``None``."""
+    ensure(store)
+    row = store.fetchone(
+        "SELECT name, role, org, org_type, disabled FROM users WHERE name = ?", [name]
+    )
+    return None if row is None else User(row[0], row[1], row[2], row[3], bool(row[4]))
+
+
+def list_users(store: Store) -> list[User]:
+    ensure(store)
+    rows = store.fetchall("SELECT name, role, org, org_type, disabled FROM users ORDER BY name")
+    return [User(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+
+def _require_admin(store: Store, actor: str | None) -> User | None:
+    """The acting admin; ``None`` only while the table is empty (bootstrap)."""
+    if store.scalar("SELECT count(*) FROM users") == 0 and actor is None:
+        return None
+    user = get_user(store, actor) if actor else None
+    if user is None or not user.active or user.role != "admin":
+        raise UserError(f"only an active admin may manage users (acting as {actor!r})")
+    return user
+
+
+def add_user(
+    store: Store,
+    name: str,
+    role: str,
+    org: str,
+    *,
+    org_type: str = "private",
+    actor: str | None = None,
+) -> User:
+    """Add a user; ``actor`` must be an active admin unless no user exists yet."""
+    ensure(store)
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if org_type not in ORG_TYPES:
+        raise UserError(f"unknown org type {org_type!r}; one of {', '.join(ORG_TYPES)}")
+    with store.transaction():
+        admin = _require_admin(store, actor)
+        if get_user(store, name) is not None:
+            raise UserError(f"user {name!r} exists")
+        store.execute(
+            "INSERT INTO users (name, role, org, org_type, disabled, created_at, created_by) "
+            "VALUES (?, ?, ?, ?, false, ?, ?)",
+            [name, role, org, org_type, datetime.now(UTC).replace(tzinfo=None), actor],
+        )
+        record(store, AuditEntry(
+            principal=actor or "bootstrap", organisation=admin.org if admin else org,
+            role=admin.role if admin else None, action="users.add", outcome="ok",
+            detail={"user": name, "role": role, "org": org, "org_type": org_type},
+        ))  # fmt: skip
+    return User(name, role, org, org_type)
+
+
+def disable_user(store: Store, name: str, *, actor: str | None) -> None:
+    """Disable ``name``: from now on every request they make is denied."""
+    ensure(store)
+    with store.transaction():
+        admin = _require_admin(store, actor)
+        if get_user(store, name) is None:
+            raise UserError(f"no user {name!r}")
+        store.execute(
+            "UPDATE users SET disabled = true, disabled_at = ?, disabled_by = ? WHERE name = ?",
+            [datetime.now(UTC).replace(tzinfo=None), actor, name],
+        )
+        record(store, AuditEntry(
+            principal=actor or "bootstrap", organisation=admin.org if admin else None,
+            role=admin.role if admin else None, action="users.disable", outcome="ok",
+            detail={"user": name},
+        ))  # fmt: skip
