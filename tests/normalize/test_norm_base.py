@@ -47,6 +47,9 @@ def test_invalid_value_carries_reason() -> None:
     assert err.reason == "month 13 out of range"
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, True), ("", True), (" \t", True), ("x", False)])
+BLANK_CASES = [(None, True), ("", True), (" \t", True), ("x", False)]
+
+
+@pytest.mark.parametrize(("value", "expected"), BLANK_CASES)
 def test_blank(value: str | None, expected: bool) -> None:
     assert blank(value) is expected
