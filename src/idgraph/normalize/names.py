@@ -41,6 +41,7 @@ from typing import Final, Literal
 
 import jellyfish
 from nameparser import HumanName
+from nameparser.config import CONSTANTS as NP_CONSTANTS
 from nicknames import NickNamer
 
 from idgraph.normalize.base import InvalidValue, blank, fold
@@ -108,6 +109,7 @@ class Name:
         return " ".join(p for p in (self.first, self.middle, self.last, self.suffix) if p)
 
 
+@lru_cache(maxsize=200_000)
 def clean_name_token(text: str | None) -> str | None:
     """Fold one name field: A-Z, single spaces and inner hyphens only."""
     if blank(text):
@@ -203,6 +205,7 @@ def _canonical_table() -> dict[str, str]:
     return table
 
 
+@lru_cache(maxsize=100_000)
 def canonical_given(first: str | None) -> str | None:
     """Canonical given name for a first name (BILL -> WILLIAM); unknown names map to
     themselves. Input is cleaned with clean_name_token first."""
@@ -212,6 +215,7 @@ def canonical_given(first: str | None) -> str | None:
     return _canonical_table().get(token, token)
 
 
+@lru_cache(maxsize=200_000)
 def phonetic(text: str | None) -> str | None:
     """Metaphone key of a name field, spaces and hyphens removed."""
     token = clean_name_token(text)
@@ -345,6 +349,42 @@ def _pre_split(text: str, order: Literal["first_last", "last_first"]) -> tuple[s
     return body, suffix
 
 
+_TITLES: Final[frozenset[str]] = frozenset(
+    w.upper().replace(".", "")
+    for group in (NP_CONSTANTS.titles, NP_CONSTANTS.conjunctions)
+    for w in group
+    if len(w) > 1  # single letters are middle initials here, not conjunctions
+)
+_NP_PREFIXES: Final[frozenset[str]] = frozenset(w.upper() for w in NP_CONSTANTS.prefixes)
+_SIMPLE_TOKEN = re.compile(r"^[A-Z][A-Z'\-]*$")
+
+
+def _simple_split(body: str) -> tuple[str, str | None, str] | None:
+    """(first, middle, last) for plain names nameparser would read the same way.
+
+    nameparser is thorough but slow (~600 names/s); most source names are plain
+    tokens: "LAST, FIRST [MIDDLE]" or "FIRST [MIDDLE] LAST". Anything with a title,
+    particle, conjunction, suffix-like word or non-letter goes to nameparser.
+    """
+    if "," in body:  # "LAST WORDS, FIRST [MIDDLE]": the head is the whole surname
+        head, tail = (p.strip() for p in body.split(",", 1))
+        last_words, words = head.split(), tail.split()
+        if not last_words or not 1 <= len(words) <= 3 or "," in tail:
+            return None
+        if not all(_SIMPLE_TOKEN.match(w) and w not in _TITLES for w in last_words):
+            return None
+        words.append(" ".join(last_words))
+    else:
+        words = body.split()
+        if not 2 <= len(words) <= 4:
+            return None
+    for w in words[:-1] if "," in body else words:
+        if (not _SIMPLE_TOKEN.match(w) or w in _PARTICLES or w in _NP_PREFIXES
+                or w in _TITLES or _is_suffix_token(w, False)):
+            return None
+    return words[0], " ".join(words[1:-1]) or None, words[-1]
+
+
 def parse_full(
     text: str | None, order: Literal["first_last", "last_first"] = "first_last"
 ) -> Name | None:
@@ -359,11 +399,16 @@ def parse_full(
     body, suffix = _pre_split(text, order)
     if not clean_name_token(body.replace(",", " ")):
         raise InvalidValue("no letters in name")
-    parsed = HumanName(body)
-    first, middle, last = parsed.first, parsed.middle, parsed.last
-    if not first and not last and parsed.title:  # "DEAN" alone: a name, not a title
-        first = parsed.title
-    if suffix is None and parsed.suffix:
+    simple = _simple_split(body)
+    if simple is not None:
+        first, middle, last = simple
+        parsed = None
+    else:
+        parsed = HumanName(body)
+        first, middle, last = parsed.first, parsed.middle, parsed.last
+    if parsed is not None and not first and not last and parsed.title:
+        first = parsed.title  # "DEAN" alone: a name, not a title
+    if parsed is not None and suffix is None and parsed.suffix:
         suffix = _tolerant_suffix(parsed.suffix)
     middle_c = clean_name_token(middle)
     if middle_c and last and _looks_like_surname_only(middle_c.split(" ")[-1]):

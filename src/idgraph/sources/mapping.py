@@ -31,7 +31,7 @@ class FieldIssue:
 
 
 def map_unique(
-    func: Callable[[K], V], keys: Sequence[K], field: str, issues: list[FieldIssue],
+    func: Callable[[K], V | None], keys: Sequence[K], field: str, issues: list[FieldIssue],
     shown: Callable[[K], str | None] | None = None,
 ) -> list[V | None]:
     """Apply ``func`` once per distinct key; rejected keys give None and an issue per row."""
@@ -113,12 +113,12 @@ def _names(
     from_parts = map_unique(lambda k: names.from_parts(*k), parts_keys, "first_name", issues)
     full: list[names.Name | None] = [None] * n
     if "full_name" in raw:
-        spec = manifest.fields["full_name"]
-        order = spec.order or "first_last"
-        full = map_unique(
-            lambda t: names.parse_full(t, order=order) if t else None,
-            raw["full_name"], "full_name", issues,
-        )
+        order = manifest.fields["full_name"].order or "first_last"
+
+        def parse(text: str | None) -> names.Name | None:
+            return names.parse_full(text, order=order) if text else None
+
+        full = map_unique(parse, raw["full_name"], "full_name", issues)
     cols: dict[str, list[Any]] = {k: [] for k in (
         "full_name", "first_name", "middle_name", "last_name", "suffix", "first_name_canon",
         "first_name_phonetic", "last_name_phonetic", "last_name_parts")}

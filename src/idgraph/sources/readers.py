@@ -56,11 +56,10 @@ def _text(v: Any) -> str | None:
 
 
 def _open_text(path: Path, encoding: str) -> IO[str]:
-    raw: IO[bytes]
-    if path.suffix == ".gz":
-        raw = gzip.open(path, "rb")
-    else:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the wrapper
+    # The TextIOWrapper owns the binary stream and closes it with itself.
+    raw: gzip.GzipFile | io.BufferedReader = (
+        gzip.GzipFile(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    )
     return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
 
 

@@ -1,0 +1,181 @@
+"""Audit-log speed: appends/s, full verification, inclusion proofs — against naive references.
+
+    python benchmarks/audit.py [--entries 1000000] [--batch 10000]
+
+Data: synthetic audit entries (a principal, action, purpose, sources, record and
+identity ids, a small detail dict: ~450 bytes of canonical JSON each) appended to a
+DuckDB file store (2 threads) in a temporary folder.
+
+References, printed side by side so results read as ratios:
+
+* appends: the pre-Merkle ``record()`` (plain table, ``max(seq) + 1`` then INSERT per
+  entry, no chain) in one transaction;
+* verify: rebuilding the root with the naive recursive RFC 9162 MTH over the same leaf
+  hashes (no stored levels), i.e. the tree part of verification without the level cache;
+* proofs: a naive RFC 9162 PATH() recursion that rehashes the tree for every proof.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from idgraph.audit import AuditEntry, AuditLog, merkle, record
+from idgraph.store import Store, open_store
+
+sys.setrecursionlimit(10_000)
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def entries(start: int, stop: int) -> Iterator[AuditEntry]:
+    for i in range(start, stop):
+        yield AuditEntry(
+            time=T0 + timedelta(milliseconds=i),
+            principal=f"investigator{i % 97}@agency.example",
+            organisation="agency.example",
+            role="investigator",
+            action="profile.read",
+            outcome="permit",
+            purpose="fraud_investigation",
+            basis=f"subpoena-{i % 1000}",
+            case_id=f"case-{i % 5000}",
+            sources=("dmv_ca", "credit_header"),
+            rules=("glba.permitted_purpose",),
+            identity_ids=(f"id-{i:08d}",),
+            record_ids=(f"dmv_ca:{i:09d}", f"credit_header:{i:09d}"),
+            detail={"fields": ["name", "dob", "address"], "n": i},
+        )
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def old_record(store: Store, entry: AuditEntry) -> int:
+    """The skeleton's record(): the naive append reference."""
+    data = entry.canonical()
+    leaf = hashlib.sha256(b"\x00" + data).hexdigest()
+    with store.transaction() as con:
+        seq = int(con.execute("SELECT coalesce(max(seq) + 1, 0) FROM old_log").fetchall()[0][0])
+        con.execute("INSERT INTO old_log VALUES (?, ?, ?)", [seq, data.decode(), leaf])
+    return seq
+
+
+def bench_appends(folder: Path, n_single: int) -> list[tuple[str, float, str]]:
+    rows: list[tuple[str, float, str]] = []
+    store = open_store(folder / "appends.duckdb", threads=2)
+    log = AuditLog(store)
+    log.append_many(entries(0, 1000))  # warm-up
+    n = 100_000
+    dt, _ = timed(lambda: [log.append_many(entries(s, s + 10_000)) for s in range(0, n, 10_000)])
+    rows.append(("append_many, batches of 10k", n / dt, f"{n:,} entries"))
+    with store.transaction():
+        dt, _ = timed(lambda: [record(store, e) for e in entries(0, n_single)])
+    rows.append(("record() x N in one caller txn", n_single / dt, f"{n_single:,}"))
+    k = max(200, n_single // 10)
+    dt, _ = timed(lambda: [record(store, e) for e in entries(0, k)])
+    rows.append(("record() each in its own txn", k / dt, f"{k:,} (commit each)"))
+    store.execute("CREATE TABLE old_log (seq BIGINT PRIMARY KEY, entry JSON, leaf_hash VARCHAR)")
+    with store.transaction():
+        dt, _ = timed(lambda: [old_record(store, e) for e in entries(0, n_single)])
+    rows.append(("REF old record() x N in one txn", n_single / dt, f"{n_single:,}"))
+    store.close()
+    return rows
+
+
+def ref_mth(d: list[bytes]) -> bytes:
+    """Naive recursive MTH over leaf hashes (list slicing, no cache)."""
+    if len(d) == 1:
+        return d[0]
+    k = merkle.split_point(len(d))
+    return merkle.node_hash(ref_mth(d[:k]), ref_mth(d[k:]))
+
+
+def ref_path(m: int, d: list[bytes]) -> list[bytes]:
+    if len(d) <= 1:
+        return []
+    k = merkle.split_point(len(d))
+    if m < k:
+        return [*ref_path(m, d[:k]), ref_mth(d[k:])]
+    return [*ref_path(m - k, d[k:]), ref_mth(d[:k])]
+
+
+def build_log(folder: Path, n: int, batch: int) -> tuple[Store, AuditLog, float]:
+    store = open_store(folder / "verify.duckdb", threads=2)
+    log = AuditLog(store, folder)
+    t = time.perf_counter()
+    for s in range(0, n, batch):
+        log.append_many(entries(s, min(n, s + batch)))
+        if s and s % (n // 4 // batch * batch or batch) == 0:
+            log.checkpoint()
+    log.checkpoint()
+    return store, log, time.perf_counter() - t
+
+
+def pct(xs: list[float], q: float) -> float:
+    return sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def bench_verify_and_proofs(folder: Path, n: int, batch: int) -> None:
+    store, log, dt_build = build_log(folder, n, batch)
+    print(f"\nbuilt a log of {n:,} entries in {dt_build:.1f} s ({n / dt_build:,.0f}/s), "
+          f"{len(log.checkpoints())} checkpoints")
+    dt_verify, result = timed(log.verify)
+    print(f"verify(): {dt_verify:.2f} s, ok={result.ok}")  # type: ignore[attr-defined]
+    leaves = log.tree().levels[0]
+    dt_levels, _ = timed(lambda: merkle.MerkleLevels(leaves).root())
+    dt_ref, ref_root = timed(lambda: ref_mth(leaves))
+    assert ref_root == log.root()
+    print(f"{'tree root from leaf hashes':40s} levels {dt_levels:7.2f} s | "
+          f"REF naive recursion {dt_ref:7.2f} s | ratio {dt_ref / dt_levels:.1f}x")
+    cp = log.latest_checkpoint()
+    assert cp is not None
+    rng = random.Random(7)
+    idx = [rng.randrange(cp.size) for _ in range(1000)]
+    fresh = AuditLog(store, folder)
+    dt_cold, _ = timed(lambda: fresh.prove(idx[0], cp))
+    path_t, prove_t = [], []
+    for i in idx:
+        path_t.append(timed(lambda i=i: log.tree().inclusion_path(i, cp.size))[0])
+        dt, proof = timed(lambda i=i: log.prove(i, cp))
+        prove_t.append(dt)
+        assert proof.verify(log.public_key)  # type: ignore[attr-defined]
+    ref_t = [timed(lambda i=i: ref_path(i, leaves))[0] for i in idx[:3]]
+    ms = 1000.0
+    print(f"{'inclusion path (levels, in memory)':40s} p50 {statistics.median(path_t) * ms:.3f} ms"
+          f"  p99 {pct(path_t, 0.99) * ms:.3f} ms")
+    print(f"{'prove() incl. entry read from DuckDB':40s} p50 {statistics.median(prove_t) * ms:.3f}"
+          f" ms  p99 {pct(prove_t, 0.99) * ms:.3f} ms")
+    print(f"{'REF naive PATH() per proof (3 samples)':40s} p50 {statistics.median(ref_t) * ms:.1f}"
+          f" ms  -> ratio {statistics.median(ref_t) / statistics.median(path_t):,.0f}x")
+    print(f"{'first prove() on a fresh AuditLog':40s} {dt_cold:.2f} s (loads {n:,} leaf hashes)")
+    store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--entries", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--single", type=int, default=5_000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print(f"audit benchmark: DuckDB file store, 2 threads, python {sys.version.split()[0]}")
+        print(f"\n{'appends':40s} {'per second':>12s}  on")
+        for name, rate, note in bench_appends(folder, args.single):
+            print(f"{name:40s} {rate:12,.0f}  {note}")
+        bench_verify_and_proofs(folder, args.entries, args.batch)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Benchmark the lawful-access path: ``allowed()`` and a purpose-scoped profile build.
+
+Run: ``python benchmarks/policy.py [--records 1000000] [--decisions 2000] [--profiles 200]``
+
+1. ``allowed()`` for a query touching 8 sources (3 Cedar actions per source, one batch):
+   cold (decision cache cleared before every call: every call runs Cedar) and warm
+   (the same principal/context/sources seen before: answered from the cache).
+2. ``read_profile()`` (decide + scoped view + read + minimise + audit) for identities
+   of 20 records each, in a store holding ``--records`` synthetic records generated in
+   DuckDB SQL (8 sources, 20-record identities, a chain of accepted edges per identity).
+Targets: allowed() p99 <= 1 ms; profile build p99 <= 20 ms. DuckDB threads capped at 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date
+
+from idgraph.cases import open_case
+from idgraph.policy.engine import allowed
+from idgraph.policy.legal import add_legal
+from idgraph.policy.profile import read_profile
+from idgraph.policy.registry import Registry
+from idgraph.policy.users import add_user
+from idgraph.schema import Query
+from idgraph.store import Store, open_store
+
+SOURCES = [
+    ("ny_dmv", "dmv", "US-NY", ["DPPA", "NY-VTL-201"]),
+    ("il_sos", "dmv", "US-IL", ["DPPA"]),
+    ("credit_hdr", "credit_header", "US", ["GLBA"]),
+    ("utility", "utility", "US-NY", []),
+    ("phone", "phone_subscriber", "US", []),
+    ("court", "court", "US-NY", []),
+    ("jail", "booking", "US-NY", []),
+    ("voter", "voter", "US-NY", []),
+]
+GROUP = 20
+
+
+def setup(store: Store) -> Query:
+    for sid, kind, jur, regimes in SOURCES:
+        store.execute(
+            "INSERT INTO sources (source_id, title, kind, jurisdiction, regimes, retention_days) "
+            "VALUES (?, ?, ?, ?, ?, 3650)",
+            [sid, sid, kind, jur, regimes],
+        )
+    add_user(store, "root", "admin", "ops")
+    add_user(store, "gov", "investigator", "ice", org_type="government", actor="root")
+    open_case(store, "C1", title="bench", kind="criminal", actor="gov")
+    doc = add_legal(
+        store, type="court_order", number="CO-1", issued=date(2020, 1, 1), actor="gov"
+    )
+    return Query(
+        principal="gov",
+        purpose="civil_immigration_enforcement",
+        claims=("DPPA-b1", "FCRA-1681f"),
+        basis=doc.legal_id,
+        case_id="C1",
+    )
+
+
+def generate(store: Store, n: int) -> None:
+    store.execute(
+        """INSERT INTO records (record_id, source_id, source_record_id, version, is_current,
+             row_hash, batch_id, ingested_at, raw, full_name, first_name, last_name, dob,
+             address, city, state, zip, phone, ssn, plate, observed_at)
+           SELECT s.source_id || '/' || i, s.source_id, i::VARCHAR, 1, true, md5(i::VARCHAR),
+             'b1', TIMESTAMP '2026-01-01' + to_seconds(i % 86400), '{}',
+             'PERSON ' || (i // 20), 'PERSON', 'N' || (i // 20),
+             DATE '1950-01-01' + to_days((i // 20) % 20000),
+             (i % 997) || ' MAIN ST, ALBANY, NY 12207', 'ALBANY', 'NY', '12207',
+             '+1555' || lpad((i % 9999999)::VARCHAR, 7, '0'), lpad((i // 20)::VARCHAR, 9, '0'),
+             'P' || i, TIMESTAMP '2025-01-01' + to_seconds(i)
+           FROM range(?) t(i)
+           JOIN (SELECT unnest(?) AS source_id, generate_subscripts(?, 1) - 1 AS k) s
+             ON s.k = i % 8""",
+        [n, [s[0] for s in SOURCES], [s[0] for s in SOURCES]],
+    )
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS identity_members (identity_id VARCHAR, record_id VARCHAR)"
+    )
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS link_runs (run_id VARCHAR, started_at TIMESTAMP)"
+    )
+    store.execute(
+        """CREATE TABLE IF NOT EXISTS link_edges (run_id VARCHAR, record_id_l VARCHAR,
+             record_id_r VARCHAR, match_probability DOUBLE, match_weight DOUBLE,
+             accepted BOOLEAN, evidence JSON)"""
+    )
+    store.execute("INSERT INTO link_runs VALUES ('r0', TIMESTAMP '2025-12-01')")
+    store.execute("INSERT INTO link_runs VALUES ('r1', TIMESTAMP '2026-01-02')")
+    store.execute(
+        "INSERT INTO identity_members SELECT 'I' || (i // ?), source_id || '/' || i "
+        "FROM (SELECT i, ? [1 + i % 8] AS source_id FROM range(?) t(i))",
+        [GROUP, [s[0] for s in SOURCES], n],
+    )
+    store.execute(
+        "INSERT INTO link_edges SELECT 'r1', a.record_id, b.record_id, 0.99, 9.0, true, '{}' "
+        "FROM (SELECT i, ? [1 + i % 8] || '/' || i AS record_id FROM range(?) t(i)) a "
+        "JOIN (SELECT i, ? [1 + i % 8] || '/' || i AS record_id FROM range(?) t(i)) b "
+        "ON b.i = a.i + 1 AND a.i // ? = b.i // ?",
+        [[s[0] for s in SOURCES], n, [s[0] for s in SOURCES], n, GROUP, GROUP],
+    )
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return sorted(out)
+
+
+def report(name: str, ms: list[float], target: float | None) -> None:
+    p50 = statistics.median(ms)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    verdict = "" if target is None else (" OK" if p99 <= target else " MISSED")
+    tgt = "" if target is None else f"  target p99 <= {target:g} ms{verdict}"
+    print(f"{name:<46} n={len(ms):>5}  p50 {p50:7.3f} ms  p99 {p99:7.3f} ms  "
+          f"{1000 / statistics.fmean(ms):9.0f}/s{tgt}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--decisions", type=int, default=2000)
+    ap.add_argument("--profiles", type=int, default=200)
+    args = ap.parse_args()
+    store = open_store(None, threads=2, memory_limit="4GB")
+    query = setup(store)
+    reg = Registry(store)
+    sources = [s[0] for s in SOURCES]
+    print(f"policy set: {len(reg.policies.ids)} Cedar policies; 8 sources; 3 actions/source")
+
+    def cold() -> None:
+        reg.decision_cache.clear()
+        allowed(reg, query, sources, identity_ids=["I1"])
+
+    timed(cold, 50)
+    report("allowed() 8 sources, cold (Cedar every call)", timed(cold, args.decisions), 1.0)
+    warm = timed(lambda: allowed(reg, query, sources, identity_ids=["I1"]), args.decisions)
+    report("allowed() 8 sources, warm (decision cache)", warm, 1.0)
+
+    t = time.perf_counter()
+    generate(store, args.records)
+    n = store.scalar("SELECT count(*) FROM records")
+    print(f"generated {n:,} records, {n // GROUP:,} identities of {GROUP} records, "
+          f"{store.scalar('SELECT count(*) FROM link_edges'):,} edges in "
+          f"{time.perf_counter() - t:.1f} s")
+    reg = Registry(store)
+    rng = random.Random(7)
+    ids = [f"I{rng.randrange(n // GROUP)}" for _ in range(args.profiles + 10)]
+    it = iter(ids)
+    prof = read_profile(store, query, next(it), registry=reg)
+    print(f"profile sample: {len(prof.record_ids)} records visible of {GROUP} "
+          f"(sources {sorted(prof.records)}); fields on credit_hdr: "
+          f"{sorted(prof.records.get('credit_hdr', [{}])[0])[:6]}...")
+    for _ in range(5):
+        read_profile(store, query, next(it), registry=reg)
+    ms = timed(lambda: read_profile(store, query, next(it), registry=reg), args.profiles)
+    report(f"read_profile() 20-record identity, {n:,} recs", ms, 20.0)
+
+
+if __name__ == "__main__":
+    main()
