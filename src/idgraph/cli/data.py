@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 from idgraph.cli.common import console, err_console, fail, progress, settings_of, store_of
@@ -39,8 +40,9 @@ def run_synth(out: Path, people: int, seed: int) -> None:
 
 def _summary_table(rows: list[IngestSummary]) -> Table:
     t = Table(title="ingest summary")
-    for col in ("source", "rows", "added", "new versions", "unchanged", "quarantined rows",
-                "bad fields", "rows = records + quarantined", "s"):
+    # "balanced" is rows = records + quarantined rows
+    for col in ("source", "rows", "added", "versioned", "same", "quarantined",
+                "bad fields", "balanced", "s"):
         t.add_column(col, justify="left" if col == "source" else "right")
     for s in rows:
         t.add_row(s.source_id, f"{s.rows:,}", f"{s.records_added:,}",
@@ -66,9 +68,12 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
                 errors.append(str(exc))
                 continue
             task = bar.add_task(f"ingesting {m.id}", total=None)
+
+            def advance(n: int, t: TaskID = task) -> None:
+                bar.advance(t, n)
+
             try:
-                s = ingest_manifest(store, m, settings,
-                                    progress=lambda n, t=task: bar.advance(t, n))
+                s = ingest_manifest(store, m, settings, progress=advance)
             except FileRejected as exc:
                 errors.append(f"rejected {exc.path}: {exc.cause} (store unchanged)")
                 bar.update(task, total=0)

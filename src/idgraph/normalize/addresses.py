@@ -18,8 +18,8 @@ Decisions (tested in tests/normalize/test_addresses.py):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
@@ -147,6 +147,7 @@ def _words(text: str) -> list[str]:
     return _PUNCT.sub(" ", fold(text).replace(".", "").replace("'", "")).split()
 
 
+@lru_cache(maxsize=262_144)
 def clean_street(text: str | None) -> str | None:
     """Street name (no house number) in USPS form: "North Main Street" -> "N MAIN ST"."""
     if blank(text):
@@ -165,6 +166,7 @@ def clean_street(text: str | None) -> str | None:
     return " ".join([*words, post]).strip()
 
 
+@lru_cache(maxsize=262_144)
 def clean_unit(text: str | None) -> str | None:
     """Secondary unit: "Apartment 4B" -> "APT 4B"; "#4" or "4" -> "UNIT 4"."""
     if blank(text):
@@ -186,6 +188,7 @@ def clean_unit(text: str | None) -> str | None:
     return f"{designator} {''.join(ident)}"
 
 
+@lru_cache(maxsize=262_144)
 def clean_city(text: str | None) -> str | None:
     """City in upper case, punctuation dropped, FT/MT/ST spelled out."""
     if blank(text):
@@ -200,6 +203,7 @@ def clean_city(text: str | None) -> str | None:
     return city
 
 
+@lru_cache(maxsize=262_144)
 def clean_state(text: str | None) -> str | None:
     """Two-letter USPS state code from a code or a name ("Illinois" -> "IL")."""
     if blank(text):
@@ -213,6 +217,7 @@ def clean_state(text: str | None) -> str | None:
     raise InvalidValue(f"not a US state: {key[:30]}")
 
 
+@lru_cache(maxsize=262_144)
 def clean_zip(text: str | None) -> str | None:
     """ZIP5; ZIP+4 is cut, a four-digit ZIP gets its leading zero back."""
     if blank(text):

@@ -17,6 +17,9 @@ written with a leading + or 011 keep their own country; others are read in ``reg
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 import phonenumbers
 
 from idgraph.normalize.base import InvalidValue, blank
@@ -24,11 +27,42 @@ from idgraph.normalize.base import InvalidValue, blank
 __all__ = ["clean"]
 
 
+_NANP_PLAIN = re.compile(r"(?:\+?1[\s.\-]*)?\(?(\d{3})\)?[\s.\-]*(\d{3})[\s.\-]*(\d{4})")
+
+
 def clean(text: str | None, region: str = "US") -> str | None:
-    """Phone number in E.164 ("+12175550100"), or None for blank input."""
+    """Phone number in E.164 ("+12175550100"), or None for blank input.
+
+    Plain North American numbers ("(212) 555-0134", "212.555.0134", "+1 212 555 0134")
+    take a fast path: phonenumbers' verdict is cached per NPA-NXX (its US validity
+    patterns never look past the sixth digit: a test compares both paths on random
+    numbers). Everything else goes through phonenumbers in full.
+    """
     if blank(text):
         return None
     assert text is not None
+    if region == "US":
+        m = _NANP_PLAIN.fullmatch(text.strip())
+        if m is not None:
+            digits = "".join(m.groups())
+            verdict = _nanp_verdict(digits[:6])
+            if verdict is not None:
+                raise InvalidValue(verdict)
+            return f"+1{digits}"
+    return _clean_full(text, region)
+
+
+@lru_cache(maxsize=262_144)
+def _nanp_verdict(prefix6: str) -> str | None:
+    """None if US numbers starting with this NPA-NXX are valid, else the reason."""
+    try:
+        _clean_full(prefix6 + "0000", "US")
+    except InvalidValue as exc:
+        return exc.reason
+    return None
+
+
+def _clean_full(text: str, region: str) -> str:
     try:
         number = phonenumbers.parse(text.strip(), region)
     except phonenumbers.NumberParseException as exc:
