@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     threads: int = Field(default=2, description="DuckDB worker threads.")
     memory_limit: str = Field(default="8GB", description="DuckDB memory limit.")
     ingest_chunk_rows: int = Field(
-        default=100_000, description="Rows read and normalised per ingest chunk."
+        default=20_000, description="Rows read and normalised per ingest chunk."
+    )
+    ingest_workers: int = Field(
+        default=2, description="Worker processes normalising ingest chunks (0 or 1: none)."
     )
     default_region: str = Field(
         default="US", description="Region assumed for phone numbers without a country code."

@@ -65,8 +65,16 @@ CASES = [
     ([b""], "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
     ([b"\x00"], "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"),
     (
-        [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43",
-         b"\x50\x51\x52\x53\x54\x55\x56\x57", b"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f"],
+        [
+            b"",
+            b"\x00",
+            b"\x10",
+            b"\x20\x21",
+            b"\x30\x31",
+            b"\x40\x41\x42\x43",
+            bytes(range(0x50, 0x58)),
+            bytes(range(0x60, 0x70)),
+        ],
         "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
     ),
 ]
@@ -156,7 +164,7 @@ def test_out_of_range_arguments_raise(method: str, args: tuple[int, ...]) -> Non
         getattr(levels, method)(*args)
 
 
-VERIFY_EDGE_CASES = [
+VERIFY_EDGE_CASES: list[tuple[int, int, bool, list[bytes], bool]] = [
     # (old, new, same roots?, path, expected)
     (3, 3, True, [], True),
     (3, 3, False, [], False),

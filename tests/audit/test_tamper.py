@@ -137,8 +137,14 @@ def backdate(rows: list[Row], i: int, j: int, pos: int) -> int:
 
 
 MUTATIONS: list[Callable[[list[Row], int, int, int], int]] = [
-    flip_byte, change_leaf, delete_row, swap_rows, swap_entries_only,
-    insert_row, insert_copy, backdate,
+    flip_byte,
+    change_leaf,
+    delete_row,
+    swap_rows,
+    swap_entries_only,
+    insert_row,
+    insert_copy,
+    backdate,
 ]
 
 

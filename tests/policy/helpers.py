@@ -42,7 +42,9 @@ def new_store() -> Store:
     return store
 
 
-def add_source(store: Store, sid: str, kind: str, jur: str, regimes: Sequence[str], days: int) -> None:
+def add_source(
+    store: Store, sid: str, kind: str, jur: str, regimes: Sequence[str], days: int
+) -> None:
     store.execute(
         "INSERT INTO sources (source_id, title, kind, jurisdiction, regimes, retention_days) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -61,20 +63,28 @@ def seed(store: Store) -> None:
         ("off", "investigator", "ice", "government"),
         ("rec", "records_officer", "ice", "government"),
         ("admin2", "admin", "ice", "government"),
+        ("ovs", "overseer", "ice", "government"),
     ]:
         add_user(store, name, role, org, org_type=org_type, actor="root")
     open_case(store, "C1", title="case one", kind="criminal", actor="gov")
     open_case(store, "P1", title="private case", kind="civil", actor="pi")
+    open_case(store, "SA1", title="subject access", kind="subject_access", actor="rec")
+    open_case(store, "OV1", title="oversight", kind="oversight", actor="ovs")
 
 
 def add_record(store: Store, source_id: str, rid: str, **values: Any) -> str:
     record_id = f"{source_id}/{rid}"
     row: dict[str, Any] = {
-        "record_id": record_id, "source_id": source_id, "source_record_id": rid,
-        "version": 1, "is_current": True, "batch_id": "b1", "raw": "{}",
+        "record_id": record_id,
+        "source_id": source_id,
+        "source_record_id": rid,
+        "version": 1,
+        "is_current": True,
+        "batch_id": "b1",
+        "raw": "{}",
         "row_hash": f"h-{record_id}",
         "ingested_at": datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None),
-    }  # fmt: skip
+    }
     row.update(values)
     store.execute(
         f"INSERT INTO records ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
@@ -83,7 +93,9 @@ def add_record(store: Store, source_id: str, rid: str, **values: Any) -> str:
     return record_id
 
 
-def link(store: Store, identity_id: str, record_ids: Sequence[str], edges: Sequence[tuple[str, str]]) -> None:
+def link(
+    store: Store, identity_id: str, record_ids: Sequence[str], edges: Sequence[tuple[str, str]]
+) -> None:
     store.execute(
         "INSERT INTO link_runs VALUES ('r1', TIMESTAMP '2026-01-02', TIMESTAMP '2026-01-02') "
         "ON CONFLICT DO NOTHING"

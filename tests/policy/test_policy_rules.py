@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
+from tests.policy.helpers import audit_rows, new_store, seed
 
 from idgraph.policy.engine import allowed, decide
 from idgraph.policy.legal import add_legal
@@ -12,7 +14,6 @@ from idgraph.policy.registry import Registry
 from idgraph.policy.users import disable_user
 from idgraph.schema import Query
 from idgraph.store import Store
-from tests.policy.helpers import audit_rows, new_store, seed
 
 LEGAL = [
     # name, type, level, issuer, expires, scope_identities, scope_sources
@@ -35,10 +36,19 @@ def env() -> tuple[Store, Registry, dict[str, str]]:
     ids = {}
     for name, typ, level, issuer, expires, idents, srcs in LEGAL:
         doc = add_legal(
-            store, type=typ, number=name, issued=date(2020, 1, 1), expires=expires,
-            level=level, issuer=issuer, court="Ct", judge="J", actor="gov",
-            scope_identities=idents, scope_sources=srcs,
-        )  # fmt: skip
+            store,
+            type=typ,
+            number=name,
+            issued=date(2020, 1, 1),
+            expires=expires,
+            level=level,
+            issuer=issuer,
+            court="Ct",
+            judge="J",
+            actor="gov",
+            scope_identities=idents,
+            scope_sources=srcs,
+        )
         ids[name] = doc.legal_id
     disable_user(store, "off", actor="root")
     return store, Registry(store), ids
@@ -47,56 +57,131 @@ def env() -> tuple[Store, Registry, dict[str, str]]:
 IMM = "civil_immigration_enforcement"
 CI = "criminal_investigation"
 
-# (id, principal, purpose, claims, basis, case, source, filters, identity, permit, rule)
+
+def row(
+    name: str,
+    source: str,
+    permit: bool,
+    rule: str,
+    *,
+    who: str = "gov",
+    purpose: str = CI,
+    claims: tuple[str, ...] = (),
+    basis: str | None = None,
+    case: str | None = "C1",
+    filters: tuple[str, ...] = (),
+    ident: str = "X",
+) -> tuple[Any, ...]:
+    """One rule case; defaults: investigator 'gov' of 'ice', criminal investigation, case C1."""
+    return (name, who, purpose, claims, basis, case, source, filters, ident, permit, rule)
+
+
+def pri(name: str, source: str, permit: bool, rule: str, **kw: Any) -> tuple[Any, ...]:
+    """A private investigator 'pi' of 'acme' on case P1, fraud investigation by default."""
+    return row(
+        name,
+        source,
+        permit,
+        rule,
+        **{"who": "pi", "case": "P1", "purpose": "fraud_investigation", **kw},
+    )
+
+
+def imm(name: str, source: str, permit: bool, rule: str, **kw: Any) -> tuple[Any, ...]:
+    """Civil immigration enforcement by 'gov' claiming DPPA (b)(1) by default."""
+    return row(name, source, permit, rule, **{"purpose": IMM, "claims": ("DPPA-b1",), **kw})
+
+
 CASES = [
-    ("ok-baseline", "gov", CI, (), None, "C1", "court", (), "X", True, "grant.investigator"),
-    ("unknown-user", "nobody", CI, (), None, "C1", "court", (), "X", False, "base.principal_active"),
-    ("disabled-user", "off", CI, (), None, "C1", "court", (), "X", False, "base.principal_active"),
-    ("admin-cannot-read", "admin2", CI, (), None, "C1", "court", (), "X", False, "default.deny"),
-    ("unknown-purpose", "gov", "curiosity", (), None, "C1", "court", (), "X", False, "base.purpose_known"),
-    ("unknown-code", "gov", CI, ("DPPA-b99",), None, "C1", "court", (), "X", False, "base.claims_known"),
-    ("no-case", "gov", CI, (), None, None, "court", (), "X", False, "base.case_open"),
-    ("other-orgs-case", "gov", CI, (), None, "P1", "court", (), "X", False, "base.case_open"),
-    ("unregistered-basis", "gov", CI, (), "LP-nope", "C1", "court", (), "X", False, "base.basis_registered"),
-    ("protected-filter", "gov", CI, (), None, "C1", "court", ("Race",), "X", False, "base.protected_attributes"),
-    ("protected-religion", "gov", CI, (), None, "C1", "court", ("religion",), "X", False, "base.protected_attributes"),
-    ("dppa-claimed", "gov", CI, ("DPPA-b1",), None, "C1", "tx_dmv", (), "X", True, "grant.investigator"),
-    ("dppa-missing", "gov", CI, (), None, "C1", "tx_dmv", (), "X", False, "dppa.permissible_use"),
-    ("glba-exception", "pi", "fraud_investigation", ("GLBA-e3",), None, "P1", "credit_hdr", (), "X", True, "grant.investigator"),
-    ("glba-missing", "pi", "fraud_investigation", (), None, "P1", "credit_hdr", (), "X", False, "glba.exception"),
-    ("glba-1681f-gov", "gov", CI, ("FCRA-1681f",), None, "C1", "credit_hdr", (), "X", True, "fcra.1681f_identifying_only"),
-    ("glba-1681f-private", "pi", "fraud_investigation", ("FCRA-1681f",), None, "P1", "credit_hdr", (), "X", False, "glba.exception"),
-    ("fcra-purpose", "pi", "employment_screening", ("FCRA-b-a3B",), None, "P1", "consumer_rpt", (), "X", True, "grant.investigator"),
-    ("fcra-missing", "pi", "fraud_investigation", (), None, "P1", "consumer_rpt", (), "X", False, "fcra.permissible_purpose"),
-    ("non-fcra-for-employment", "pi", "employment_screening", ("FCRA-b-a3B",), None, "P1", "court", (), "X", False, "fcra.non_fcra_data"),
-    ("non-fcra-code-claimed", "pi", "fraud_investigation", ("FCRA-b-a3A",), None, "P1", "utility", (), "X", False, "fcra.non_fcra_data"),
-    ("ny-court-order", "gov", IMM, ("DPPA-b1",), "co", "C1", "ny_dmv", (), "X", True, "ny.vtl201.notice"),
-    ("ny-federal-warrant", "gov", IMM, ("DPPA-b1",), "fedwarrant", "C1", "ny_dmv", (), "X", True, "ny.vtl201.notice"),
-    ("ny-state-warrant", "gov", IMM, ("DPPA-b1",), "statewarrant", "C1", "ny_dmv", (), "X", False, "ny.vtl201.basis"),
-    ("ny-admin-warrant", "gov", IMM, ("DPPA-b1",), "adminwarrant", "C1", "ny_dmv", (), "X", False, "ny.vtl201.basis"),
-    ("ny-no-basis", "gov", IMM, ("DPPA-b1",), None, "C1", "ny_dmv", (), "X", False, "ny.vtl201.basis"),
-    ("ny-expired-order", "gov", IMM, ("DPPA-b1",), "expired", "C1", "ny_dmv", (), "X", False, "ny.vtl201.basis"),
-    ("ny-order-scoped-X-reads-X", "gov", IMM, ("DPPA-b1",), "onlyX", "C1", "ny_dmv", (), "X", True, "ny.vtl201.notice"),
-    ("ny-order-scoped-X-reads-Y", "gov", IMM, ("DPPA-b1",), "onlyX", "C1", "ny_dmv", (), "Y", False, "ny.vtl201.basis"),
-    ("ny-order-other-source", "gov", IMM, ("DPPA-b1",), "onlyutility", "C1", "ny_dmv", (), "X", False, "ny.vtl201.basis"),
-    ("ny-not-immigration", "gov", CI, ("DPPA-b1",), None, "C1", "ny_dmv", (), "X", True, "grant.investigator"),
-    ("il-court-subpoena", "gov", IMM, ("DPPA-b1",), "courtsub", "C1", "il_sos", (), "X", True, "il.sos.notice"),
-    ("il-state-warrant", "gov", IMM, ("DPPA-b1",), "statewarrant", "C1", "il_sos", (), "X", True, "il.sos.notice"),
-    ("il-agency-subpoena", "gov", IMM, ("DPPA-b1",), "agencysub", "C1", "il_sos", (), "X", False, "il.sos.basis"),
-    ("il-admin-warrant", "gov", IMM, ("DPPA-b1",), "adminwarrant", "C1", "il_sos", (), "X", False, "il.sos.basis"),
-    ("ca-never", "gov", IMM, ("DPPA-b1",), "fedwarrant", "C1", "ca_dmv", (), "X", False, "ca.dmv.immigration"),
-    ("ca-criminal-ok", "gov", CI, ("DPPA-b1",), None, "C1", "ca_dmv", (), "X", True, "grant.investigator"),
-    ("wa-never", "gov", IMM, ("DPPA-b1",), "co", "C1", "wa_dol", (), "X", False, "wa.dol.immigration"),
-    ("records-officer-subject-access", "rec", "subject_access", ("DPPA-b13",), None, None, "court", (), "X", False, "base.case_open"),
-]  # fmt: skip
+    row("ok-baseline", "court", True, "grant.investigator"),
+    row("unknown-user", "court", False, "base.principal_active", who="nobody"),
+    row("disabled-user", "court", False, "base.principal_active", who="off"),
+    row("admin-cannot-read", "court", False, "default.deny", who="admin2"),
+    row("unknown-purpose", "court", False, "base.purpose_known", purpose="curiosity"),
+    row("unknown-code", "court", False, "base.claims_known", claims=("DPPA-b99",)),
+    row("no-case", "court", False, "base.case_open", case=None),
+    row("other-orgs-case", "court", False, "base.case_open", case="P1"),
+    row("unregistered-basis", "court", False, "base.basis_registered", basis="LP-nope"),
+    row("protected-filter", "court", False, "base.protected_attributes", filters=("Race",)),
+    row("protected-religion", "court", False, "base.protected_attributes", filters=("religion",)),
+    row("dppa-claimed", "tx_dmv", True, "grant.investigator", claims=("DPPA-b1",)),
+    row("dppa-missing", "tx_dmv", False, "dppa.permissible_use"),
+    pri("glba-exception", "credit_hdr", True, "grant.investigator", claims=("GLBA-e3",)),
+    pri("glba-missing", "credit_hdr", False, "glba.exception"),
+    row(
+        "glba-1681f-gov", "credit_hdr", True, "fcra.1681f_identifying_only", claims=("FCRA-1681f",)
+    ),
+    pri("glba-1681f-private", "credit_hdr", False, "glba.exception", claims=("FCRA-1681f",)),
+    pri(
+        "fcra-purpose",
+        "consumer_rpt",
+        True,
+        "grant.investigator",
+        purpose="employment_screening",
+        claims=("FCRA-b-a3B",),
+    ),
+    pri("fcra-missing", "consumer_rpt", False, "fcra.permissible_purpose"),
+    pri(
+        "non-fcra-for-employment",
+        "court",
+        False,
+        "fcra.non_fcra_data",
+        purpose="employment_screening",
+        claims=("FCRA-b-a3B",),
+    ),
+    pri("non-fcra-code-claimed", "utility", False, "fcra.non_fcra_data", claims=("FCRA-b-a3A",)),
+    imm("ny-court-order", "ny_dmv", True, "ny.vtl201.notice", basis="co"),
+    imm("ny-federal-warrant", "ny_dmv", True, "ny.vtl201.notice", basis="fedwarrant"),
+    imm("ny-state-warrant", "ny_dmv", False, "ny.vtl201.basis", basis="statewarrant"),
+    imm("ny-admin-warrant", "ny_dmv", False, "ny.vtl201.basis", basis="adminwarrant"),
+    imm("ny-no-basis", "ny_dmv", False, "ny.vtl201.basis"),
+    imm("ny-expired-order", "ny_dmv", False, "ny.vtl201.basis", basis="expired"),
+    imm("ny-order-scoped-X-reads-X", "ny_dmv", True, "ny.vtl201.notice", basis="onlyX"),
+    imm("ny-order-scoped-X-reads-Y", "ny_dmv", False, "ny.vtl201.basis", basis="onlyX", ident="Y"),
+    imm("ny-order-other-source", "ny_dmv", False, "ny.vtl201.basis", basis="onlyutility"),
+    row("ny-not-immigration", "ny_dmv", True, "grant.investigator", claims=("DPPA-b1",)),
+    imm("il-court-subpoena", "il_sos", True, "il.sos.notice", basis="courtsub"),
+    imm("il-state-warrant", "il_sos", True, "il.sos.notice", basis="statewarrant"),
+    imm("il-agency-subpoena", "il_sos", False, "il.sos.basis", basis="agencysub"),
+    imm("il-admin-warrant", "il_sos", False, "il.sos.basis", basis="adminwarrant"),
+    imm("ca-never", "ca_dmv", False, "ca.dmv.immigration", basis="fedwarrant"),
+    row("ca-criminal-ok", "ca_dmv", True, "grant.investigator", claims=("DPPA-b1",)),
+    imm("wa-never", "wa_dol", False, "wa.dol.immigration", basis="co"),
+    row(
+        "records-officer-sar",
+        "court",
+        True,
+        "grant.records_officer_subject_access",
+        who="rec",
+        purpose="subject_access",
+        case="SA1",
+    ),
+    row("records-officer-other", "court", False, "default.deny", who="rec", case="SA1"),
+    row(
+        "overseer-oversight",
+        "court",
+        True,
+        "grant.overseer_oversight",
+        who="ovs",
+        purpose="oversight",
+        case="OV1",
+    ),
+    row("overseer-investigating", "court", False, "default.deny", who="ovs", case="OV1"),
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_rule(case: tuple, env: tuple[Store, Registry, dict[str, str]]) -> None:  # type: ignore[type-arg]
     _, reg, ids = env
     _, who, purpose, claims, basis, case_id, source, filters, ident, permit, rule = case
-    q = Query(principal=who, purpose=purpose, claims=claims, basis=ids.get(basis, basis),
-              case_id=case_id, at=None)  # fmt: skip
+    q = Query(
+        principal=who,
+        purpose=purpose,
+        claims=claims,
+        basis=ids.get(basis, basis),
+        case_id=case_id,
+        at=None,
+    )
     d = allowed(reg, q, [source], identity_ids=[ident], filters=filters).decisions[source]
     assert d.permit is permit
     assert rule in d.rules
@@ -110,7 +195,9 @@ DUTIES = [
 
 
 @pytest.mark.parametrize(("source", "basis", "duties"), DUTIES)
-def test_duties(source: str, basis: str, duties: tuple[str, ...], env: tuple[Store, Registry, dict[str, str]]) -> None:
+def test_duties(
+    source: str, basis: str, duties: tuple[str, ...], env: tuple[Store, Registry, dict[str, str]]
+) -> None:
     _, reg, ids = env
     q = Query(principal="gov", purpose=IMM, claims=("DPPA-b1",), basis=ids[basis], case_id="C1")
     assert allowed(reg, q, [source], identity_ids=["X"]).decisions[source].duties == duties
@@ -139,7 +226,9 @@ def test_field_minimisation(case: tuple, env: tuple[Store, Registry, dict[str, s
     assert ("ssn" in fields, "dob" in fields, "last_name" in fields) == (ssn, dob, last)
 
 
-def test_protected_attribute_denies_every_source(env: tuple[Store, Registry, dict[str, str]]) -> None:
+def test_protected_attribute_denies_every_source(
+    env: tuple[Store, Registry, dict[str, str]],
+) -> None:
     _, reg, _ = env
     q = Query(principal="gov", purpose=CI, claims=("DPPA-b1", "GLBA-e8"), case_id="C1")
     dec = allowed(reg, q, filters=["national_origin"])

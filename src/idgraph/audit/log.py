@@ -112,6 +112,7 @@ def _stamp(entry: AuditEntry, last: datetime | None) -> tuple[AuditEntry, dateti
 def append_entries(store: Store, entries: Iterable[AuditEntry]) -> range:
     """Append ``entries`` in one transaction (joining the caller's); return their indexes."""
     ensure_tables(store)
+    items = list(entries)
     with store.transaction() as con:
         size, chain, last = _head(con)
         seqs: list[int] = []
@@ -119,7 +120,7 @@ def append_entries(store: Store, entries: Iterable[AuditEntry]) -> range:
         leaves: list[str] = []
         chains: list[str] = []
         sha = hashlib.sha256
-        for item in entries:
+        for item in items:
             entry, last = _stamp(item, last)
             data = entry.canonical()
             leaf = sha(b"\x00" + data).digest()
@@ -321,8 +322,7 @@ class AuditLog:
         """Stored entries with ``start <= index < stop``."""
         stop = self.size() if stop is None else stop
         rows = self.store.fetchall(
-            "SELECT seq, entry, leaf_hash FROM audit_log WHERE seq >= ? AND seq < ? "
-            "ORDER BY seq",
+            "SELECT seq, entry, leaf_hash FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq",
             [start, stop],
         )
         return [StoredEntry(int(s), e.encode(), bytes.fromhex(h)) for s, e, h in rows]
@@ -344,6 +344,10 @@ class AuditLog:
                 raise AuditIntegrityError(f"audit_log has a gap at or after index {start}")
             self._levels.extend(bytes(r[1]) for r in rows)
         return self._levels
+
+    def tree(self) -> merkle.MerkleLevels:
+        """The Merkle levels over the stored leaf hashes (cached, grown on demand)."""
+        return self._sync()
 
     def root(self, size: int | None = None) -> bytes:
         return self._sync().root(size)
@@ -398,7 +402,7 @@ class AuditLog:
             cp = self.checkpoint()
         if not 0 <= index < cp.size:
             raise ValueError(f"index {index} outside checkpoint of size {cp.size}")
-        levels = self._sync()
+        levels = self._levels if self._levels.size >= cp.size else self._sync()
         stored = self.entries(index, index + 1)
         if not stored:
             raise AuditIntegrityError(f"entry {index} is missing")
@@ -413,9 +417,7 @@ class AuditLog:
         return ConsistencyProof(old_size, n, levels.root(old_size), levels.root(n), tuple(path))
 
     # -- verification -----------------------------------------------------
-    def verify(
-        self, pubkey: Ed25519PublicKey | Path | str | bytes | None = None
-    ) -> VerifyResult:
+    def verify(self, pubkey: Ed25519PublicKey | Path | str | bytes | None = None) -> VerifyResult:
         """Check the whole log against ``pubkey`` (default: this data dir's key)."""
         from idgraph.audit.verify import verify_log
 

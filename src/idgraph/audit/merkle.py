@@ -39,6 +39,7 @@ class MerkleLevels:
 
     def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
         self.levels: list[list[bytes]] = [[]]
+        self._memo: dict[tuple[int, int], bytes] = {}  # non-perfect subtrees: immutable
         self.extend(leaf_hashes)
 
     @property
@@ -64,6 +65,7 @@ class MerkleLevels:
         """Forget leaves from ``size`` on (and every subtree that covered them)."""
         for k, level in enumerate(self.levels):
             del level[size >> k :]
+        self._memo = {r: h for r, h in self._memo.items() if r[1] <= size}
 
     def subtree(self, start: int, end: int) -> bytes:
         """MTH(D[start:end]) for ranges the RFC recursion produces (``start`` aligned)."""
@@ -72,8 +74,14 @@ class MerkleLevels:
             return EMPTY_ROOT
         if n & (n - 1) == 0 and start % n == 0:
             return self.levels[n.bit_length() - 1][start // n]
-        k = split_point(n)
-        return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
+        got = self._memo.get((start, end))
+        if got is None:
+            k = split_point(n)
+            got = node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            self._memo[(start, end)] = got
+        return got
 
     def root(self, size: int | None = None) -> bytes:
         """The tree head of the first ``size`` leaves (default: all)."""

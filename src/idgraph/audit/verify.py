@@ -11,7 +11,6 @@ entry.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,8 +75,7 @@ class VerifyResult:
     def summary(self) -> str:
         if self.ok:
             return (
-                f"OK: {self.size} entries, {self.checkpoints} checkpoints, "
-                f"root {self.root.hex()}"
+                f"OK: {self.size} entries, {self.checkpoints} checkpoints, root {self.root.hex()}"
             )
         return f"FAIL: {self.first_problem} ({len(self.problems)} problems)"
 
@@ -94,12 +92,13 @@ class VerifyResult:
         }
 
 
-def _parse_time(text: str) -> datetime | None:
+def _parse_time(text: str | None) -> datetime | None:
+    """The entry's time (extracted from its JSON by DuckDB; None when unreadable)."""
     try:
-        t = datetime.fromisoformat(json.loads(text)["time"])
-    except (ValueError, KeyError, TypeError):
+        t = datetime.fromisoformat(text) if text is not None else None
+    except ValueError:
         return None
-    return t if t.tzinfo is not None else None
+    return t if t is not None and t.tzinfo is not None else None
 
 
 @dataclass
@@ -120,38 +119,50 @@ class _Scanner:
     def add(self, kind: str, index: int, message: str) -> None:
         self.problems.append(Problem(kind, message, index=index))
 
-    def feed(self, seq: int, entry: str, leaf_hex: str, chain_hex: str | None) -> None:
-        pos = len(self.leaves)
-        if seq > self.expected:
-            self.add("sequence", self.expected, f"entries {self.expected}..{seq - 1} missing")
-        elif seq < self.expected:
-            self.add("sequence", pos, f"sequence number {seq} repeated")
-        self.expected = seq + 1
-        leaf = hashlib.sha256(b"\x00" + entry.encode()).digest()
-        if leaf.hex() != leaf_hex:
-            self.add("leaf", pos, "entry bytes do not hash to the stored leaf hash")
-        self._check_chain(pos, leaf, chain_hex)
-        self._check_time(pos, entry)
-        self.leaves.append(leaf)
+    def feed(self, rows: list[tuple[Any, ...]]) -> None:
+        """Check rows ``(seq, entry, leaf_hex, chain_hex, time_text)`` in seq order."""
+        sha = hashlib.sha256
+        leaves, expected, chain, before = self.leaves, self.expected, self.chain, self.chain_before
+        for seq, entry, leaf_hex, chain_hex, when in rows:
+            pos = len(leaves)
+            if seq != expected:
+                self._sequence(pos, expected, seq)
+            expected = seq + 1
+            leaf = sha(b"\x00" + entry.encode()).digest()
+            if leaf.hex() != leaf_hex:
+                self.add("leaf", pos, "entry bytes do not hash to the stored leaf hash")
+            want = sha(chain + leaf).digest()
+            if chain_hex == want.hex():
+                before, chain = chain, want
+            else:
+                before, chain = chain, self._chain_problem(pos, leaf, chain_hex, before, want)
+            self._check_time(pos, when)
+            leaves.append(leaf)
+        self.expected, self.chain, self.chain_before = expected, chain, before
 
-    def _check_chain(self, pos: int, leaf: bytes, chain_hex: str | None) -> None:
-        want = hashlib.sha256(self.chain + leaf).digest()
+    def _sequence(self, pos: int, expected: int, seq: int) -> None:
+        if seq > expected:
+            self.add("sequence", expected, f"entries {expected}..{seq - 1} missing")
+        else:
+            self.add("sequence", pos, f"sequence number {seq} repeated")
+
+    def _chain_problem(
+        self, pos: int, leaf: bytes, chain_hex: str | None, before: bytes | None, want: bytes
+    ) -> bytes:
+        """Record a broken link; return the chain value the next row should build on."""
         try:
             stored = bytes.fromhex(chain_hex or "")
         except ValueError:
             stored = b""
-        if stored != want:
-            skip = self.chain_before is not None and (
-                stored == hashlib.sha256(self.chain_before + leaf).digest()
-            )
-            if skip:
-                self.add("inserted", pos - 1, f"not in the hash chain: entry {pos} follows {pos - 2}")
-            else:
-                self.add("chain", pos, "hash chain broken (row altered, moved or inserted)")
-        self.chain_before, self.chain = self.chain, stored if len(stored) == 32 else want
+        if before is not None and stored == hashlib.sha256(before + leaf).digest():
+            msg = f"not in the hash chain: entry {pos} follows {pos - 2}"
+            self.add("inserted", pos - 1, msg)
+        else:
+            self.add("chain", pos, "hash chain broken (row altered, moved or inserted)")
+        return stored if len(stored) == 32 else want
 
-    def _check_time(self, pos: int, entry: str) -> None:
-        t = _parse_time(entry)
+    def _check_time(self, pos: int, when: str | None) -> None:
+        t = _parse_time(when)
         if t is None:
             self.add("time", pos, "time missing or unreadable")
             return
@@ -183,7 +194,9 @@ def _signed(cps: list[Checkpoint], key: Ed25519PublicKey | None) -> list[Problem
 
 
 def _check_checkpoint(
-    cp: Checkpoint, prev: Checkpoint | None, levels: merkle.MerkleLevels,
+    cp: Checkpoint,
+    prev: Checkpoint | None,
+    levels: merkle.MerkleLevels,
     times: dict[int, datetime],
 ) -> Problem | None:
     """Check one validly signed checkpoint against the recomputed tree and its
@@ -227,11 +240,11 @@ def verify_log(
         floors = sorted((cp.size, datetime.fromisoformat(cp.time), cp.id) for cp in good)
         scan = _Scanner(floors=floors, needed={cp.size - 1 for cp in good})
         result = con.execute(
-            "SELECT seq, entry, leaf_hash, chain FROM audit_log ORDER BY seq"
+            "SELECT seq, entry, leaf_hash, chain, try(json_extract_string(entry, '$.time')) "
+            "FROM audit_log ORDER BY seq"
         )
         while rows := result.fetchmany(_CHUNK):
-            for seq, entry, leaf_hex, chain_hex in rows:
-                scan.feed(int(seq), entry, leaf_hex, chain_hex)
+            scan.feed(rows)
     levels = merkle.MerkleLevels(scan.leaves)
     cp_problems = list(sig_problems)
     prev: Checkpoint | None = None

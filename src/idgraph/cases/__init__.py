@@ -15,9 +15,18 @@ from idgraph.policy.users import get_user
 from idgraph.store import Store
 
 KINDS: Final[tuple[str, ...]] = (
-    "criminal", "civil", "immigration", "fraud", "regulatory", "subject_access", "oversight",
-    "journalism", "research", "employment", "other",
-)  # fmt: skip
+    "criminal",
+    "civil",
+    "immigration",
+    "fraud",
+    "regulatory",
+    "subject_access",
+    "oversight",
+    "journalism",
+    "research",
+    "employment",
+    "other",
+)
 
 DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS cases (
@@ -92,10 +101,18 @@ def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) 
             f"INSERT INTO cases ({_COLS}) VALUES (?, ?, 'open', ?, ?, ?, ?)",
             [case_id, title, kind, org, actor, now],
         )
-        record(store, AuditEntry(
-            principal=actor, organisation=org, role=role, action="cases.open", outcome="ok",
-            case_id=case_id, detail={"title": title, "kind": kind},
-        ))  # fmt: skip
+        record(
+            store,
+            AuditEntry(
+                principal=actor,
+                organisation=org,
+                role=role,
+                action="cases.open",
+                outcome="ok",
+                case_id=case_id,
+                detail={"title": title, "kind": kind},
+            ),
+        )
     return Case(case_id, title, "open", kind, org, actor, now)
 
 
@@ -111,7 +128,14 @@ def close_case(store: Store, case_id: str, *, actor: str) -> None:
             "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE case_id = ?",
             [actor, datetime.now(UTC).replace(tzinfo=None), case_id],
         )
-        record(store, AuditEntry(
-            principal=actor, organisation=org, role=role, action="cases.close", outcome="ok",
-            case_id=case_id,
-        ))  # fmt: skip
+        record(
+            store,
+            AuditEntry(
+                principal=actor,
+                organisation=org,
+                role=role,
+                action="cases.close",
+                outcome="ok",
+                case_id=case_id,
+            ),
+        )

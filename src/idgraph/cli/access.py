@@ -1,10 +1,337 @@
-"""CLI commands for idgraph.access (see module docstring of the library side)."""
+"""CLI commands for lawful access: users, cases, legal process, profiles, notices, retention.
+
+Thin shells over :mod:`idgraph.policy` and :mod:`idgraph.cases`; no decision is taken here.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from idgraph import cases as cases_lib
+from idgraph.cli.common import console, fail, store_of
+from idgraph.policy import legal as legal_lib
+from idgraph.policy import notices as notices_lib
+from idgraph.policy import users as users_lib
+from idgraph.policy.profile import AccessDenied, Profile, read_profile
+from idgraph.policy.registry import Registry
+from idgraph.policy.retention import RetentionError, apply_retention
+from idgraph.policy.view import GraphMissing
+from idgraph.schema import Query
+
+users_app = typer.Typer(help="Principals: users with a role and an organisation.")
+cases_app = typer.Typer(help="Cases: every read needs an open case.")
+legal_app = typer.Typer(help="Legal-process registry: orders, warrants, subpoenas, consents.")
+notices_app = typer.Typer(help="Notices owed to people whose data was disclosed.")
+retention_app = typer.Typer(help="Remove records held past their source's retention.")
+
+AS = typer.Option(..., "--as", help="Act as this user.")
+AS_OPT = typer.Option(None, "--as", help="Act as this user.")
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*("" if v is None else str(v) for v in r))
+    return table
+
+
+# -- users -----------------------------------------------------------------------------
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: str,
+    role: str = typer.Option(..., "--role"),
+    org: str = typer.Option(..., "--org"),
+    org_type: str = typer.Option("private", "--org-type", help="government|private|press|academic"),
+    actor: str | None = AS_OPT,
+) -> None:
+    """Add a user (the first user needs no --as; afterwards an admin must act)."""
+    with store_of(ctx) as store:
+        try:
+            users_lib.add_user(store, name, role, org, org_type=org_type, actor=actor)
+        except users_lib.UserError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"added {name} ({role}, {org})")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context) -> None:
+    with store_of(ctx) as store:
+        users = users_lib.list_users(store)
+    rows = [
+        [u.name, u.role, u.org, u.org_type, "disabled" if u.disabled else "active"] for u in users
+    ]
+    console.print(_table("users", ["name", "role", "org", "org type", "status"], rows))
+
+
+@users_app.command("disable")
+def users_disable(ctx: typer.Context, name: str, actor: str | None = AS_OPT) -> None:
+    with store_of(ctx) as store:
+        try:
+            users_lib.disable_user(store, name, actor=actor)
+        except users_lib.UserError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"disabled {name}")
+
+
+# -- cases -----------------------------------------------------------------------------
+@cases_app.command("open")
+def cases_open(
+    ctx: typer.Context,
+    case_id: str,
+    title: str = typer.Option(..., "--title"),
+    kind: str = typer.Option("criminal", "--kind"),
+    actor: str = AS,
+) -> None:
+    with store_of(ctx) as store:
+        try:
+            case = cases_lib.open_case(store, case_id, title=title, kind=kind, actor=actor)
+        except cases_lib.CaseError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"opened {case.case_id} for {case.org}")
+
+
+@cases_app.command("close")
+def cases_close(ctx: typer.Context, case_id: str, actor: str = AS) -> None:
+    with store_of(ctx) as store:
+        try:
+            cases_lib.close_case(store, case_id, actor=actor)
+        except cases_lib.CaseError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"closed {case_id}")
+
+
+@cases_app.command("list")
+def cases_list(
+    ctx: typer.Context,
+    org: str | None = typer.Option(None, "--org"),
+    status: str | None = typer.Option(None, "--status"),
+) -> None:
+    with store_of(ctx) as store:
+        rows = [
+            [c.case_id, c.title, c.status, c.kind, c.org, c.opened_by, c.opened_at]
+            for c in cases_lib.list_cases(store, org=org, status=status)
+        ]
+    console.print(_table("cases", ["case", "title", "status", "kind", "org", "by", "at"], rows))
+
+
+# -- legal -----------------------------------------------------------------------------
+@legal_app.command("add")
+def legal_add(
+    ctx: typer.Context,
+    type_: str = typer.Option(..., "--type", help=" | ".join(legal_lib.TYPES)),
+    number: str = typer.Option(..., "--number"),
+    court: str | None = typer.Option(None, "--court"),
+    judge: str | None = typer.Option(None, "--judge"),
+    level: str = typer.Option("state", "--level", help="federal | state | none"),
+    issuer: str | None = typer.Option(None, "--issuer", help="court | agency | subject"),
+    issued: datetime = typer.Option(..., "--issued", formats=["%Y-%m-%d"]),
+    expires: datetime | None = typer.Option(None, "--expires", formats=["%Y-%m-%d"]),
+    scope_identities: list[str] | None = typer.Option(None, "--scope-identities"),
+    scope_sources: list[str] | None = typer.Option(None, "--scope-sources"),
+    case_id: str | None = typer.Option(None, "--case"),
+    actor: str = AS,
+) -> None:
+    """Register a legal-process document; prints its id (use it as --basis)."""
+    with store_of(ctx) as store:
+        try:
+            doc = legal_lib.add_legal(
+                store,
+                type=type_,
+                number=number,
+                court=court,
+                judge=judge,
+                level=level,
+                issuer=issuer,
+                issued=issued.date(),
+                expires=expires.date() if expires else None,
+                scope_identities=_split(scope_identities),
+                scope_sources=_split(scope_sources),
+                case_id=case_id,
+                actor=actor,
+            )
+        except legal_lib.LegalError as exc:
+            raise fail(str(exc)) from exc
+    console.print(doc.legal_id)
+
+
+@legal_app.command("list")
+def legal_list(ctx: typer.Context, case_id: str | None = typer.Option(None, "--case")) -> None:
+    with store_of(ctx) as store:
+        docs = legal_lib.list_legal(store, case_id)
+    rows = [
+        [
+            d.legal_id,
+            d.type,
+            d.number,
+            d.issuer,
+            d.level,
+            d.issued,
+            d.expires,
+            ",".join(d.scope_identities) or "*",
+            ",".join(d.scope_sources) or "*",
+            d.case_id,
+        ]
+        for d in docs
+    ]
+    cols = [
+        "id",
+        "type",
+        "number",
+        "issuer",
+        "level",
+        "issued",
+        "expires",
+        "identities",
+        "sources",
+        "case",
+    ]
+    console.print(_table("legal process", cols, rows))
+
+
+# -- profile ---------------------------------------------------------------------------
+def render_profile(profile: Profile, out: Console) -> None:
+    """Print a profile as Rich tables (only what the profile holds: already minimised)."""
+    out.print(
+        f"[bold]identity {profile.identity_id}[/bold]  purpose {profile.query.purpose}"
+        f"  case {profile.query.case_id}"
+    )
+    for sid, recs in profile.records.items():
+        rows = [
+            [r["record_id"], k, v]
+            for r in recs
+            for k, v in r.items()
+            if v not in (None, "", []) and k not in ("record_id", "source_id")
+        ]
+        out.print(_table(f"source {sid}", ["record", "field", "value"], rows))
+    for name in ("addresses", "phones", "vehicles", "events"):
+        items = getattr(profile, name)
+        if items:
+            cols = list(dict.fromkeys(k for it in items for k in it))
+            out.print(_table(name, cols, [[it.get(c) for c in cols] for it in items]))
+    rows = [
+        [
+            s,
+            "included" if o.included else "withheld",
+            o.records,
+            ", ".join(o.rules),
+            ", ".join(o.duties),
+        ]
+        for s, o in profile.sources.items()
+    ]
+    out.print(_table("sources", ["source", "outcome", "records", "rules", "duties"], rows))
+    if profile.notices:
+        out.print("notices owed: " + ", ".join(profile.notices))
+
+
+def profile_command(
+    ctx: typer.Context,
+    identity_id: str,
+    actor: str = AS,
+    purpose: str = typer.Option(..., "--purpose"),
+    claims: list[str] | None = typer.Option(None, "--claims", help="Codes, comma-separated."),
+    basis: str | None = typer.Option(None, "--basis", help="Registered legal-process id."),
+    case_id: str | None = typer.Option(None, "--case"),
+    as_json: bool = typer.Option(False, "--json"),
+    policy_dir: Path | None = typer.Option(
+        None, "--policy-dir", envvar="IDGRAPH_POLICY_DIR", help="Extra *.cedar policies."
+    ),
+) -> None:
+    """Read an identity's profile under a purpose, claims, legal basis and case."""
+    query = Query(
+        principal=actor, purpose=purpose, claims=tuple(_split(claims)), basis=basis, case_id=case_id
+    )
+    with store_of(ctx) as store:
+        try:
+            prof = read_profile(
+                store, query, identity_id, registry=Registry(store, policy_dir=policy_dir)
+            )
+        except AccessDenied as exc:
+            raise fail(f"denied by {', '.join(exc.rules)}", code=3) from exc
+        except GraphMissing as exc:
+            raise fail(str(exc)) from exc
+    if as_json:
+        console.print_json(json.dumps(prof.to_dict()))
+    else:
+        render_profile(prof, console)
+
+
+# -- notices ---------------------------------------------------------------------------
+@notices_app.callback(invoke_without_command=True)
+def notices_list(
+    ctx: typer.Context,
+    overdue: bool = typer.Option(False, "--overdue"),
+    today: datetime | None = typer.Option(None, "--today", formats=["%Y-%m-%d"]),
+) -> None:
+    """List unsent notices (due and overdue)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    day = today.date() if today else date.today()
+    with store_of(ctx) as store:
+        items = notices_lib.list_notices(store, today=day, overdue=overdue)
+    rows = [
+        [
+            n.notice_id,
+            n.identity_id,
+            n.org,
+            ",".join(n.sources),
+            n.rule,
+            n.due_date,
+            "OVERDUE" if n.overdue(day) else "due",
+        ]
+        for n in items
+    ]
+    cols = ["notice", "identity", "org", "sources", "rule", "due", "status"]
+    console.print(_table("notices", cols, rows))
+
+
+@notices_app.command("sent")
+def notices_sent(ctx: typer.Context, notice_id: str, by: str = typer.Option(..., "--by")) -> None:
+    """Record that a notice was sent."""
+    with store_of(ctx) as store:
+        try:
+            notices_lib.mark_sent(store, notice_id, by=by)
+        except notices_lib.NoticeError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"{notice_id} sent by {by}")
+
+
+# -- retention -------------------------------------------------------------------------
+@retention_app.command("apply")
+def retention_apply(
+    ctx: typer.Context,
+    actor: str | None = AS_OPT,
+    now: datetime | None = typer.Option(None, "--now", formats=["%Y-%m-%d"]),
+) -> None:
+    """Remove records past their source's retention_days (by ingested_at)."""
+    with store_of(ctx) as store:
+        try:
+            run = apply_retention(store, as_of=now, actor=actor)
+        except RetentionError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"retention run {run.run_id}: {run.removed} removed")
+    rows = [[s, n] for s, n in run.by_source.items()]
+    console.print(_table("removed by source", ["source", "records"], rows))
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the root app."""
-    _ = app
+    app.add_typer(users_app, name="users")
+    app.add_typer(cases_app, name="cases")
+    app.add_typer(legal_app, name="legal")
+    app.add_typer(notices_app, name="notices")
+    app.add_typer(retention_app, name="retention")
+    app.command("profile")(profile_command)

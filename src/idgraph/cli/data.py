@@ -12,6 +12,7 @@ from idgraph.cli.common import console, err_console, fail, progress, settings_of
 from idgraph.settings import Settings
 from idgraph.sources import FileRejected, IngestSummary, ManifestError, ingest_manifest
 from idgraph.sources.manifest import find_manifests, load_manifest
+from idgraph.sources.parallel import worker_pool
 from idgraph.store import Store
 
 
@@ -34,7 +35,7 @@ def run_synth(out: Path, people: int, seed: int) -> None:
         summary = generate(out, people=people, seed=seed,
                            progress=lambda n: bar.update(task, completed=n))
         bar.update(task, completed=people)
-    console.print(f"wrote {summary.records:,} records for {people:,} people "
+    console.print(f"wrote {sum(summary.records.values()):,} records for {people:,} people "
                   f"in {len(summary.sources)} sources to {out}")
 
 
@@ -60,7 +61,7 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
     manifests = find_manifests(paths)
     if not manifests:
         errors.append(f"no manifests (*.yaml) found in {', '.join(map(str, paths))}")
-    with progress() as bar:
+    with progress() as bar, worker_pool(settings.ingest_workers) as pool:
         for mpath in manifests:
             try:
                 m = load_manifest(mpath)
@@ -73,7 +74,7 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
                 bar.advance(t, n)
 
             try:
-                s = ingest_manifest(store, m, settings, progress=advance)
+                s = ingest_manifest(store, m, settings, progress=advance, pool=pool)
             except FileRejected as exc:
                 errors.append(f"rejected {exc.path}: {exc.cause} (store unchanged)")
                 bar.update(task, total=0)

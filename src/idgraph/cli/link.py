@@ -1,10 +1,117 @@
-"""CLI commands for idgraph.link (see module docstring of the library side)."""
+"""CLI commands for idgraph.link: resolve, explain, judge, evaluate.
+
+Thin shells: each command calls one library function and prints its result.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from pathlib import Path
+
 import typer
+from rich.table import Table
+
+from idgraph.cli.common import console, fail, progress, settings_of, store_of
+
+
+def resolve_command(
+    ctx: typer.Context,
+    retrain: bool = typer.Option(False, "--retrain", help="Train a new model first."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Override the match threshold."
+    ),
+) -> None:
+    """Link all current records into identities (train a model if none is saved)."""
+    from idgraph.link.resolve import resolve
+
+    settings = settings_of(ctx)
+    if threshold is not None:
+        settings = settings.model_copy(update={"match_threshold": threshold})
+    with store_of(ctx) as store, progress() as bar:
+        task = bar.add_task("resolving", total=None)
+        summary = resolve(store, settings, lambda msg: bar.update(task, description=msg),
+                          retrain=retrain)
+    table = Table(title=f"run {summary.run_id}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in asdict(summary).items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    console.print(table)
+
+
+def explain_command(
+    ctx: typer.Context,
+    record_a: str = typer.Argument(..., help="First record id (source/record)."),
+    record_b: str = typer.Argument(..., help="Second record id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show the waterfall of match weights for any two records."""
+    from idgraph.link.explain import explain
+
+    with store_of(ctx) as store:
+        try:
+            ex = explain(store, record_a, record_b)
+        except (KeyError, LookupError) as exc:
+            raise fail(str(exc)) from exc
+    if as_json:
+        console.print_json(json.dumps(asdict(ex)))
+        return
+    table = Table(title=f"{record_a} vs {record_b} (model {ex.model_id})")
+    for col in ("comparison", "level", "weight", "probability", "why"):
+        table.add_column(col)
+    table.add_row("prior", "", f"{ex.prior_weight:+.2f}", f"{ex.prior:.6f}", "")
+    for f in ex.features:
+        table.add_row(f.comparison, f.level, f"{f.weight:+.2f}",
+                      f"{f.running_probability:.6f}", f.detail)
+    table.add_row("final", "", f"{ex.match_weight:+.2f}", f"{ex.probability:.6f}", "")
+    console.print(table)
+
+
+def judge_command(
+    ctx: typer.Context,
+    record_a: str = typer.Argument(...),
+    record_b: str = typer.Argument(...),
+    verdict: str = typer.Argument(..., help="same | different | unsure"),
+    by: str = typer.Option(..., "--by", help="Who judges."),
+    reason: str = typer.Option("", "--reason", help="Why."),
+) -> None:
+    """Record a human judgement on a pair (applies at the next resolve)."""
+    from idgraph.link.judge import judge
+
+    with store_of(ctx) as store:
+        try:
+            j = judge(store, record_a, record_b, verdict, by=by, reason=reason)
+        except (KeyError, ValueError) as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"{j.judgement_id}: {j.record_id_l} / {j.record_id_r} -> {j.verdict.value}")
+
+
+def evaluate_command(
+    ctx: typer.Context,
+    truth: Path = typer.Option(..., "--truth", exists=True, help="truth.csv of a synth run."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Compare identities with ground truth (pairwise and B-cubed)."""
+    from idgraph.link.evaluate import evaluate_files
+
+    with store_of(ctx) as store:
+        ev = evaluate_files(store, truth)
+    if as_json:
+        console.print_json(json.dumps(ev.as_dict()))
+        return
+    table = Table(title="identities vs truth")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in ev.as_dict().items():
+        shown = f"{value:.5f}" if isinstance(value, float) else json.dumps(value)
+        table.add_row(key, shown)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the root app."""
-    _ = app
+    app.command("resolve")(resolve_command)
+    app.command("explain")(explain_command)
+    app.command("judge")(judge_command)
+    app.command("evaluate")(evaluate_command)

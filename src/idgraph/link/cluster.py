@@ -56,18 +56,74 @@ class _UnionFind:
         return None
 
 
+# A record whose best link into its own cluster beats its link into a rival (refused)
+# cluster by less than this many bits is ambiguous and is left on its own.
+AMBIGUITY_MARGIN = 8.0
+
+
 def cluster(
     facts: list[Facts],
     edges: Sequence[tuple[int, int]],
     must_links: Sequence[tuple[int, int]] = (),
+    weights: Sequence[float] | None = None,
+    margin: float = AMBIGUITY_MARGIN,
 ) -> ClusterResult:
     """Cluster ``len(facts)`` records.
 
     ``edges`` must be sorted by match probability, strongest first, and already cut
     at the threshold. A must-link overrides rule-based cannot-links (a human looked)
-    but never a ``different`` judgement.
+    but never a ``different`` judgement. With ``weights``, a second pass leaves alone
+    each record that fits two mutually exclusive clusters about equally well (the
+    no-suffix, no-birth-date record at the address of both a Jr and a Sr).
     """
-    uf = _UnionFind(facts)
+    first, uf = _greedy(facts, edges, must_links)
+    if weights is None:
+        return first
+    doubtful = _ambiguous(facts, edges, weights, first.labels, uf, margin)
+    if not doubtful:
+        return first
+    kept = [(a, b) for a, b in edges if a not in doubtful and b not in doubtful]
+    second, _ = _greedy(facts, kept, must_links)
+    accepted = [second.labels[a] == second.labels[b] for a, b in edges]
+    refused = dict(second.refused)
+    refused["ambiguous"] = len(doubtful)
+    return ClusterResult(second.labels, accepted, refused, second.forced)
+
+
+def _ambiguous(
+    facts: list[Facts],
+    edges: Sequence[tuple[int, int]],
+    weights: Sequence[float],
+    labels: list[int],
+    uf: _UnionFind,
+    margin: float,
+) -> set[int]:
+    """Records linked above threshold into a cluster they were kept out of."""
+    best_home: dict[int, float] = {}
+    rivals: list[tuple[int, int, float]] = []  # (record, other cluster, weight)
+    for (a, b), w in zip(edges, weights, strict=True):
+        if labels[a] == labels[b]:
+            best_home[a] = max(best_home.get(a, w), w)
+            best_home[b] = max(best_home.get(b, w), w)
+        else:
+            rivals.append((a, labels[b], w))
+            rivals.append((b, labels[a], w))
+    doubtful = set()
+    for rec, other, w in rivals:
+        home = best_home.get(rec)
+        if home is None or home - w >= margin:
+            continue
+        if facts[rec].conflict(uf.facts[other]) is None:
+            doubtful.add(rec)
+    return doubtful
+
+
+def _greedy(
+    facts: list[Facts],
+    edges: Sequence[tuple[int, int]],
+    must_links: Sequence[tuple[int, int]],
+) -> tuple[ClusterResult, _UnionFind]:
+    uf = _UnionFind([f.copy() for f in facts])
     refused: Counter[str] = Counter()
     forced = 0
     for a, b in must_links:
@@ -81,4 +137,4 @@ def cluster(
             refused["judgement" if why == "j" else why] += 1
     labels = [uf.find(i) for i in range(len(facts))]
     accepted = [labels[a] == labels[b] for a, b in edges]
-    return ClusterResult(labels, accepted, dict(refused), forced)
+    return ClusterResult(labels, accepted, dict(refused), forced), uf

@@ -27,6 +27,8 @@ class Constraints:
     strong_identifiers: bool = True
     suffixes: bool = True
     dates_of_birth: bool = True
+    # SSNs one edit apart are read as a typo of one number, not two numbers
+    ssn_typo_tolerance: int = 1
 
 
 def _digit_slip(a: str, b: str) -> bool:
@@ -62,6 +64,11 @@ class Facts:
 
     keys: dict[str, str] = field(default_factory=dict)
     dobs: set[Dob] = field(default_factory=set)
+    ssns: set[str] = field(default_factory=set)
+    ssn_tolerance: int = 0
+
+    def copy(self) -> Facts:
+        return Facts(dict(self.keys), set(self.dobs), set(self.ssns), self.ssn_tolerance)
 
     def conflict(self, other: Facts) -> str | None:
         """The name of the first rule the two violate together, or None."""
@@ -70,6 +77,12 @@ class Facts:
             theirs = big.keys.get(key)
             if theirs is not None and theirs != value:
                 return key.split(":", 1)[0]
+        for sa in self.ssns:
+            for sb in other.ssns:
+                if sa != sb and (
+                    jellyfish.damerau_levenshtein_distance(sa, sb) > self.ssn_tolerance
+                ):
+                    return "ssn"
         for da in self.dobs:
             for db in other.dobs:
                 if not dobs_compatible(da, db):
@@ -80,6 +93,7 @@ class Facts:
         """Take over the other's facts (after a merge)."""
         self.keys.update(other.keys)
         self.dobs |= other.dobs
+        self.ssns |= other.ssns
 
 
 def record_facts(
@@ -90,10 +104,10 @@ def record_facts(
     rules: Constraints,
 ) -> Facts:
     """Facts of one record under the enabled rules."""
-    facts = Facts()
+    facts = Facts(ssn_tolerance=rules.ssn_typo_tolerance)
     if rules.strong_identifiers:
         if ssn:
-            facts.keys["ssn"] = ssn
+            facts.ssns.add(ssn)
         if dl_key:
             state, _, number = dl_key.partition(":")
             facts.keys[f"dl:{state}"] = number

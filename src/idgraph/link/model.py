@@ -66,6 +66,11 @@ def _first_name() -> dict[str, Any]:
                 "given and middle name swapped",
             ),
             _level(
+                "jaro_winkler_similarity(first_name_l, last_name_r) >= 0.92 "
+                "AND jaro_winkler_similarity(last_name_l, first_name_r) >= 0.92",
+                "given and surname swapped",
+            ),
+            _level(
                 "jaro_winkler_similarity(first_name_l, first_name_r) >= 0.8",
                 "Jaro-Winkler >= 0.8",
             ),
@@ -86,6 +91,11 @@ def _last_name() -> dict[str, Any]:
                 "Jaro-Winkler >= 0.92",
             ),
             _level("last_name_phonetic_l = last_name_phonetic_r", "same sound (phonetic)"),
+            _level(
+                "jaro_winkler_similarity(first_name_l, last_name_r) >= 0.92 "
+                "AND jaro_winkler_similarity(last_name_l, first_name_r) >= 0.92",
+                "given and surname swapped",
+            ),
             _level(
                 "list_has_any(last_name_parts_l, last_name_parts_r)",
                 "shares part of a compound surname",
@@ -202,6 +212,8 @@ BLOCKING_RULES: Final[tuple[str, ...]] = (
     "AND l.birth_year = r.birth_year",
     "l.last_name_phonetic = r.last_name_phonetic AND l.zip = r.zip "
     "AND l.first_name_phonetic = r.first_name_phonetic",
+    "l.dob_day = r.dob_day AND l.zip = r.zip",
+    "l.first_name = r.last_name AND l.last_name = r.first_name",
 )
 
 # Rules for EM training sessions (each leaves the other comparisons free to learn).

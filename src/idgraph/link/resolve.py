@@ -84,16 +84,19 @@ def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts
     return ids, facts
 
 
-def _edges(store: Store, threshold: float) -> tuple[list[int], list[tuple[int, int]]]:
+def _edges(
+    store: Store, threshold: float
+) -> tuple[list[int], list[tuple[int, int]], list[float]]:
     rows = store.fetchall(
-        """SELECT e.eid, l.idx, r.idx FROM __idg_edges e
+        """SELECT e.eid, l.idx, r.idx, e.match_weight FROM __idg_edges e
            JOIN __idg_nodes l ON l.record_id = e.record_id_l
            JOIN __idg_nodes r ON r.record_id = e.record_id_r
            WHERE e.match_probability >= ?
            ORDER BY e.match_probability DESC, e.record_id_l, e.record_id_r""",
         [threshold],
     )
-    return [int(r[0]) for r in rows], [(int(r[1]), int(r[2])) for r in rows]
+    return ([int(r[0]) for r in rows], [(int(r[1]), int(r[2])) for r in rows],
+            [float(r[3]) for r in rows])
 
 
 def _apply_judgements(
@@ -146,8 +149,8 @@ def resolve(
     say("clustering under cannot-link constraints")
     ids, facts = _load_nodes(store, constraints or Constraints())
     must = _apply_judgements(store, ids, facts)
-    eids, edges = _edges(store, threshold)
-    result = cluster(facts, edges, must)
+    eids, edges, weights = _edges(store, threshold)
+    result = cluster(facts, edges, must, weights)
     clusters = _groups(ids, result)
     old = dict(store.fetchall("SELECT record_id, identity_id FROM identity_members"))
     identity_ids, events = assign_ids(clusters, old)
@@ -193,6 +196,12 @@ def _write(
                              len(clusters), result.refused, lineage_counts)
     detail = {"refused": result.refused, "forced": result.forced, "lineage": lineage_counts,
               "n_accepted": summary.n_accepted}
+    lineage = pa.table({
+        "identity_id": pa.array([e.identity_id for e in events], pa.string()),
+        "event": pa.array([e.event for e in events], pa.string()),
+        "related": pa.array([list(e.related) for e in events], pa.list_(pa.string())),
+    })
+    store.con.register("__idg_lineage", lineage)
     store.con.register("__idg_accepted", accepted)
     store.con.register("__idg_members", members)
     try:
@@ -205,11 +214,8 @@ def _write(
             store.execute("INSERT INTO identity_members SELECT identity_id, record_id "
                           "FROM __idg_members")
             at = _now()
-            if events:
-                store.con.executemany(
-                    "INSERT INTO identity_lineage VALUES (?, ?, ?, ?, ?)",
-                    [[run_id, e.identity_id, e.event, list(e.related), at] for e in events],
-                )
+            store.execute("INSERT INTO identity_lineage SELECT ?, identity_id, event, "
+                          "related, ? FROM __idg_lineage", [run_id, at])
             store.execute(
                 "INSERT INTO link_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, started, _now(), threshold, n, n_edges, len(clusters), model_id,
@@ -217,4 +223,5 @@ def _write(
     finally:
         store.con.unregister("__idg_accepted")
         store.con.unregister("__idg_members")
+        store.con.unregister("__idg_lineage")
     return summary

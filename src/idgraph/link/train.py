@@ -107,7 +107,7 @@ def train(
                 rule, estimate_without_term_frequencies=True
             )
             sessions += 1
-        except Exception as exc:  # noqa: BLE001 - a rule with no pairs is not fatal
+        except Exception as exc:  # a training rule that finds no pairs is not fatal
             say(f"skipped EM on {rule}: {exc}")
     n_labels = _label_pairs(store)
     used_labels = n_labels >= MIN_LABELS_FOR_M

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import cedarpy
 
-from idgraph.audit import AuditEntry, record
+from idgraph.audit import AuditEntry, record_many
 from idgraph.policy.fields import allowed_fields
 from idgraph.policy.legal import NO_BASIS
 from idgraph.policy.registry import Registry
@@ -76,8 +76,10 @@ def _principal_entity(query: Query, user: User | None) -> tuple[str, dict[str, A
         "active": bool(user and user.active),
     }
     return json.dumps(attrs, sort_keys=True), {
-        "uid": {"type": "User", "id": query.principal}, "attrs": attrs, "parents": [],
-    }  # fmt: skip
+        "uid": {"type": "User", "id": query.principal},
+        "attrs": attrs,
+        "parents": [],
+    }
 
 
 def _context(
@@ -125,8 +127,9 @@ def _decide_source(
             rules += [i for i in _ids(r) if i not in rules]
     duties = tuple(d for rid in _ids(read) for d in reg.policies.duties.get(rid, ()))
     fields = allowed_fields(full.allowed, restricted.allowed, purpose_fields)
-    return Decision(source_id=source_id, permit=True, rules=tuple(rules), duties=duties,
-                    fields=fields)  # fmt: skip
+    return Decision(
+        source_id=source_id, permit=True, rules=tuple(rules), duties=duties, fields=fields
+    )
 
 
 def _evaluate(
@@ -144,11 +147,15 @@ def _evaluate(
     entities = reg.entities.with_added_json_str(json.dumps([principal]))
     uid = {"type": "User", "id": query.principal}
     requests = [
-        {"principal": uid, "action": {"type": "Action", "id": a},
-         "resource": {"type": "Source", "id": sid},
-         "context": {**ctx, "legal": json.loads(legal)}}
-        for _, legal, sid in missing for a in _ACTIONS
-    ]  # fmt: skip
+        {
+            "principal": uid,
+            "action": {"type": "Action", "id": a},
+            "resource": {"type": "Source", "id": sid},
+            "context": {**ctx, "legal": json.loads(legal)},
+        }
+        for _, legal, sid in missing
+        for a in _ACTIONS
+    ]
     results = cedarpy.is_authorized_batch(requests, reg.policies.policy_set, entities)
     if len(reg.decision_cache) > _CACHE_MAX:
         reg.decision_cache.clear()
@@ -178,8 +185,9 @@ def allowed(
     base = pkey + json.dumps(ctx, sort_keys=True)
     keys = {
         sid: (base, _legal_for(reg, query, sid, identity_ids), sid)
-        for sid in wanted if sid in reg.sources
-    }  # fmt: skip
+        for sid in wanted
+        if sid in reg.sources
+    }
     _evaluate(reg, query, user, list(keys.values()), ctx)
     purpose = reg.catalogue.purpose(query.purpose)
     pfields = purpose.fields if purpose else None
@@ -193,22 +201,36 @@ def allowed(
     return AccessDecision(query, user, decisions, tuple(identity_ids), tuple(filters))
 
 
-def audit_decision(store: Store, decision: AccessDecision) -> list[int]:
+def decision_entries(decision: AccessDecision) -> list[AuditEntry]:
     """One audit entry per source decided (permit or deny, rules, duties, fields)."""
     q, user = decision.query, decision.principal
-    seqs = []
-    with store.transaction():
-        for sid, d in decision.decisions.items():
-            seqs.append(record(store, AuditEntry(
-                principal=q.principal, organisation=user.org if user else None,
-                role=user.role if user else None, action="policy.decide",
-                outcome="permit" if d.permit else "deny", purpose=q.purpose, claims=q.claims,
-                basis=q.basis, case_id=q.case_id, sources=(sid,), rules=d.rules,
-                identity_ids=decision.identity_ids,
-                detail={"duties": list(d.duties), "fields": list(d.fields or ()),
-                        "filters": list(decision.filters)},
-            )))  # fmt: skip
-    return seqs
+    return [
+        AuditEntry(
+            principal=q.principal,
+            organisation=user.org if user else None,
+            role=user.role if user else None,
+            action="policy.decide",
+            outcome="permit" if d.permit else "deny",
+            purpose=q.purpose,
+            claims=q.claims,
+            basis=q.basis,
+            case_id=q.case_id,
+            sources=(sid,),
+            rules=d.rules,
+            identity_ids=decision.identity_ids,
+            detail={
+                "duties": list(d.duties),
+                "fields": list(d.fields or ()),
+                "filters": list(decision.filters),
+            },
+        )
+        for sid, d in decision.decisions.items()
+    ]
+
+
+def audit_decision(store: Store, decision: AccessDecision, *extra: AuditEntry) -> list[int]:
+    """Append the decision's entries (and ``extra``, e.g. the response) in one batch."""
+    return list(record_many(store, [*decision_entries(decision), *extra]))
 
 
 def decide(

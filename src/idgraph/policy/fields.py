@@ -17,11 +17,25 @@ from idgraph.schema import NORMALISED_COLUMNS
 # (current and former), places of employment.
 IDENTIFYING: Final[frozenset[str]] = frozenset(
     {
-        "full_name", "first_name", "middle_name", "last_name", "suffix",
-        "first_name_canon", "first_name_phonetic", "last_name_phonetic", "last_name_parts",
-        "house_number", "street", "unit", "city", "state", "zip", "address", "employer",
+        "full_name",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "suffix",
+        "first_name_canon",
+        "first_name_phonetic",
+        "last_name_phonetic",
+        "last_name_parts",
+        "house_number",
+        "street",
+        "unit",
+        "city",
+        "state",
+        "zip",
+        "address",
+        "employer",
     }
-)  # fmt: skip
+)
 
 # Highly restricted personal information, 18 U.S.C. § 2725(4): SSN, photograph,
 # medical or disability information.
@@ -34,9 +48,18 @@ FULL: Final[frozenset[str]] = ALL_FIELDS - RESTRICTED
 
 # Provenance passes whatever the decision: it says where a value came from, not who.
 PROVENANCE: Final[frozenset[str]] = frozenset(
-    {"record_id", "source_id", "source_record_id", "version", "batch_id", "ingested_at",
-     "source_file", "source_line", "observed_at"}
-)  # fmt: skip
+    {
+        "record_id",
+        "source_id",
+        "source_record_id",
+        "version",
+        "batch_id",
+        "ingested_at",
+        "source_file",
+        "source_line",
+        "observed_at",
+    }
+)
 
 # Never leaves: the unmapped input row may hold anything.
 NEVER: Final[frozenset[str]] = frozenset({"raw", "row_hash"})

@@ -20,8 +20,12 @@ from idgraph.policy.users import get_user
 from idgraph.store import Store
 
 TYPES: Final[tuple[str, ...]] = (
-    "court_order", "judicial_warrant", "administrative_warrant", "subpoena", "consent",
-)  # fmt: skip
+    "court_order",
+    "judicial_warrant",
+    "administrative_warrant",
+    "subpoena",
+    "consent",
+)
 LEVELS: Final[tuple[str, ...]] = ("federal", "state", "none")
 ISSUERS: Final[tuple[str, ...]] = ("court", "agency", "subject")
 
@@ -157,9 +161,19 @@ def add_legal(
     if expires is not None and expires < issued:
         raise LegalError("expires before it is issued")
     doc = LegalProcess(
-        legal_id_of(type, number, court), type, number, court, judge, level, issuer, issued,
-        expires, tuple(scope_identities), tuple(scope_sources), case_id,
-    )  # fmt: skip
+        legal_id_of(type, number, court),
+        type,
+        number,
+        court,
+        judge,
+        level,
+        issuer,
+        issued,
+        expires,
+        tuple(scope_identities),
+        tuple(scope_sources),
+        case_id,
+    )
     with store.transaction():
         user = get_user(store, actor)
         if user is None or not user.active:
@@ -169,16 +183,45 @@ def add_legal(
         store.execute(
             f"INSERT INTO legal_process ({_COLS}, registered_by, registered_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [doc.legal_id, doc.type, doc.number, doc.court, doc.judge, doc.level, doc.issuer,
-             doc.issued, doc.expires, list(doc.scope_identities), list(doc.scope_sources),
-             doc.case_id, actor, datetime.now(UTC).replace(tzinfo=None)],
-        )  # fmt: skip
-        record(store, AuditEntry(
-            principal=actor, organisation=user.org, role=user.role, action="legal.add",
-            outcome="ok", basis=doc.legal_id, case_id=case_id,
-            sources=doc.scope_sources, identity_ids=doc.scope_identities,
-            detail={"type": type, "number": number, "court": court, "judge": judge,
-                    "level": level, "issuer": issuer, "issued": issued.isoformat(),
-                    "expires": expires.isoformat() if expires else None},
-        ))  # fmt: skip
+            [
+                doc.legal_id,
+                doc.type,
+                doc.number,
+                doc.court,
+                doc.judge,
+                doc.level,
+                doc.issuer,
+                doc.issued,
+                doc.expires,
+                list(doc.scope_identities),
+                list(doc.scope_sources),
+                doc.case_id,
+                actor,
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
+        )
+        record(
+            store,
+            AuditEntry(
+                principal=actor,
+                organisation=user.org,
+                role=user.role,
+                action="legal.add",
+                outcome="ok",
+                basis=doc.legal_id,
+                case_id=case_id,
+                sources=doc.scope_sources,
+                identity_ids=doc.scope_identities,
+                detail={
+                    "type": type,
+                    "number": number,
+                    "court": court,
+                    "judge": judge,
+                    "level": level,
+                    "issuer": issuer,
+                    "issued": issued.isoformat(),
+                    "expires": expires.isoformat() if expires else None,
+                },
+            ),
+        )
     return doc

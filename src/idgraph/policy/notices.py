@@ -7,8 +7,8 @@ are skipped; federal holidays are not modelled). Sending is recorded and audited
 
 from __future__ import annotations
 
-import hashlib
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -73,10 +73,16 @@ def due_date(start: date, duty: str) -> date:
 
 
 def create_notices(
-    store: Store, *, identity_id: str, org: str, principal: str, case_id: str | None,
-    duties: Sequence[tuple[str, str, str]], at: datetime,
+    store: Store,
+    *,
+    identity_id: str,
+    org: str,
+    principal: str,
+    case_id: str | None,
+    duties: Sequence[tuple[str, str, str]],
+    at: datetime,
 ) -> list[str]:
-    """One notice per (duty, rule) over ``duties`` = (source, rule, duty) triples."""
+    """One notice per (rule, duty) over ``duties`` = (source, rule, duty) triples; new ids."""
     ensure(store)
     grouped: dict[tuple[str, str], list[str]] = {}
     for source, rule, duty in duties:
@@ -84,15 +90,23 @@ def create_notices(
             grouped.setdefault((rule, duty), []).append(source)
     ids = []
     for (rule, duty), sources in sorted(grouped.items()):
-        key = f"{identity_id}|{org}|{rule}|{at.isoformat()}|{principal}"
-        nid = "N-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+        nid = "N-" + uuid.uuid4().hex[:12]
         store.execute(
             "INSERT INTO notices (notice_id, identity_id, org, principal, case_id, sources, "
-            "rule, duty, created_at, due_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            [nid, identity_id, org, principal, case_id, sorted(set(sources)), rule, duty,
-             at, due_date(at.date(), duty)],
-        )  # fmt: skip
+            "rule, duty, created_at, due_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                nid,
+                identity_id,
+                org,
+                principal,
+                case_id,
+                sorted(set(sources)),
+                rule,
+                duty,
+                at,
+                due_date(at.date(), duty),
+            ],
+        )
         ids.append(nid)
     return ids
 
@@ -130,8 +144,17 @@ def mark_sent(store: Store, notice_id: str, *, by: str, at: datetime | None = No
         store.execute(
             "UPDATE notices SET sent_at = ?, sent_by = ? WHERE notice_id = ?", [at, by, notice_id]
         )
-        record(store, AuditEntry(
-            principal=by, organisation=user.org, role=user.role, action="notices.sent",
-            outcome="ok", identity_ids=(row[0],), sources=tuple(row[2] or ()), rules=(row[3],),
-            detail={"notice_id": notice_id},
-        ))  # fmt: skip
+        record(
+            store,
+            AuditEntry(
+                principal=by,
+                organisation=user.org,
+                role=user.role,
+                action="notices.sent",
+                outcome="ok",
+                identity_ids=(row[0],),
+                sources=tuple(row[2] or ()),
+                rules=(row[3],),
+                detail={"notice_id": notice_id},
+            ),
+        )

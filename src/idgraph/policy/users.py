@@ -101,11 +101,17 @@ def add_user(
             "VALUES (?, ?, ?, ?, false, ?, ?)",
             [name, role, org, org_type, datetime.now(UTC).replace(tzinfo=None), actor],
         )
-        record(store, AuditEntry(
-            principal=actor or "bootstrap", organisation=admin.org if admin else org,
-            role=admin.role if admin else None, action="users.add", outcome="ok",
-            detail={"user": name, "role": role, "org": org, "org_type": org_type},
-        ))  # fmt: skip
+        record(
+            store,
+            AuditEntry(
+                principal=actor or "bootstrap",
+                organisation=admin.org if admin else org,
+                role=admin.role if admin else None,
+                action="users.add",
+                outcome="ok",
+                detail={"user": name, "role": role, "org": org, "org_type": org_type},
+            ),
+        )
     return User(name, role, org, org_type)
 
 
@@ -120,8 +126,14 @@ def disable_user(store: Store, name: str, *, actor: str | None) -> None:
             "UPDATE users SET disabled = true, disabled_at = ?, disabled_by = ? WHERE name = ?",
             [datetime.now(UTC).replace(tzinfo=None), actor, name],
         )
-        record(store, AuditEntry(
-            principal=actor or "bootstrap", organisation=admin.org if admin else None,
-            role=admin.role if admin else None, action="users.disable", outcome="ok",
-            detail={"user": name},
-        ))  # fmt: skip
+        record(
+            store,
+            AuditEntry(
+                principal=actor or "bootstrap",
+                organisation=admin.org if admin else None,
+                role=admin.role if admin else None,
+                action="users.disable",
+                outcome="ok",
+                detail={"user": name},
+            ),
+        )

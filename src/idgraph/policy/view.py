@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import duckdb
 
 from idgraph.store import Store
-
-_LINK_TABLES = ("identity_members", "link_edges", "link_runs")
 
 
 class GraphMissing(LookupError):
@@ -50,56 +51,83 @@ def components(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[l
     return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))
 
 
-def _require_graph(store: Store) -> None:
-    rows = store.fetchall(
-        "SELECT table_name FROM information_schema.tables WHERE list_contains(?, table_name)",
-        [list(_LINK_TABLES)],
-    )
-    missing = set(_LINK_TABLES) - {r[0] for r in rows}
-    if missing:
-        raise GraphMissing(
-            f"identity graph tables missing ({', '.join(sorted(missing))}): run linkage first"
-        )
+def _marks(n: int) -> str:
+    """``?, ?, ...``: an IN list of placeholders (DuckDB uses an ART index for these)."""
+    return ", ".join("?" * n)
 
 
-def permitted_members(store: Store, identity_id: str, sources: Sequence[str]) -> list[str]:
-    """Current member records of ``identity_id`` that belong to ``sources``."""
-    _require_graph(store)
-    if not sources:
+def member_rows(
+    store: Store, identity_id: str, sources: Sequence[str], columns: Sequence[str] = ("record_id",)
+) -> list[dict[str, Any]]:
+    """Current member records of ``identity_id`` from ``sources`` only (``columns`` of each).
+
+    Members are cut to ``sources`` by their id (``<source_id>/<source_record_id>``) before
+    any value is read, and checked again on ``source_id`` after. Point lookups with plain
+    IN lists, so ART indexes on ``identity_members(identity_id)`` and ``records(record_id)``
+    are used when present (any extra predicate makes DuckDB scan instead).
+    """
+    allowed = set(sources)
+    if not allowed:
         return []
-    rows = store.fetchall(
-        "SELECT m.record_id FROM identity_members m "
-        "JOIN records r ON r.record_id = m.record_id AND r.is_current "
-        "WHERE m.identity_id = ? AND list_contains(?, r.source_id)",
-        [identity_id, list(sources)],
-    )
-    return sorted({r[0] for r in rows})
+    try:
+        ids = sorted(
+            r[0]
+            for r in store.fetchall(
+                "SELECT record_id FROM identity_members WHERE identity_id = ?", [identity_id]
+            )
+            if r[0].split("/", 1)[0] in allowed
+        )
+        if not ids:
+            return []
+        cols = list(dict.fromkeys(["record_id", "source_id", "is_current", *columns]))
+        rows = store.fetchall(
+            f"SELECT {', '.join(cols)} FROM records WHERE record_id IN ({_marks(len(ids))})",
+            ids,
+        )
+    except duckdb.CatalogException as exc:
+        raise GraphMissing(f"identity graph missing ({exc}): run linkage first") from exc
+    out = [dict(zip(cols, r, strict=True)) for r in rows]
+    out = [r for r in out if r["is_current"] and r["source_id"] in allowed]
+    out.sort(key=lambda r: str(r["record_id"]))
+    return [{c: r[c] for c in columns} for r in out]
 
 
 def accepted_edges(store: Store, record_ids: Sequence[str]) -> list[tuple[str, str]]:
     """Accepted edges of the latest run with both ends in ``record_ids``."""
     if len(record_ids) < 2:
         return []
-    rows = store.fetchall(
-        "SELECT e.record_id_l, e.record_id_r FROM link_edges e "
-        "WHERE e.accepted AND e.run_id = "
-        "  (SELECT run_id FROM link_runs ORDER BY started_at DESC LIMIT 1) "
-        "AND list_contains(?, e.record_id_l) AND list_contains(?, e.record_id_r)",
-        [list(record_ids), list(record_ids)],
-    )
-    return [(r[0], r[1]) for r in rows]
+    try:
+        run = store.scalar("SELECT run_id FROM link_runs ORDER BY started_at DESC LIMIT 1")
+        rows = store.fetchall(
+            "SELECT record_id_l, record_id_r, accepted, run_id FROM link_edges "
+            f"WHERE record_id_l IN ({_marks(len(record_ids))})",
+            list(record_ids),
+        )
+    except duckdb.CatalogException as exc:
+        raise GraphMissing(f"identity graph missing ({exc}): run linkage first") from exc
+    keep = set(record_ids)
+    return [(r[0], r[1]) for r in rows if r[2] and r[3] == run and r[1] in keep]
 
 
-def scoped_view(
-    store: Store, identity_id: str, sources: Sequence[str], *, anchor: str | None = None
+def cut(
+    identity_id: str,
+    record_ids: Sequence[str],
+    edges: Sequence[tuple[str, str]],
+    anchor: str | None = None,
 ) -> ScopedView:
-    """The component of ``identity_id`` visible through ``sources`` (see module doc)."""
-    members = permitted_members(store, identity_id, sources)
-    edges = accepted_edges(store, members)
-    comps = components(members, edges)
+    """Choose the visible component of ``record_ids`` under ``edges`` (see module doc)."""
+    comps = components(record_ids, edges)
     if not comps:
         return ScopedView(identity_id, (), ())
     chosen = next((c for c in comps if anchor in c), comps[0])
     keep = set(chosen)
     kept = tuple(sorted((a, b) for a, b in edges if a in keep and b in keep))
     return ScopedView(identity_id, tuple(chosen), kept)
+
+
+def scoped_view(
+    store: Store, identity_id: str, sources: Sequence[str], *, anchor: str | None = None
+) -> ScopedView:
+    """The component of ``identity_id`` visible through ``sources``."""
+    ids = [r["record_id"] for r in member_rows(store, identity_id, sources)]
+    return cut(identity_id, ids, accepted_edges(store, ids), anchor)

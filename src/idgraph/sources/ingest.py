@@ -11,6 +11,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from idgraph.schema import NORMALISED_COLUMNS, RECORD_COLUMNS
 from idgraph.settings import Settings
 from idgraph.sources.manifest import Manifest, find_manifests, load_manifest
 from idgraph.sources.mapping import normalise_chunk
+from idgraph.sources.parallel import ordered_map, worker_pool
 from idgraph.sources.readers import Chunk, FileRejected, header_columns, read_chunks
 from idgraph.store import Store
 
@@ -97,75 +99,108 @@ def _check_columns(m: Manifest) -> None:
         raise FileRejected(m.input_path, f"mapped column(s) {missing} not in the file")
 
 
+@dataclass
+class Prepared:
+    """One chunk made ready for the store: staged rows, quarantine rows and counts.
+
+    Built by :func:`prepare_chunk`, a pure function, so worker processes can do it.
+    """
+
+    table: pa.Table | None
+    quarantine: list[tuple[Any, ...]]
+    rows: int
+    rows_quarantined: int
+    fields_quarantined: int
+    columns: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ChunkContext:
+    manifest: Manifest
+    batch_id: str
+    file: str
+    now: datetime
+    region: str
+
+
+def prepare_chunk(ctx: ChunkContext, chunk: Chunk) -> Prepared:
+    """Validate record ids, normalise values, build raw rows and hashes for one chunk."""
+    m = ctx.manifest
+    q: list[tuple[Any, ...]] = [
+        (m.id, ctx.file, line, None, None, None, reason, ctx.batch_id)
+        for line, reason in chunk.errors
+    ]
+    n = len(chunk)
+    ids = chunk.columns.get(m.record_id) or [None] * n
+    keep = [i for i, v in enumerate(ids) if v is not None and v.strip()]
+    for i in sorted(set(range(n)) - set(keep)):
+        q.append((m.id, ctx.file, chunk.lines[i], None, m.record_id, None,
+                  f"missing record id in column {m.record_id!r}", ctx.batch_id))
+    out = Prepared(None, q, n + len(chunk.errors), len(chunk.errors) + n - len(keep), 0,
+                   frozenset(chunk.columns))
+    if len(keep) < n:
+        chunk = Chunk({k: [v[i] for i in keep] for k, v in chunk.columns.items()},
+                      [chunk.lines[i] for i in keep], [])
+        n = len(keep)
+    if n == 0:
+        return out
+    norm, issues = normalise_chunk(m, chunk.columns, n, ctx.region)
+    src_ids = [str(v).strip() for v in chunk.columns[m.record_id]]
+    for iss in issues:
+        q.append((m.id, ctx.file, chunk.lines[iss.row], src_ids[iss.row], iss.field,
+                  iss.value, iss.reason, ctx.batch_id))
+    out.fields_quarantined = len(issues)
+    out.table = _stage_table(ctx, chunk, norm, src_ids, n)
+    return out
+
+
+def _stage_table(
+    ctx: ChunkContext, chunk: Chunk, norm: dict[str, list[Any]], src_ids: list[str], n: int
+) -> pa.Table:
+    keys = sorted(chunk.columns)
+    raws = [json.dumps({k: chunk.columns[k][i] for k in keys}, separators=(",", ":"),
+                       ensure_ascii=False) for i in range(n)]
+    data: dict[str, list[Any]] = {
+        "record_id": [f"{ctx.manifest.id}/{r}" for r in src_ids],
+        "source_id": [ctx.manifest.id] * n,
+        "source_record_id": src_ids,
+        "version": [0] * n,
+        "is_current": [True] * n,
+        "row_hash": [hashlib.sha256(r.encode()).hexdigest() for r in raws],
+        "batch_id": [ctx.batch_id] * n,
+        "ingested_at": [ctx.now] * n,
+        "source_file": [ctx.file] * n,
+        "source_line": chunk.lines,
+        "raw": raws,
+    }
+    for name in NORMALISED_COLUMNS:
+        data[name] = norm.get(name) or [None] * n
+    return pa.table(data, schema=_STAGE_SCHEMA)
+
+
 class _Batch:
     """Accumulates one file's rows in a staging table inside the open transaction."""
 
-    def __init__(self, store: Store, m: Manifest, summary: IngestSummary, region: str) -> None:
-        self.store, self.m, self.s, self.region = store, m, summary, region
-        self.file = str(m.input_path)
-        self.now = datetime.now(UTC).replace(tzinfo=None)
+    def __init__(self, store: Store, ctx: ChunkContext, summary: IngestSummary) -> None:
+        self.store, self.m, self.s, self.file = store, ctx.manifest, summary, ctx.file
         self.seen_columns: set[str] = set()
         cols = ", ".join(f"{n} {t}" for n, t in RECORD_COLUMNS.items())
         store.execute("DROP TABLE IF EXISTS temp.ingest_stage")
         store.execute(f"CREATE TEMP TABLE ingest_stage ({cols})")
 
-    def add(self, chunk: Chunk) -> None:
-        s, m = self.s, self.m
-        self.seen_columns.update(chunk.columns)
-        q: list[tuple[Any, ...]] = [
-            (m.id, self.file, line, None, None, None, reason, s.batch_id)
-            for line, reason in chunk.errors
-        ]
-        s.rows += len(chunk) + len(chunk.errors)
-        s.rows_quarantined += len(chunk.errors)
-        n = len(chunk)
-        if n == 0:
-            self._quarantine(q)
-            return
-        ids = chunk.columns.get(m.record_id) or [None] * n
-        keep = [i for i, v in enumerate(ids) if v is not None and v.strip()]
-        for i in sorted(set(range(n)) - set(keep)):
-            q.append((m.id, self.file, chunk.lines[i], None, m.record_id, None,
-                      f"missing record id in column {m.record_id!r}", s.batch_id))
-        s.rows_quarantined += n - len(keep)
-        if len(keep) < n:
-            chunk = Chunk({k: [v[i] for i in keep] for k, v in chunk.columns.items()},
-                          [chunk.lines[i] for i in keep], [])
-            n = len(keep)
-        norm, issues = normalise_chunk(m, chunk.columns, n, self.region)
-        src_ids = [str(v).strip() for v in chunk.columns[m.record_id]]
-        for iss in issues:
-            q.append((m.id, self.file, chunk.lines[iss.row], src_ids[iss.row], iss.field,
-                      iss.value, iss.reason, s.batch_id))
-        s.fields_quarantined += len(issues)
-        self._stage(chunk, norm, src_ids, n)
-        self._quarantine(q)
-
-    def _stage(self, chunk: Chunk, norm: dict[str, list[Any]], src_ids: list[str], n: int) -> None:
-        keys = sorted(chunk.columns)
-        raws = [json.dumps({k: chunk.columns[k][i] for k in keys}, separators=(",", ":"),
-                           ensure_ascii=False) for i in range(n)]
-        data: dict[str, list[Any]] = {
-            "record_id": [f"{self.m.id}/{r}" for r in src_ids],
-            "source_id": [self.m.id] * n,
-            "source_record_id": src_ids,
-            "version": [0] * n,
-            "is_current": [True] * n,
-            "row_hash": [hashlib.sha256(r.encode()).hexdigest() for r in raws],
-            "batch_id": [self.s.batch_id] * n,
-            "ingested_at": [self.now] * n,
-            "source_file": [self.file] * n,
-            "source_line": chunk.lines,
-            "raw": raws,
-        }
-        for name in NORMALISED_COLUMNS:
-            data[name] = norm.get(name) or [None] * n
-        tbl = pa.table(data, schema=_STAGE_SCHEMA)
-        self.store.con.register("ingest_chunk", tbl)
-        try:
-            self.store.execute("INSERT INTO temp.ingest_stage SELECT * FROM ingest_chunk")
-        finally:
-            self.store.con.unregister("ingest_chunk")
+    def add(self, p: Prepared) -> None:
+        s = self.s
+        self.seen_columns.update(p.columns)
+        s.rows += p.rows
+        s.rows_quarantined += p.rows_quarantined
+        s.fields_quarantined += p.fields_quarantined
+        if p.table is not None:
+            self.store.con.register("ingest_chunk", p.table)
+            try:
+                self.store.execute("INSERT INTO temp.ingest_stage SELECT * FROM ingest_chunk")
+            finally:
+                self.store.con.unregister("ingest_chunk")
+        self._quarantine(p.quarantine)
 
     def _quarantine(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -232,9 +267,13 @@ class _Batch:
 
 def ingest_manifest(
     store: Store, manifest: Manifest | Path, settings: Settings,
-    progress: Progress | None = None,
+    progress: Progress | None = None, pool: Executor | None = None,
 ) -> IngestSummary:
-    """Ingest one source file as one batch (one transaction)."""
+    """Ingest one source file as one batch (one transaction).
+
+    ``pool`` (see :func:`idgraph.sources.parallel.worker_pool`) normalises chunks in
+    worker processes; without one, everything runs in this process.
+    """
     t0 = time.perf_counter()
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
     path = m.input_path
@@ -245,14 +284,16 @@ def ingest_manifest(
     started = datetime.now(UTC).replace(tzinfo=None)
     batch_id = f"{m.id}-{started:%Y%m%dT%H%M%S%f}-{sha[:8]}"
     s = IngestSummary(m.id, str(path), batch_id)
+    ctx = ChunkContext(m, batch_id, str(path), started, settings.default_region)
+    chunks = read_chunks(path, m.input.format, chunk_rows=settings.ingest_chunk_rows,
+                         encoding=m.input.encoding, delimiter=m.input.delimiter)
     with store.transaction():
         register_source(store, m, m.base_dir)
-        batch = _Batch(store, m, s, settings.default_region)
-        for chunk in read_chunks(path, m.input.format, chunk_rows=settings.ingest_chunk_rows,
-                                 encoding=m.input.encoding, delimiter=m.input.delimiter):
-            batch.add(chunk)
+        batch = _Batch(store, ctx, s)
+        for prepared in ordered_map(prepare_chunk, ctx, chunks, pool):
+            batch.add(prepared)
             if progress:
-                progress(len(chunk) + len(chunk.errors))
+                progress(prepared.rows)
         batch.finish()
         s.seconds = time.perf_counter() - t0
         store.execute(
@@ -269,5 +310,6 @@ def ingest_paths(
     progress: Progress | None = None,
 ) -> list[IngestSummary]:
     """Ingest every manifest found under ``paths``; stops at the first rejected file."""
-    return [ingest_manifest(store, p, settings, progress)
-            for p in find_manifests([Path(p) for p in paths])]
+    manifests = find_manifests([Path(p) for p in paths])
+    with worker_pool(settings.ingest_workers) as pool:
+        return [ingest_manifest(store, p, settings, progress, pool) for p in manifests]

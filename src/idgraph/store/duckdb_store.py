@@ -89,7 +89,10 @@ class Store:
         return self.con.execute(sql, params or []).fetchall()
 
     def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
-        return self.con.execute(sql, params or []).fetchone()
+        # fetchall, not fetchone: a half-read result would stay open on the connection
+        # and break the next statement another component (Splink) runs on it.
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         row = self.fetchone(sql, params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from itertools import pairwise
 
 from idgraph.synth import tables
 from idgraph.synth.identifiers import IdFactory
@@ -67,7 +68,7 @@ class ChunkBuilder:
             else:
                 self._couple(kids=rng.choice((1, 1, 2, 2, 3)))
         for ids in self._common.values():
-            self.hard.namesakes.extend(zip(ids, ids[1:], strict=False))
+            self.hard.namesakes.extend(pairwise(ids))
         return self.people, self.hard
 
     # -- people --------------------------------------------------------------
@@ -109,8 +110,9 @@ class ChunkBuilder:
             return
         w_last, w_group = surname(rng)
         if group == "es" and rng.random() < 0.7:
-            w_last, w_group = rng.choice(_HISPANIC), "es"
-        w_dob = min(h_dob + timedelta(days=rng.randint(-1800, 1800)), add_years(REF_DATE, -20))
+            w_last, w_group = _HISPANIC[int(rng.random() * len(_HISPANIC))], "es"
+        gap = timedelta(days=int(rng.random() * 3601) - 1800)
+        w_dob = min(h_dob + gap, add_years(REF_DATE, -20))
         wife = self._person(first_name(rng, "F"), middle_name(rng, "F"), w_last, "F", w_dob)
         if wife is None:
             husband.residences = address_history(rng, max(HISTORY_START, husband.adult_from()))
@@ -119,8 +121,8 @@ class ChunkBuilder:
         married_on = self._marry(husband, wife, w_group, before_kids=kids > 0)
         joint_start = max(married_on, HISTORY_START)
         if joint_start > HISTORY_START:
-            h_hist = _until(address_history(rng, HISTORY_START), joint_start)
-            w_hist = _until(address_history(rng, HISTORY_START), joint_start)
+            h_hist = address_history(rng, HISTORY_START, end=joint_start)
+            w_hist = address_history(rng, HISTORY_START, end=joint_start)
             joint = address_history(rng, joint_start, first=h_hist[-1].address)
             husband.residences = _merge(h_hist, joint)
             wife.residences = [*w_hist, *_clip(joint, joint_start)]
@@ -142,7 +144,7 @@ class ChunkBuilder:
             hi = min(hi, add_years(lo, 6))
         married_on = rand_date(rng, lo, hi)
         keeps = w_group == "es" and rng.random() < 0.6
-        if not keeps and rng.random() < 0.8:
+        if not keeps and wife.last != husband.last and rng.random() < 0.8:
             wife.maiden = wife.last
             wife.last = husband.last
             if rng.random() < 0.06 and " " not in wife.maiden:
@@ -154,52 +156,57 @@ class ChunkBuilder:
     def _children(
         self, father: Person, mother: Person, home: list[Residence], kids: int, group: str
     ) -> None:
+        """Adult children living (or having lived) at home; maybe twins or a junior."""
         rng = self.rng
         latest = add_years(REF_DATE, -18)
+        junior = rng.random() < 0.18
+        twin = [i > 0 and rng.random() < 0.12 for i in range(kids)] + [False]
+        last = father.last if junior else self._child_surname(father, mother, group)
         born: list[Person] = []
         for i in range(kids):
-            junior = i == 0 and rng.random() < 0.18
-            sex = "M" if junior else rng.choice("MF")
-            base = father.dob if junior else mother.dob
+            jr = junior and i == 0
+            sex = "M" if jr else rng.choice("MF")
+            base = father.dob if jr else mother.dob
             dob = add_years(base, rng.randint(20, 35)) + timedelta(days=rng.randint(0, 300))
-            twin = i > 0 and born and rng.random() < 0.12
-            if twin:
+            if twin[i] and born:
                 sex, dob = born[-1].sex, born[-1].dob
             if dob > latest:
                 return
-            first = first_name(rng, sex)
-            while twin and first == born[-1].first:
+            first, middle = first_name(rng, sex), middle_name(rng, sex)
+            while twin[i] and born and first == born[-1].first:
                 first = first_name(rng, sex)
-            last = self._child_surname(father, mother, group)
-            middle = middle_name(rng, sex)
-            if junior:
+            if jr:
                 father.middle = father.middle or first_name(rng, "M")
                 first, middle = father.first, father.middle
             kid = self._person(first, middle, last, sex, dob)
             if kid is None:
                 return
-            if last != father.last:
-                kid.compound = True
-                self.hard.compound_surnames.append(kid.pid)
-            if junior:
-                kid.suffix = "JR"
-                father.suffix = "SR" if rng.random() < 0.5 else ""
-                self.hard.jr_sr.append((kid.pid, father.pid))
-            if twin:
-                self.hard.twins.append((born[-1].pid, kid.pid))
+            self._register_child(kid, father, born[-1] if born and twin[i] else None, jr)
             kid.residences = _clip(home, max(HISTORY_START, kid.adult_from()))
             if not kid.residences:
                 kid.residences = _clip(home[-1:], home[-1].start)
-            if not junior and not twin and rng.random() < 0.3:
+            if not (jr or twin[i] or twin[i + 1]) and rng.random() < 0.3:
                 self._move_out(kid)
             self._finish(kid)
             born.append(kid)
 
+    def _register_child(self, kid: Person, father: Person, twin_of: Person | None,
+                        junior: bool) -> None:
+        if kid.last != father.last:
+            kid.compound = True
+            self.hard.compound_surnames.append(kid.pid)
+        if junior:
+            kid.suffix = "JR"
+            father.suffix = "SR" if self.rng.random() < 0.5 else ""
+            self.hard.jr_sr.append((kid.pid, father.pid))
+        if twin_of is not None:
+            self.hard.twins.append((twin_of.pid, kid.pid))
+
     def _child_surname(self, father: Person, mother: Person, group: str) -> str:
         own = mother.maiden or mother.last
-        if group == "es" and " " not in own and "-" not in own and self.rng.random() < 0.7:
-            if " " not in father.last and "-" not in father.last and own != father.last:
-                return f"{father.last} {own}"
+        simple = all(" " not in x and "-" not in x for x in (own, father.last))
+        if group == "es" and simple and own != father.last and self.rng.random() < 0.7:
+            return f"{father.last} {own}"
         return father.last
 
     def _move_out(self, kid: Person) -> None:

@@ -50,8 +50,9 @@ def typo(s: str, rng: random.Random) -> str:
 def given(first: str, rng: random.Random, prof: Profile) -> str:
     """The given name as a source prints it."""
     r = rng.random()
-    if r < prof.nickname and first in NICKNAMES:
-        return rng.choice(NICKNAMES[first])
+    if r < prof.nickname:
+        nicks = NICKNAMES.get(first)
+        return rng.choice(nicks) if nicks else first
     if r < prof.nickname + prof.typo:
         return typo(first, rng)
     return first
@@ -92,6 +93,19 @@ def dob(d: date, rng: random.Random, prof: Profile) -> date:
     return d
 
 
+def street_typo(line: str, rng: random.Random, prof: Profile) -> str:
+    """A one-character slip in the street name part of an address, at half the name rate."""
+    if rng.random() >= prof.typo / 2:
+        return line
+    words = line.split(" ")
+    spots = [i for i, w in enumerate(words) if len(w) > 3 and w.isalpha()]
+    if not spots:
+        return line
+    i = spots[0]  # the first long word is the street name
+    words[i] = typo(words[i], rng)
+    return " ".join(words)
+
+
 def blank(value: str, rng: random.Random, prof: Profile) -> str:
     return "" if rng.random() < prof.missing else value
 
@@ -115,7 +129,7 @@ def phone_text(digits: str, rng: random.Random) -> str:
 
 # Genuinely unusable values, by type: what quarantine must catch.
 BAD_PHONES: Final[tuple[str, ...]] = ("555-CALL-NOW", "12", "000", "N/A PHONE", "99999999999999")
-BAD_ZIPS: Final[tuple[str, ...]] = ("ABCDE", "1234", "00000", "9999X")
+BAD_ZIPS: Final[tuple[str, ...]] = ("ABCDE", "12", "1234567", "9999X")
 BAD_DATES: Final[tuple[tuple[int, int, int], ...]] = (
     (1980, 2, 30), (1975, 13, 1), (1990, 4, 31), (1968, 0, 12), (2091, 6, 31),
 )

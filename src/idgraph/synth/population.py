@@ -9,19 +9,22 @@ Every hard case is registered so linkage evaluation can count wrongful merges.
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Final
+from itertools import accumulate
+from typing import Final, Generic, NamedTuple, TypeVar
 
 from idgraph.synth import tables
 from idgraph.synth.identifiers import IdFactory
 
+_T = TypeVar("_T")
 REF_DATE: Final[date] = date(2025, 1, 1)  # "today" for the synthetic world
 HISTORY_START: Final[date] = date(2005, 1, 1)
 
 
-@dataclass(slots=True, frozen=True)
-class Address:
+class Address(NamedTuple):
     house: str
     predir: str
     street: str  # street name without type
@@ -36,8 +39,9 @@ class Address:
     def street_line(self, long_type: bool = False) -> str:
         """"12 N OAK ST" (or "... STREET")."""
         st = tables.STREET_TYPES[self.stype][1 if long_type else 0]
-        parts = [self.house, self.predir, self.street, st]
-        return " ".join(p for p in parts if p)
+        if self.predir:
+            return f"{self.house} {self.predir} {self.street} {st}"
+        return f"{self.house} {self.street} {st}"
 
     def unit_text(self) -> str:
         if not self.unit:
@@ -69,6 +73,10 @@ class Person:
     residences: list[Residence] = field(default_factory=list)
     phones: list[tuple[str, date, date | None]] = field(default_factory=list)
     vehicle: bool = False
+    adult: date = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.adult = add_years(self.dob, 18)
 
     def last_at(self, when: date) -> str:
         """Surname as it stood on ``when``."""
@@ -77,7 +85,7 @@ class Person:
         return self.last
 
     def adult_from(self) -> date:
-        return add_years(self.dob, 18)
+        return self.adult
 
     def residence_at(self, when: date) -> Residence:
         for r in reversed(self.residences):
@@ -103,80 +111,104 @@ def add_years(d: date, years: int) -> date:
 
 
 def rand_date(rng: random.Random, lo: date, hi: date) -> date:
-    span = (hi - lo).days
-    return lo + timedelta(days=rng.randint(0, max(span, 0)))
+    """A uniformly random day in ``[lo, hi]`` (``lo`` when the range is empty)."""
+    a = lo.toordinal()
+    span = hi.toordinal() - a
+    if span <= 0:
+        return lo
+    return date.fromordinal(a + int(rng.random() * (span + 1)))
 
 
-class _Weighted:
+def rint(rng: random.Random, lo: int, hi: int) -> int:
+    """Uniform integer in ``[lo, hi]`` (faster than ``randint``)."""
+    return lo + int(rng.random() * (hi - lo + 1))
+
+
+class _Weighted(Generic[_T]):
     """Fast repeated weighted choice over a fixed table."""
 
-    def __init__(self, items: list[object], weights: list[int]) -> None:
+    def __init__(self, items: Sequence[_T], weights: Sequence[int]) -> None:
         self.items = items
-        self.cum: list[int] = []
-        total = 0
-        for w in weights:
-            total += w
-            self.cum.append(total)
+        self.cum: list[int] = list(accumulate(weights))
+        self.total = self.cum[-1]
 
-    def pick(self, rng: random.Random) -> object:
-        return rng.choices(self.items, cum_weights=self.cum, k=1)[0]
+    def pick(self, rng: random.Random) -> _T:
+        return self.items[bisect_right(self.cum, rng.random() * self.total)]
 
 
 _MALE = _Weighted([n for n, _ in tables.MALE_FIRST], [w for _, w in tables.MALE_FIRST])
 _FEMALE = _Weighted([n for n, _ in tables.FEMALE_FIRST], [w for _, w in tables.FEMALE_FIRST])
 _SURNAME = _Weighted(
-    [(s, g) for s, _, g in tables.SURNAMES], [w for _, w, _ in tables.SURNAMES]
+    [(name, grp) for name, _, grp in tables.SURNAMES], [w for _, w, _ in tables.SURNAMES]
 )
-_CITY = _Weighted(list(range(len(tables.CITIES))), [c[4] for c in tables.CITIES])
+_CITY = _Weighted(tables.CITIES, [c[4] for c in tables.CITIES])
+
+
+_City = tuple[str, str, str, int, int, tuple[str, ...]]
+_STATES = sorted({c[1] for c in tables.CITIES})
+_BY_STATE: dict[str, tuple[_City, ...]] = {
+    st: tuple(c for c in tables.CITIES if c[1] == st) for st in _STATES
+}
+_BY_CITY: dict[tuple[str, str], _City] = {(c[0], c[1]): c for c in tables.CITIES}
+
+
+def _pick(r: Callable[[], float], seq: Sequence[_T]) -> _T:
+    return seq[int(r() * len(seq))]
 
 
 def first_name(rng: random.Random, sex: str) -> str:
-    return str((_MALE if sex == "M" else _FEMALE).pick(rng))
+    return (_MALE if sex == "M" else _FEMALE).pick(rng)
 
 
 def surname(rng: random.Random) -> tuple[str, str]:
-    s, g = _SURNAME.pick(rng)  # type: ignore[misc]
-    return str(s), str(g)
+    return _SURNAME.pick(rng)
 
 
 def new_address(rng: random.Random, near: Address | None = None) -> Address:
     """A fresh address; with ``near``, usually in the same state and often the same city."""
-    city = tables.CITIES[int(str(_CITY.pick(rng)))]
-    if near is not None and rng.random() < 0.9:
-        same_state = [c for c in tables.CITIES if c[1] == near.state]
-        same_city = [c for c in same_state if c[0] == near.city]
-        city = same_city[0] if same_city and rng.random() < 0.5 else rng.choice(same_state)
+    r = rng.random
+    city = _CITY.pick(rng)
+    if near is not None and r() < 0.9:
+        same_state = _BY_STATE[near.state]
+        city = _BY_CITY[(near.city, near.state)] if r() < 0.5 else _pick(r, same_state)
     name, state, prefix, nzips, _, _ = city
     unit = ""
-    if rng.random() < 0.35:
-        unit = str(rng.randint(1, 40)) if rng.random() < 0.7 else rng.choice("ABCDEF")
-        if rng.random() < 0.3:
-            unit = f"{rng.randint(1, 9)}{rng.choice('ABCD')}"
+    if r() < 0.35:
+        unit = str(1 + int(r() * 40)) if r() < 0.7 else _pick(r, "ABCDEF")
+        if r() < 0.3:
+            unit = f"{1 + int(r() * 9)}{_pick(r, 'ABCD')}"
     return Address(
-        house=str(rng.randint(1, 9899)),
-        predir=rng.choice(tables.DIRECTIONS) if rng.random() < 0.15 else "",
-        street=rng.choice(tables.STREET_NAMES),
-        stype=rng.randrange(len(tables.STREET_TYPES)),
+        house=str(1 + int(r() * 9899)),
+        predir=_pick(r, tables.DIRECTIONS) if r() < 0.15 else "",
+        street=_pick(r, tables.STREET_NAMES),
+        stype=int(r() * len(tables.STREET_TYPES)),
         unit=unit,
-        unit_type=rng.choice(tables.UNIT_TYPES),
+        unit_type=_pick(r, tables.UNIT_TYPES),
         city=name,
         state=state,
-        zip5=f"{prefix}{rng.randint(1, nzips):02d}",
-        zip4=f"{rng.randint(1, 9999):04d}",
+        zip5=f"{prefix}{1 + int(r() * nzips):02d}",
+        zip4=f"{1 + int(r() * 9999):04d}",
     )
 
 
-def address_history(rng: random.Random, start: date, first: Address | None = None) -> list[Residence]:
-    """1-4 residences from ``start`` to the reference date."""
-    moves = sorted(rand_date(rng, start, REF_DATE) for _ in range(rng.choice((0, 0, 1, 1, 2, 3))))
+_MOVES: Final[tuple[int, ...]] = (0, 0, 1, 1, 2, 3)
+
+
+def address_history(
+    rng: random.Random, start: date, first: Address | None = None, end: date | None = None
+) -> list[Residence]:
+    """1-4 residences from ``start`` until ``end`` (None: still living at the last one)."""
+    n_moves = _MOVES[int(rng.random() * len(_MOVES))]
+    stop = end or REF_DATE
+    moves = sorted(rand_date(rng, start, stop) for _ in range(n_moves))
     addr = first or new_address(rng)
-    out = [Residence(addr, start, None)]
+    out = [Residence(addr, start, end)]
     for when in moves:
-        if when <= out[-1].start:
+        if when <= out[-1].start or when >= stop:
             continue
         out[-1].end = when
         addr = new_address(rng, near=addr)
-        out.append(Residence(addr, when, None))
+        out.append(Residence(addr, when, end))
     return out
 
 

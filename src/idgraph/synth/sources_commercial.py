@@ -14,16 +14,17 @@ from idgraph.synth.spec import (
     iso,
     mdy,
     name_at,
+    numbered,
     one_line,
     random_day,
     stamp,
 )
 
 CREDIT_COVERAGE = 0.9
-OLD_ADDRESS_REPORTED = 0.5  # a past address also appears as its own header row
+OLD_ADDRESS_REPORTED = 0.35  # a past address also appears as its own header row
 UTILITY_COVERAGE = 0.5
 PHONE_COVERAGE = 0.7
-OLD_LINE_KEPT = 0.4  # a past phone line still in the subscriber file
+OLD_LINE_KEPT = 0.3  # a past phone line still in the subscriber file
 
 _CREDIT = noise.Profile(typo=0.01, nickname=0.04, dob_swap=0.01, middle_full=0.6,
                         middle_drop=0.25, suffix_drop=0.3, missing=0.03)
@@ -63,7 +64,8 @@ def _credit(p: Person, rng: random.Random, _ids: IdFactory) -> list[Row]:
         rows.append({
             "hdr_id": "", "name": n.last_first(), "ssn": _ssn_text(p.ssn, rng),
             "dob": iso(noise.dob(p.dob, rng, _CREDIT)) if rng.random() > 0.04 else None,
-            "address": one_line(res.address), "phone": phone or None,
+            "address": noise.street_typo(one_line(res.address), rng, _CREDIT),
+            "phone": phone or None,
             "first_reported": f"{first.year:04d}-{first.month:02d}",
             "last_reported": iso(last),
         })
@@ -80,14 +82,14 @@ def _utility(p: Person, rng: random.Random, _ids: IdFactory) -> list[Row]:
         return []
     since = active_since(p)
     keep = [r for r in p.residences if r.end is None or r.end > since][-2:]
-    if len(keep) == 2 and rng.random() < 0.6:
+    if len(keep) == 2 and rng.random() < 0.7:
         keep = keep[1:]
     rows: list[Row] = []
     for res in keep:
         start = random_day(rng, max(res.start, since), res.end)
         a, n = res.address, name_at(p, start, rng, _UTILITY)
         long_type = rng.random() < 0.3
-        street = a.street_line(long_type).split(" ", 1)[1]
+        street = noise.street_typo(a.street_line(long_type).split(" ", 1)[1], rng, _UTILITY)
         phone = next((ph for ph, lo, hi in p.phones if lo <= start and (hi is None or start < hi)),
                      p.phones[-1][0])
         rows.append({
@@ -125,7 +127,7 @@ def _phone(p: Person, rng: random.Random, _ids: IdFactory) -> list[Row]:
             "sub_id": "", "msisdn": f"+1{number}" if rng.random() < 0.6 else number,
             "subscriber_first": n.first, "subscriber_last": n.last,
             "billing_street": a.street_line(), "billing_unit": a.unit_text() or None,
-            "billing_city": a.city, "billing_state": a.state,
+            "billing_city": noise.blank(a.city, rng, _PHONE), "billing_state": a.state,
             "billing_postcode": a.zip5 if rng.random() > 0.02 else None,
             "email": email or None, "line_no": str(i + 1),
             "activated": stamp(lo, rng), "deactivated": stamp(hi, rng) if hi else None,
@@ -153,7 +155,7 @@ CREDIT_HEADER = SourceSpec(
             "phone": "phone", "observed_at": {"column": "last_reported", "format": "%Y-%m-%d"},
         },
     },
-    emit=_credit, corrupt=_credit_corrupt, id_prefix="CH",
+    emit=_credit, corrupt=_credit_corrupt, make_id=numbered("CH"),
 )
 
 UTILITY = SourceSpec(
@@ -173,7 +175,7 @@ UTILITY = SourceSpec(
             "observed_at": {"column": "SERVICE_START", "format": "%m/%d/%Y"},
         },
     },
-    emit=_utility, corrupt=_utility_corrupt, id_prefix="UA",
+    emit=_utility, corrupt=_utility_corrupt, make_id=numbered("UA", 8),
 )
 
 PHONE_SUBSCRIBER = SourceSpec(
@@ -193,5 +195,5 @@ PHONE_SUBSCRIBER = SourceSpec(
             "observed_at": {"column": "activated", "format": "%Y-%m-%dT%H:%M:%S"},
         },
     },
-    emit=_phone, corrupt=_phone_corrupt, id_prefix="SUB",
+    emit=_phone, corrupt=_phone_corrupt, make_id=numbered("SUB", 9),
 )

@@ -13,7 +13,17 @@ from datetime import date, timedelta
 from idgraph.synth import noise
 from idgraph.synth.identifiers import IdFactory
 from idgraph.synth.population import REF_DATE, Person, Residence, add_years
-from idgraph.synth.spec import Corrupt, Row, SourceSpec, iso, mdy, name_at, one_line, random_day, ymd
+from idgraph.synth.spec import (
+    Corrupt,
+    Row,
+    SourceSpec,
+    iso,
+    mdy,
+    name_at,
+    one_line,
+    random_day,
+    ymd,
+)
 
 DMV_COVERAGE = 0.85  # residents of the state with a licence there
 STALE_KEEP = 0.6  # former residents whose old licence is still on file
@@ -55,7 +65,7 @@ def _ny(p: Person, rng: random.Random, ids: IdFactory) -> list[Row]:
     return [{
         "LIC_NO": ids.dl_for(p.idx, "NY", p.last_at(issue)),
         "LAST": n.last, "FIRST": n.first, "MI": n.middle[:1], "SFX": n.suffix,
-        "DOB": mdy(noise.dob(p.dob, rng, _PROFILE)), "SEX": p.sex,
+        "DOB": mdy(noise.dob(p.dob, rng, _PROFILE)), "SEX": noise.blank(p.sex, rng, _PROFILE),
         "ADDR_LINE1": a.street_line(), "APT": a.unit, "CITY": a.city, "ST": a.state,
         "ZIP5": zip_, "PLATE": ids.plate_for(p.idx, "NY") if p.vehicle else "",
         "CLASS": "D", "ISSUED": mdy(issue),

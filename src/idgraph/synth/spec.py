@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from idgraph.synth import noise
 from idgraph.synth.identifiers import IdFactory
@@ -15,6 +15,18 @@ from idgraph.synth.population import REF_DATE, Address, Person, rand_date
 Row = dict[str, Any]
 Emit = Callable[[Person, random.Random, IdFactory], list[Row]]
 Corrupt = Callable[[Row, random.Random], str]  # returns the column it broke
+MakeId = Callable[[Row, int], str]  # (row, n-th record of the source) -> record id
+
+
+def numbered(prefix: str, width: int = 9) -> MakeId:
+    """Record ids ``prefix`` + zero-padded running number."""
+
+    fmt = f"{prefix}{{:0{width}d}}".format
+
+    def make(_row: Row, n: int) -> str:
+        return fmt(n)
+
+    return make
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,7 @@ class SourceSpec:
     manifest: dict[str, Any]  # everything but ``id`` and ``input``
     emit: Emit
     corrupt: Corrupt
-    id_prefix: str = ""  # non-empty: the generator numbers record ids as prefix + counter
+    make_id: MakeId | None = None  # None: the emitter's rows already carry their id
     delimiter: str = ","
 
     @property
@@ -54,8 +66,7 @@ class SourceSpec:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+class Name(NamedTuple):
     first: str
     middle: str
     last: str
@@ -93,7 +104,7 @@ def mdy(d: date) -> str:
 
 
 def iso(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+    return d.isoformat()
 
 
 def ymd(d: date) -> str:
@@ -102,7 +113,8 @@ def ymd(d: date) -> str:
 
 def stamp(d: date, rng: random.Random) -> str:
     """An ISO timestamp on ``d`` at a random minute."""
-    return f"{iso(d)}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:00"
+    minute = int(rng.random() * 1440)
+    return f"{d.isoformat()}T{minute // 60:02d}:{minute % 60:02d}:00"
 
 
 def active_since(p: Person) -> date:

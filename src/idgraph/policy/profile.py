@@ -1,0 +1,242 @@
+"""The read path: :func:`read_profile` is the one function every later read path calls.
+
+Order of work: decide (policy, before any record is read) -> purpose-scoped view ->
+read only permitted records -> minimise per source -> notices for duties ->
+audit the decision and the response in the same transaction -> return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from idgraph.audit import AuditEntry
+from idgraph.policy.engine import AccessDecision, allowed, audit_decision
+from idgraph.policy.fields import NEVER, minimise
+from idgraph.policy.notices import create_notices
+from idgraph.policy.registry import Registry
+from idgraph.policy.view import accepted_edges, cut, member_rows
+from idgraph.schema import RECORD_COLUMNS, Query
+from idgraph.store import Store
+
+_READ_COLUMNS = [c for c in RECORD_COLUMNS if c not in NEVER]
+
+
+class AccessDenied(PermissionError):
+    """No source may be read for this query; ``rules`` say why."""
+
+    def __init__(self, rules: Sequence[str]) -> None:
+        super().__init__("access denied: " + ", ".join(rules))
+        self.rules = tuple(rules)
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    source_id: str
+    included: bool
+    rules: tuple[str, ...]
+    duties: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    records: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    identity_id: str
+    query: Query
+    records: dict[str, list[dict[str, Any]]]
+    addresses: list[dict[str, Any]]
+    phones: list[dict[str, Any]]
+    vehicles: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    sources: dict[str, SourceOutcome]
+    edges: tuple[tuple[str, str], ...] = ()
+    notices: tuple[str, ...] = field(default=())
+
+    @property
+    def record_ids(self) -> tuple[str, ...]:
+        return tuple(r["record_id"] for rows in self.records.values() for r in rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (what ``--json`` prints and an API returns)."""
+        return {
+            "identity_id": self.identity_id,
+            "purpose": self.query.purpose,
+            "case_id": self.query.case_id,
+            "records": self.records,
+            "addresses": self.addresses,
+            "phones": self.phones,
+            "vehicles": self.vehicles,
+            "events": self.events,
+            "links": [list(e) for e in self.edges],
+            "sources": {
+                s: {
+                    "included": o.included,
+                    "rules": list(o.rules),
+                    "duties": list(o.duties),
+                    "fields": list(o.fields),
+                    "records": o.records,
+                }
+                for s, o in self.sources.items()
+            },
+            "notices": list(self.notices),
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _sections(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {
+        "addresses": [],
+        "phones": [],
+        "vehicles": [],
+        "events": [],
+    }
+    for r in rows:
+        ref = {"source_id": r["source_id"], "record_id": r["record_id"]}
+        seen = r.get("observed_at") or r.get("ingested_at")
+        dated_by = "observed_at" if r.get("observed_at") else "ingested_at"
+        if r.get("address"):
+            out["addresses"].append(
+                {"address": r["address"], "seen": seen, "dated_by": dated_by, **ref}
+            )
+        if r.get("phone"):
+            out["phones"].append({"phone": r["phone"], "seen": seen, **ref})
+        if r.get("plate"):
+            out["vehicles"].append(
+                {"plate": r["plate"], "state": r.get("state"), "seen": seen, **ref}
+            )
+        if r.get("booked_at") or r.get("facility"):
+            out["events"].append(
+                {
+                    "kind": "booking",
+                    "booked_at": r.get("booked_at"),
+                    "released_at": r.get("released_at"),
+                    "facility": r.get("facility"),
+                    **ref,
+                }
+            )
+        elif r.get("case_number"):
+            out["events"].append(
+                {"kind": "court_case", "case_number": r["case_number"], "seen": seen, **ref}
+            )
+    out["addresses"].sort(key=lambda a: str(a["seen"]), reverse=True)
+    out["events"].sort(key=lambda e: str(e.get("booked_at") or e.get("seen")), reverse=True)
+    return {k: [{kk: _jsonable(vv) for kk, vv in d.items()} for d in v] for k, v in out.items()}
+
+
+def _outcomes(decision: AccessDecision, counts: Mapping[str, int]) -> dict[str, SourceOutcome]:
+    return {
+        sid: SourceOutcome(
+            sid,
+            d.permit,
+            d.rules,
+            d.duties if counts.get(sid) else (),
+            tuple(d.fields or ()),
+            counts.get(sid, 0),
+        )
+        for sid, d in decision.decisions.items()
+    }
+
+
+def _response_entry(
+    decision: AccessDecision,
+    identity_id: str,
+    outcome: str,
+    sources: Sequence[str],
+    record_ids: Sequence[str],
+    detail: dict[str, Any],
+) -> AuditEntry:
+    q, user = decision.query, decision.principal
+    return AuditEntry(
+        principal=q.principal,
+        organisation=user.org if user else None,
+        role=user.role if user else None,
+        action="profile.read",
+        outcome=outcome,
+        purpose=q.purpose,
+        claims=q.claims,
+        basis=q.basis,
+        case_id=q.case_id,
+        sources=tuple(sources),
+        rules=decision.rules,
+        identity_ids=(identity_id,),
+        record_ids=tuple(record_ids),
+        detail=detail,
+    )
+
+
+def read_profile(
+    store: Store,
+    query: Query,
+    identity_id: str,
+    *,
+    registry: Registry | None = None,
+    anchor: str | None = None,
+    filters: Sequence[str] = (),
+) -> Profile:
+    """The profile of ``identity_id`` as ``query`` may see it; audited; raises AccessDenied."""
+    reg = registry or Registry(store)
+    decision = allowed(reg, query, identity_ids=[identity_id], filters=filters)
+    if not decision.any_permitted:
+        with store.transaction():
+            audit_decision(
+                store, decision, _response_entry(decision, identity_id, "deny", (), (), {})
+            )
+        raise AccessDenied(decision.rules or ("default.deny",))
+    members = member_rows(store, identity_id, decision.permitted, _READ_COLUMNS)
+    ids = [r["record_id"] for r in members]
+    view = cut(identity_id, ids, accepted_edges(store, ids), anchor)
+    visible = set(view.record_ids)
+    rows = [r for r in members if r["record_id"] in visible]
+    minimised = [minimise(r, decision.fields_for(r["source_id"])) for r in rows]
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for r in minimised:
+        by_source.setdefault(r["source_id"], []).append({k: _jsonable(v) for k, v in r.items()})
+    counts = {s: len(v) for s, v in by_source.items()}
+    outcomes = _outcomes(decision, counts)
+    user = decision.principal
+    at = query.at or datetime.now(UTC).replace(tzinfo=None)
+    duties = [
+        (s, rule, duty)
+        for s, o in outcomes.items()
+        if o.records
+        for rule in o.rules
+        for duty in reg.policies.duties.get(rule, ())
+    ]
+    with store.transaction():
+        notices = create_notices(
+            store,
+            identity_id=identity_id,
+            org=user.org if user else "",
+            principal=query.principal,
+            case_id=query.case_id,
+            duties=duties,
+            at=at,
+        )
+        response = _response_entry(
+            decision,
+            identity_id,
+            "ok",
+            sorted(by_source),
+            view.record_ids,
+            {"notices": notices, "withheld": list(decision.denied)},
+        )
+        audit_decision(store, decision, response)
+    return Profile(
+        identity_id,
+        query,
+        by_source,
+        **_sections(minimised),
+        sources=outcomes,
+        edges=view.edges,
+        notices=tuple(notices),
+    )

@@ -1,0 +1,159 @@
+"""Retention: remove records held longer than their source's ``retention_days``.
+
+The clock is the record's ``ingested_at`` of its current version: how long *we*
+have held that content (not ``observed_at``, which can predate collection by
+years). A record past retention loses every version, its identity membership and
+the link edges touching it (their evidence may quote its values). The removal is
+logged in ``retention_runs`` (counts per source and SHA-256 of the removed record
+ids) and audited. Each removed (record_id, row_hash) is tombstoned so re-ingesting
+the same file does not bring it back; ingest calls :func:`tombstoned`.
+Other stores of record values (the search index) register a removal hook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from idgraph.audit import AuditEntry, record
+from idgraph.policy.users import get_user
+from idgraph.store import Store
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS retention_runs (
+        run_id VARCHAR PRIMARY KEY, ran_at TIMESTAMP, as_of TIMESTAMP, actor VARCHAR,
+        removed BIGINT, by_source JSON, record_id_hashes VARCHAR[])""",
+    """CREATE TABLE IF NOT EXISTS retention_tombstones (
+        record_id VARCHAR, row_hash VARCHAR, source_id VARCHAR, removed_at TIMESTAMP,
+        run_id VARCHAR)""",
+)
+
+RemovalHook = Callable[[Store, Sequence[str]], None]
+_HOOKS: list[RemovalHook] = []
+
+
+class RetentionError(ValueError):
+    """A retention run that may not proceed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRun:
+    run_id: str
+    as_of: datetime
+    removed: int
+    by_source: dict[str, int]
+    record_ids: tuple[str, ...]
+
+
+def register_removal_hook(hook: RemovalHook) -> None:
+    """Call ``hook(store, record_ids)`` inside every retention transaction."""
+    if hook not in _HOOKS:
+        _HOOKS.append(hook)
+
+
+def unregister_removal_hook(hook: RemovalHook) -> None:
+    if hook in _HOOKS:
+        _HOOKS.remove(hook)
+
+
+def ensure(store: Store) -> None:
+    store.ensure("policy.retention", DDL)
+
+
+def expired(store: Store, as_of: datetime) -> list[tuple[str, str]]:
+    """(record_id, source_id) of current records past their source's retention."""
+    rows = store.fetchall(
+        "SELECT r.record_id, r.source_id FROM records r JOIN sources s USING (source_id) "
+        "WHERE r.is_current AND s.retention_days IS NOT NULL "
+        "AND r.ingested_at < ?::TIMESTAMP - to_days(s.retention_days) ORDER BY r.record_id",
+        [as_of],
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def tombstoned(store: Store, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (record_id, row_hash) pairs were removed by retention (ingest skips them)."""
+    ensure(store)
+    pairs = list(pairs)
+    if not pairs:
+        return set()
+    rows = store.fetchall(
+        "SELECT DISTINCT t.record_id, t.row_hash FROM retention_tombstones t "
+        "JOIN (SELECT unnest(?) AS record_id, unnest(?) AS row_hash) p USING (record_id, row_hash)",
+        [[p[0] for p in pairs], [p[1] for p in pairs]],
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
+def _table_exists(store: Store, name: str) -> bool:
+    return bool(
+        store.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+    )
+
+
+def _remove(store: Store, ids: list[str], run_id: str, now: datetime) -> None:
+    store.execute(
+        "INSERT INTO retention_tombstones SELECT record_id, row_hash, source_id, ?, ? "
+        "FROM records WHERE record_id IN (SELECT unnest(?))",
+        [now, run_id, ids],
+    )
+    store.execute("DELETE FROM records WHERE record_id IN (SELECT unnest(?))", [ids])
+    if _table_exists(store, "identity_members"):
+        store.execute("DELETE FROM identity_members WHERE record_id IN (SELECT unnest(?))", [ids])
+    if _table_exists(store, "link_edges"):
+        store.execute(
+            "DELETE FROM link_edges WHERE record_id_l IN (SELECT unnest(?)) "
+            "OR record_id_r IN (SELECT unnest(?))",
+            [ids, ids],
+        )
+    for hook in list(_HOOKS):
+        hook(store, ids)
+
+
+def apply_retention(
+    store: Store, *, as_of: datetime | None = None, actor: str | None = None
+) -> RetentionRun:
+    """Remove every record past retention as of ``as_of`` (default now); audited."""
+    ensure(store)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    as_of = as_of or now
+    user = get_user(store, actor) if actor else None
+    if actor and (user is None or not user.active or user.role not in ("records_officer", "admin")):
+        raise RetentionError(f"{actor!r} may not apply retention (records_officer or admin)")
+    hits = expired(store, as_of)
+    ids = [h[0] for h in hits]
+    by_source = dict(sorted(Counter(h[1] for h in hits).items()))
+    hashes = [hashlib.sha256(i.encode()).hexdigest() for i in ids]
+    run_id = (
+        "RET-" + hashlib.sha256(f"{now.isoformat()}|{as_of.isoformat()}".encode()).hexdigest()[:12]
+    )
+    with store.transaction():
+        if ids:
+            _remove(store, ids, run_id, now)
+        store.execute(
+            "INSERT INTO retention_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [run_id, now, as_of, actor, len(ids), json.dumps(by_source), hashes],
+        )
+        record(
+            store,
+            AuditEntry(
+                principal=actor or "system",
+                organisation=user.org if user else None,
+                role=user.role if user else None,
+                action="retention.apply",
+                outcome="ok",
+                sources=tuple(by_source),
+                record_ids=tuple(ids),
+                detail={
+                    "run_id": run_id,
+                    "as_of": as_of.isoformat(),
+                    "removed": len(ids),
+                    "by_source": by_source,
+                },
+            ),
+        )
+    return RetentionRun(run_id, as_of, len(ids), by_source, tuple(ids))

@@ -1,0 +1,50 @@
+"""Cases: open, close, list; only open cases of the reader's organisation allow reads."""
+
+from __future__ import annotations
+
+import pytest
+from tests.policy.helpers import audit_rows, new_store, seed
+
+from idgraph.cases import CaseError, close_case, get_case, list_cases, open_case
+from idgraph.policy.engine import allowed
+from idgraph.schema import Query
+
+
+def test_open_close_list_and_reads() -> None:
+    store = new_store()
+    seed(store)
+    q = Query(principal="gov", purpose="criminal_investigation", case_id="C2")
+    assert not allowed(store, q, ["court"]).any_permitted
+    case = open_case(store, "C2", title="t", kind="criminal", actor="gov")
+    assert (case.org, case.status) == ("ice", "open")
+    assert allowed(store, q, ["court"]).any_permitted
+    close_case(store, "C2", actor="gov")
+    assert not allowed(store, q, ["court"]).any_permitted
+    c2 = get_case(store, "C2")
+    assert c2 is not None and c2.status == "closed"
+    assert [c.case_id for c in list_cases(store, org="ice")] == ["C1", "SA1", "OV1", "C2"]
+    assert [c.case_id for c in list_cases(store, status="open")] == ["C1", "P1", "SA1", "OV1"]
+    assert [e["action"] for e in audit_rows(store) if e["action"].startswith("cases.")] == [
+        *["cases.open"] * 5,
+        "cases.close",
+    ]
+
+
+ERRORS = [
+    ("open", "C9", "criminal", "nobody", "disabled"),
+    ("open", "C9", "astrology", "gov", "kind"),
+    ("open", "C1", "criminal", "gov", "exists"),
+    ("open", "C9", "criminal", "root", "may not"),
+    ("close", "P1", "", "gov", "no case"),
+]
+
+
+@pytest.mark.parametrize(("op", "case_id", "kind", "actor", "match"), ERRORS)
+def test_case_errors(op: str, case_id: str, kind: str, actor: str, match: str) -> None:
+    store = new_store()
+    seed(store)
+    with pytest.raises(CaseError, match=match):
+        if op == "open":
+            open_case(store, case_id, title="t", kind=kind, actor=actor)
+        else:
+            close_case(store, case_id, actor=actor)

@@ -1,0 +1,114 @@
+"""Table-driven unit tests: date compatibility, facts, clustering, id assignment."""
+
+from __future__ import annotations
+
+import pytest
+
+from idgraph.link.cluster import cluster
+from idgraph.link.constraints import Constraints, Dob, Facts, dobs_compatible, record_facts
+from idgraph.link.ids import assign_ids, new_id
+
+DOB_CASES: list[tuple[Dob, Dob, bool]] = [
+    (("19800304", "198003", 1980), ("19800304", "198003", 1980), True),
+    (("19800304", "198003", 1980), ("19800403", "198004", 1980), True),  # swap
+    (("19800304", "198003", 1980), ("19800305", "198003", 1980), True),  # one digit
+    (("19800304", "198003", 1980), ("19800312", "198003", 1980), False),
+    (("19550304", "195503", 1955), ("19850304", "198503", 1985), False),  # generation
+    ((None, None, 1980), ("19800304", "198003", 1980), True),  # year only
+    ((None, None, 1980), ("19810304", "198103", 1981), True),
+    ((None, None, 1980), ("19830304", "198303", 1983), True),  # last-digit slip
+    ((None, None, 1980), ("19920304", "199203", 1992), False),
+    ((None, "198003", 1980), ("19800304", "198003", 1980), True),  # month precision
+    ((None, "198003", 1980), ("19801104", "198011", 1980), False),
+    ((None, None, None), ("19800304", "198003", 1980), True),  # unknown
+]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), DOB_CASES)
+def test_dobs_compatible(a: Dob, b: Dob, expected: bool) -> None:
+    assert dobs_compatible(a, b) is expected
+    assert dobs_compatible(b, a) is expected
+
+
+NO_DOB: Dob = (None, None, None)
+FACT_CASES = [
+    (("111111111", None, None), ("222222222", None, None), "ssn"),
+    (("111111111", None, None), ("111111112", None, None), None),  # one-digit typo
+    (("111111111", None, None), ("111111111", None, None), None),
+    ((None, "IL:A1", None), (None, "IL:A2", None), "dl"),
+    ((None, "IL:A1", None), (None, "WI:A2", None), None),  # other issuer
+    ((None, None, "JR"), (None, None, "SR"), "suffix"),
+    ((None, None, "JR"), (None, None, None), None),
+    ((None, None, "MD"), (None, None, "JR"), None),  # not generational
+]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), FACT_CASES)
+def test_fact_conflicts(
+    a: tuple[str | None, str | None, str | None],
+    b: tuple[str | None, str | None, str | None],
+    expected: str | None,
+) -> None:
+    rules = Constraints()
+    fa, fb = record_facts(*a, NO_DOB, rules), record_facts(*b, NO_DOB, rules)
+    assert fa.conflict(fb) == expected
+
+
+def test_rules_can_be_switched_off() -> None:
+    rules = Constraints(strong_identifiers=False)
+    assert record_facts("111111111", None, None, NO_DOB, rules).conflict(
+        record_facts("222222222", None, None, NO_DOB, rules)) is None
+
+
+def test_cluster_refuses_transitive_overmerge() -> None:
+    # 0 and 2 have different SSNs; 1 looks like both and is taken by the stronger edge.
+    facts = [Facts({"ssn": "1"}), Facts(), Facts({"ssn": "2"})]
+    result = cluster(facts, [(1, 2), (0, 1)])
+    assert result.labels[1] == result.labels[2] != result.labels[0]
+    assert result.accepted == [True, False]
+    assert result.refused == {"ssn": 1}
+
+
+def test_must_link_beats_rules_not_judgements() -> None:
+    facts = [Facts({"ssn": "1"}), Facts({"ssn": "2"}), Facts({"j:0": "l"}), Facts({"j:0": "r"})]
+    result = cluster(facts, [], must_links=[(0, 1), (2, 3)])
+    assert result.labels[0] == result.labels[1]
+    assert result.labels[2] != result.labels[3]
+    assert result.forced == 1 and result.refused == {"judgement": 1}
+
+
+ID_CASES = [
+    # (old record->id, new clusters, expected ids by cluster index (None: fresh), events)
+    ({"a": "P-1", "b": "P-1"}, [["a", "b"]], ["P-1"], set()),
+    ({"a": "P-1"}, [["a", "b"]], ["P-1"], {("P-1", "kept")}),
+    ({"a": "P-1", "b": "P-2"}, [["a", "b"]], ["P-1"], {("P-1", "merged"), ("P-2", "retired")}),
+    ({"a": "P-1", "b": "P-1", "c": "P-1"}, [["a", "b"], ["c"]], ["P-1", None],
+     {("P-1", "kept"), ("?", "split")}),
+    ({}, [["x"]], [None], {("?", "new")}),
+    # bigger overlap wins the old id
+    ({"a": "P-1", "b": "P-1", "c": "P-1"}, [["a"], ["b", "c"]], [None, "P-1"],
+     {("P-1", "kept"), ("?", "split")}),
+]
+
+
+@pytest.mark.parametrize(("old", "clusters", "expected", "events"), ID_CASES)
+def test_assign_ids(
+    old: dict[str, str], clusters: list[list[str]], expected: list[str | None],
+    events: set[tuple[str, str]],
+) -> None:
+    ids, lineage = assign_ids(clusters, old)
+    assert len(set(ids)) == len(ids)
+    for got, want in zip(ids, expected, strict=True):
+        if want is None:
+            assert got.startswith("P-") and got not in old.values() and len(got) == 12
+        else:
+            assert got == want
+    fresh = set(ids) - set(old.values())
+    assert {(("?" if e.identity_id in fresh else e.identity_id), e.event)
+            for e in lineage} == events
+
+
+def test_new_id_is_deterministic_and_avoids_taken() -> None:
+    first = new_id("dmv/1", set())
+    assert new_id("dmv/1", set()) == first
+    assert new_id("dmv/1", {first}) != first

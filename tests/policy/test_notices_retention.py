@@ -1,0 +1,114 @@
+"""Notice due dates, sending, and retention with tombstones."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from tests.policy.helpers import add_record, audit_rows, link, new_store, seed
+
+from idgraph.policy.notices import NoticeError, create_notices, due_date, list_notices, mark_sent
+from idgraph.policy.retention import (
+    RetentionError,
+    apply_retention,
+    register_removal_hook,
+    tombstoned,
+    unregister_removal_hook,
+)
+from idgraph.store import Store
+
+DUE = [
+    (date(2026, 11, 23), "notice:3d", date(2026, 11, 26)),  # Monday
+    (date(2026, 11, 27), "notice:3d", date(2026, 11, 30)),  # Friday, over the weekend
+    (date(2026, 11, 23), "notice:3bd", date(2026, 11, 26)),  # Monday -> Thursday
+    (date(2026, 11, 26), "notice:3bd", date(2026, 12, 1)),  # Thursday -> Tuesday
+    (date(2026, 11, 27), "notice:3bd", date(2026, 12, 2)),  # Friday -> Wednesday
+    (date(2026, 11, 28), "notice:3bd", date(2026, 12, 2)),  # Saturday -> Wednesday
+]
+
+
+@pytest.mark.parametrize(("start", "duty", "due"), DUE)
+def test_due_date(start: date, duty: str, due: date) -> None:
+    assert due_date(start, duty) == due
+
+
+def test_bad_duty() -> None:
+    with pytest.raises(NoticeError):
+        due_date(date(2026, 1, 1), "notify:soon")
+
+
+def _notice(store: Store) -> str:
+    (nid,) = create_notices(
+        store,
+        identity_id="I",
+        org="ice",
+        principal="gov",
+        case_id="C1",
+        duties=[("il_sos", "il.sos.notice", "notice:3bd"), ("x", "r", "log")],
+        at=datetime(2026, 11, 27, 9),
+    )
+    return nid
+
+
+OVERDUE = [(date(2026, 12, 2), False), (date(2026, 12, 3), True)]
+
+
+@pytest.mark.parametrize(("today", "overdue"), OVERDUE)
+def test_overdue(today: date, overdue: bool) -> None:
+    store = new_store()
+    seed(store)
+    nid = _notice(store)
+    assert [n.notice_id for n in list_notices(store)] == [nid]
+    assert bool(list_notices(store, today=today, overdue=True)) is overdue
+
+
+def test_mark_sent_audited_once() -> None:
+    store = new_store()
+    seed(store)
+    nid = _notice(store)
+    mark_sent(store, nid, by="gov")
+    assert list_notices(store) == []
+    assert audit_rows(store, "notices.sent")[-1]["detail"]["notice_id"] == nid
+    with pytest.raises(NoticeError, match="already sent"):
+        mark_sent(store, nid, by="gov")
+    with pytest.raises(NoticeError, match="disabled"):
+        mark_sent(store, nid, by="nobody")
+
+
+def _retention_store() -> Store:
+    store = new_store()
+    seed(store)  # utility keeps 30 days, court 3650
+    old = add_record(store, "utility", "1", full_name="A", ingested_at=datetime(2026, 1, 1))
+    new = add_record(store, "utility", "2", full_name="B", ingested_at=datetime(2026, 3, 1))
+    court = add_record(store, "court", "1", full_name="C", ingested_at=datetime(2026, 1, 1))
+    link(store, "I", [old, new, court], [(old, court), (new, court)])
+    return store
+
+
+def test_retention_removes_expired_only() -> None:
+    store = _retention_store()
+    seen: list[list[str]] = []
+
+    def hook(_: Store, ids: list[str]) -> None:
+        seen.append(list(ids))
+
+    register_removal_hook(hook)
+    try:
+        run = apply_retention(store, as_of=datetime(2026, 3, 10), actor="rec")
+    finally:
+        unregister_removal_hook(hook)
+    assert run.record_ids == ("utility/1",) and run.by_source == {"utility": 1}
+    assert seen == [["utility/1"]]
+    left = {r[0] for r in store.fetchall("SELECT record_id FROM records")}
+    assert left == {"utility/2", "court/1"}
+    assert store.scalar("SELECT count(*) FROM identity_members WHERE record_id = 'utility/1'") == 0
+    assert store.scalar("SELECT count(*) FROM link_edges WHERE record_id_l = 'utility/1'") == 0
+    assert store.scalar("SELECT removed FROM retention_runs") == 1
+    assert audit_rows(store, "retention.apply")[-1]["record_ids"] == ["utility/1"]
+    pairs = [("utility/1", "h-utility/1"), ("utility/1", "changed"), ("utility/2", "h-utility/2")]
+    assert tombstoned(store, pairs) == {("utility/1", "h-utility/1")}
+
+
+def test_retention_refuses_investigator() -> None:
+    with pytest.raises(RetentionError):
+        apply_retention(_retention_store(), actor="gov")
