@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.policy.helpers import LINK_DDL, add_record, add_source, link
+from policy_fixtures import LINK_DDL, add_record, add_source, link
 from typer.testing import CliRunner
 
 from idgraph.cli import app

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import pytest
-from tests.policy.helpers import add_record, audit_rows, link, new_store, seed
+from policy_fixtures import add_record, audit_rows, link, new_store, seed
 
 from idgraph.policy.notices import NoticeError, create_notices, due_date, list_notices, mark_sent
 from idgraph.policy.retention import (
@@ -89,7 +90,7 @@ def test_retention_removes_expired_only() -> None:
     store = _retention_store()
     seen: list[list[str]] = []
 
-    def hook(_: Store, ids: list[str]) -> None:
+    def hook(_: Store, ids: Sequence[str]) -> None:
         seen.append(list(ids))
 
     register_removal_hook(hook)

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from tests.policy.helpers import audit_rows, new_store, seed
+from policy_fixtures import audit_rows, new_store, seed
 
 from idgraph.policy.engine import allowed, decide
 from idgraph.policy.legal import add_legal

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 
 import pytest
-from tests.policy.helpers import add_record, add_source, audit_rows, link, new_store, seed
+from policy_fixtures import add_record, add_source, audit_rows, link, new_store, seed
 
 from idgraph.policy.legal import add_legal
 from idgraph.policy.notices import list_notices

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from tests.policy.helpers import audit_rows, new_store, seed
+from policy_fixtures import audit_rows, new_store, seed
 
 from idgraph.policy.catalogue import load_catalogue
 from idgraph.policy.legal import LegalError, LegalProcess, add_legal, get_legal

@@ -15,7 +15,15 @@ import pytest
 
 from idgraph.schema import CANONICAL_FIELDS, SourceKind
 from idgraph.sources.manifest import load_manifest
-from idgraph.synth import HARD_CASES_FILE, SOURCES, TRUTH_FILE, SynthSummary, generate, tiny
+from idgraph.synth import (
+    HARD_CASE_KINDS,
+    HARD_CASES_FILE,
+    SOURCES,
+    TRUTH_FILE,
+    SynthSummary,
+    generate,
+    tiny,
+)
 
 REQUIRED_KEYS = ("id", "title", "kind", "jurisdiction", "regimes", "collected_for",
                  "retention_days", "input", "record_id", "fields")
@@ -185,6 +193,7 @@ def test_hard_cases_file_matches_summary(synth_run: SynthSummary) -> None:
     with (synth_run.out_dir / HARD_CASES_FILE).open() as fh:
         rows = list(csv.DictReader(fh))
     kinds = Counter(r["kind"] for r in rows)
+    assert set(kinds) == set(HARD_CASE_KINDS)
     assert kinds["twins"] == len(synth_run.twins) > 0
     assert kinds["jr_sr"] == len(synth_run.jr_sr) > 0
     assert kinds["married_name"] == len(synth_run.married_name) > 0

@@ -8,6 +8,8 @@ Entries are leaves of an RFC 9162 Merkle tree; :class:`AuditLog` signs checkpoin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from idgraph.audit.entry import AuditEntry
 from idgraph.audit.log import (
     AuditIntegrityError,
@@ -17,6 +19,7 @@ from idgraph.audit.log import (
     InclusionProof,
     StoredEntry,
     append_entries,
+    ensure_tables,
 )
 from idgraph.audit.verify import Problem, VerifyResult, verify_log
 from idgraph.store import Store
@@ -27,7 +30,7 @@ def record(store: Store, entry: AuditEntry) -> int:
     return append_entries(store, [entry])[0]
 
 
-def record_many(store: Store, entries: list[AuditEntry]) -> range:
+def record_many(store: Store, entries: Iterable[AuditEntry]) -> range:
     """Append ``entries`` in one transaction; return their indexes."""
     return append_entries(store, entries)
 
@@ -42,6 +45,7 @@ __all__ = [
     "Problem",
     "StoredEntry",
     "VerifyResult",
+    "ensure_tables",
     "record",
     "record_many",
     "verify_log",

@@ -35,7 +35,7 @@ def run_synth(out: Path, people: int, seed: int) -> None:
         summary = generate(out, people=people, seed=seed,
                            progress=lambda n: bar.update(task, completed=n))
         bar.update(task, completed=people)
-    console.print(f"wrote {sum(summary.records.values()):,} records for {people:,} people "
+    console.print(f"wrote {summary.records:,} records for {people:,} people "
                   f"in {len(summary.sources)} sources to {out}")
 
 

@@ -182,7 +182,8 @@ def allowed(
     wanted = list(reg.sources) if sources is None else list(dict.fromkeys(sources))
     ctx = _context(reg, query, user, filters)
     pkey, _ = _principal_entity(query, user)
-    base = pkey + json.dumps(ctx, sort_keys=True)
+    # The principal's id is part of the key: a deployment policy may name a user.
+    base = json.dumps([query.principal, pkey, ctx], sort_keys=True)
     keys = {
         sid: (base, _legal_for(reg, query, sid, identity_ids), sid)
         for sid in wanted

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from idgraph.audit import AuditEntry, record
+from idgraph.audit import AuditEntry, record_many
 from idgraph.policy.users import get_user
 from idgraph.store import Store
 
@@ -31,6 +31,9 @@ DDL = (
         record_id VARCHAR, row_hash VARCHAR, source_id VARCHAR, removed_at TIMESTAMP,
         run_id VARCHAR)""",
 )
+
+# Removed record ids are listed in the audit log, this many per entry.
+AUDIT_CHUNK = 5000
 
 RemovalHook = Callable[[Store, Sequence[str]], None]
 _HOOKS: list[RemovalHook] = []
@@ -138,22 +141,28 @@ def apply_retention(
             "INSERT INTO retention_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
             [run_id, now, as_of, actor, len(ids), json.dumps(by_source), hashes],
         )
-        record(
+        chunks = [ids[k : k + AUDIT_CHUNK] for k in range(0, len(ids), AUDIT_CHUNK)] or [[]]
+        record_many(
             store,
-            AuditEntry(
-                principal=actor or "system",
-                organisation=user.org if user else None,
-                role=user.role if user else None,
-                action="retention.apply",
-                outcome="ok",
-                sources=tuple(by_source),
-                record_ids=tuple(ids),
-                detail={
-                    "run_id": run_id,
-                    "as_of": as_of.isoformat(),
-                    "removed": len(ids),
-                    "by_source": by_source,
-                },
-            ),
+            [
+                AuditEntry(
+                    principal=actor or "system",
+                    organisation=user.org if user else None,
+                    role=user.role if user else None,
+                    action="retention.apply",
+                    outcome="ok",
+                    sources=tuple(by_source),
+                    record_ids=tuple(chunk),
+                    detail={
+                        "run_id": run_id,
+                        "as_of": as_of.isoformat(),
+                        "removed": len(ids),
+                        "by_source": by_source,
+                        "part": n + 1,
+                        "parts": len(chunks),
+                    },
+                )
+                for n, chunk in enumerate(chunks)
+            ],
         )
     return RetentionRun(run_id, as_of, len(ids), by_source, tuple(ids))
