@@ -52,6 +52,8 @@ def fold(text: str) -> str:
     NFKD decomposition drops accents ("José" -> "JOSE"); a few letters without a
     decomposition are spelled out ("ß" -> "SS"); anything still non-ASCII is dropped.
     """
+    if text.isascii():  # the common case, without the Unicode machinery
+        return " ".join(text.split()).upper()
     decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLDS))
     ascii_only = decomposed.encode("ascii", "ignore").decode("ascii")
     return _SPACE.sub(" ", ascii_only).strip().upper()

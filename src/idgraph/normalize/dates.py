@@ -97,7 +97,21 @@ def _guess(text: str, pivot_year: int) -> PartialDate:
     raise InvalidValue(f"not a recognised date: {text[:20]}")
 
 
+_FAST_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "%Y-%m-%d": (re.compile(r"(\d{4})-(\d{2})-(\d{2})"), "ymd"),
+    "%m/%d/%Y": (re.compile(r"(\d{2})/(\d{2})/(\d{4})"), "mdy"),
+    "%Y%m%d": (re.compile(r"(\d{4})(\d{2})(\d{2})"), "ymd"),
+}
+
+
 def _with_format(text: str, fmt: str) -> PartialDate:
+    fast = _FAST_FORMATS.get(fmt)
+    if fast is not None:  # strptime is slow; these common formats are plain digits
+        m = fast[0].fullmatch(text)
+        if m is not None:
+            a, b, c = (int(g) for g in m.groups())
+            y, mo, d = (a, b, c) if fast[1] == "ymd" else (c, a, b)
+            return PartialDate(_make_date(y, mo, d), "day")
     try:
         parsed = datetime.strptime(text, fmt)
     except ValueError as exc:

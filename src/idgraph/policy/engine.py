@@ -159,8 +159,10 @@ def _evaluate(
     results = cedarpy.is_authorized_batch(requests, reg.policies.policy_set, entities)
     if len(reg.decision_cache) > _CACHE_MAX:
         reg.decision_cache.clear()
+    purpose = reg.catalogue.purpose(query.purpose)
+    pfields = purpose.fields if purpose else None
     for i, key in enumerate(missing):
-        reg.decision_cache[key] = tuple(results[3 * i : 3 * i + 3])
+        reg.decision_cache[key] = _decide_source(reg, results[3 * i : 3 * i + 3], key[2], pfields)
 
 
 def allowed(
@@ -190,15 +192,12 @@ def allowed(
         if sid in reg.sources
     }
     _evaluate(reg, query, user, list(keys.values()), ctx)
-    purpose = reg.catalogue.purpose(query.purpose)
-    pfields = purpose.fields if purpose else None
-    decisions: dict[str, Decision] = {}
-    for sid in wanted:
-        if sid not in keys:
-            decisions[sid] = Decision(source_id=sid, permit=False, rules=(UNREGISTERED_SOURCE,))
-            continue
-        results = reg.decision_cache[keys[sid]]
-        decisions[sid] = _decide_source(reg, results, sid, pfields)  # type: ignore[arg-type]
+    decisions = {
+        sid: reg.decision_cache[keys[sid]]
+        if sid in keys
+        else Decision(source_id=sid, permit=False, rules=(UNREGISTERED_SOURCE,))
+        for sid in wanted
+    }
     return AccessDecision(query, user, decisions, tuple(identity_ids), tuple(filters))
 
 

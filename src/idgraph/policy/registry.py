@@ -19,6 +19,7 @@ from idgraph.policy import legal as legal_mod
 from idgraph.policy import users as users_mod
 from idgraph.policy.catalogue import Catalogue, load_catalogue
 from idgraph.policy.cedar import PolicyBundle, load_policies
+from idgraph.schema import Decision
 
 if TYPE_CHECKING:
     from idgraph.store import Store
@@ -86,4 +87,5 @@ class Registry:
         self.sources = load_sources(self.store)
         entities = _ACTIONS + [s.cedar() for s in self.sources.values()]
         self.entities = cedarpy.Entities.from_json_str(json.dumps(entities))
-        self.decision_cache: dict[tuple[str, str, str], object] = {}
+        # (principal + context, legal basis as it counts, source) -> Decision
+        self.decision_cache: dict[tuple[str, str, str], Decision] = {}
