@@ -109,6 +109,19 @@ def _last_name() -> dict[str, Any]:
     }
 
 
+def _middle_name() -> dict[str, Any]:
+    return {
+        "output_column_name": "middle_name",
+        "comparison_description": "middle name or initial",
+        "comparison_levels": [
+            _null(["middle_name"]),
+            _level("middle_name_l = middle_name_r", "exact", "middle_name"),
+            _level("left(middle_name_l, 1) = left(middle_name_r, 1)", "initial agrees"),
+            _ELSE,
+        ],
+    }
+
+
 def _dob() -> dict[str, Any]:
     swap = (
         "substr(dob_day_l, 1, 4) = substr(dob_day_r, 1, 4) "
@@ -184,6 +197,7 @@ def comparisons() -> list[dict[str, Any]]:
     """All comparisons of the idgraph model, in display order."""
     return [
         _first_name(),
+        _middle_name(),
         _last_name(),
         _dob(),
         _exact("sex", "sex"),
@@ -214,6 +228,15 @@ BLOCKING_RULES: Final[tuple[str, ...]] = (
     "AND l.first_name_phonetic = r.first_name_phonetic",
     "l.dob_day = r.dob_day AND l.zip = r.zip",
     "l.first_name = r.last_name AND l.last_name = r.first_name",
+    # sparse sources (phone, utility: no birth date; voter: birth year only)
+    "l.house_number = r.house_number AND l.street = r.street AND l.zip = r.zip "
+    "AND l.last_name_phonetic = r.last_name_phonetic",
+    "l.house_number = r.house_number AND l.street = r.street AND l.zip = r.zip "
+    "AND l.first_name_canon = r.first_name_canon",
+    "l.first_name_canon = r.first_name_canon AND l.middle_name = r.middle_name "
+    "AND l.birth_year = r.birth_year",
+    "l.first_name_canon = r.first_name_canon AND l.last_name_phonetic = r.last_name_phonetic "
+    "AND l.birth_year = r.birth_year",
 )
 
 # Rules for EM training sessions (each leaves the other comparisons free to learn).

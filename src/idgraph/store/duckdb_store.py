@@ -57,7 +57,9 @@ class Store:
             return
         for stmt in ddl:
             self.con.execute(stmt)
-        self._ensured.add(name)
+        if not self._depth:
+            # Inside a transaction the DDL may still roll back with it: re-check next time.
+            self._ensured.add(name)
 
     # -- transactions -------------------------------------------------------
     @contextmanager
