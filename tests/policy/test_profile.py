@@ -213,3 +213,26 @@ def test_components(
     nodes: list[str], edges: list[tuple[str, str]], expected: list[list[str]]
 ) -> None:
     assert components(nodes, edges) == expected
+
+
+EDGE_ROWS = [
+    # (run of the edge, accepted, A and B linked?)
+    ("r1", True, True),
+    ("r1", False, False),  # rejected edge
+    ("r0", True, False),  # edge of an older run
+]
+
+
+@pytest.mark.parametrize(("run", "accepted", "linked"), EDGE_ROWS)
+def test_only_accepted_edges_of_latest_run(run: str, accepted: bool, linked: bool) -> None:
+    store = new_store()
+    seed(store)
+    a = add_record(store, "court", "1", full_name="ANA LOPEZ")
+    b = add_record(store, "jail", "1", full_name="ANA LOPEZ")
+    link(store, "I", [a, b], [])
+    store.execute("INSERT INTO link_runs VALUES ('r0', TIMESTAMP '2025-01-01', NULL)")
+    store.execute(
+        "INSERT INTO link_edges VALUES (?, ?, ?, 0.9, 5.0, ?, '{}')", [run, a, b, accepted]
+    )
+    prof = read_profile(store, q(), "I")
+    assert (len(prof.record_ids) == 2) is linked

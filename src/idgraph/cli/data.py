@@ -9,6 +9,7 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from idgraph.cli.common import console, err_console, fail, progress, settings_of, store_of
+from idgraph.link import Evaluation, evaluate_files, resolve
 from idgraph.settings import Settings
 from idgraph.sources import FileRejected, IngestSummary, ManifestError, ingest_manifest
 from idgraph.sources.manifest import find_manifests, load_manifest
@@ -138,7 +139,7 @@ def demo_command(
     people: int = typer.Option(20_000, "--people", min=1),
     seed: int = typer.Option(42, "--seed"),
 ) -> None:
-    """Synthesise a population into the data dir, ingest it, and summarise."""
+    """Synthesise a population into the data dir, ingest, resolve and evaluate it."""
     settings = settings_of(ctx)
     out = settings.data_dir / "synth"
     console.rule(f"1. synthesise {people:,} people into {out}")
@@ -153,6 +154,30 @@ def demo_command(
             raise typer.Exit(1)
         total = store.scalar("SELECT count(*) FROM records WHERE is_current")
         console.print(f"{len(summaries)} sources, {total:,} current records in {settings.db_path}")
+        console.rule("3. resolve records into identities")
+        with progress() as bar:
+            task = bar.add_task("resolving", total=None)
+            res = resolve(store, settings, lambda msg: bar.update(task, description=msg))
+        console.print(f"{res.n_records:,} records -> {res.n_identities:,} identities "
+                      f"(run {res.run_id}; {res.n_accepted:,} links accepted, "
+                      f"merges refused by rule: {res.refused})")
+        console.rule("4. evaluate against the synthetic truth")
+        ev = evaluate_files(store, out / "truth.csv")
+    console.print(_evaluation_table(ev))
+
+
+def _evaluation_table(ev: Evaluation) -> Table:
+    t = Table(title="identities vs synthetic truth")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for name in ("pair_precision", "pair_recall", "pair_f1", "bcubed_precision",
+                 "bcubed_recall", "bcubed_f1"):
+        t.add_row(name.replace("_", " "), f"{getattr(ev, name):.4f}")
+    t.add_row("persons over-merged", f"{ev.over_merged:,}")
+    t.add_row("persons split", f"{ev.split_persons:,}")
+    for kind, c in sorted(ev.hard_cases.items()):
+        t.add_row(f"{kind} pairs wrongly merged", f"{c['wrongly_merged']} of {c['pairs']}")
+    return t
 
 
 def register(app: typer.Typer) -> None:

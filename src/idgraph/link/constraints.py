@@ -18,6 +18,11 @@ GENERATIONAL_SUFFIXES: Final = frozenset({"JR", "SR", "II", "III", "IV", "V"})
 
 # (YYYYMMDD or None, YYYYMM or None, year or None)
 Dob = tuple[str | None, str | None, int | None]
+# (first, canonical first, phonetic first, middle) of one record
+GivenName = tuple[str, str | None, str | None, str | None]
+
+VIA_ID: Final = 1  # the proposing pair agrees on an SSN or licence number
+VIA_CONTACT: Final = 2  # ... on a phone number or email address
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class Constraints:
     dates_of_birth: bool = True
     # SSNs one edit apart are read as a typo of one number, not two numbers
     ssn_typo_tolerance: int = 1
+    given_names: bool = True
+    generations: bool = True
 
 
 def _digit_slip(a: str, b: str) -> bool:
@@ -58,6 +65,25 @@ def dobs_compatible(a: Dob, b: Dob) -> bool:
     return abs(year_a - year_b) <= 1 or _digit_slip(str(year_a), str(year_b))
 
 
+def _names_fit(a: GivenName, b: GivenName) -> bool:
+    return (
+        a[0] == b[0]
+        or (a[1] is not None and a[1] == b[1])
+        or (a[2] is not None and a[2] == b[2])
+        or a[0] == b[3] or a[3] == b[0]
+        or jellyfish.jaro_winkler_similarity(a[0], b[0]) >= 0.8
+    )
+
+
+def names_compatible(a: set[GivenName], b: set[GivenName]) -> bool:
+    """Could some given name of one side be some given name of the other?"""
+    if not a or not b:
+        return True
+    if {n[0] for n in a} & {n[0] for n in b}:
+        return True
+    return any(_names_fit(x, y) for x in a for y in b)
+
+
 @dataclass
 class Facts:
     """The constraint-relevant facts of one record or one cluster of records."""
@@ -66,11 +92,23 @@ class Facts:
     dobs: set[Dob] = field(default_factory=set)
     ssns: set[str] = field(default_factory=set)
     ssn_tolerance: int = 0
+    names: set[GivenName] = field(default_factory=set)
+    generations: bool = False  # apply the generation rule
 
     def copy(self) -> Facts:
-        return Facts(dict(self.keys), set(self.dobs), set(self.ssns), self.ssn_tolerance)
+        return Facts(dict(self.keys), set(self.dobs), set(self.ssns), self.ssn_tolerance,
+                     set(self.names), self.generations)
 
-    def conflict(self, other: Facts) -> str | None:
+    def _undated_generation(self, other: Facts) -> bool:
+        """One side has no birth date and no suffix; the other has a suffix."""
+        if not (self.generations or other.generations):
+            return False
+        return any(
+            x.keys.get("suffix") is None and not x.dobs and "suffix" in y.keys
+            for x, y in ((self, other), (other, self))
+        )
+
+    def conflict(self, other: Facts, via: int = 0) -> str | None:
         """The name of the first rule the two violate together, or None."""
         small, big = (self, other) if len(self.keys) <= len(other.keys) else (other, self)
         for key, value in small.keys.items():
@@ -87,6 +125,10 @@ class Facts:
             for db in other.dobs:
                 if not dobs_compatible(da, db):
                     return "dob"
+        if not via & VIA_ID and not names_compatible(self.names, other.names):
+            return "given_name"
+        if not via and self._undated_generation(other):
+            return "generation"
         return None
 
     def absorb(self, other: Facts) -> None:
@@ -94,6 +136,8 @@ class Facts:
         self.keys.update(other.keys)
         self.dobs |= other.dobs
         self.ssns |= other.ssns
+        self.names |= other.names
+        self.generations = self.generations or other.generations
 
 
 def record_facts(
@@ -102,9 +146,12 @@ def record_facts(
     suffix: str | None,
     dob: Dob,
     rules: Constraints,
+    name: GivenName | None = None,
 ) -> Facts:
     """Facts of one record under the enabled rules."""
-    facts = Facts(ssn_tolerance=rules.ssn_typo_tolerance)
+    facts = Facts(ssn_tolerance=rules.ssn_typo_tolerance, generations=rules.generations)
+    if rules.given_names and name is not None and name[0]:
+        facts.names.add(name)
     if rules.strong_identifiers:
         if ssn:
             facts.ssns.add(ssn)

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from idgraph.link.cluster import ClusterResult, cluster
-from idgraph.link.constraints import Constraints, Facts, record_facts
+from idgraph.link.constraints import VIA_CONTACT, VIA_ID, Constraints, Facts, record_facts
 from idgraph.link.evidence import LEVELS_TABLE, evidence_sql, register_levels
 from idgraph.link.ids import LineageEvent, assign_ids
 from idgraph.link.judge import Verdict, latest_verdicts
@@ -58,37 +58,49 @@ def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE __idg_edges AS
         SELECT row_number() OVER () AS eid, p.record_id_l, p.record_id_r,
-               p.match_probability, p.match_weight, {evidence_sql(model)} AS evidence
+               p.match_probability, p.match_weight, {evidence_sql(model)} AS evidence,
+               {_via_sql()} AS via
         FROM {pred.physical_name} AS p,
              (SELECT map(list(key), list(label)) AS m FROM {LEVELS_TABLE}) AS lv"""
     )
     linker.table_management.delete_tables_created_by_splink_from_db()
 
 
+def _via_sql(alias: str = "p") -> str:
+    """Which identifiers a predicted pair agrees on, as VIA_* bits."""
+    def agree(cols: tuple[str, ...]) -> str:
+        return " OR ".join(f"coalesce({alias}.{c}_l = {alias}.{c}_r, false)" for c in cols)
+
+    return (f"(CASE WHEN {agree(('ssn', 'dl_key'))} THEN {VIA_ID} ELSE 0 END"
+            f" + CASE WHEN {agree(('phone', 'email'))} THEN {VIA_CONTACT} ELSE 0 END)")
+
+
 def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts]]:
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE __idg_nodes AS
         SELECT row_number() OVER (ORDER BY record_id) - 1 AS idx, record_id, ssn, dl_key,
-               suffix, dob_day, dob_month, birth_year
+               suffix, dob_day, dob_month, birth_year, first_name, first_name_canon,
+               first_name_phonetic, middle_name
         FROM {INPUT_TABLE}"""
     )
     rows = store.fetchall(
-        "SELECT record_id, ssn, dl_key, suffix, dob_day, dob_month, birth_year "
-        "FROM __idg_nodes ORDER BY idx"
+        "SELECT record_id, ssn, dl_key, suffix, dob_day, dob_month, birth_year, first_name, "
+        "first_name_canon, first_name_phonetic, middle_name FROM __idg_nodes ORDER BY idx"
     )
     ids = [str(r[0]) for r in rows]
     facts = [
-        record_facts(ssn, dl_key, suffix, (day, month, year), rules)
-        for _rid, ssn, dl_key, suffix, day, month, year in rows
+        record_facts(r[1], r[2], r[3], (r[4], r[5], r[6]), rules,
+                     (r[7], r[8], r[9], r[10]) if r[7] else None)
+        for r in rows
     ]
     return ids, facts
 
 
 def _edges(
     store: Store, threshold: float
-) -> tuple[list[int], list[tuple[int, int]], list[float]]:
+) -> tuple[list[int], list[tuple[int, int]], list[float], list[int]]:
     rows = store.fetchall(
-        """SELECT e.eid, l.idx, r.idx, e.match_weight FROM __idg_edges e
+        """SELECT e.eid, l.idx, r.idx, e.match_weight, e.via FROM __idg_edges e
            JOIN __idg_nodes l ON l.record_id = e.record_id_l
            JOIN __idg_nodes r ON r.record_id = e.record_id_r
            WHERE e.match_probability >= ?
@@ -96,7 +108,7 @@ def _edges(
         [threshold],
     )
     return ([int(r[0]) for r in rows], [(int(r[1]), int(r[2])) for r in rows],
-            [float(r[3]) for r in rows])
+            [float(r[3]) for r in rows], [int(r[4]) for r in rows])
 
 
 def _apply_judgements(
@@ -149,8 +161,8 @@ def resolve(
     say("clustering under cannot-link constraints")
     ids, facts = _load_nodes(store, constraints or Constraints())
     must = _apply_judgements(store, ids, facts)
-    eids, edges, weights = _edges(store, threshold)
-    result = cluster(facts, edges, must, weights)
+    eids, edges, weights, via = _edges(store, threshold)
+    result = cluster(facts, edges, must, weights, via=via)
     clusters = _groups(ids, result)
     old = dict(store.fetchall("SELECT record_id, identity_id FROM identity_members"))
     identity_ids, events = assign_ids(clusters, old)

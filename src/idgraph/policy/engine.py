@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import cedarpy
@@ -41,7 +41,6 @@ class AccessDecision:
     decisions: dict[str, Decision]
     identity_ids: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
-    fields_by_source: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def permitted(self) -> tuple[str, ...]:

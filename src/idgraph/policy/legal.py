@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -133,6 +133,53 @@ def list_legal(store: Store, case_id: str | None = None) -> list[LegalProcess]:
     return [_from_row(r) for r in rows]
 
 
+def _check(type_: str, level: str, issuer: str, issued: date, expires: date | None) -> None:
+    if type_ not in TYPES:
+        raise LegalError(f"unknown type {type_!r}; one of {', '.join(TYPES)}")
+    if level not in LEVELS:
+        raise LegalError(f"unknown level {level!r}; one of {', '.join(LEVELS)}")
+    if issuer not in ISSUERS:
+        raise LegalError(f"unknown issuer {issuer!r}; one of {', '.join(ISSUERS)}")
+    if expires is not None and expires < issued:
+        raise LegalError("expires before it is issued")
+
+
+def _store(store: Store, doc: LegalProcess, actor: str) -> None:
+    user = get_user(store, actor)
+    if user is None or not user.active:
+        raise LegalError(f"unknown or disabled user {actor!r}")
+    if get_legal(store, doc.legal_id) is not None:
+        raise LegalError(f"already registered as {doc.legal_id}")
+    row = asdict(doc)
+    row["scope_identities"] = list(doc.scope_identities)
+    row["scope_sources"] = list(doc.scope_sources)
+    store.execute(
+        f"INSERT INTO legal_process ({_COLS}, registered_by, registered_at) "
+        f"VALUES ({', '.join('?' * 14)})",
+        [
+            *(row[c.strip()] for c in _COLS.split(",")),
+            actor,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+    detail = {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+    record(
+        store,
+        AuditEntry(
+            principal=actor,
+            organisation=user.org,
+            role=user.role,
+            action="legal.add",
+            outcome="ok",
+            basis=doc.legal_id,
+            case_id=doc.case_id,
+            sources=doc.scope_sources,
+            identity_ids=doc.scope_identities,
+            detail=detail,
+        ),
+    )
+
+
 def add_legal(
     store: Store,
     *,
@@ -149,79 +196,24 @@ def add_legal(
     scope_sources: Sequence[str] = (),
     case_id: str | None = None,
 ) -> LegalProcess:
-    """Register a legal-process document; returns it with its ``legal_id``."""
+    """Register a legal-process document (audited); returns it with its ``legal_id``."""
     ensure(store)
-    if type not in TYPES:
-        raise LegalError(f"unknown type {type!r}; one of {', '.join(TYPES)}")
-    if level not in LEVELS:
-        raise LegalError(f"unknown level {level!r}; one of {', '.join(LEVELS)}")
     issuer = issuer or _default_issuer(type)
-    if issuer not in ISSUERS:
-        raise LegalError(f"unknown issuer {issuer!r}; one of {', '.join(ISSUERS)}")
-    if expires is not None and expires < issued:
-        raise LegalError("expires before it is issued")
+    _check(type, level, issuer, issued, expires)
     doc = LegalProcess(
-        legal_id_of(type, number, court),
-        type,
-        number,
-        court,
-        judge,
-        level,
-        issuer,
-        issued,
-        expires,
-        tuple(scope_identities),
-        tuple(scope_sources),
-        case_id,
+        legal_id=legal_id_of(type, number, court),
+        type=type,
+        number=number,
+        court=court,
+        judge=judge,
+        level=level,
+        issuer=issuer,
+        issued=issued,
+        expires=expires,
+        scope_identities=tuple(scope_identities),
+        scope_sources=tuple(scope_sources),
+        case_id=case_id,
     )
     with store.transaction():
-        user = get_user(store, actor)
-        if user is None or not user.active:
-            raise LegalError(f"unknown or disabled user {actor!r}")
-        if get_legal(store, doc.legal_id) is not None:
-            raise LegalError(f"already registered as {doc.legal_id}")
-        store.execute(
-            f"INSERT INTO legal_process ({_COLS}, registered_by, registered_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                doc.legal_id,
-                doc.type,
-                doc.number,
-                doc.court,
-                doc.judge,
-                doc.level,
-                doc.issuer,
-                doc.issued,
-                doc.expires,
-                list(doc.scope_identities),
-                list(doc.scope_sources),
-                doc.case_id,
-                actor,
-                datetime.now(UTC).replace(tzinfo=None),
-            ],
-        )
-        record(
-            store,
-            AuditEntry(
-                principal=actor,
-                organisation=user.org,
-                role=user.role,
-                action="legal.add",
-                outcome="ok",
-                basis=doc.legal_id,
-                case_id=case_id,
-                sources=doc.scope_sources,
-                identity_ids=doc.scope_identities,
-                detail={
-                    "type": type,
-                    "number": number,
-                    "court": court,
-                    "judge": judge,
-                    "level": level,
-                    "issuer": issuer,
-                    "issued": issued.isoformat(),
-                    "expires": expires.isoformat() if expires else None,
-                },
-            ),
-        )
+        _store(store, doc, actor)
     return doc

@@ -17,7 +17,7 @@ from idgraph.policy.engine import AccessDecision, allowed, audit_decision
 from idgraph.policy.fields import NEVER, minimise
 from idgraph.policy.notices import create_notices
 from idgraph.policy.registry import Registry
-from idgraph.policy.view import accepted_edges, cut, member_rows
+from idgraph.policy.view import ScopedView, accepted_edges, cut, member_rows
 from idgraph.schema import RECORD_COLUMNS, Query
 from idgraph.store import Store
 
@@ -174,6 +174,52 @@ def _response_entry(
     )
 
 
+def _visible(
+    store: Store, decision: AccessDecision, identity_id: str, anchor: str | None
+) -> tuple[ScopedView, list[dict[str, Any]]]:
+    """The purpose-scoped view and its records (permitted sources only, current versions)."""
+    members = member_rows(store, identity_id, decision.permitted, _READ_COLUMNS)
+    ids = [r["record_id"] for r in members]
+    view = cut(identity_id, ids, accepted_edges(store, ids), anchor)
+    visible = set(view.record_ids)
+    return view, [r for r in members if r["record_id"] in visible]
+
+
+def _commit(
+    store: Store,
+    reg: Registry,
+    decision: AccessDecision,
+    identity_id: str,
+    view: ScopedView,
+    outcomes: Mapping[str, SourceOutcome],
+    sources: Sequence[str],
+) -> list[str]:
+    """Notices for duties of sources that disclosed, then the audit entries: one transaction."""
+    query, user = decision.query, decision.principal
+    at = (query.at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    duties = [
+        (s, rule, duty)
+        for s, o in outcomes.items()
+        if o.records
+        for rule in o.rules
+        for duty in reg.policies.duties.get(rule, ())
+    ]
+    with store.transaction():
+        notices = create_notices(
+            store,
+            identity_id=identity_id,
+            org=user.org if user else "",
+            principal=query.principal,
+            case_id=query.case_id,
+            duties=duties,
+            at=at,
+        )
+        detail = {"notices": notices, "withheld": list(decision.denied)}
+        response = _response_entry(decision, identity_id, "ok", sources, view.record_ids, detail)
+        audit_decision(store, decision, response)
+    return notices
+
+
 def read_profile(
     store: Store,
     query: Query,
@@ -192,45 +238,14 @@ def read_profile(
                 store, decision, _response_entry(decision, identity_id, "deny", (), (), {})
             )
         raise AccessDenied(decision.rules or ("default.deny",))
-    members = member_rows(store, identity_id, decision.permitted, _READ_COLUMNS)
-    ids = [r["record_id"] for r in members]
-    view = cut(identity_id, ids, accepted_edges(store, ids), anchor)
-    visible = set(view.record_ids)
-    rows = [r for r in members if r["record_id"] in visible]
+    view, rows = _visible(store, decision, identity_id, anchor)
     minimised = [minimise(r, decision.fields_for(r["source_id"])) for r in rows]
     by_source: dict[str, list[dict[str, Any]]] = {}
     for r in minimised:
         by_source.setdefault(r["source_id"], []).append({k: _jsonable(v) for k, v in r.items()})
     counts = {s: len(v) for s, v in by_source.items()}
     outcomes = _outcomes(decision, counts)
-    user = decision.principal
-    at = query.at or datetime.now(UTC).replace(tzinfo=None)
-    duties = [
-        (s, rule, duty)
-        for s, o in outcomes.items()
-        if o.records
-        for rule in o.rules
-        for duty in reg.policies.duties.get(rule, ())
-    ]
-    with store.transaction():
-        notices = create_notices(
-            store,
-            identity_id=identity_id,
-            org=user.org if user else "",
-            principal=query.principal,
-            case_id=query.case_id,
-            duties=duties,
-            at=at,
-        )
-        response = _response_entry(
-            decision,
-            identity_id,
-            "ok",
-            sorted(by_source),
-            view.record_ids,
-            {"notices": notices, "withheld": list(decision.denied)},
-        )
-        audit_decision(store, decision, response)
+    notices = _commit(store, reg, decision, identity_id, view, outcomes, sorted(by_source))
     return Profile(
         identity_id,
         query,

@@ -97,16 +97,16 @@ def accepted_edges(store: Store, record_ids: Sequence[str]) -> list[tuple[str, s
     if len(record_ids) < 2:
         return []
     try:
-        run = store.scalar("SELECT run_id FROM link_runs ORDER BY started_at DESC LIMIT 1")
         rows = store.fetchall(
-            "SELECT record_id_l, record_id_r, accepted, run_id FROM link_edges "
+            "SELECT record_id_l, record_id_r, accepted, "
+            "  run_id = (SELECT max_by(run_id, started_at) FROM link_runs) FROM link_edges "
             f"WHERE record_id_l IN ({_marks(len(record_ids))})",
             list(record_ids),
         )
     except duckdb.CatalogException as exc:
         raise GraphMissing(f"identity graph missing ({exc}): run linkage first") from exc
     keep = set(record_ids)
-    return [(r[0], r[1]) for r in rows if r[2] and r[3] == run and r[1] in keep]
+    return [(r[0], r[1]) for r in rows if r[2] and r[3] and r[1] in keep]
 
 
 def cut(

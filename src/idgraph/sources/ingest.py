@@ -232,10 +232,10 @@ class _Batch:
             'duplicate record id in file (first at line ' || first_line || ')', batch_id
             FROM temp.ingest_ranked WHERE rn > 1""", [m.record_id])
         s.rows_quarantined += int(dup)
-        tomb = ("AND NOT EXISTS (SELECT 1 FROM tombstones t"
+        tomb = ("AND NOT EXISTS (SELECT 1 FROM retention_tombstones t"
                 " WHERE t.record_id = s.record_id AND t.row_hash = s.row_hash)")
         has_tomb = bool(st.scalar(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'tombstones'"))
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'retention_tombstones'"))
         if has_tomb:
             retired = st.scalar(f"""SELECT count(*) FROM temp.ingest_ranked s
                 WHERE rn = 1 AND NOT (TRUE {tomb})""")

@@ -35,23 +35,20 @@ def map_unique(
     shown: Callable[[K], str | None] | None = None,
 ) -> list[V | None]:
     """Apply ``func`` once per distinct key; rejected keys give None and an issue per row."""
-    cache: dict[K, V | None] = {}
+    results: dict[K, V | None] = dict.fromkeys(keys)
     bad: dict[K, str] = {}
-    out: list[V | None] = []
-    for i, key in enumerate(keys):
-        if key in cache:
-            res = cache[key]
-        else:
-            try:
-                res = func(key)
-            except InvalidValue as exc:
-                res = None
-                bad[key] = exc.reason
-            cache[key] = res
-        if key in bad:
-            issues.append(FieldIssue(i, field, shown(key) if shown else _show(key), bad[key]))
-        out.append(res)
-    return out
+    for key in results:
+        if key is None:
+            continue
+        try:
+            results[key] = func(key)
+        except InvalidValue as exc:
+            bad[key] = exc.reason
+    if bad:
+        show = shown or _show
+        issues.extend(FieldIssue(i, field, show(k), bad[k])
+                      for i, k in enumerate(keys) if k in bad)
+    return [results[k] for k in keys]
 
 
 def _show(key: Any) -> str | None:
