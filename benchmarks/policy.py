@@ -23,6 +23,7 @@ from datetime import date
 
 from idgraph.cases import open_case
 from idgraph.policy.engine import allowed
+from idgraph.policy.fields import PROVENANCE
 from idgraph.policy.legal import add_legal
 from idgraph.policy.profile import read_profile
 from idgraph.policy.registry import Registry
@@ -139,6 +140,54 @@ def report(name: str, runs: tuple[list[float], list[float]], target: float) -> N
     )
 
 
+def bench_decisions(store: Store, query: Query, n: int) -> None:
+    reg = Registry(store)
+    sources = [s[0] for s in SOURCES]
+    print(f"policy set: {len(reg.policies.ids)} Cedar policies; 8 sources; 3 actions/source")
+
+    def cold() -> None:
+        reg.decision_cache.clear()
+        allowed(reg, query, sources, identity_ids=["I1"])
+
+    timed(cold, 50)
+    report("allowed() 8 sources, cold (Cedar every call)", timed(cold, n), 1.0)
+    warm = timed(lambda: allowed(reg, query, sources, identity_ids=["I1"]), n)
+    report("allowed() 8 sources, warm (decision cache)", warm, 1.0)
+
+
+def bench_profiles(store: Store, query: Query, n_records: int, n: int, indexes: bool) -> None:
+    t = time.perf_counter()
+    generate(store, n_records)
+    total = int(store.scalar("SELECT count(*) FROM records"))
+    edges = store.scalar("SELECT count(*) FROM link_edges")
+    print(
+        f"generated {total:,} records, {total // GROUP:,} identities of {GROUP} records, "
+        f"{edges:,} edges in {time.perf_counter() - t:.1f} s"
+    )
+    if indexes:
+        t = time.perf_counter()
+        for stmt in INDEXES:
+            store.execute(stmt)
+        print(f"created {len(INDEXES)} lookup indexes in {time.perf_counter() - t:.1f} s")
+    reg = Registry(store)
+    rng = random.Random(7)
+    it = iter([f"I{rng.randrange(total // GROUP)}" for _ in range(2 * n + 10)])
+    prof = read_profile(store, query, next(it), registry=reg)
+    print(
+        f"profile sample: {len(prof.record_ids)} of {GROUP} records visible, sources "
+        f"{sorted(prof.records)}; credit_hdr fields (1681f): "
+        f"{sorted(set(prof.records['credit_hdr'][0]) - PROVENANCE)}"
+    )
+    for _ in range(5):
+        read_profile(store, query, next(it), registry=reg)
+    label = "indexed" if indexes else "no indexes"
+    ms = timed(lambda: read_profile(store, query, next(it), registry=reg), n)
+    report(f"read_profile() immigration+notice ({label})", ms, 20.0)
+    plain = query.model_copy(update={"purpose": "criminal_investigation", "basis": None})
+    ms = timed(lambda: read_profile(store, plain, next(it), registry=reg), n)
+    report(f"read_profile() criminal ({label})", ms, 20.0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--records", type=int, default=1_000_000)
@@ -150,57 +199,14 @@ def main() -> None:
         help="Skip the lookup indexes the read path needs (see INDEXES) to show their effect.",
     )
     args = ap.parse_args()
-    store = open_store(None, threads=2, memory_limit="4GB")
-    query = setup(store)
-    reg = Registry(store)
-    sources = [s[0] for s in SOURCES]
-    print(f"policy set: {len(reg.policies.ids)} Cedar policies; 8 sources; 3 actions/source")
     print(
         f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
         "(wall times include waiting for the CPU; cpu times do not)"
     )
-
-    def cold() -> None:
-        reg.decision_cache.clear()
-        allowed(reg, query, sources, identity_ids=["I1"])
-
-    timed(cold, 50)
-    report("allowed() 8 sources, cold (Cedar every call)", timed(cold, args.decisions), 1.0)
-    warm = timed(lambda: allowed(reg, query, sources, identity_ids=["I1"]), args.decisions)
-    report("allowed() 8 sources, warm (decision cache)", warm, 1.0)
-
-    t = time.perf_counter()
-    generate(store, args.records)
-    n = store.scalar("SELECT count(*) FROM records")
-    print(
-        f"generated {n:,} records, {n // GROUP:,} identities of {GROUP} records, "
-        f"{store.scalar('SELECT count(*) FROM link_edges'):,} edges in "
-        f"{time.perf_counter() - t:.1f} s"
-    )
-    if not args.no_indexes:
-        t = time.perf_counter()
-        for stmt in INDEXES:
-            store.execute(stmt)
-        print(f"created {len(INDEXES)} lookup indexes in {time.perf_counter() - t:.1f} s")
-    reg = Registry(store)
-    rng = random.Random(7)
-    ids = [f"I{rng.randrange(n // GROUP)}" for _ in range(2 * args.profiles + 10)]
-    it = iter(ids)
-    prof = read_profile(store, query, next(it), registry=reg)
-    print(
-        f"profile sample: {len(prof.record_ids)} records visible of {GROUP} "
-        f"(sources {sorted(prof.records)}); fields on credit_hdr: "
-        f"{sorted(prof.records.get('credit_hdr', [{}])[0])[:6]}..."
-    )
-    for _ in range(5):
-        read_profile(store, query, next(it), registry=reg)
-    ms = timed(lambda: read_profile(store, query, next(it), registry=reg), args.profiles)
-    label = "no indexes" if args.no_indexes else "indexed"
-    report(f"read_profile() immigration+notice ({label})", ms, 20.0)
-    plain = query.model_copy(update={"purpose": "criminal_investigation", "basis": None})
-    ms = timed(lambda: read_profile(store, plain, next(it), registry=reg), args.profiles)
-    report(f"read_profile() criminal ({label})", ms, 20.0)
-    print(f"store: {n:,} records; each profile reads one {GROUP}-record identity")
+    store = open_store(None, threads=2, memory_limit="4GB")
+    query = setup(store)
+    bench_decisions(store, query, args.decisions)
+    bench_profiles(store, query, args.records, args.profiles, not args.no_indexes)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ def test_synth_ingest_twice_adds_nothing_the_second_time(synth_dir: Path, tmp_pa
                               "records_versioned, rows_quarantined FROM batches")
     assert n_sources >= 7
     assert all(rows == add + unch + ver + q for rows, add, unch, ver, q in batches)
-    truth = list(csv.DictReader(open(synth_dir / "truth.csv", encoding="utf-8")))
+    with open(synth_dir / "truth.csv", encoding="utf-8") as fh:
+        truth = list(csv.DictReader(fh))
     assert n_records + sum(b[4] for b in batches) >= len(truth)
     second = runner.invoke(app, ["--data-dir", str(data), "ingest", str(synth_dir)])
     assert second.exit_code == 0, second.output
@@ -41,9 +43,11 @@ def test_synth_ingest_twice_adds_nothing_the_second_time(synth_dir: Path, tmp_pa
         assert st.scalar("SELECT count(*) FROM records") == n_records
         assert st.scalar("SELECT sum(records_added + records_versioned) FROM batches "
                          "WHERE batch_id NOT IN (SELECT batch_id FROM records)") == 0
-    listing = runner.invoke(app, ["--data-dir", str(data), "sources"])
+    listing = runner.invoke(app, ["--data-dir", str(data), "sources", "--json"])
     assert listing.exit_code == 0
-    assert "ny_dmv" in listing.output
+    by_id = {d["source"]: d for d in map(json.loads, listing.output.splitlines())}
+    assert by_id["ny_dmv"]["regimes"] == "DPPA, NY-VTL-201"
+    assert by_id["ny_dmv"]["records"] == by_id["ny_dmv"]["versions"] > 0
 
 
 def test_ingest_rejects_bad_file_names_it_and_exits_nonzero(tmp_path: Path) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from idgraph.link.cluster import cluster
-from idgraph.link.constraints import Constraints, Dob, Facts, dobs_compatible, record_facts
+from idgraph.link.constraints import (
+    VIA_CONTACT,
+    VIA_ID,
+    Constraints,
+    Dob,
+    Facts,
+    GivenName,
+    dobs_compatible,
+    record_facts,
+)
 from idgraph.link.ids import assign_ids, new_id
 
 DOB_CASES: list[tuple[Dob, Dob, bool]] = [
@@ -38,8 +47,8 @@ FACT_CASES = [
     ((None, "IL:A1", None), (None, "IL:A2", None), "dl"),
     ((None, "IL:A1", None), (None, "WI:A2", None), None),  # other issuer
     ((None, None, "JR"), (None, None, "SR"), "suffix"),
-    ((None, None, "JR"), (None, None, None), None),
-    ((None, None, "MD"), (None, None, "JR"), None),  # not generational
+    ((None, None, "JR"), (None, None, None), "generation"),  # undated, no suffix
+    ((None, None, "MD"), (None, None, "JR"), "generation"),  # MD is not generational
 ]
 
 
@@ -52,6 +61,61 @@ def test_fact_conflicts(
     rules = Constraints()
     fa, fb = record_facts(*a, NO_DOB, rules), record_facts(*b, NO_DOB, rules)
     assert fa.conflict(fb) == expected
+
+
+Y1960: Dob = ("19600902", "196009", 1960)
+# (suffix, dob, other suffix, other dob, via, expected): the generation rule
+GENERATION_CASES: list[tuple[str | None, Dob, str | None, Dob, int, str | None]] = [
+    ("SR", Y1960, None, NO_DOB, 0, "generation"),  # name+address alone cannot tell
+    ("SR", Y1960, None, NO_DOB, VIA_CONTACT, None),  # same phone or email: fine
+    ("SR", Y1960, None, NO_DOB, VIA_ID, None),
+    ("SR", Y1960, None, (None, None, 1961), 0, None),  # a birth year places it
+    ("SR", Y1960, None, (None, None, 1988), 0, "dob"),
+    (None, Y1960, None, NO_DOB, 0, None),  # no suffix anywhere: nothing to tell apart
+]
+
+
+@pytest.mark.parametrize(("sa", "da", "sb", "db", "via", "expected"), GENERATION_CASES)
+def test_generation_rule(
+    sa: str | None, da: Dob, sb: str | None, db: Dob, via: int, expected: str | None
+) -> None:
+    rules = Constraints()
+    fa, fb = record_facts(None, None, sa, da, rules), record_facts(None, None, sb, db, rules)
+    assert fa.conflict(fb, via) == expected
+    assert fb.conflict(fa, via) == expected
+
+
+# (given name of a, of b, via, expected): the given-name rule (twins)
+NAME_CASES: list[tuple[GivenName, GivenName, int, str | None]] = [
+    (("MICHAEL", "MICHAEL", "MXL", None), ("ROBERT", "ROBERT", "RBRT", "JAMES"), 0,
+     "given_name"),
+    (("MICHAEL", "MICHAEL", "MXL", None), ("ROBERT", "ROBERT", "RBRT", None), VIA_ID, None),
+    (("MIKE", "MICHAEL", "MK", None), ("MICHAEL", "MICHAEL", "MXL", None), 0, None),
+    (("MICHEAL", None, None, None), ("MICHAEL", None, None, None), 0, None),  # typo
+    (("JAMES", None, None, "ROBERT"), ("ROBERT", None, None, None), 0, None),  # swapped
+]
+
+
+@pytest.mark.parametrize(("na", "nb", "via", "expected"), NAME_CASES)
+def test_given_name_rule(na: GivenName, nb: GivenName, via: int, expected: str | None) -> None:
+    rules = Constraints()
+    fa = record_facts(None, None, None, Y1960, rules, na)
+    fb = record_facts(None, None, None, Y1960, rules, nb)
+    assert fa.conflict(fb, via) == expected
+    off = Constraints(given_names=False)
+    ga, gb = (record_facts(None, None, None, Y1960, off, n) for n in (na, nb))
+    assert ga.conflict(gb) is None
+
+
+def test_ambiguous_record_between_jr_and_sr_is_left_alone() -> None:
+    # 0: Sr (1960), 1: Jr (1988, JR); 2: undated phone record fitting both by name+address
+    rules = Constraints()
+    facts = [record_facts(None, None, None, Y1960, rules),
+             record_facts(None, None, "JR", ("19880101", "198801", 1988), rules),
+             record_facts(None, None, None, NO_DOB, rules)]
+    result = cluster(facts, [(0, 2), (1, 2)], weights=[6.0, 6.0], via=[0, 0])
+    assert len(set(result.labels)) == 3
+    assert result.refused.get("ambiguous") == 1
 
 
 def test_rules_can_be_switched_off() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -45,7 +46,7 @@ def _summary_table(rows: list[IngestSummary]) -> Table:
     # "balanced" is rows = records + quarantined rows
     for col in ("source", "rows", "added", "versioned", "same", "quarantined",
                 "bad fields", "balanced", "s"):
-        t.add_column(col, justify="left" if col == "source" else "right")
+        t.add_column(col, justify="left" if col == "source" else "right", overflow="fold")
     for s in rows:
         t.add_row(s.source_id, f"{s.rows:,}", f"{s.records_added:,}",
                   f"{s.records_versioned:,}", f"{s.records_unchanged:,}",
@@ -101,7 +102,10 @@ def ingest_command(
         raise typer.Exit(1)
 
 
-def sources_command(ctx: typer.Context) -> None:
+def sources_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
+) -> None:
     """List sources with their legal regimes, record and quarantine counts."""
     with store_of(ctx) as store:
         rows = store.fetchall("""
@@ -123,10 +127,16 @@ def sources_command(ctx: typer.Context) -> None:
             ORDER BY s.source_id""")
     if not rows:
         raise fail("no sources yet: run `idgraph ingest PATH` first")
+    names = ("source", "kind", "jurisdiction", "regimes", "retention_days", "records",
+             "versions", "quarantined_rows", "bad_fields", "last_ingest")
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps(dict(zip(names, r, strict=True)), default=str))
+        return
     t = Table(title="sources")
     for col in ("source", "kind", "jurisdiction", "regimes", "retention d", "records",
                 "versions", "quarantined rows*", "bad fields*", "last ingest"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for r in rows:
         t.add_row(*[("" if v is None else f"{v:,}" if isinstance(v, int) else str(v))
                     for v in r])

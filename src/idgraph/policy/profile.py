@@ -242,7 +242,8 @@ def read_profile(
     minimised = [minimise(r, decision.fields_for(r["source_id"])) for r in rows]
     by_source: dict[str, list[dict[str, Any]]] = {}
     for r in minimised:
-        by_source.setdefault(r["source_id"], []).append({k: _jsonable(v) for k, v in r.items()})
+        clean = {k: _jsonable(v) for k, v in r.items() if v is not None}
+        by_source.setdefault(r["source_id"], []).append(clean)
     counts = {s: len(v) for s, v in by_source.items()}
     outcomes = _outcomes(decision, counts)
     notices = _commit(store, reg, decision, identity_id, view, outcomes, sorted(by_source))

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from idgraph.audit import AuditEntry, AuditLog, Checkpoint, merkle, record
 from idgraph.cases import Case, list_cases
+from idgraph.policy.notices import ensure as ensure_notices
 from idgraph.policy.users import User, get_user
 from idgraph.store import Store
 
@@ -283,8 +284,6 @@ def notice_status(due: date | None, sent_at: datetime | None, today: date) -> st
 
 def load_notices(store: Store, today: date, identity_id: str | None = None) -> list[NoticeRow]:
     """Notice rows (of one identity, or all), oldest first, with their status on ``today``."""
-    from idgraph.policy.notices import ensure as ensure_notices
-
     ensure_notices(store)
     rows = store.fetchall(
         f"SELECT {_NOTICE_COLS} FROM notices WHERE ?::VARCHAR IS NULL OR identity_id = ? "

@@ -1,0 +1,273 @@
+"""The subject-access report: what is held about one person, who received it, notices.
+
+* Records: the current members of the identity (``identity_members``), by source,
+  with provenance and the date retention removes them (``ingested_at`` + the source's
+  ``retention_days``).
+* Disclosures: every response that left the system naming the identity (or an
+  identity merged into it) or any of its records, each with an inclusion proof
+  against one signed checkpoint (signed now when none covers them).
+* Notices owed and sent.
+
+The subject's copy withholds disclosures (and their notices) made in an OPEN
+CRIMINAL case, and says how many; the overseer's copy shows everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Final, Literal
+
+from idgraph.audit import AuditLog
+from idgraph.audit.reports.common import (
+    DISCLOSURE_ACTIONS,
+    CheckpointInfo,
+    Disclosure,
+    NoticeRow,
+    audit_report,
+    authorise,
+    cases_by_id,
+    checkpoint_info,
+    covering_checkpoint,
+    disclosure_of,
+    is_withholdable,
+    iso,
+    load_entries,
+    load_notices,
+    now,
+    prove,
+    utc,
+)
+from idgraph.link.tables import ensure_tables as ensure_link_tables
+from idgraph.schema import NORMALISED_COLUMNS
+from idgraph.store import Store
+
+Copy = Literal["subject", "overseer"]
+COPY_ROLES: Final[dict[str, tuple[str, ...]]] = {
+    "subject": ("records_officer", "overseer"),
+    "overseer": ("overseer",),
+}
+# Helper columns derived for matching: not what a person would call "their data".
+_DERIVED: Final[frozenset[str]] = frozenset(
+    {
+        "first_name_canon",
+        "first_name_phonetic",
+        "last_name_phonetic",
+        "last_name_parts",
+        "dob_precision",
+        "house_number",
+    }
+)
+VALUE_COLUMNS: Final[tuple[str, ...]] = tuple(c for c in NORMALISED_COLUMNS if c not in _DERIVED)
+
+
+@dataclass(frozen=True)
+class HeldRecord:
+    record_id: str
+    source_id: str
+    source_record_id: str
+    version: int
+    versions: int
+    batch_id: str | None
+    ingested_at: str | None
+    source_file: str | None
+    source_line: int | None
+    retain_until: str | None
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SourceRecords:
+    source_id: str
+    title: str | None
+    kind: str | None
+    jurisdiction: str | None
+    retention_days: int | None
+    records: list[HeldRecord]
+
+
+@dataclass(frozen=True)
+class LineageRow:
+    at: str | None
+    run_id: str | None
+    event: str
+    identity_id: str
+    related: list[str]
+
+
+@dataclass(frozen=True)
+class SubjectReport:
+    identity_id: str
+    copy: str
+    generated_at: str
+    generated_by: str
+    report_entry: int
+    record_count: int
+    sources: list[SourceRecords]
+    lineage: list[LineageRow]
+    disclosures: list[Disclosure]
+    withheld: int
+    notices: list[NoticeRow]
+    withheld_notices: int
+    checkpoint: CheckpointInfo | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return iso(v)
+    if isinstance(v, list | tuple):
+        return [_value(x) for x in v]
+    return v
+
+
+def held_records(store: Store, identity_id: str) -> list[SourceRecords]:
+    """Current member records of ``identity_id`` grouped by source, sorted."""
+    ensure_link_tables(store)
+    cols = ", ".join(f"r.{c}" for c in VALUE_COLUMNS)
+    rows = store.fetchall(
+        "SELECT r.record_id, r.source_id, r.source_record_id, r.version, "
+        "(SELECT count(*) FROM records v WHERE v.record_id = r.record_id), r.batch_id, "
+        "r.ingested_at, r.source_file, r.source_line, s.title, s.kind, s.jurisdiction, "
+        f"s.retention_days, {cols} FROM identity_members m "
+        "JOIN records r ON r.record_id = m.record_id AND r.is_current "
+        "LEFT JOIN sources s ON s.source_id = r.source_id "
+        "WHERE m.identity_id = ? ORDER BY r.source_id, r.record_id",
+        [identity_id],
+    )
+    groups: dict[str, SourceRecords] = {}
+    for r in rows:
+        days = r[12]
+        until = r[6] + timedelta(days=int(days)) if r[6] is not None and days is not None else None
+        values = {c: _value(v) for c, v in zip(VALUE_COLUMNS, r[13:], strict=True) if v}
+        group = groups.setdefault(r[1], SourceRecords(r[1], r[9], r[10], r[11], days, []))
+        group.records.append(
+            HeldRecord(
+                record_id=r[0],
+                source_id=r[1],
+                source_record_id=r[2],
+                version=int(r[3]),
+                versions=int(r[4]),
+                batch_id=r[5],
+                ingested_at=iso(r[6]),
+                source_file=r[7],
+                source_line=None if r[8] is None else int(r[8]),
+                retain_until=iso(until),
+                values=values,
+            )
+        )
+    return [groups[k] for k in sorted(groups)]
+
+
+def lineage_of(store: Store, identity_id: str) -> list[LineageRow]:
+    """Lineage events naming ``identity_id`` (as the identity or a related one)."""
+    ensure_link_tables(store)
+    rows = store.fetchall(
+        'SELECT "at", run_id, event, identity_id, related FROM identity_lineage '
+        "WHERE identity_id = ? OR list_contains(related, ?) "
+        'ORDER BY "at", run_id, identity_id, event',
+        [identity_id, identity_id],
+    )
+    return [LineageRow(iso(r[0]), r[1], r[2], r[3], sorted(r[4] or ())) for r in rows]
+
+
+def _predecessors(identity_id: str, lineage: list[LineageRow]) -> set[str]:
+    """Identity ids merged into ``identity_id``: their disclosures concern this person."""
+    return {
+        rel
+        for row in lineage
+        if row.identity_id == identity_id and row.event == "merged"
+        for rel in row.related
+    }
+
+
+def subject_report(
+    store: Store,
+    identity_id: str,
+    *,
+    log: AuditLog,
+    actor: str,
+    copy: Copy = "subject",
+    at: datetime | None = None,
+) -> SubjectReport:
+    """The subject-access report of ``identity_id``; audited as ``report.subject``."""
+    if copy not in COPY_ROLES:
+        raise ValueError(f"copy must be one of {', '.join(COPY_ROLES)}")
+    when = utc(at) if at is not None else now()
+    user = authorise(
+        store, actor, COPY_ROLES[copy], "report.subject", when, {"copy": copy}, [identity_id]
+    )
+    sources = held_records(store, identity_id)
+    held = {rec.record_id for g in sources for rec in g.records}
+    lineage = lineage_of(store, identity_id)
+    ids = {identity_id} | _predecessors(identity_id, lineage)
+    cases = cases_by_id(store)
+    found: list[tuple[Disclosure, bool]] = []  # (disclosure, entry names only this person)
+    for item in load_entries(store, DISCLOSURE_ACTIONS, "ok"):
+        e = item.entry
+        mine = sorted(held.intersection(e.record_ids))
+        if not mine and not ids.intersection(e.identity_ids):
+            continue
+        only_me = set(e.identity_ids) <= ids and set(e.record_ids) <= held
+        found.append((disclosure_of(item, cases, mine), only_me))
+    withheld = [d for d, _ in found if d.withheld] if copy == "subject" else []
+    shown = [(d, only) for d, only in found if not (copy == "subject" and d.withheld)]
+    notices = load_notices(store, when.date(), identity_id)
+    hidden_notices = [n for n in notices if is_withholdable(cases.get(n.case_id or ""))]
+    if copy == "subject":
+        notices = [n for n in notices if n not in hidden_notices]
+    entry = audit_report(
+        store,
+        user,
+        "report.subject",
+        when,
+        {
+            "copy": copy,
+            "records": len(held),
+            "disclosures": len(shown),
+            "withheld": len(withheld),
+            "notices": len(notices),
+        },
+        [identity_id],
+    )
+    cp_info = None
+    disclosures: list[Disclosure] = []
+    if shown:
+        cp = covering_checkpoint(log, max(d.index for d, _ in shown))
+        cp_info = checkpoint_info(log, cp)
+        for d, only_me in shown:
+            proof = prove(log, d.index, cp, show_entry=copy == "overseer" or only_me)
+            disclosures.append(replace(d, proof=proof))
+    notes = _notes(copy, len(withheld), len(hidden_notices) if copy == "subject" else 0)
+    return SubjectReport(
+        identity_id=identity_id,
+        copy=copy,
+        generated_at=iso(when) or "",
+        generated_by=user.name,
+        report_entry=entry,
+        record_count=len(held),
+        sources=sources,
+        lineage=lineage,
+        disclosures=disclosures,
+        withheld=len(withheld),
+        notices=notices,
+        withheld_notices=len(hidden_notices) if copy == "subject" else 0,
+        checkpoint=cp_info,
+        notes=notes,
+    )
+
+
+def _notes(copy: str, withheld: int, withheld_notices: int) -> list[str]:
+    notes = []
+    if copy == "subject" and (withheld or withheld_notices):
+        notes.append(
+            f"{withheld} disclosure(s) and {withheld_notices} notice(s) made in open criminal "
+            "cases are withheld from this copy until those cases close; the oversight "
+            "copy lists them."
+        )
+    if copy == "overseer":
+        notes.append(
+            "Oversight copy: disclosures in open criminal cases are listed and marked "
+            "'withheld from subject'."
+        )
+    return notes
