@@ -225,7 +225,7 @@ def render_profile(profile: Profile, out: Console) -> None:
     rows = [
         [
             s,
-            "included" if o.included else "withheld",
+            "permitted" if o.included else "withheld",
             o.records,
             ", ".join(o.rules),
             ", ".join(o.duties),

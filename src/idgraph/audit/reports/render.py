@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,18 @@ def environment() -> Environment:
     env.globals["columns"] = svg.columns
     env.filters["pairs"] = _pairs
     env.filters["rule_pairs"] = _rule_pairs
+    env.filters["when"] = _when
     return env
+
+
+def _when(value: str | None) -> str:
+    """ISO UTC time as ``YYYY-MM-DD HH:MM[:SS] UTC`` (dates unchanged, None as a dash)."""
+    if not value:
+        return "—"
+    if len(value) <= 10:
+        return value
+    t = datetime.fromisoformat(value).astimezone(UTC)
+    return t.strftime("%Y-%m-%d %H:%M:%S" if t.second else "%Y-%m-%d %H:%M") + " UTC"
 
 
 def _pairs(counts: list[dict[str, Any]]) -> list[tuple[str, int]]:

@@ -18,7 +18,7 @@ def _num(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
 
-def hbar(title: str, items: Sequence[tuple[str, int]], *, width: int = 560) -> Markup:
+def hbar(title: str, items: Sequence[tuple[str, int]], *, width: int = 540) -> Markup:
     """Horizontal bars, one row per (label, value), in the order given."""
     rows = list(items)[:20]
     label_w, row_h, top = 190, 20, 26
@@ -46,7 +46,7 @@ def hbar(title: str, items: Sequence[tuple[str, int]], *, width: int = 560) -> M
     return Markup("".join(parts))
 
 
-def columns(title: str, items: Sequence[tuple[str, int]], *, width: int = 560) -> Markup:
+def columns(title: str, items: Sequence[tuple[str, int]], *, width: int = 540) -> Markup:
     """Vertical bars over an ordered axis (days); first and last labels shown."""
     rows = list(items)
     height, top, bottom, left = 170, 26, 24, 30

@@ -1,0 +1,61 @@
+"""Correction notices after merges and splits of identities already disclosed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from reports_fixtures import AT, build, golden, read, t
+
+from idgraph.audit import record
+from idgraph.audit.reports import ReportError, corrections, corrections_report, render_html
+from idgraph.audit.reports import to_json as report_json
+
+
+def test_recipients_listed_after_split() -> None:
+    store, _ = build()
+    split = [c for c in corrections(store) if c.event == "split"]
+    assert [(c.recipient_org, c.recipient, c.disclosures) for c in split] == [
+        ("acme", "inv3", [2]),
+        ("nypd", "inv1", [0, 6]),
+        ("nypd", "inv2", [1]),
+    ]
+    assert all(c.identity_id == "P-DAVE" and c.related == ["P-ALICE"] for c in split)
+    # A read after the split was of the corrected identity: no correction for it.
+    assert all(10 not in c.disclosures for c in split)
+
+
+def test_recipients_listed_after_merge() -> None:
+    store, _ = build()
+    merged = [c for c in corrections(store) if c.event == "merged"]
+    assert [(c.recipient, c.disclosures, c.disclosed_ids) for c in merged] == [
+        ("inv1", [4, 6], ["P-BOB"]),
+        ("inv2", [5], ["P-BOB"]),
+    ]
+
+
+def test_since_and_new_split() -> None:
+    store, _ = build()
+    assert [c.event for c in corrections(store, since=datetime(2030, 1, 11))] == [
+        "merged", "merged",
+    ]
+    assert corrections(store, since=datetime(2030, 1, 15)) == []
+    # A judgement later splits P-CAROL: everyone who read her before is listed.
+    record(store, read(t(27), "inv3", ["P-CAROL"], ["court_ny/C9"], case="V-1"))
+    store.execute(
+        "INSERT INTO identity_lineage VALUES ('R-4', 'P-FRED', 'split', ['P-CAROL'], ?)",
+        [datetime(2030, 1, 28)],
+    )
+    late = corrections(store, since=datetime(2030, 1, 28, tzinfo=UTC))
+    assert [(c.recipient, len(c.disclosures)) for c in late] == [("inv3", 1), ("inv2", 6)]
+
+
+def test_corrections_report_audited_and_golden() -> None:
+    store, log = build()
+    report = corrections_report(store, actor="rec", at=AT)
+    assert len(report.corrections) == 5
+    assert log.entries(report.report_entry)[0].entry.action == "report.corrections"
+    golden("corrections.json", report_json(report))
+    assert "P-DAVE" in render_html(report)
+    with pytest.raises(ReportError):
+        corrections_report(store, actor="inv1", at=AT)
