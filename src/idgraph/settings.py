@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     default_region: str = Field(
         default="US", description="Region assumed for phone numbers without a country code."
     )
+    policy_dir: Path | None = Field(
+        default=None, description="Folder of a deployment's extra *.cedar policies."
+    )
     match_threshold: float = Field(
         default=0.9, description="Link probability above which two records are linked."
     )

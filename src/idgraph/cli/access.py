@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from idgraph import cases as cases_lib
-from idgraph.cli.common import console, fail, store_of
+from idgraph.cli.common import console, fail, settings_of, store_of
 from idgraph.policy import legal as legal_lib
 from idgraph.policy import notices as notices_lib
 from idgraph.policy import users as users_lib
@@ -257,7 +257,8 @@ def profile_command(
     with store_of(ctx) as store:
         try:
             prof = read_profile(
-                store, query, identity_id, registry=Registry(store, policy_dir=policy_dir)
+                store, query, identity_id,
+                registry=Registry(store, policy_dir=policy_dir or settings_of(ctx).policy_dir),
             )
         except AccessDenied as exc:
             raise fail(f"denied by {', '.join(exc.rules)}", code=3) from exc
