@@ -63,8 +63,16 @@ SOURCES = [
 
 RECORDS = [
     # record_id, identity, values
-    ("dmv_ny/A1", "P-ALICE", {"full_name": "ALICE QUILLBY", "dob": date(1988, 3, 4),
-                               "plate": "QXZ1234", "address": "12 ELM ST, ALBANY, NY 12207"}),
+    (
+        "dmv_ny/A1",
+        "P-ALICE",
+        {
+            "full_name": "ALICE QUILLBY",
+            "dob": date(1988, 3, 4),
+            "plate": "QXZ1234",
+            "address": "12 ELM ST, ALBANY, NY 12207",
+        },
+    ),
     ("court_ny/C1", "P-ALICE", {"full_name": "ALICE QUILLBY", "case_number": "CR-2029-0042"}),
     ("utility/U1", "P-ALICE", {"full_name": "A QUILLBY", "phone": "+15185550100"}),
     ("dmv_ny/B1", "P-BOB", {"full_name": "BOB ZANTER", "plate": "BZT9876"}),
@@ -88,61 +96,189 @@ CASES = [
 
 def _registry(store: Store) -> None:
     for sid, title, kind, jur, regimes, days in SOURCES:
-        _rows(store, "sources", [{"source_id": sid, "title": title, "kind": kind,
-                                  "jurisdiction": jur, "regimes": regimes,
-                                  "retention_days": days}])
+        _rows(
+            store,
+            "sources",
+            [
+                {
+                    "source_id": sid,
+                    "title": title,
+                    "kind": kind,
+                    "jurisdiction": jur,
+                    "regimes": regimes,
+                    "retention_days": days,
+                }
+            ],
+        )
     for n, (rid, ident, values) in enumerate(RECORDS):
         sid, srid = rid.split("/")
-        _rows(store, "records", [{
-            "record_id": rid, "source_id": sid, "source_record_id": srid, "version": 1,
-            "is_current": True, "row_hash": f"h-{rid}", "batch_id": f"B-{sid}-1",
-            "ingested_at": datetime(2029, 12, 1 + n), "source_file": f"{sid}.csv",
-            "source_line": 2 + n, "raw": "{}", **values,
-        }])
+        _rows(
+            store,
+            "records",
+            [
+                {
+                    "record_id": rid,
+                    "source_id": sid,
+                    "source_record_id": srid,
+                    "version": 1,
+                    "is_current": True,
+                    "row_hash": f"h-{rid}",
+                    "batch_id": f"B-{sid}-1",
+                    "ingested_at": datetime(2029, 12, 1 + n),
+                    "source_file": f"{sid}.csv",
+                    "source_line": 2 + n,
+                    "raw": "{}",
+                    **values,
+                }
+            ],
+        )
         _rows(store, "identity_members", [{"identity_id": ident, "record_id": rid}])
     # dmv_ny/A1 has an older version too.
-    _rows(store, "records", [{
-        "record_id": "dmv_ny/A1", "source_id": "dmv_ny", "source_record_id": "A1",
-        "version": 0, "is_current": False, "row_hash": "h-old", "batch_id": "B-dmv_ny-0",
-        "ingested_at": datetime(2029, 6, 1), "raw": "{}",
-    }])
+    _rows(
+        store,
+        "records",
+        [
+            {
+                "record_id": "dmv_ny/A1",
+                "source_id": "dmv_ny",
+                "source_record_id": "A1",
+                "version": 0,
+                "is_current": False,
+                "row_hash": "h-old",
+                "batch_id": "B-dmv_ny-0",
+                "ingested_at": datetime(2029, 6, 1),
+                "raw": "{}",
+            }
+        ],
+    )
     for name, role, org, org_type in USERS:
-        _rows(store, "users", [{"name": name, "role": role, "org": org, "org_type": org_type,
-                                "disabled": False}])
+        _rows(
+            store,
+            "users",
+            [{"name": name, "role": role, "org": org, "org_type": org_type, "disabled": False}],
+        )
     for cid, status, kind, org in CASES:
-        _rows(store, "cases", [{"case_id": cid, "title": f"case {cid}", "status": status,
-                                "kind": kind, "org": org, "opened_by": "inv1",
-                                "opened_at": datetime(2029, 12, 20)}])
-    _rows(store, "legal_process", [
-        {"legal_id": "LP-WARRANT", "type": "judicial_warrant", "number": "W-17",
-         "court": "Albany County Court", "level": "state", "issuer": "court",
-         "issued": date(2030, 1, 1), "expires": date(2030, 1, 10), "case_id": "C-DONE"},
-        {"legal_id": "LP-SUBP", "type": "subpoena", "number": "S-3", "court": "NY Supreme",
-         "level": "state", "issuer": "court", "issued": date(2029, 11, 1), "expires": None,
-         "case_id": "V-1"},
-    ])
-    _rows(store, "notices", [
-        {"notice_id": "N-1", "identity_id": "P-ALICE", "org": "nypd", "principal": "inv1",
-         "case_id": "C-DONE", "sources": ["dmv_ny"], "rule": "ny.vtl201.notice",
-         "duty": "notice:3d", "created_at": t(5), "due_date": date(2030, 1, 8),
-         "sent_at": t(7), "sent_by": "rec"},
-        {"notice_id": "N-2", "identity_id": "P-ALICE", "org": "nypd", "principal": "inv2",
-         "case_id": "C-OPEN", "sources": ["dmv_ny"], "rule": "ny.vtl201.notice",
-         "duty": "notice:3d", "created_at": t(6), "due_date": date(2030, 1, 9)},
-        {"notice_id": "N-3", "identity_id": "P-ALICE", "org": "acme", "principal": "inv3",
-         "case_id": "V-1", "sources": ["dmv_ny"], "rule": "ny.vtl201.notice",
-         "duty": "notice:3d", "created_at": t(7), "due_date": date(2030, 1, 10),
-         "sent_at": t(12), "sent_by": "rec"},
-        {"notice_id": "N-4", "identity_id": "P-BOB", "org": "nypd", "principal": "inv1",
-         "case_id": None, "sources": ["dmv_ny"], "rule": "ny.vtl201.notice",
-         "duty": "notice:3bd", "created_at": t(19), "due_date": date(2030, 1, 24)},
-    ])
-    _rows(store, "identity_lineage", [
-        {"run_id": "R-2", "identity_id": "P-DAVE", "event": "split", "related": ["P-ALICE"],
-         "at": datetime(2030, 1, 10, 12)},
-        {"run_id": "R-3", "identity_id": "P-BOB", "event": "merged", "related": ["P-EVE"],
-         "at": datetime(2030, 1, 14, 12)},
-    ])
+        _rows(
+            store,
+            "cases",
+            [
+                {
+                    "case_id": cid,
+                    "title": f"case {cid}",
+                    "status": status,
+                    "kind": kind,
+                    "org": org,
+                    "opened_by": "inv1",
+                    "opened_at": datetime(2029, 12, 20),
+                }
+            ],
+        )
+    _rows(
+        store,
+        "legal_process",
+        [
+            {
+                "legal_id": "LP-WARRANT",
+                "type": "judicial_warrant",
+                "number": "W-17",
+                "court": "Albany County Court",
+                "level": "state",
+                "issuer": "court",
+                "issued": date(2030, 1, 1),
+                "expires": date(2030, 1, 10),
+                "case_id": "C-DONE",
+            },
+            {
+                "legal_id": "LP-SUBP",
+                "type": "subpoena",
+                "number": "S-3",
+                "court": "NY Supreme",
+                "level": "state",
+                "issuer": "court",
+                "issued": date(2029, 11, 1),
+                "expires": None,
+                "case_id": "V-1",
+            },
+        ],
+    )
+    _rows(
+        store,
+        "notices",
+        [
+            {
+                "notice_id": "N-1",
+                "identity_id": "P-ALICE",
+                "org": "nypd",
+                "principal": "inv1",
+                "case_id": "C-DONE",
+                "sources": ["dmv_ny"],
+                "rule": "ny.vtl201.notice",
+                "duty": "notice:3d",
+                "created_at": t(5),
+                "due_date": date(2030, 1, 8),
+                "sent_at": t(7),
+                "sent_by": "rec",
+            },
+            {
+                "notice_id": "N-2",
+                "identity_id": "P-ALICE",
+                "org": "nypd",
+                "principal": "inv2",
+                "case_id": "C-OPEN",
+                "sources": ["dmv_ny"],
+                "rule": "ny.vtl201.notice",
+                "duty": "notice:3d",
+                "created_at": t(6),
+                "due_date": date(2030, 1, 9),
+            },
+            {
+                "notice_id": "N-3",
+                "identity_id": "P-ALICE",
+                "org": "acme",
+                "principal": "inv3",
+                "case_id": "V-1",
+                "sources": ["dmv_ny"],
+                "rule": "ny.vtl201.notice",
+                "duty": "notice:3d",
+                "created_at": t(7),
+                "due_date": date(2030, 1, 10),
+                "sent_at": t(12),
+                "sent_by": "rec",
+            },
+            {
+                "notice_id": "N-4",
+                "identity_id": "P-BOB",
+                "org": "nypd",
+                "principal": "inv1",
+                "case_id": None,
+                "sources": ["dmv_ny"],
+                "rule": "ny.vtl201.notice",
+                "duty": "notice:3bd",
+                "created_at": t(19),
+                "due_date": date(2030, 1, 24),
+            },
+        ],
+    )
+    _rows(
+        store,
+        "identity_lineage",
+        [
+            {
+                "run_id": "R-2",
+                "identity_id": "P-DAVE",
+                "event": "split",
+                "related": ["P-ALICE"],
+                "at": datetime(2030, 1, 10, 12),
+            },
+            {
+                "run_id": "R-3",
+                "identity_id": "P-BOB",
+                "event": "merged",
+                "related": ["P-EVE"],
+                "at": datetime(2030, 1, 14, 12),
+            },
+        ],
+    )
 
 
 def read(
@@ -159,17 +295,33 @@ def read(
 ) -> AuditEntry:
     org = {u[0]: u[2] for u in USERS}[who]
     return AuditEntry(
-        time=when, principal=who, organisation=org, role="investigator",
-        action="profile.read", outcome=outcome, purpose=purpose, basis=basis, case_id=case,
-        sources=tuple(sorted({r.split("/")[0] for r in records})), rules=tuple(rules),
-        identity_ids=tuple(ident), record_ids=tuple(records),
+        time=when,
+        principal=who,
+        organisation=org,
+        role="investigator",
+        action="profile.read",
+        outcome=outcome,
+        purpose=purpose,
+        basis=basis,
+        case_id=case,
+        sources=tuple(sorted({r.split("/")[0] for r in records})),
+        rules=tuple(rules),
+        identity_ids=tuple(ident),
+        record_ids=tuple(records),
     )
 
 
 def deny_decision(when: datetime, who: str, source: str, rule: str) -> AuditEntry:
     return AuditEntry(
-        time=when, principal=who, organisation="acme", role="investigator",
-        action="policy.decide", outcome="deny", purpose=CI, sources=(source,), rules=(rule,),
+        time=when,
+        principal=who,
+        organisation="acme",
+        role="investigator",
+        action="policy.decide",
+        outcome="deny",
+        purpose=CI,
+        sources=(source,),
+        rules=(rule,),
         identity_ids=("P-CAROL",),
     )
 
@@ -179,24 +331,37 @@ def entries() -> list[AuditEntry]:
     out = [
         read(t(5), "inv1", ["P-ALICE"], alice[:2], case="C-DONE", basis="LP-WARRANT"),
         read(t(6), "inv2", ["P-ALICE"], alice, case="C-OPEN"),
-        read(t(7), "inv3", ["P-ALICE"], ["dmv_ny/A1"], case="V-1", purpose="civil_litigation",
-             basis="LP-SUBP"),
+        read(
+            t(7),
+            "inv3",
+            ["P-ALICE"],
+            ["dmv_ny/A1"],
+            case="V-1",
+            purpose="civil_litigation",
+            basis="LP-SUBP",
+        ),
         read(t(7, 10), "inv2", ["P-CAROL"], ["court_ny/C9"], case="C-OPEN"),
         read(t(8), "inv1", ["P-BOB"], ["dmv_ny/B1"], case=None),
         read(t(8, 11), "inv2", ["P-BOB"], ["dmv_ny/B1"], case="C-OPEN"),
         read(t(9), "inv1", ["P-ALICE", "P-BOB"], ["dmv_ny/A1", "dmv_ny/B1"], case="C-DONE"),
         deny_decision(t(9, 14), "inv3", "court_ny", "base.case_open"),
         deny_decision(t(9, 14), "inv3", "utility", "base.case_open"),
-        read(t(9, 14), "inv3", ["P-CAROL"], [], case=None, outcome="deny",
-             rules=("base.case_open",)),
+        read(
+            t(9, 14), "inv3", ["P-CAROL"], [], case=None, outcome="deny", rules=("base.case_open",)
+        ),
         read(t(12), "inv1", ["P-ALICE"], ["court_ny/C1"], case="C-DONE", basis="LP-WARRANT"),
         *[
             read(t(15, 22, m), "inv2", ["P-CAROL"], ["court_ny/C9"], case="C-OPEN", purpose=IMM)
             for m in (0, 1, 1, 2, 3)
         ],
         read(t(25), "inv1", ["P-ALICE"], ["utility/U1"], case="C-DONE"),  # after the window
-        AuditEntry(time=t(26), principal="rec", action="notices.sent", outcome="ok",
-                   identity_ids=("P-ALICE",)),
+        AuditEntry(
+            time=t(26),
+            principal="rec",
+            action="notices.sent",
+            outcome="ok",
+            identity_ids=("P-ALICE",),
+        ),
     ]
     return out
 

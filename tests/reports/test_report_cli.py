@@ -58,28 +58,62 @@ def test_cli_reports(tmp_path: Path) -> None:
     assert data["withheld"] == 1 and data["checkpoint"]["signature_ok"]
     assert "1 withheld" in text
     html = tmp_path / "alice.html"
-    code, _ = run(tmp_path, "subject", "P-ALICE", "--out", str(html), "--as", "ovs",
-                  "--copy", "overseer")
+    code, _ = run(
+        tmp_path, "subject", "P-ALICE", "--out", str(html), "--as", "ovs", "--copy", "overseer"
+    )
     assert code == 0 and "withheld from subject" in html.read_text()
-    code, text = run(tmp_path, "oversight", "--from", "2030-01-05", "--to", "2030-01-20",
-                     "--out", str(tmp_path / "o.html"), "--as", "ovs", "--burst-reads", "4",
-                     "--burst-minutes", "5")
+    code, text = run(
+        tmp_path,
+        "oversight",
+        "--from",
+        "2030-01-05",
+        "--to",
+        "2030-01-20",
+        "--out",
+        str(tmp_path / "o.html"),
+        "--as",
+        "ovs",
+        "--burst-reads",
+        "4",
+        "--burst-minutes",
+        "5",
+    )
     assert code == 0, text
     assert "bulk burst" in (tmp_path / "o.html").read_text()
-    code, _ = run(tmp_path, "corrections", "--out", str(tmp_path / "c.json"), "--as", "rec",
-                  "--since", "2030-01-11")
+    code, _ = run(
+        tmp_path,
+        "corrections",
+        "--out",
+        str(tmp_path / "c.json"),
+        "--as",
+        "rec",
+        "--since",
+        "2030-01-11",
+    )
     assert code == 0
     assert [c["event"] for c in json.loads((tmp_path / "c.json").read_text())["corrections"]] == [
-        "merged", "merged",
+        "merged",
+        "merged",
     ]
 
 
 def test_cli_refusals(tmp_path: Path) -> None:
     _data(tmp_path)
-    code, text = run(tmp_path, "subject", "P-ALICE", "--out", str(tmp_path / "x.txt"), "--as",
-                     "rec")
+    code, text = run(
+        tmp_path, "subject", "P-ALICE", "--out", str(tmp_path / "x.txt"), "--as", "rec"
+    )
     assert code == 1 and ".html or .json" in text
-    code, text = run(tmp_path, "oversight", "--from", "2030-01-05", "--to", "2030-01-20",
-                     "--out", str(tmp_path / "o.json"), "--as", "inv1")
+    code, text = run(
+        tmp_path,
+        "oversight",
+        "--from",
+        "2030-01-05",
+        "--to",
+        "2030-01-20",
+        "--out",
+        str(tmp_path / "o.json"),
+        "--as",
+        "inv1",
+    )
     assert code == 1 and "may not produce" in text
     assert not (tmp_path / "o.json").exists()

@@ -37,7 +37,8 @@ def test_recipients_listed_after_merge() -> None:
 def test_since_and_new_split() -> None:
     store, _ = build()
     assert [c.event for c in corrections(store, since=datetime(2030, 1, 11))] == [
-        "merged", "merged",
+        "merged",
+        "merged",
     ]
     assert corrections(store, since=datetime(2030, 1, 15)) == []
     # A judgement later splits P-CAROL: everyone who read her before is listed.

@@ -19,9 +19,7 @@ from idgraph.audit.reports import (
 
 def _report(thresholds: Thresholds = THRESHOLDS) -> OversightReport:
     store, _ = build()
-    return oversight_report(
-        store, start=START, end=END, actor="ovs", thresholds=thresholds, at=AT
-    )
+    return oversight_report(store, start=START, end=END, actor="ovs", thresholds=thresholds, at=AT)
 
 
 def test_golden_json_and_html() -> None:
@@ -40,10 +38,14 @@ def test_reads_by_purpose_organisation_user_source() -> None:
     ]
     assert [(c.key, c.count) for c in r.reads_by_organisation] == [("nypd", 12), ("acme", 1)]
     assert {c.key: c.count for c in r.reads_by_source} == {
-        "court_ny": 9, "dmv_ny": 6, "utility": 1,
+        "court_ny": 9,
+        "dmv_ny": 6,
+        "utility": 1,
     }
     assert {u.principal: (u.reads, u.denied) for u in r.users} == {
-        "inv1": (4, 0), "inv2": (8, 0), "inv3": (1, 1),
+        "inv1": (4, 0),
+        "inv2": (8, 0),
+        "inv3": (1, 1),
     }
     assert len(r.reads_by_day) == 16 and sum(c.count for c in r.reads_by_day) == 13
 
@@ -52,7 +54,10 @@ def test_denials_with_rules() -> None:
     r = _report()
     (rule,) = r.denials
     assert (rule.rule, rule.source_decisions, rule.requests, rule.indexes) == (
-        "base.case_open", 2, 1, [7, 8, 9],
+        "base.case_open",
+        2,
+        1,
+        [7, 8, 9],
     )
     (req,) = r.denied_requests
     assert (req.index, req.principal, req.identity_ids) == (9, "inv3", ["P-CAROL"])
@@ -69,10 +74,14 @@ def test_legal_process_used_and_expired() -> None:
 def test_notices_due_sent_overdue() -> None:
     r = _report()
     assert {n.notice_id: n.status for n in r.notices} == {
-        "N-1": "sent", "N-2": "overdue", "N-3": "sent late",
+        "N-1": "sent",
+        "N-2": "overdue",
+        "N-3": "sent late",
     }  # N-4 falls due after the window
     assert (r.totals["notices_due"], r.totals["notices_sent"], r.totals["notices_overdue"]) == (
-        3, 2, 1,
+        3,
+        2,
+        1,
     )
 
 
@@ -92,23 +101,23 @@ THRESHOLD_CASES = [
     (Thresholds(many_users=4, burst_reads=4, burst_minutes=5), {"many_users"}),
     (Thresholds(many_users=3, burst_reads=6, burst_minutes=5), {"bulk_burst"}),
     (Thresholds(many_users=3, burst_reads=4, burst_minutes=1), {"bulk_burst"}),
-    (Thresholds(many_users=3, burst_reads=4, burst_minutes=5, drift_min_reads=4),
-     {"purpose_drift"}),
+    (
+        Thresholds(many_users=3, burst_reads=4, burst_minutes=5, drift_min_reads=4),
+        {"purpose_drift"},
+    ),
 ]
 
 
 @pytest.mark.parametrize(("thresholds", "gone"), THRESHOLD_CASES)
 def test_thresholds(thresholds: Thresholds, gone: set[str]) -> None:
     kinds = {p.kind for p in _report(thresholds).patterns}
-    all_kinds = {"read_without_case", "many_users", "purpose_drift", "bulk_burst",
-                 "basis_expired"}
+    all_kinds = {"read_without_case", "many_users", "purpose_drift", "bulk_burst", "basis_expired"}
     assert kinds == all_kinds - gone
 
 
 def test_window_bounds_and_audit() -> None:
     store, log = build()
-    r = oversight_report(store, start=date(2030, 1, 25), end=date(2030, 1, 25), actor="ovs",
-                         at=AT)
+    r = oversight_report(store, start=date(2030, 1, 25), end=date(2030, 1, 25), actor="ovs", at=AT)
     assert (r.totals["reads"], r.patterns, r.legal) == (1, [], [])
     entry = log.entries(r.report_entry, r.report_entry + 1)[0].entry
     assert (entry.action, entry.outcome, entry.detail["reads"]) == ("report.oversight", "ok", 1)

@@ -46,7 +46,7 @@ def test_golden_html() -> None:
 def test_records_by_source_with_provenance_and_retention() -> None:
     report = _report()
     assert [g.source_id for g in report.sources] == ["court_ny", "dmv_ny", "utility"]
-    (dmv,) = [g for g in report.sources if g.source_id == "dmv_ny"][0].records
+    (dmv,) = next(g for g in report.sources if g.source_id == "dmv_ny").records
     assert (dmv.version, dmv.versions, dmv.batch_id) == (1, 2, "B-dmv_ny-1")
     assert (dmv.source_file, dmv.source_line) == ("dmv_ny.csv", 2)
     assert dmv.ingested_at == "2029-12-01T00:00:00+00:00"
@@ -158,8 +158,13 @@ def test_real_profile_read_is_a_disclosure_until_case_closes() -> None:
     add_user(store, "gov", "investigator", "ice", org_type="government", actor="root")
     add_user(store, "rec", "records_officer", "oig", org_type="government", actor="root")
     open_case(store, "C1", title="case", kind="criminal", actor="gov")
-    query = Query(principal="gov", purpose="criminal_investigation", case_id="C1",
-                  claims=("DPPA-b1",), at=datetime(2026, 3, 2, tzinfo=UTC))
+    query = Query(
+        principal="gov",
+        purpose="criminal_investigation",
+        case_id="C1",
+        claims=("DPPA-b1",),
+        at=datetime(2026, 3, 2, tzinfo=UTC),
+    )
     prof = read_profile(store, query, "I")
     assert prof.record_ids == ("court/1",)
     log = AuditLog(store, key=key)
@@ -168,8 +173,12 @@ def test_real_profile_read_is_a_disclosure_until_case_closes() -> None:
     close_case(store, "C1", actor="gov")
     second = subject_report(store, "I", log=log, actor="rec")
     (d,) = second.disclosures
-    assert (second.withheld, d.organisation, d.role, d.case_status) == (0, "ice", "investigator",
-                                                                         "closed")
+    assert (second.withheld, d.organisation, d.role, d.case_status) == (
+        0,
+        "ice",
+        "investigator",
+        "closed",
+    )
     assert d.record_ids == ["court/1"] and d.proof is not None and d.proof.verified
     assert second.sources[0].records[0].retain_until == date(2035, 12, 30).isoformat() + (
         "T00:00:00+00:00"

@@ -102,8 +102,12 @@ def purpose_drift(
                     who,
                     f"{who}: purposes moved from [{_fmt_mix(a)}] to [{_fmt_mix(b)}]",
                     [r.index for r in (*first, *second)],
-                    {"first_half": a, "second_half": b, "distance": round(tv, 4),
-                     "split_at": iso(mid)},
+                    {
+                        "first_half": a,
+                        "second_half": b,
+                        "distance": round(tv, 4),
+                        "split_at": iso(mid),
+                    },
                 )
             )
     return out
