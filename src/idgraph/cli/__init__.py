@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from idgraph.cli import access, audit, data, link
+from idgraph.cli import access, audit, data, link, reports
 from idgraph.cli.common import data_dir_settings
 
 app = typer.Typer(
@@ -30,7 +30,7 @@ def _root(
     ctx.obj = data_dir_settings(data_dir)
 
 
-for _group in (data, link, access, audit):
+for _group in (data, link, access, audit, reports):
     _group.register(app)
 
 

@@ -22,7 +22,7 @@ from idgraph.store import Store
 
 # Actions whose ``ok`` entries are responses that left the system with person data.
 # Later read paths (search results, alerts, exports) add their action names here.
-DISCLOSURE_ACTIONS: Final[tuple[str, ...]] = ("profile.read",)
+DISCLOSURE_ACTIONS: Final[tuple[str, ...]] = ("profile.read", "explain.read")
 
 
 class ReportError(PermissionError):

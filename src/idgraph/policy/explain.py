@@ -1,0 +1,100 @@
+"""Explanations of a link, read lawfully: decided, minimised and audited.
+
+An explanation quotes the two records' values (names, dates of birth, SSNs), so it
+is a read of personal data like a profile: both records' sources must be permitted
+for the query, and a comparison whose fields the purpose may not see is shown as
+withheld (level, weight and values), while the final probability stays the model's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Final
+
+from idgraph.audit import AuditEntry
+from idgraph.link.explain import explain
+from idgraph.policy.engine import allowed, audit_decision
+from idgraph.policy.fields import NEVER
+from idgraph.policy.profile import AccessDenied
+from idgraph.policy.registry import Registry
+from idgraph.policy.users import get_user
+from idgraph.schema import Query
+from idgraph.store import Store
+
+# Canonical fields each comparison of the link model reads.
+COMPARISON_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "first_name": frozenset({"first_name"}),
+    "middle_name": frozenset({"middle_name"}),
+    "last_name": frozenset({"last_name"}),
+    "dob": frozenset({"dob", "birth_year"}),
+    "sex": frozenset({"sex"}),
+    "address": frozenset({"street", "zip", "city", "state"}),
+    "phone": frozenset({"phone"}),
+    "email": frozenset({"email"}),
+    "ssn": frozenset({"ssn"}),
+    "dl_key": frozenset({"dl_number", "dl_state"}),
+    "plate": frozenset({"plate"}),
+}
+WITHHELD: Final = "withheld: a field this purpose may not see"
+
+
+def _sources_and_identities(store: Store, ids: tuple[str, str]) -> tuple[list[str], list[str]]:
+    rows = store.fetchall(
+        "SELECT record_id, source_id FROM records WHERE is_current AND record_id IN (?, ?)",
+        list(ids),
+    )
+    found = {r[0]: r[1] for r in rows}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise LookupError(f"no current record {missing[0]!r}")
+    idents = [r[0] for r in store.fetchall(
+        "SELECT DISTINCT identity_id FROM identity_members WHERE record_id IN (?, ?)",
+        list(ids))] if store.scalar(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'identity_members'") else []
+    return sorted(set(found.values())), sorted(idents)
+
+
+def _visible(fields: tuple[str, ...] | None, needed: frozenset[str]) -> bool:
+    if needed & NEVER:
+        return False
+    return fields is None or needed <= set(fields)
+
+
+def read_explanation(
+    store: Store, query: Query, record_a: str, record_b: str,
+    *, registry: Registry | None = None,
+) -> dict[str, Any]:
+    """The waterfall for two records under ``query``; raises AccessDenied when denied."""
+    reg = registry or Registry(store)
+    sources, identities = _sources_and_identities(store, (record_a, record_b))
+    decision = allowed(reg, query, sources, identity_ids=identities)
+    user = get_user(store, query.principal)
+
+    def entry(outcome: str, record_ids: tuple[str, ...] = ()) -> AuditEntry:
+        return AuditEntry(
+            principal=query.principal, organisation=user.org if user else None,
+            role=user.role if user else None, action="explain.read", outcome=outcome,
+            purpose=query.purpose, claims=query.claims, basis=query.basis,
+            case_id=query.case_id, sources=tuple(sources), rules=decision.rules,
+            identity_ids=tuple(identities) if record_ids else (), record_ids=record_ids)
+
+    if decision.denied:
+        audit_decision(store, decision, entry("deny"))
+        raise AccessDenied(decision.rules)
+    ex = explain(store, record_a, record_b)
+    fields: tuple[str, ...] | None = None
+    for sid in sources:
+        f = decision.decisions[sid].fields
+        if f is not None:
+            fields = f if fields is None else tuple(x for x in fields if x in f)
+    features = []
+    for feat in ex.features:
+        item = asdict(feat)
+        needed = COMPARISON_FIELDS.get(feat.comparison, frozenset({feat.comparison}))
+        if not _visible(fields, needed):
+            item.update(level="withheld", weight=None, detail=WITHHELD,
+                        running_probability=None)
+        features.append(item)
+    out = {**asdict(ex), "features": features}
+    audit_decision(store, decision, entry("ok", (record_a, record_b)))
+    return out
