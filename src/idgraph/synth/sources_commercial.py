@@ -146,7 +146,9 @@ CREDIT_HEADER = SourceSpec(
              "last_reported"),
     manifest={
         "title": "Consumer credit header (synthetic)", "kind": "credit_header",
-        "jurisdiction": "US", "regimes": ["GLBA", "FCRA"],
+        # Header data (identifying lines above the credit file) is nonpublic personal
+        # information under GLBA, not a consumer report under FCRA (FTC v. TransUnion).
+        "jurisdiction": "US", "regimes": ["GLBA"],
         "collected_for": "consumer credit reporting", "retention_days": 2555,
         "record_id": "hdr_id",
         "fields": {
