@@ -89,3 +89,24 @@ def test_unknown_record_is_a_lookup_error(world: Store) -> None:
     with pytest.raises(LookupError):
         read_explanation(world, q, "credit_header/none", "credit_header/none2")
 
+
+
+def test_cli_explain_is_policy_checked(world: Store) -> None:
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+
+    assert world.path is not None
+    data = ["--data-dir", str(world.path.parent)]
+    a, b, _ = _pair(world, "ny_dmv", "dob")
+    runner = CliRunner()
+    ok = runner.invoke(app, [*data, "explain", a, b, "--as", "gov", "--purpose", CI,
+                             "--claims", "DPPA-b1", "--case", "C1", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["record_a"] == a
+    c, d, _ = _pair(world, "ca_dmv", "dob")
+    denied = runner.invoke(app, [*data, "explain", c, d, "--as", "gov", "--purpose",
+                                 "civil_immigration_enforcement", "--claims", "DPPA-b1",
+                                 "--case", "C1"])
+    assert denied.exit_code == 3
+    assert "denied by" in denied.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -44,28 +45,48 @@ def explain_command(
     ctx: typer.Context,
     record_a: str = typer.Argument(..., help="First record id (source/record)."),
     record_b: str = typer.Argument(..., help="Second record id."),
+    actor: str = typer.Option(..., "--as", help="Act as this user."),
+    purpose: str = typer.Option(..., "--purpose", help="Activity purpose."),
+    claims: list[str] | None = typer.Option(None, "--claims", help="Codes, comma-separated."),
+    basis: str | None = typer.Option(None, "--basis", help="Registered legal-process id."),
+    case_id: str | None = typer.Option(None, "--case", help="Case id."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show the waterfall of match weights for any two records."""
-    from idgraph.link.explain import explain
+    """Show the waterfall of match weights for two records (a policy-checked read)."""
+    from idgraph.policy import AccessDenied, Registry
+    from idgraph.policy.explain import read_explanation
+    from idgraph.schema import Query
 
+    codes = tuple(c.strip() for v in claims or [] for c in v.split(",") if c.strip())
+    query = Query(principal=actor, purpose=purpose, claims=codes, basis=basis, case_id=case_id)
     with store_of(ctx) as store:
         try:
-            ex = explain(store, record_a, record_b)
+            ex = read_explanation(store, query, record_a, record_b, registry=Registry(
+                store, policy_dir=settings_of(ctx).policy_dir))
+        except AccessDenied as exc:
+            raise fail(f"denied by {', '.join(exc.rules)}", code=3) from exc
         except (KeyError, LookupError) as exc:
             raise fail(str(exc)) from exc
     if as_json:
-        console.print_json(json.dumps(asdict(ex)))
+        console.print_json(json.dumps(ex, default=str))
         return
-    table = Table(title=f"{record_a} vs {record_b} (model {ex.model_id})")
+    console.print(_waterfall(ex))
+
+
+def _num(v: float | None, fmt: str) -> str:
+    return "withheld" if v is None else format(v, fmt)
+
+
+def _waterfall(ex: dict[str, Any]) -> Table:
+    table = Table(title=f"{ex['record_a']} vs {ex['record_b']} (model {ex['model_id']})")
     for col in ("comparison", "level", "weight", "probability", "why"):
         table.add_column(col)
-    table.add_row("prior", "", f"{ex.prior_weight:+.2f}", f"{ex.prior:.6f}", "")
-    for f in ex.features:
-        table.add_row(f.comparison, f.level, f"{f.weight:+.2f}",
-                      f"{f.running_probability:.6f}", f.detail)
-    table.add_row("final", "", f"{ex.match_weight:+.2f}", f"{ex.probability:.6f}", "")
-    console.print(table)
+    table.add_row("prior", "", f"{ex['prior_weight']:+.2f}", f"{ex['prior']:.6f}", "")
+    for f in ex["features"]:
+        table.add_row(f["comparison"], f["level"], _num(f["weight"], "+.2f"),
+                      _num(f["running_probability"], ".6f"), f["detail"])
+    table.add_row("final", "", f"{ex['match_weight']:+.2f}", f"{ex['probability']:.6f}", "")
+    return table
 
 
 def judge_command(
