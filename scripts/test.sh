@@ -14,4 +14,4 @@ python -m pip install -q --upgrade pip
 python -m pip install -q -e '.[dev]'
 ruff check src tests benchmarks tools
 mypy
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -p no:cacheprovider "$@"
