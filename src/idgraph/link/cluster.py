@@ -23,6 +23,7 @@ class ClusterResult:
     accepted: list[bool]  # per edge: merged or already together at the end
     refused: dict[str, int]  # rule name -> number of merges it refused
     forced: int  # must-links applied
+    attached: int = 0  # small clusters joined by the attach pass
 
 
 class _UnionFind:
@@ -62,6 +63,23 @@ class _UnionFind:
 AMBIGUITY_MARGIN = 8.0
 
 
+@dataclass(frozen=True)
+class WeakEdges:
+    """Edges below the threshold (down to the predict floor) for the attach pass."""
+
+    edges: Sequence[tuple[int, int]]
+    weights: Sequence[float]
+    via: Sequence[int]
+    min_weight: float  # combined evidence needed: the threshold's match weight
+    max_size: int = 3  # clusters up to this size are attached
+    margin: float = AMBIGUITY_MARGIN
+
+
+# Two clusters with one given name and surname at one address whose birth years lie
+# this far apart are two people (a parent and a child named alike).
+HOMONYM_YEARS = 15
+
+
 def cluster(
     facts: list[Facts],
     edges: Sequence[tuple[int, int]],
@@ -69,6 +87,9 @@ def cluster(
     weights: Sequence[float] | None = None,
     margin: float = AMBIGUITY_MARGIN,
     via: Sequence[int] | None = None,
+    homes: Sequence[int] | None = None,
+    weak: WeakEdges | None = None,
+    bare_weight: float = 0.0,
 ) -> ClusterResult:
     """Cluster ``len(facts)`` records.
 
@@ -78,21 +99,80 @@ def cluster(
     rule-based cannot-links (a human looked) but never a ``different`` judgement. With
     ``weights``, a second pass leaves alone each record that fits two mutually
     exclusive clusters about equally well (the no-suffix, no-birth-date record at the
-    address of both a Jr and a Sr).
+    address of both a Jr and a Sr). ``homes`` gives per record a key of given name,
+    surname and address (-1: none): where the first pass shows two people under one
+    key (birth years :data:`HOMONYM_YEARS` apart, or two suffixes), that key's bare
+    records (no birth date, suffix or strong identifier) join only through an edge
+    that agrees on an identifier or contact. With ``weak`` (edges below the threshold),
+    a last pass attaches small clusters by their combined evidence (:func:`_attach`).
     """
     vias = list(via) if via is not None else [0] * len(edges)
+    if weights is not None and bare_weight > 0:
+        edges, weights, vias = _drop_thin(facts, edges, weights, vias, bare_weight)
     first, uf = _greedy(facts, edges, must_links, vias)
-    if weights is None:
-        return first
-    doubtful = _ambiguous(facts, edges, weights, first.labels, uf, margin)
-    if not doubtful:
-        return first
-    keep = [k for k, (a, b) in enumerate(edges) if a not in doubtful and b not in doubtful]
-    second, _ = _greedy(facts, [edges[k] for k in keep], must_links, [vias[k] for k in keep])
+    doubtful = (_ambiguous(facts, edges, weights, first.labels, uf, margin)
+                if weights is not None else set())
+    homonyms = _homonyms(facts, homes, first.labels, uf) if homes is not None else set()
+    if not doubtful and not homonyms:
+        return _attach(first, uf, edges, weights, weak, set()) if weak else first
+    keep = [
+        k for k, (a, b) in enumerate(edges)
+        if a not in doubtful and b not in doubtful
+        and (vias[k] or (a not in homonyms and b not in homonyms))
+    ]
+    second, uf = _greedy(facts, [edges[k] for k in keep], must_links, [vias[k] for k in keep])
     accepted = [second.labels[a] == second.labels[b] for a, b in edges]
     refused = dict(second.refused)
-    refused["ambiguous"] = len(doubtful)
-    return ClusterResult(second.labels, accepted, refused, second.forced)
+    if doubtful:
+        refused["ambiguous"] = len(doubtful)
+    if homonyms - doubtful:
+        refused["homonym"] = len(homonyms - doubtful)
+    result = ClusterResult(second.labels, accepted, refused, second.forced)
+    return _attach(result, uf, edges, weights, weak, doubtful | homonyms) if weak else result
+
+
+def _drop_thin(
+    facts: list[Facts],
+    edges: Sequence[tuple[int, int]],
+    weights: Sequence[float],
+    vias: list[int],
+    bare_weight: float,
+) -> tuple[list[tuple[int, int]], list[float], list[int]]:
+    keep = [k for k, (a, b) in enumerate(edges)
+            if vias[k] or weights[k] >= bare_weight or not (facts[a].bare() or facts[b].bare())]
+    return [edges[k] for k in keep], [weights[k] for k in keep], [vias[k] for k in keep]
+
+
+def _homonyms(
+    facts: list[Facts], homes: Sequence[int], labels: list[int], uf: _UnionFind
+) -> set[int]:
+    """Bare records under a name-and-address key that the first pass shows is shared
+    by two people."""
+    by_key: dict[int, set[int]] = {}
+    for i, key in enumerate(homes):
+        if key >= 0:
+            by_key.setdefault(key, set()).add(labels[i])
+    shared = set()
+    for key, roots in by_key.items():
+        if len(roots) < 2:
+            continue
+        if _two_people(uf, sorted(roots)):
+            shared.add(key)
+    return {i for i, key in enumerate(homes) if key in shared and facts[i].bare()}
+
+
+_KIN_RULES = frozenset({"dob", "suffix", "generation"})
+
+
+def _two_people(uf: _UnionFind, roots: list[int]) -> bool:
+    """Do two of these clusters belong to two generations (birth years
+    :data:`HOMONYM_YEARS` apart, or a suffix rule between them)?"""
+    years = [min(d[2] for d in uf.facts[r].dobs if d[2] is not None)
+             for r in roots if any(d[2] is not None for d in uf.facts[r].dobs)]
+    if years and max(years) - min(years) >= HOMONYM_YEARS:
+        return True
+    return any(uf.facts[a].conflict(uf.facts[b]) in _KIN_RULES
+               for i, a in enumerate(roots) for b in roots[i + 1:])
 
 
 def _ambiguous(
@@ -149,3 +229,64 @@ def _greedy(
     labels = [uf.find(i) for i in range(len(facts))]
     accepted = [labels[a] == labels[b] for a, b in edges]
     return ClusterResult(labels, accepted, dict(refused), forced), uf
+
+
+def _tally(
+    labels: list[int],
+    edges: Sequence[tuple[int, int]],
+    weights: Sequence[float] | None,
+    weak: WeakEdges,
+    excluded: set[int],
+) -> dict[int, dict[int, tuple[float, int]]]:
+    """small cluster -> other cluster -> (summed match weight, via bits of its edges)."""
+    sizes = Counter(labels)
+    score: dict[int, dict[int, tuple[float, int]]] = {}
+    strong = zip(edges, weights or [0.0] * len(edges), [0] * len(edges), strict=True)
+    weak_ = zip(weak.edges, weak.weights, weak.via, strict=True)
+    for pairs in (strong, weak_):
+        for (a, b), w, via in pairs:
+            la, lb = labels[a], labels[b]
+            if la == lb or a in excluded or b in excluded:
+                continue
+            for small, big in ((la, lb), (lb, la)):
+                if sizes[small] <= weak.max_size:
+                    total, bits = score.setdefault(small, {}).get(big, (0.0, 0))
+                    score[small][big] = (total + w, bits | via)
+    return score
+
+
+def _attach(
+    result: ClusterResult,
+    uf: _UnionFind,
+    edges: Sequence[tuple[int, int]],
+    weights: Sequence[float] | None,
+    weak: WeakEdges,
+    excluded: set[int],
+) -> ClusterResult:
+    """Attach each small cluster to the cluster its edges (strong and weak) point at.
+
+    The match weights of all edges between the two are summed; the small cluster joins
+    the best cluster when that sum reaches ``weak.min_weight``, no rule forbids it,
+    and no rival cluster the best one cannot merge with comes within ``weak.margin``.
+    Records held back as ambiguous or homonyms are never attached.
+    """
+    score = _tally(result.labels, edges, weights, weak, excluded)
+    attached = 0
+    for small in sorted(score, key=lambda r: -max(t for t, _ in score[r].values())):
+        ranked = sorted(score[small].items(), key=lambda kv: -kv[1][0])
+        best, (total, via) = ranked[0]
+        if total < weak.min_weight:
+            continue
+        rs, rb = uf.find(small), uf.find(best)
+        if rs == rb or uf.facts[rs].conflict(uf.facts[rb], via) is not None:
+            continue
+        if any(t >= total - weak.margin and uf.facts[rb].conflict(uf.facts[uf.find(o)])
+               is not None for o, (t, _) in ranked[1:]):
+            continue
+        if uf.try_union(rs, rb, via=via) is None:
+            attached += 1
+    if not attached:
+        return result
+    final = [uf.find(i) for i in range(len(result.labels))]
+    accepted = [final[a] == final[b] for a, b in edges]
+    return ClusterResult(final, accepted, result.refused, result.forced, attached)

@@ -9,10 +9,13 @@ slip and compares year-only and month-precision dates only as far as they go.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 import jellyfish
+
+_T = TypeVar("_T")
 
 GENERATIONAL_SUFFIXES: Final = frozenset({"JR", "SR", "II", "III", "IV", "V"})
 
@@ -75,9 +78,20 @@ def _names_fit(a: GivenName, b: GivenName) -> bool:
     )
 
 
+def _clash(mine: set[_T], theirs: set[_T], fit: Callable[[_T, _T], bool]) -> bool:
+    """Does a value of one side fail to fit a value of the other?
+
+    Each side is consistent within itself (it was built by checked merges), so only
+    values that one side has and the other lacks need comparing.
+    """
+    if not mine or not theirs or mine == theirs:
+        return False
+    return any(not fit(a, b) for a in mine - theirs for b in theirs - mine)
+
+
 def names_compatible(a: set[GivenName], b: set[GivenName]) -> bool:
     """Could some given name of one side be some given name of the other?"""
-    if not a or not b:
+    if not a or not b or not a.isdisjoint(b):
         return True
     if {n[0] for n in a} & {n[0] for n in b}:
         return True
@@ -99,14 +113,20 @@ class Facts:
         return Facts(dict(self.keys), set(self.dobs), set(self.ssns), self.ssn_tolerance,
                      set(self.names), self.generations)
 
+    def bare(self) -> bool:
+        """No birth date, no suffix and no strong identifier: nothing to tell kin apart."""
+        return not self.dobs and not self.ssns and not any(
+            k == "suffix" or k.startswith("dl:") for k in self.keys
+        )
+
     def _undated_generation(self, other: Facts) -> bool:
-        """One side has no birth date and no suffix; the other has a suffix."""
+        """One side has a generational suffix, the other none, and birth dates cannot
+        arbitrate (one side has none)."""
         if not (self.generations or other.generations):
             return False
-        return any(
-            x.keys.get("suffix") is None and not x.dobs and "suffix" in y.keys
-            for x, y in ((self, other), (other, self))
-        )
+        if ("suffix" in self.keys) == ("suffix" in other.keys):
+            return False
+        return not (self.dobs and other.dobs)
 
     def conflict(self, other: Facts, via: int = 0) -> str | None:
         """The name of the first rule the two violate together, or None."""
@@ -115,21 +135,19 @@ class Facts:
             theirs = big.keys.get(key)
             if theirs is not None and theirs != value:
                 return key.split(":", 1)[0]
-        for sa in self.ssns:
-            for sb in other.ssns:
-                if sa != sb and (
-                    jellyfish.damerau_levenshtein_distance(sa, sb) > self.ssn_tolerance
-                ):
-                    return "ssn"
-        for da in self.dobs:
-            for db in other.dobs:
-                if not dobs_compatible(da, db):
-                    return "dob"
+        # each side is consistent within itself: only values new to one side need checks
+        if _clash(self.ssns, other.ssns, self._ssns_fit):
+            return "ssn"
+        if _clash(self.dobs, other.dobs, dobs_compatible):
+            return "dob"
         if not via & VIA_ID and not names_compatible(self.names, other.names):
             return "given_name"
         if not via and self._undated_generation(other):
             return "generation"
         return None
+
+    def _ssns_fit(self, a: str, b: str) -> bool:
+        return jellyfish.damerau_levenshtein_distance(a, b) <= self.ssn_tolerance
 
     def absorb(self, other: Facts) -> None:
         """Take over the other's facts (after a merge)."""

@@ -8,6 +8,7 @@ the threshold feed the constrained clustering (:mod:`idgraph.link.cluster`).
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from idgraph.link.cluster import ClusterResult, cluster
+from idgraph.link.cluster import ClusterResult, WeakEdges, cluster
 from idgraph.link.constraints import VIA_CONTACT, VIA_ID, Constraints, Facts, record_facts
 from idgraph.link.evidence import LEVELS_TABLE, evidence_sql, register_levels
 from idgraph.link.ids import LineageEvent, assign_ids
@@ -29,7 +30,8 @@ from idgraph.settings import Settings
 from idgraph.store import Store
 
 Progress = Callable[[str], None]
-EDGE_FLOOR = 0.5
+EDGE_FLOOR = 0.5  # link_edges keeps pairs from here up
+PREDICT_FLOOR = 0.5  # pairs from here up are scored; below the threshold they feed attach
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,23 @@ def _via_sql(alias: str = "p") -> str:
             f" + CASE WHEN {agree(('phone', 'email'))} THEN {VIA_CONTACT} ELSE 0 END)")
 
 
-def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts]]:
+def _load_nodes(
+    store: Store, rules: Constraints
+) -> tuple[list[str], list[Facts], list[int]]:
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE __idg_nodes AS
         SELECT row_number() OVER (ORDER BY record_id) - 1 AS idx, record_id, ssn, dl_key,
                suffix, dob_day, dob_month, birth_year, first_name, first_name_canon,
-               first_name_phonetic, middle_name
+               first_name_phonetic, middle_name,
+               CASE WHEN house_number IS NOT NULL AND street IS NOT NULL
+                         AND last_name IS NOT NULL AND first_name IS NOT NULL
+                    THEN dense_rank() OVER (ORDER BY coalesce(first_name_canon, first_name),
+                         coalesce(last_name_phonetic, last_name), house_number, street, zip) END AS home
         FROM {INPUT_TABLE}"""
     )
     rows = store.fetchall(
         "SELECT record_id, ssn, dl_key, suffix, dob_day, dob_month, birth_year, first_name, "
-        "first_name_canon, first_name_phonetic, middle_name FROM __idg_nodes ORDER BY idx"
+        "first_name_canon, first_name_phonetic, middle_name, home FROM __idg_nodes ORDER BY idx"
     )
     ids = [str(r[0]) for r in rows]
     facts = [
@@ -93,19 +101,21 @@ def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts
                      (r[7], r[8], r[9], r[10]) if r[7] else None)
         for r in rows
     ]
-    return ids, facts
+    homes = [-1 if r[11] is None else int(r[11]) for r in rows]
+    return ids, facts, homes
 
 
 def _edges(
-    store: Store, threshold: float
+    store: Store, low: float, high: float = 1.1
 ) -> tuple[list[int], list[tuple[int, int]], list[float], list[int]]:
+    """Edges with ``low <= p < high``, strongest first: eids, index pairs, weights, via."""
     rows = store.fetchall(
         """SELECT e.eid, l.idx, r.idx, e.match_weight, e.via FROM __idg_edges e
            JOIN __idg_nodes l ON l.record_id = e.record_id_l
            JOIN __idg_nodes r ON r.record_id = e.record_id_r
-           WHERE e.match_probability >= ?
+           WHERE e.match_probability >= ? AND e.match_probability < ?
            ORDER BY e.match_probability DESC, e.record_id_l, e.record_id_r""",
-        [threshold],
+        [low, high],
     )
     return ([int(r[0]) for r in rows], [(int(r[1]), int(r[2])) for r in rows],
             [float(r[3]) for r in rows], [int(r[4]) for r in rows])
@@ -156,13 +166,16 @@ def resolve(
         prepare_input(store)
     times = {"train": time.perf_counter() - t0}
     say("predicting pairwise match probabilities")
-    _predict(store, model.model, min(EDGE_FLOOR, threshold))
+    _predict(store, model.model, min(PREDICT_FLOOR, EDGE_FLOOR, threshold))
     times["predict"] = time.perf_counter() - t0 - sum(times.values())
     say("clustering under cannot-link constraints")
-    ids, facts = _load_nodes(store, constraints or Constraints())
+    ids, facts, homes = _load_nodes(store, constraints or Constraints())
     must = _apply_judgements(store, ids, facts)
     eids, edges, weights, via = _edges(store, threshold)
-    result = cluster(facts, edges, must, weights, via=via)
+    _, low_edges, low_weights, low_via = _edges(store, 0.0, threshold)
+    weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
+    result = cluster(facts, edges, must, weights, via=via, homes=homes, weak=weak,
+                     bare_weight=float(__import__('os').environ.get('BW', '0')))
     clusters = _groups(ids, result)
     old = dict(store.fetchall("SELECT record_id, identity_id FROM identity_members"))
     identity_ids, events = assign_ids(clusters, old)
@@ -173,6 +186,12 @@ def resolve(
                      (eids, result), (clusters, identity_ids, events))
     times["write"] = time.perf_counter() - t0 - sum(times.values())
     return ResolveSummary(**{**summary.__dict__, "seconds": times})
+
+
+def _weight(probability: float) -> float:
+    """The match weight (bits) of a match probability, kept finite."""
+    p = min(max(probability, 1e-9), 1 - 1e-9)
+    return math.log2(p / (1 - p))
 
 
 def _groups(ids: list[str], result: ClusterResult) -> list[list[str]]:
@@ -203,10 +222,12 @@ def _write(
     lineage_counts: dict[str, int] = {}
     for ev in events:
         lineage_counts[ev.event] = lineage_counts.get(ev.event, 0) + 1
-    n_edges = int(one(store, "SELECT count(*) FROM __idg_edges"))
+    n_edges = int(one(store, "SELECT count(*) FROM __idg_edges WHERE match_probability >= ?",
+                      [EDGE_FLOOR]))
     summary = ResolveSummary(run_id, model_id, threshold, n, n_edges, sum(result.accepted),
                              len(clusters), result.refused, lineage_counts)
-    detail = {"refused": result.refused, "forced": result.forced, "lineage": lineage_counts,
+    detail = {"refused": result.refused, "forced": result.forced, "attached": result.attached,
+              "lineage": lineage_counts,
               "n_accepted": summary.n_accepted}
     lineage = pa.table({
         "identity_id": pa.array([e.identity_id for e in events], pa.string()),
@@ -221,7 +242,8 @@ def _write(
             store.execute(
                 """INSERT INTO link_edges SELECT ?, e.record_id_l, e.record_id_r,
                    e.match_probability, e.match_weight, coalesce(a.accepted, false), e.evidence
-                   FROM __idg_edges e LEFT JOIN __idg_accepted a USING (eid)""", [run_id])
+                   FROM __idg_edges e LEFT JOIN __idg_accepted a USING (eid)
+                   WHERE e.match_probability >= ?""", [run_id, EDGE_FLOOR])
             store.execute("DELETE FROM identity_members")
             store.execute("INSERT INTO identity_members SELECT identity_id, record_id "
                           "FROM __idg_members")

@@ -25,6 +25,10 @@ DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS judgements (
         judgement_id VARCHAR PRIMARY KEY, record_id_l VARCHAR, record_id_r VARCHAR,
         verdict VARCHAR, "by" VARCHAR, reason VARCHAR, "at" TIMESTAMP)""",
+    # read paths: members of an identity; edges of a record (record_id is the PK above)
+    "CREATE INDEX IF NOT EXISTS identity_members_identity ON identity_members(identity_id)",
+    "CREATE INDEX IF NOT EXISTS link_edges_l ON link_edges(record_id_l)",
+    "CREATE INDEX IF NOT EXISTS link_edges_r ON link_edges(record_id_r)",
 )
 
 

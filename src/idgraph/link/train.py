@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from splink import Linker
 from splink.backends.duckdb import DuckDBAPI
@@ -33,6 +33,11 @@ Progress = Callable[[str], None]
 
 # Fewer labelled pairs than this are too few to estimate m from.
 MIN_LABELS_FOR_M = 20
+# Training reads a uniform sample of at most this many records: m and u do not depend
+# on the number of records, and neither does the prior (matches and pairs both scale
+# with the square of the sampling fraction).
+TRAIN_SAMPLE: Final = 60_000
+SAMPLE_TABLE: Final = "__idg_train_input"
 
 for _name in ("splink", "splink.internals"):
     logging.getLogger(_name).setLevel(logging.ERROR)
@@ -52,15 +57,26 @@ def prepare_input(store: Store) -> int:
     return int(one(store, f"SELECT count(*) FROM {INPUT_TABLE}"))
 
 
-def build_linker(store: Store, model: dict[str, Any]) -> Linker:
+def build_linker(store: Store, model: dict[str, Any], table: str = INPUT_TABLE) -> Linker:
     """A Splink linker over the prepared input table, on the store's connection."""
     db_api = DuckDBAPI(connection=store.con)
-    sdf = db_api.register(INPUT_TABLE)
+    sdf = db_api.register(table)
     settings = json.loads(json.dumps(model))
     # evidence needs the level (gamma) and weight columns of every comparison
     settings["retain_matching_columns"] = True
     settings["retain_intermediate_calculation_columns"] = True
     return Linker(sdf, settings)
+
+
+def _sample_input(store: Store, sample: int, seed: int) -> None:
+    """The training input: a uniform sample of records, plus every judged record."""
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT * FROM {INPUT_TABLE}
+        WHERE record_id IN (SELECT record_id FROM {INPUT_TABLE}
+                            USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE ({int(seed)}))
+           OR record_id IN (SELECT record_id_l FROM judgements)
+           OR record_id IN (SELECT record_id_r FROM judgements)"""
+    )
 
 
 def _label_pairs(store: Store) -> int:
@@ -73,8 +89,8 @@ def _label_pairs(store: Store) -> int:
             FROM judgements GROUP BY 1, 2)
         SELECT a AS record_id_l, b AS record_id_r FROM latest
         WHERE verdict = 'same'
-          AND a IN (SELECT record_id FROM {INPUT_TABLE})
-          AND b IN (SELECT record_id FROM {INPUT_TABLE})"""
+          AND a IN (SELECT record_id FROM {SAMPLE_TABLE})
+          AND b IN (SELECT record_id FROM {SAMPLE_TABLE})"""
     )
     return int(one(store, "SELECT count(*) FROM __idg_labels"))
 
@@ -82,17 +98,19 @@ def _label_pairs(store: Store) -> int:
 def train(
     store: Store,
     *,
-    max_pairs: float = 2e6,
+    max_pairs: float = 1e6,
     seed: int = 42,
     progress: Progress | None = None,
+    sample: int = TRAIN_SAMPLE,
 ) -> TrainedModel:
-    """Train the model on the current records, save it, and return it."""
+    """Train the model on (a sample of) the current records, save it, and return it."""
     ensure_tables(store)
     say = progress or (lambda _msg: None)
     n = prepare_input(store)
     if n < 2:
         raise ValueError("need at least two current records to train a model")
-    linker = build_linker(store, settings_dict())
+    _sample_input(store, sample, seed)
+    linker = build_linker(store, settings_dict(), SAMPLE_TABLE)
     say("estimating the prior match probability")
     linker.training.estimate_probability_two_random_records_match(
         list(DETERMINISTIC_RULES), recall=0.8
@@ -115,7 +133,7 @@ def train(
         say(f"estimating m from {n_labels} judged pairs")
         linker.training.estimate_m_from_pairwise_labels("__idg_labels")
     model = linker.misc.save_model_to_json()
-    detail = {"records": n, "em_sessions": sessions, "labels": n_labels,
+    detail = {"records": n, "sample": min(n, sample), "em_sessions": sessions, "labels": n_labels,
               "labels_used": used_labels, "max_pairs": max_pairs, "seed": seed}
     trained = save_model(store, model, detail)
     linker.table_management.delete_tables_created_by_splink_from_db()
