@@ -43,7 +43,8 @@ def reference_load(folder: Path) -> tuple[int, float]:
                   "jsonl": "read_json(?, format='newline_delimited')",
                   "parquet": "read_parquet(?)"}[m.input.format]
         con.execute(f"CREATE TABLE {m.id} AS SELECT * FROM {reader}", [p])
-        rows += con.execute(f"SELECT count(*) FROM {m.id}").fetchone()[0]  # type: ignore[index]
+        (count,) = con.execute(f"SELECT count(*) FROM {m.id}").fetchall()[0]
+        rows += int(count)
     return rows, time.perf_counter() - t0
 
 
