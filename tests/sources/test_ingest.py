@@ -205,3 +205,26 @@ def test_parquet_source(tmp_path: Path, store: Store) -> None:
                         settings(tmp_path))
     assert (s.rows, s.records_added) == (3, 3)
     assert store.scalar("SELECT first_name FROM records WHERE record_id='test_dmv/3'") == "ANH"
+
+
+def test_records_removed_by_retention_never_come_back(tmp_path: Path, store: Store) -> None:
+    from datetime import datetime, timedelta
+
+    from idgraph.policy import apply_retention
+
+    write_csv(tmp_path / "dmv.csv", ROWS)
+    mp = write_manifest(tmp_path, "dmv.csv")  # retention_days: 365
+    ingest_manifest(store, mp, settings(tmp_path))
+    run = apply_retention(store, as_of=datetime.now() + timedelta(days=400))
+    assert run.removed == 3
+    again = ingest_manifest(store, mp, settings(tmp_path))
+    assert (again.records_added, again.rows_quarantined, again.balanced) == (0, 4, True)
+    assert store.scalar("SELECT count(*) FROM records") == 0
+    reasons = {r[0] for r in store.fetchall(
+        "SELECT reason FROM quarantine WHERE batch_id = ?", [again.batch_id])}
+    assert "record removed under the retention policy; not ingested again" in reasons
+    changed = [r[:] for r in ROWS]
+    changed[0][5] = "1 New Road"  # a changed row is new data: it is ingested
+    write_csv(tmp_path / "dmv.csv", changed)
+    third = ingest_manifest(store, mp, settings(tmp_path))
+    assert third.records_added == 1 and third.balanced
