@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from idgraph.link.cluster import cluster
+from idgraph.link.cluster import WeakEdges, cluster
 from idgraph.link.constraints import (
     VIA_CONTACT,
     VIA_ID,
@@ -72,6 +72,9 @@ GENERATION_CASES: list[tuple[str | None, Dob, str | None, Dob, int, str | None]]
     ("SR", Y1960, None, (None, None, 1961), 0, None),  # a birth year places it
     ("SR", Y1960, None, (None, None, 1988), 0, "dob"),
     (None, Y1960, None, NO_DOB, 0, None),  # no suffix anywhere: nothing to tell apart
+    ("JR", NO_DOB, None, Y1960, 0, "generation"),  # undated Jr, dated no-suffix: who?
+    ("JR", NO_DOB, None, Y1960, VIA_CONTACT, None),
+    ("JR", ("19880101", "198801", 1988), None, (None, None, 1988), 0, None),  # dates agree
 ]
 
 
@@ -116,6 +119,60 @@ def test_ambiguous_record_between_jr_and_sr_is_left_alone() -> None:
     result = cluster(facts, [(0, 2), (1, 2)], weights=[6.0, 6.0], via=[0, 0])
     assert len(set(result.labels)) == 3
     assert result.refused.get("ambiguous") == 1
+
+
+J88: Dob = ("19880101", "198801", 1988)
+HOME = 7  # one given name + surname + address key
+
+
+def test_household_homonym_bare_record_stays_alone() -> None:
+    # 0: Sr (1960) and 1: son (1988, no suffix) at one address under one name; 2: a bare
+    # phone record there (no birth date, suffix or identifier) fits both by name+address
+    rules = Constraints()
+    facts = [record_facts(None, None, None, Y1960, rules),
+             record_facts(None, None, None, J88, rules),
+             record_facts(None, None, None, NO_DOB, rules)]
+    plain = cluster(facts, [(0, 2)], weights=[9.0], via=[0])
+    assert plain.labels[0] == plain.labels[2]
+    held = cluster(facts, [(0, 2)], weights=[9.0], via=[0], homes=[HOME, HOME, HOME])
+    assert len(set(held.labels)) == 3
+    assert held.refused.get("homonym") == 1
+    shared_phone = cluster(facts, [(0, 2)], weights=[9.0], via=[VIA_CONTACT],
+                           homes=[HOME, HOME, HOME])
+    assert shared_phone.labels[0] == shared_phone.labels[2]
+    other_home = cluster(facts, [(0, 2)], weights=[9.0], via=[0], homes=[HOME, HOME, 8])
+    assert other_home.labels[0] == other_home.labels[2]
+
+
+# (strong edges, weak edges with weights, attached?): the attach pass
+ATTACH_CASES: list[tuple[list[float], list[float], bool]] = [
+    ([], [2.0, 2.0], True),  # two weak edges into one cluster add up to the threshold
+    ([], [2.0], False),  # one is not enough
+    ([], [2.0, -1.5], False),  # evidence against counts too
+]
+
+
+@pytest.mark.parametrize(("strong", "weak", "attached"), ATTACH_CASES)
+def test_attach_pass(strong: list[float], weak: list[float], attached: bool) -> None:
+    rules = Constraints()
+    facts = [record_facts(None, None, None, Y1960, rules) for _ in range(4)]
+    # 0-1-2 one cluster (strong edges); 3 links weakly to 1 and 2
+    edges = [(0, 1), (1, 2)]
+    weak_edges = [(3, 1), (3, 2)][: len(weak)]
+    result = cluster(facts, edges, weights=[10.0, 10.0], via=[0, 0],
+                     weak=WeakEdges(weak_edges, weak, [0] * len(weak), min_weight=3.17))
+    assert (result.labels[3] == result.labels[0]) is attached
+    assert result.attached == int(attached)
+
+
+def test_attach_pass_respects_rules() -> None:
+    rules = Constraints()
+    facts = [record_facts("111111111", None, None, Y1960, rules),
+             record_facts(None, None, None, Y1960, rules),
+             record_facts("999999999", None, None, Y1960, rules)]
+    result = cluster(facts, [(0, 1)], weights=[10.0], via=[0],
+                     weak=WeakEdges([(2, 0), (2, 1)], [3.0, 3.0], [0, 0], min_weight=3.17))
+    assert result.labels[2] != result.labels[0]
 
 
 def test_rules_can_be_switched_off() -> None:

@@ -132,6 +132,8 @@ CANON_CASES = [
     ("BOB", "ROBERT"), ("JACK", "JOHN"), ("JIM", "JAMES"), ("MOLLY", "MARY"),
     ("DICK", "RICHARD"), ("MIKE", "MICHAEL"), ("WILLIAM", "WILLIAM"), ("JOHN", "JOHN"),
     ("MARY", "MARY"), ("MARGARET", "MARGARET"), ("ROBERT", "ROBERT"), ("ZYXWV", "ZYXWV"),
+    ("TESS", "THERESA"), ("TERRY", "THERESA"), ("TERESA", "THERESA"), ("THERESA", "THERESA"),
+    ("LUPE", "GUADALUPE"), ("GUADALUPE", "GUADALUPE"),
     ("", None),
 ]
 

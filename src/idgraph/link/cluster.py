@@ -30,7 +30,8 @@ class _UnionFind:
     def __init__(self, facts: list[Facts]) -> None:
         self.parent = list(range(len(facts)))
         self.size = [1] * len(facts)
-        self.facts = facts
+        self.facts = list(facts)  # shared with the caller until a root absorbs (then copied)
+        self.owned = [False] * len(facts)
 
     def find(self, x: int) -> int:
         root = x
@@ -52,8 +53,9 @@ class _UnionFind:
             ra, rb = rb, ra
         self.parent[rb] = ra
         self.size[ra] += self.size[rb]
+        if not self.owned[ra]:
+            self.facts[ra], self.owned[ra] = self.facts[ra].copy(), True
         self.facts[ra].absorb(self.facts[rb])
-        self.facts[rb] = Facts()
         return None
 
 
@@ -71,7 +73,7 @@ class WeakEdges:
     weights: Sequence[float]
     via: Sequence[int]
     min_weight: float  # combined evidence needed: the threshold's match weight
-    max_size: int = 3  # clusters up to this size are attached
+    max_size: int = 1  # clusters up to this size are attached (1: single records)
     margin: float = AMBIGUITY_MARGIN
 
 
@@ -89,7 +91,7 @@ def cluster(
     via: Sequence[int] | None = None,
     homes: Sequence[int] | None = None,
     weak: WeakEdges | None = None,
-    bare_weight: float = 0.0,
+    houses: Sequence[int] | None = None,
 ) -> ClusterResult:
     """Cluster ``len(facts)`` records.
 
@@ -103,16 +105,17 @@ def cluster(
     surname and address (-1: none): where the first pass shows two people under one
     key (birth years :data:`HOMONYM_YEARS` apart, or two suffixes), that key's bare
     records (no birth date, suffix or strong identifier) join only through an edge
-    that agrees on an identifier or contact. With ``weak`` (edges below the threshold),
-    a last pass attaches small clusters by their combined evidence (:func:`_attach`).
+    that agrees on an identifier or contact; ``houses`` (surname and address) does the
+    same for twins (one birth year, given names that cannot be one). With ``weak``
+    (edges below the threshold), a last pass attaches small clusters by their combined
+    evidence (:func:`_attach`).
     """
     vias = list(via) if via is not None else [0] * len(edges)
-    if weights is not None and bare_weight > 0:
-        edges, weights, vias = _drop_thin(facts, edges, weights, vias, bare_weight)
     first, uf = _greedy(facts, edges, must_links, vias)
     doubtful = (_ambiguous(facts, edges, weights, first.labels, uf, margin)
                 if weights is not None else set())
-    homonyms = _homonyms(facts, homes, first.labels, uf) if homes is not None else set()
+    homonyms = (_homonyms(facts, homes, first.labels, uf, houses)
+                if homes is not None else set())
     if not doubtful and not homonyms:
         return _attach(first, uf, edges, weights, weak, set()) if weak else first
     keep = [
@@ -131,34 +134,40 @@ def cluster(
     return _attach(result, uf, edges, weights, weak, doubtful | homonyms) if weak else result
 
 
-def _drop_thin(
-    facts: list[Facts],
-    edges: Sequence[tuple[int, int]],
-    weights: Sequence[float],
-    vias: list[int],
-    bare_weight: float,
-) -> tuple[list[tuple[int, int]], list[float], list[int]]:
-    keep = [k for k, (a, b) in enumerate(edges)
-            if vias[k] or weights[k] >= bare_weight or not (facts[a].bare() or facts[b].bare())]
-    return [edges[k] for k in keep], [weights[k] for k in keep], [vias[k] for k in keep]
-
-
 def _homonyms(
-    facts: list[Facts], homes: Sequence[int], labels: list[int], uf: _UnionFind
+    facts: list[Facts],
+    homes: Sequence[int],
+    labels: list[int],
+    uf: _UnionFind,
+    houses: Sequence[int] | None = None,
 ) -> set[int]:
-    """Bare records under a name-and-address key that the first pass shows is shared
-    by two people."""
-    by_key: dict[int, set[int]] = {}
-    for i, key in enumerate(homes):
-        if key >= 0:
-            by_key.setdefault(key, set()).add(labels[i])
-    shared = set()
-    for key, roots in by_key.items():
-        if len(roots) < 2:
+    """Bare records under a name-and-address key the first pass shows two generations
+    share, or under a surname-and-address key it shows twins share."""
+    held: set[int] = set()
+    for keys, two in ((homes, _two_people), (houses, _twins)):
+        if keys is None:
             continue
-        if _two_people(uf, sorted(roots)):
-            shared.add(key)
-    return {i for i, key in enumerate(homes) if key in shared and facts[i].bare()}
+        by_key: dict[int, set[int]] = {}
+        for i, key in enumerate(keys):
+            if key >= 0:
+                by_key.setdefault(key, set()).add(labels[i])
+        shared = {key for key, roots in by_key.items()
+                  if len(roots) > 1 and two(uf, sorted(roots))}
+        held |= {i for i, key in enumerate(keys) if key in shared and facts[i].bare()}
+    return held
+
+
+def _years(facts: Facts) -> set[int]:
+    return {d[2] for d in facts.dobs if d[2] is not None}
+
+
+def _twins(uf: _UnionFind, roots: list[int]) -> bool:
+    """Are two of these clusters born in one year with given names that cannot be one?"""
+    return any(
+        _years(uf.facts[a]) & _years(uf.facts[b])
+        and uf.facts[a].conflict(uf.facts[b]) == "given_name"
+        for i, a in enumerate(roots) for b in roots[i + 1:]
+    )
 
 
 _KIN_RULES = frozenset({"dob", "suffix", "generation"})
@@ -214,7 +223,7 @@ def _greedy(
     must_links: Sequence[tuple[int, int]],
     vias: Sequence[int],
 ) -> tuple[ClusterResult, _UnionFind]:
-    uf = _UnionFind([f.copy() for f in facts])
+    uf = _UnionFind(facts)
     refused: Counter[str] = Counter()
     forced = 0
     for a, b in must_links:
@@ -239,17 +248,19 @@ def _tally(
     excluded: set[int],
 ) -> dict[int, dict[int, tuple[float, int]]]:
     """small cluster -> other cluster -> (summed match weight, via bits of its edges)."""
-    sizes = Counter(labels)
+    small_roots = {r for r, n in Counter(labels).items() if n <= weak.max_size}
     score: dict[int, dict[int, tuple[float, int]]] = {}
     strong = zip(edges, weights or [0.0] * len(edges), [0] * len(edges), strict=True)
     weak_ = zip(weak.edges, weak.weights, weak.via, strict=True)
     for pairs in (strong, weak_):
         for (a, b), w, via in pairs:
             la, lb = labels[a], labels[b]
-            if la == lb or a in excluded or b in excluded:
+            if la == lb or (la not in small_roots and lb not in small_roots):
+                continue
+            if a in excluded or b in excluded:
                 continue
             for small, big in ((la, lb), (lb, la)):
-                if sizes[small] <= weak.max_size:
+                if small in small_roots:
                     total, bits = score.setdefault(small, {}).get(big, (0.0, 0))
                     score[small][big] = (total + w, bits | via)
     return score

@@ -79,7 +79,7 @@ def _via_sql(alias: str = "p") -> str:
 
 def _load_nodes(
     store: Store, rules: Constraints
-) -> tuple[list[str], list[Facts], list[int]]:
+) -> tuple[list[str], list[Facts], list[list[int]]]:
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE __idg_nodes AS
         SELECT row_number() OVER (ORDER BY record_id) - 1 AS idx, record_id, ssn, dl_key,
@@ -88,12 +88,19 @@ def _load_nodes(
                CASE WHEN house_number IS NOT NULL AND street IS NOT NULL
                          AND last_name IS NOT NULL AND first_name IS NOT NULL
                     THEN dense_rank() OVER (ORDER BY coalesce(first_name_canon, first_name),
-                         coalesce(last_name_phonetic, last_name), house_number, street, zip) END AS home
+                         coalesce(last_name_phonetic, last_name), house_number, street, zip)
+               END AS home,
+               CASE WHEN house_number IS NOT NULL AND street IS NOT NULL
+                         AND last_name IS NOT NULL
+                    THEN dense_rank() OVER (ORDER BY coalesce(last_name_phonetic, last_name),
+                         house_number, street, zip)
+               END AS house
         FROM {INPUT_TABLE}"""
     )
     rows = store.fetchall(
         "SELECT record_id, ssn, dl_key, suffix, dob_day, dob_month, birth_year, first_name, "
-        "first_name_canon, first_name_phonetic, middle_name, home FROM __idg_nodes ORDER BY idx"
+        "first_name_canon, first_name_phonetic, middle_name, home, house FROM __idg_nodes "
+        "ORDER BY idx"
     )
     ids = [str(r[0]) for r in rows]
     facts = [
@@ -101,7 +108,7 @@ def _load_nodes(
                      (r[7], r[8], r[9], r[10]) if r[7] else None)
         for r in rows
     ]
-    homes = [-1 if r[11] is None else int(r[11]) for r in rows]
+    homes = [[-1 if r[k] is None else int(r[k]) for r in rows] for k in (11, 12)]
     return ids, facts, homes
 
 
@@ -174,8 +181,8 @@ def resolve(
     eids, edges, weights, via = _edges(store, threshold)
     _, low_edges, low_weights, low_via = _edges(store, 0.0, threshold)
     weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
-    result = cluster(facts, edges, must, weights, via=via, homes=homes, weak=weak,
-                     bare_weight=float(__import__('os').environ.get('BW', '0')))
+    result = cluster(facts, edges, must, weights, via=via, homes=homes[0], weak=weak,
+                     houses=homes[1])
     clusters = _groups(ids, result)
     old = dict(store.fetchall("SELECT record_id, identity_id FROM identity_members"))
     identity_ids, events = assign_ids(clusters, old)
@@ -244,9 +251,12 @@ def _write(
                    e.match_probability, e.match_weight, coalesce(a.accepted, false), e.evidence
                    FROM __idg_edges e LEFT JOIN __idg_accepted a USING (eid)
                    WHERE e.match_probability >= ?""", [run_id, EDGE_FLOOR])
-            store.execute("DELETE FROM identity_members")
-            store.execute("INSERT INTO identity_members SELECT identity_id, record_id "
-                          "FROM __idg_members")
+            # rewrite only the memberships that changed (re-runs mostly change few)
+            store.execute("""DELETE FROM identity_members AS m WHERE NOT EXISTS (
+                SELECT 1 FROM __idg_members n
+                WHERE n.record_id = m.record_id AND n.identity_id = m.identity_id)""")
+            store.execute("""INSERT INTO identity_members SELECT n.identity_id, n.record_id
+                FROM __idg_members n ANTI JOIN identity_members m USING (record_id)""")
             at = _now()
             store.execute("INSERT INTO identity_lineage SELECT ?, identity_id, event, "
                           "related, ? FROM __idg_lineage", [run_id, at])

@@ -202,7 +202,16 @@ def _canonical_table() -> dict[str, str]:
             seen.append(current)
             current = step.get(current, current)
         table[name] = seen[-1]
+    table = {name: _EXTRA_CANON.get(canon, canon) for name, canon in table.items()}
+    table.update(_EXTRA_CANON)
     return table
+
+
+# Pairs the nicknames package lacks (or splits): name -> canonical given name.
+_EXTRA_CANON: Final = {
+    "TERESA": "THERESA", "TESS": "THERESA", "TESSA": "THERESA", "TESSIE": "THERESA",
+    "TERRY": "THERESA", "LUPE": "GUADALUPE", "LUPITA": "GUADALUPE",
+}
 
 
 @lru_cache(maxsize=100_000)
