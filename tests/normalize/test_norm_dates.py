@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from idgraph.normalize.base import InvalidValue
-from idgraph.normalize.dates import PartialDate, clean, clean_dob, clean_timestamp
+from idgraph.normalize.dates import PartialDate, Precision, clean, clean_dob, clean_timestamp
 
 TODAY = date(2026, 11, 29)
 
@@ -34,8 +34,8 @@ CASES = [
 
 
 @pytest.mark.parametrize(("text", "fmt", "value", "precision"), CASES)
-def test_clean(text: str, fmt: str | None, value: date, precision: str) -> None:
-    assert clean(text, fmt, pivot_year=TODAY.year) == PartialDate(value, precision)  # type: ignore[arg-type]
+def test_clean(text: str, fmt: str | None, value: date, precision: Precision) -> None:
+    assert clean(text, fmt, pivot_year=TODAY.year) == PartialDate(value, precision)
 
 
 INVALID = [
@@ -126,11 +126,11 @@ def test_clean_timestamp_with_format() -> None:
 
 
 @given(st.dates(min_value=date(1000, 1, 1)), st.sampled_from(["day", "month", "year"]))
-def test_iso_round_trip(value: date, precision: str) -> None:
+def test_iso_round_trip(value: date, precision: Precision) -> None:
     first = clean(value.isoformat())
     assert first is not None
     cut = PartialDate(
-        value.replace(day=1) if precision != "day" else value, precision  # type: ignore[arg-type]
+        value.replace(day=1) if precision != "day" else value, precision
     )
     if precision == "year":
         cut = PartialDate(value.replace(month=1, day=1), "year")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,8 +44,10 @@ PARSE_CASES = [
 
 
 @pytest.mark.parametrize(("text", "order", "expected"), PARSE_CASES)
-def test_parse_full(text: str, order: str, expected: tuple[str | None, ...]) -> None:
-    name = parse_full(text, order=order)  # type: ignore[arg-type]
+def test_parse_full(
+    text: str, order: Literal["first_last", "last_first"], expected: tuple[str | None, ...]
+) -> None:
+    name = parse_full(text, order=order)
     assert name is not None
     assert (name.first, name.middle, name.last, name.suffix) == expected
 

@@ -171,7 +171,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_rule(case: tuple, env: tuple[Store, Registry, dict[str, str]]) -> None:  # type: ignore[type-arg]
+def test_rule(case: tuple[Any, ...], env: tuple[Store, Registry, dict[str, str]]) -> None:
     _, reg, ids = env
     _, who, purpose, claims, basis, case_id, source, filters, ident, permit, rule = case
     q = Query(
@@ -216,7 +216,9 @@ FIELDS = [
 
 
 @pytest.mark.parametrize("case", FIELDS)
-def test_field_minimisation(case: tuple, env: tuple[Store, Registry, dict[str, str]]) -> None:  # type: ignore[type-arg]
+def test_field_minimisation(
+    case: tuple[Any, ...], env: tuple[Store, Registry, dict[str, str]]
+) -> None:
     _, reg, _ = env
     who, purpose, claims, case_id, source, ssn, dob, last = case
     q = Query(principal=who, purpose=purpose, claims=claims, case_id=case_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from typing import Literal
 
 import pytest
 from reports_fixtures import AT, KEY, as_data, build, golden, normalise
@@ -24,14 +25,14 @@ from idgraph.schema import Query
 from idgraph.store import open_store
 
 
-def _report(copy: str = "subject") -> SubjectReport:
+def _report(copy: Literal["subject", "overseer"] = "subject") -> SubjectReport:
     store, log = build()
     actor = "ovs" if copy == "overseer" else "rec"
-    return subject_report(store, "P-ALICE", log=log, actor=actor, copy=copy, at=AT)  # type: ignore[arg-type]
+    return subject_report(store, "P-ALICE", log=log, actor=actor, copy=copy, at=AT)
 
 
 @pytest.mark.parametrize("copy", ["subject", "overseer"])
-def test_golden_json(copy: str) -> None:
+def test_golden_json(copy: Literal["subject", "overseer"]) -> None:
     report = _report(copy)
     text = to_json(report)
     golden(f"subject_{copy}.json", normalise(text, as_data(text)["checkpoint"]))
@@ -78,7 +79,7 @@ def test_overseer_copy_shows_all() -> None:
 
 
 @pytest.mark.parametrize("copy", ["subject", "overseer"])
-def test_inclusion_proofs_verify(copy: str) -> None:
+def test_inclusion_proofs_verify(copy: Literal["subject", "overseer"]) -> None:
     report = _report(copy)
     cp = report.checkpoint
     assert cp is not None and cp.signature_ok

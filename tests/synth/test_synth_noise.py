@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date, datetime
 
 import jellyfish
@@ -42,10 +43,10 @@ CASES = [  # (function, args, profile, expected)
 
 
 @pytest.mark.parametrize(("fn", "args", "prof", "expected"), CASES)
-def test_variants(fn: object, args: tuple[object, ...], prof: noise.Profile,
+def test_variants(fn: Callable[..., str], args: tuple[object, ...], prof: noise.Profile,
                   expected: set[str]) -> None:
     rng = random.Random(0)
-    got = {fn(*args, rng, prof) for _ in range(40)}  # type: ignore[operator]
+    got = {fn(*args, rng, prof) for _ in range(40)}
     assert got == expected
 
 
