@@ -127,3 +127,20 @@ def test_explain_matches_edge(store: Store, model: TrainedModel, add: AddRecord)
     assert ex.features[-1].running_probability == pytest.approx(ex.probability, rel=1e-6)
     # never blocked together, still explainable, and clearly not a match
     assert explain(store, a, far).probability < 0.01
+
+
+def test_name_only_blocking_key_is_capped(store: Store, add: AddRecord) -> None:
+    """A name carried by more than NAME_BLOCK_CAP records is blocked alone only with
+    its city, and not at all beyond that (name-only pairs grow with its square)."""
+    from idgraph.link.model import INPUT_TABLE, NAME_BLOCK_CAP
+    from idgraph.link.train import prepare_input
+
+    add("a/rare", first_name="ZEBEDEE", last_name="QUILLFEATHER", city="ALBANY")
+    for i in range(NAME_BLOCK_CAP + 4):
+        add(f"b/{i}", first_name="JAMES", last_name="SMITH",
+            city="ALBANY" if i < 3 else "TROY")
+    prepare_input(store)
+    keys = dict(store.fetchall(f"SELECT record_id, name_key FROM {INPUT_TABLE}"))
+    assert keys["a/rare"] == "ZEBEDEE QUILLFEATHER"
+    assert keys["b/0"] == "JAMES SMITH | ALBANY"
+    assert keys["b/3"] is None  # JAMES SMITH in TROY: more than the cap

@@ -65,6 +65,9 @@ def build_linker(store: Store, model: dict[str, Any], table: str = INPUT_TABLE) 
     # evidence needs the level (gamma) and weight columns of every comparison
     settings["retain_matching_columns"] = True
     settings["retain_intermediate_calculation_columns"] = True
+    # blocking is not trained: saved models predict with the current rules
+    settings["blocking_rules_to_generate_predictions"] = settings_dict()[
+        "blocking_rules_to_generate_predictions"]
     return Linker(sdf, settings)
 
 
