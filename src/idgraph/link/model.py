@@ -18,7 +18,7 @@ INPUT_TABLE: Final = "__idg_link_input"
 # match with other evidence, which the other rules block. So ``name_key`` is the name
 # when at most this many records carry it, else the name and city when those are at
 # most this many, else NULL (not blocked on the name alone).
-NAME_BLOCK_CAP: Final = 50
+NAME_BLOCK_CAP: Final = 100
 
 INPUT_SQL: Final = f"""
 CREATE OR REPLACE TEMP TABLE {INPUT_TABLE} AS
