@@ -11,6 +11,7 @@ from idgraph.synth.spec import (
     Row,
     SourceSpec,
     active_since,
+    corrupt_iso_dob,
     iso,
     mdy,
     name_at,
@@ -70,11 +71,6 @@ def _credit(p: Person, rng: random.Random, _ids: IdFactory) -> list[Row]:
             "last_reported": iso(last),
         })
     return rows
-
-
-def _credit_corrupt(row: Row, rng: random.Random) -> str:
-    row["dob"] = noise.bad_date("%Y-%m-%d", rng)
-    return "dob"
 
 
 def _utility(p: Person, rng: random.Random, _ids: IdFactory) -> list[Row]:
@@ -157,7 +153,7 @@ CREDIT_HEADER = SourceSpec(
             "phone": "phone", "observed_at": {"column": "last_reported", "format": "%Y-%m-%d"},
         },
     },
-    emit=_credit, corrupt=_credit_corrupt, make_id=numbered("CH"),
+    emit=_credit, corrupt=corrupt_iso_dob, make_id=numbered("CH"),
 )
 
 UTILITY = SourceSpec(

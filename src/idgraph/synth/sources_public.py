@@ -16,6 +16,7 @@ from idgraph.synth.spec import (
     Row,
     SourceSpec,
     active_since,
+    corrupt_iso_dob,
     iso,
     mdy,
     name_at,
@@ -99,11 +100,6 @@ def _booking(p: Person, rng: random.Random, _ids: IdFactory) -> list[Row]:
     return rows
 
 
-def _booking_corrupt(row: Row, rng: random.Random) -> str:
-    row["dob"] = noise.bad_date("%Y-%m-%d", rng)
-    return "dob"
-
-
 def _voter(p: Person, rng: random.Random, _ids: IdFactory) -> list[Row]:
     if rng.random() >= VOTER_COVERAGE:
         return []
@@ -167,7 +163,7 @@ JAIL_BOOKING = SourceSpec(
             "released_at": {"column": "released_at", "format": "%Y-%m-%dT%H:%M:%S"},
         },
     },
-    emit=_booking, corrupt=_booking_corrupt, make_id=numbered("BK", 8),
+    emit=_booking, corrupt=corrupt_iso_dob, make_id=numbered("BK", 8),
 )
 
 VOTER = SourceSpec(

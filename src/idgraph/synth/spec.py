@@ -13,6 +13,12 @@ from idgraph.synth.identifiers import IdFactory
 from idgraph.synth.population import REF_DATE, Address, Person, rand_date
 
 Row = dict[str, Any]
+
+
+def corrupt_iso_dob(row: Row, rng: random.Random) -> str:
+    """Make the row's ISO ``dob`` impossible (for sources that write dates as ISO)."""
+    row["dob"] = noise.bad_date("%Y-%m-%d", rng)
+    return "dob"
 Emit = Callable[[Person, random.Random, IdFactory], list[Row]]
 Corrupt = Callable[[Row, random.Random], str]  # returns the column it broke
 MakeId = Callable[[Row, int], str]  # (row, n-th record of the source) -> record id
