@@ -49,6 +49,7 @@ class Store:
         self.con = con
         self.path = path
         self._ensured: set[str] = set()
+        self._pending: set[str] = set()
         self._depth = 0
         self.ensure("core", _CORE_DDL)
 
@@ -57,10 +58,15 @@ class Store:
         """Apply a module's DDL once per connection (statements must be idempotent)."""
         if name in self._ensured:
             return
+        if name in self._pending:
+            return
         for stmt in ddl:
             self.con.execute(stmt)
-        if not self._depth:
-            # Inside a transaction the DDL may still roll back with it: re-check next time.
+        if self._depth:
+            # Inside a transaction the DDL may still roll back with it: it counts as
+            # applied once the transaction commits (see ``transaction``).
+            self._pending.add(name)
+        else:
             self._ensured.add(name)
 
     # -- transactions -------------------------------------------------------
@@ -80,10 +86,13 @@ class Store:
             yield self.con
         except BaseException:
             self._depth = 0
+            self._pending.clear()
             self.con.execute("ROLLBACK")
             raise
         self._depth = 0
         self.con.execute("COMMIT")
+        self._ensured |= self._pending
+        self._pending.clear()
 
     # -- queries (parameterised only) ---------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
