@@ -23,8 +23,6 @@ _RECORDS_DDL = (
 
 _CORE_DDL: tuple[str, ...] = (
     _RECORDS_DDL,
-    # read paths look records up by id (profiles, explanations, reports)
-    "CREATE INDEX IF NOT EXISTS records_by_id ON records (record_id)",
     """CREATE TABLE IF NOT EXISTS quarantine (
         source_id VARCHAR, source_file VARCHAR, source_line BIGINT,
         source_record_id VARCHAR, field VARCHAR, value VARCHAR, reason VARCHAR,
