@@ -136,11 +136,53 @@ def train(
         say(f"estimating m from {n_labels} judged pairs")
         linker.training.estimate_m_from_pairwise_labels("__idg_labels")
     model = linker.misc.save_model_to_json()
+    filled = fill_unobserved(model, max_pairs)
     detail = {"records": n, "sample": min(n, sample), "em_sessions": sessions, "labels": n_labels,
-              "labels_used": used_labels, "max_pairs": max_pairs, "seed": seed}
+              "labels_used": used_labels, "max_pairs": max_pairs, "seed": seed,
+              "filled": filled}
     trained = save_model(store, model, detail)
     linker.table_management.delete_tables_created_by_splink_from_db()
     return trained
+
+
+# m of an ``exact`` level EM never saw among its candidate matches (licence or plate
+# numbers when no source repeats them): a modest prior belief, so agreement counts but
+# cannot dominate. Other unseen levels get m = u (no evidence either way).
+UNOBSERVED_M: Final = 0.1
+
+
+def _unset(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def fill_unobserved(model: dict[str, Any], max_pairs: float) -> list[str]:
+    """Give every non-null level an m and a u, in place; return what was filled.
+
+    A level random sampling never met (an email or licence agreeing by chance) gets
+    u = 1 / ``max_pairs``: fewer than one in the pairs sampled, so still an upper
+    bound. Without this Splink scores such levels 0 (no evidence) however telling.
+    """
+    filled = []
+    for comp in model["comparisons"]:
+        top: float | None = None  # Bayes factor of the first (strictest) level
+        for level in comp["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            name = f"{comp['output_column_name']}: {level['label_for_charts']}"
+            guessed_u = _unset(level.get("u_probability"))
+            if guessed_u:
+                level["u_probability"] = 1.0 / max_pairs
+                filled.append(f"{name} (u)")
+            if _unset(level.get("m_probability")):
+                exact = level["label_for_charts"] == "exact"
+                level["m_probability"] = UNOBSERVED_M if exact else level["u_probability"]
+                filled.append(f"{name} (m)")
+            m, u = float(level["m_probability"]), float(level["u_probability"])
+            if top is None:
+                top = m / u
+            elif guessed_u and m / u > top:  # a looser level never outweighs the strictest
+                level["u_probability"] = m / top
+    return filled
 
 
 def save_model(store: Store, model: dict[str, Any], detail: dict[str, Any]) -> TrainedModel:

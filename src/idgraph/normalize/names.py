@@ -211,6 +211,11 @@ def _canonical_table() -> dict[str, str]:
 _EXTRA_CANON: Final = {
     "TERESA": "THERESA", "TESS": "THERESA", "TESSA": "THERESA", "TESSIE": "THERESA",
     "TERRY": "THERESA", "LUPE": "GUADALUPE", "LUPITA": "GUADALUPE",
+    # common Spanish diminutives and a few English ones the package lacks
+    "PEPE": "JOSE", "PEPITO": "JOSE", "PACO": "FRANCISCO", "PANCHO": "FRANCISCO",
+    "NACHO": "IGNACIO", "LALO": "EDUARDO", "MEMO": "GUILLERMO", "CHUY": "JESUS",
+    "TONO": "ANTONIO", "CONCHA": "CONCEPCION", "CHELO": "CONSUELO",
+    "BARB": "BARBARA", "BARBIE": "BARBARA", "SASHA": "ALEXANDRA",
 }
 
 
