@@ -138,6 +138,8 @@ CANON_CASES = [
     ("MARY", "MARY"), ("MARGARET", "MARGARET"), ("ROBERT", "ROBERT"), ("ZYXWV", "ZYXWV"),
     ("TESS", "THERESA"), ("TERRY", "THERESA"), ("TERESA", "THERESA"), ("THERESA", "THERESA"),
     ("LUPE", "GUADALUPE"), ("GUADALUPE", "GUADALUPE"),
+    ("PEPE", "JOSE"), ("PACO", "FRANCISCO"), ("PANCHO", "FRANCISCO"), ("BARB", "BARBARA"),
+    ("SASHA", "ALEXANDRA"), ("NACHO", "IGNACIO"),
     ("", None),
 ]
 

@@ -20,12 +20,19 @@ import pyarrow as pa
 
 from idgraph.link.cluster import ClusterResult, WeakEdges, cluster
 from idgraph.link.constraints import VIA_CONTACT, VIA_ID, Constraints, Facts, record_facts
-from idgraph.link.evidence import LEVELS_TABLE, evidence_sql, register_levels
+from idgraph.link.evidence import evidence_sql, level_labels
 from idgraph.link.ids import LineageEvent, assign_ids
 from idgraph.link.judge import Verdict, latest_verdicts
 from idgraph.link.model import INPUT_TABLE
 from idgraph.link.tables import ensure_tables, one
-from idgraph.link.train import TrainedModel, build_linker, latest_model, prepare_input, train
+from idgraph.link.train import (
+    TrainedModel,
+    build_linker,
+    latest_model,
+    prepare_input,
+    scratch,
+    train,
+)
 from idgraph.settings import Settings
 from idgraph.store import Store
 
@@ -54,24 +61,31 @@ def _now() -> datetime:
 
 def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
     """Score blocked pairs into the temp table ``__idg_edges`` (with evidence)."""
-    linker = build_linker(store, model)
-    pred = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
-    register_levels(store, model)
-    store.execute(
-        f"""CREATE OR REPLACE TEMP TABLE __idg_edges AS
-        SELECT row_number() OVER () AS eid, p.record_id_l, p.record_id_r,
-               p.match_probability, p.match_weight, {evidence_sql(model)} AS evidence,
-               {_via_sql()} AS via
-        FROM {pred.physical_name} AS p,
-             (SELECT map(list(key), list(label)) AS m FROM {LEVELS_TABLE}) AS lv"""
-    )
-    linker.table_management.delete_tables_created_by_splink_from_db()
+    with scratch(store):
+        linker = build_linker(store, model)
+        pred = linker.inference.predict(threshold_match_probability=floor,
+                                        warning_mode="never")
+        store.execute(
+            f"""CREATE OR REPLACE TEMP TABLE __idg_edges AS
+            SELECT row_number() OVER () AS eid,
+                   least(p.record_id_l, p.record_id_r) AS record_id_l,
+                   greatest(p.record_id_l, p.record_id_r) AS record_id_r,
+                   p.match_probability, p.match_weight, {evidence_sql(model)} AS evidence,
+                   {_via_sql(model)} AS via
+            FROM {pred.physical_name} AS p"""
+        )
+        linker.table_management.delete_tables_created_by_splink_from_db()
 
 
-def _via_sql(alias: str = "p") -> str:
-    """Which identifiers a predicted pair agrees on, as VIA_* bits."""
-    def agree(cols: tuple[str, ...]) -> str:
-        return " OR ".join(f"coalesce({alias}.{c}_l = {alias}.{c}_r, false)" for c in cols)
+def _via_sql(model: dict[str, Any], alias: str = "p") -> str:
+    """Which identifiers a predicted pair agrees on exactly, as VIA_* bits (read off
+    the comparison levels, so the compared values need not be kept)."""
+    labels = level_labels(model)
+
+    def agree(names: tuple[str, ...]) -> str:
+        exact = [f"{alias}.gamma_{n} = {g}" for n in names if n in labels
+                 for g, label in labels[n].items() if label == "exact"]
+        return " OR ".join(exact) or "false"
 
     return (f"(CASE WHEN {agree(('ssn', 'dl_key'))} THEN {VIA_ID} ELSE 0 END"
             f" + CASE WHEN {agree(('phone', 'email'))} THEN {VIA_CONTACT} ELSE 0 END)")

@@ -1,0 +1,63 @@
+"""Levels training never observed get explicit, bounded parameters (train.fill_unobserved)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from idgraph.link.train import UNOBSERVED_M, fill_unobserved
+
+
+def _comparison(*levels: tuple[str, Any, Any]) -> dict[str, Any]:
+    out: list[dict[str, Any]] = [{"sql_condition": "x_l IS NULL", "label_for_charts": "missing",
+                                  "is_null_level": True}]
+    for label, m, u in levels:
+        level: dict[str, Any] = {"sql_condition": "...", "label_for_charts": label}
+        if m is not None:
+            level["m_probability"] = m
+        if u is not None:
+            level["u_probability"] = u
+        out.append(level)
+    return {"output_column_name": "x", "comparison_levels": out}
+
+
+def _weight(level: dict[str, Any]) -> float:
+    return math.log2(level["m_probability"] / level["u_probability"])
+
+
+CASES: list[tuple[str, tuple[str, Any, Any], tuple[float, float]]] = [
+    # (case, the second level as trained, its expected (m, u) after filling)
+    ("observed level untouched", ("one digit off", 0.02, 0.001), (0.02, 0.001)),
+    ("u never sampled: floor", ("one digit off", 0.0001, None), (0.0001, 1e-6)),
+    ("u and m unseen: no evidence", ("similar", None, None), (1e-6, 1e-6)),
+    ("label not observed text", ("similar", "level not observed", None), (1e-6, 1e-6)),
+]
+
+
+@pytest.mark.parametrize(("case", "level", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_fill_unobserved(case: str, level: tuple[str, Any, Any],
+                         expected: tuple[float, float]) -> None:
+    model = {"comparisons": [_comparison(("exact", 0.9, 1e-4), level, ("different", 0.1, 0.99))]}
+    fill_unobserved(model, max_pairs=1e6)
+    got = model["comparisons"][0]["comparison_levels"][2]
+    assert (got["m_probability"], got["u_probability"]) == pytest.approx(expected)
+
+
+def test_unseen_exact_level_gets_the_modest_prior() -> None:
+    model = {"comparisons": [_comparison(("exact", None, None), ("different", 1.0, 1.0))]}
+    filled = fill_unobserved(model, max_pairs=1e6)
+    exact = model["comparisons"][0]["comparison_levels"][1]
+    assert exact["m_probability"] == UNOBSERVED_M and exact["u_probability"] == 1e-6
+    assert filled == ["x: exact (u)", "x: exact (m)"]
+
+
+def test_a_looser_level_never_outweighs_the_strictest() -> None:
+    # SSN one digit off: u never sampled, so the floor would make it weigh more than exact
+    model = {"comparisons": [_comparison(("exact", 0.96, 7e-5), ("one digit off", 0.02, None),
+                                         ("different", 0.02, 0.99))]}
+    fill_unobserved(model, max_pairs=1e6)
+    levels = model["comparisons"][0]["comparison_levels"]
+    assert _weight(levels[2]) == pytest.approx(_weight(levels[1]))
+    assert _weight(levels[3]) < 0
