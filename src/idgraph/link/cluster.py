@@ -8,11 +8,17 @@ are cannot-link facts like any other.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from idgraph.link.constraints import VIA_CONTACT, Facts
+
+_Ints = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,10 @@ class _UnionFind:
         self.facts = list(facts)  # shared with the caller until a root absorbs (then copied)
         self.owned = [False] * len(facts)
 
+    def reset(self, x: int, facts: Facts) -> None:
+        """Make ``x`` a cluster of its own again, with its own record's facts."""
+        self.parent[x], self.size[x], self.facts[x], self.owned[x] = x, 1, facts, False
+
     def find(self, x: int) -> int:
         root = x
         while self.parent[root] != root:
@@ -46,6 +56,10 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
+        return self.union_roots(ra, rb, force, via)
+
+    def union_roots(self, ra: int, rb: int, force: bool = False, via: int = 0) -> str | None:
+        """``try_union`` of two distinct roots."""
         why = self.facts[ra].conflict(self.facts[rb], via)
         if why is not None and not (force and not why.startswith("j")):
             return why
@@ -57,6 +71,27 @@ class _UnionFind:
             self.facts[ra], self.owned[ra] = self.facts[ra].copy(), True
         self.facts[ra].absorb(self.facts[rb])
         return None
+
+    def labels(self) -> _Ints:
+        """The root of every element (``find`` of each, in one vectorised sweep)."""
+        root = np.asarray(self.parent, dtype=np.int64)
+        while True:
+            up = root[root]
+            if np.array_equal(up, root):
+                return root
+            root = up
+
+
+def _pairs(edges: Sequence[tuple[int, int]]) -> _Ints:
+    """Edges as an (n, 2) array (``fromiter``: ``asarray`` of tuples is far slower)."""
+    flat = np.fromiter(itertools.chain.from_iterable(edges), dtype=np.int64,
+                       count=2 * len(edges))
+    return flat.reshape(-1, 2)
+
+
+def _accepted(labels: _Ints, ends: _Ints) -> list[bool]:
+    """Per edge: are its two ends in one cluster?"""
+    return (labels[ends[:, 0]] == labels[ends[:, 1]]).tolist()  # type: ignore[no-any-return]
 
 
 # A record whose best link into its own cluster beats its link into a rival cluster (one
@@ -111,20 +146,24 @@ def cluster(
     evidence (:func:`_attach`).
     """
     vias = list(via) if via is not None else [0] * len(edges)
-    first, uf = _greedy(facts, edges, must_links, vias)
+    first, uf, whys = _greedy(facts, edges, must_links, vias)
     doubtful = (_ambiguous(facts, edges, weights, first.labels, uf, margin)
                 if weights is not None else set())
     homonyms = (_homonyms(facts, homes, first.labels, uf, houses)
                 if homes is not None else set())
     if not doubtful and not homonyms:
         return _attach(first, uf, edges, weights, weak, set()) if weak else first
-    keep = [
-        k for k, (a, b) in enumerate(edges)
-        if a not in doubtful and b not in doubtful
-        and (vias[k] or (a not in homonyms and b not in homonyms))
-    ]
-    second, uf = _greedy(facts, [edges[k] for k in keep], must_links, [vias[k] for k in keep])
-    accepted = [second.labels[a] == second.labels[b] for a, b in edges]
+    ends = _pairs(edges)
+    held_doubtful, held_homonym = _mask(len(facts), doubtful), _mask(len(facts), homonyms)
+    # edges kept: neither end doubtful, and an identifier or contact agrees or neither
+    # end is a homonym
+    keep = np.flatnonzero(
+        ~held_doubtful[ends[:, 0]] & ~held_doubtful[ends[:, 1]]
+        & ((np.asarray(vias, dtype=np.int64) != 0)
+           | (~held_homonym[ends[:, 0]] & ~held_homonym[ends[:, 1]]))
+    ).tolist()
+    second, uf = _regreedy(facts, edges, must_links, vias, keep, (uf, whys))
+    accepted = _accepted(np.asarray(second.labels, dtype=np.int64), _pairs(edges))
     refused = dict(second.refused)
     if doubtful:
         refused["ambiguous"] = len(doubtful)
@@ -132,6 +171,73 @@ def cluster(
         refused["homonym"] = len(homonyms - doubtful)
     result = ClusterResult(second.labels, accepted, refused, second.forced)
     return _attach(result, uf, edges, weights, weak, doubtful | homonyms) if weak else result
+
+
+def _mask(n: int, members: set[int]) -> npt.NDArray[np.bool_]:
+    """``members`` as a boolean mask over ``n`` records."""
+    mask = np.zeros(n, dtype=bool)
+    mask[np.fromiter(members, dtype=np.int64, count=len(members))] = True
+    return mask
+
+
+def _components(n: int, ends: _Ints) -> _Ints:
+    """Connected component (its smallest record) of each of ``n`` records."""
+    label = np.arange(n, dtype=np.int64)
+    a, b = ends[:, 0], ends[:, 1]
+    while True:
+        low = np.minimum(label[a], label[b])
+        new = label.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        new = new[new]  # pointer jumping: labels stay members of the component
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
+def _regreedy(
+    facts: list[Facts],
+    edges: Sequence[tuple[int, int]],
+    must_links: Sequence[tuple[int, int]],
+    vias: Sequence[int],
+    keep: list[int],
+    first: tuple[_UnionFind, _Whys],
+) -> tuple[ClusterResult, _UnionFind]:
+    """``_greedy`` over the kept edges, reusing the first pass where nothing changed.
+
+    Greedy union-find decides each edge from the two clusters of its ends only, and
+    those are built by earlier edges (and must-links) of the same connected component
+    of the graph of all edges and must-links. A component none of whose edges was
+    dropped therefore sees the very same steps in both passes and ends the same (same
+    roots, same facts, same refusals): only the components that lost an edge are run
+    again, from scratch, with their must-links and kept edges in the original order.
+    """
+    uf, (must_whys, edge_whys) = first
+    ends = _pairs(edges)
+    kept = np.zeros(len(edges), dtype=bool)
+    kept[keep] = True
+    # components of the graph of all edges and must-links: the first pass's clusters
+    # (each grown along such edges) joined by the must-links and edges it refused
+    first_labels = uf.labels()
+    refused = ([pair for pair, why in zip(must_links, must_whys, strict=True) if why is not None]
+               + [pair for pair, why in zip(edges, edge_whys, strict=True) if why is not None])
+    comp = _components(len(facts), first_labels[_pairs(refused)])[first_labels]
+    changed = np.zeros(len(facts), dtype=bool)
+    changed[comp[ends[~kept, 0]]] = True
+    redo = changed[comp]  # records of components that lost an edge
+    for i in np.flatnonzero(redo).tolist():
+        uf.reset(i, facts[i])
+    must_redo = [k for k, (a, _) in enumerate(must_links) if redo[a]]
+    edge_redo = np.flatnonzero(kept & redo[ends[:, 0]]).tolist()
+    new_must, new_edge = _run(uf, [must_links[k] for k in must_redo],
+                              [edges[k] for k in edge_redo], [vias[k] for k in edge_redo])
+    must_whys, edge_whys = list(must_whys), list(edge_whys)
+    for k, why in zip(must_redo, new_must, strict=True):
+        must_whys[k] = why
+    for k, why in zip(edge_redo, new_edge, strict=True):
+        edge_whys[k] = why
+    result = _result(uf, ends, must_whys, [edge_whys[k] for k in keep])
+    return result, uf
 
 
 def _homonyms(
@@ -144,16 +250,21 @@ def _homonyms(
     """Bare records under a name-and-address key the first pass shows two generations
     share, or under a surname-and-address key it shows twins share."""
     held: set[int] = set()
+    lab = np.asarray(labels, dtype=np.int64)
     for keys, two in ((homes, _two_people), (houses, _twins)):
         if keys is None:
             continue
-        by_key: dict[int, set[int]] = {}
-        for i, key in enumerate(keys):
-            if key >= 0:
-                by_key.setdefault(key, set()).add(labels[i])
-        shared = {key for key, roots in by_key.items()
-                  if len(roots) > 1 and two(uf, sorted(roots))}
-        held |= {i for i, key in enumerate(keys) if key in shared and facts[i].bare()}
+        key = np.asarray(keys, dtype=np.int64)
+        has = key >= 0
+        span = len(labels) + 1
+        pairs = np.unique(key[has] * span + lab[has])  # (key, root), sorted
+        ks, starts, counts = np.unique(pairs // span, return_index=True, return_counts=True)
+        roots = pairs % span
+        shared = {int(k) for k, s, c in zip(ks, starts, counts, strict=True)
+                  if c > 1 and two(uf, roots[s:s + c].tolist())}
+        if shared:
+            under = np.flatnonzero(np.isin(key, np.fromiter(shared, dtype=np.int64)))
+            held |= {i for i in under.tolist() if facts[i].bare()}
     return held
 
 
@@ -194,27 +305,71 @@ def _ambiguous(
 ) -> set[int]:
     """Records linked above threshold into a rival cluster their own cannot merge with,
     nearly as strongly as into their own, where they would fit by the rules."""
-    best_home: dict[int, float] = {}
-    rivals: list[tuple[int, int, float]] = []  # (record, other cluster, weight)
-    for (a, b), w in zip(edges, weights, strict=True):
-        if labels[a] == labels[b]:
-            best_home[a] = max(best_home.get(a, w), w)
-            best_home[b] = max(best_home.get(b, w), w)
-        else:
-            rivals.append((a, labels[b], w))
-            rivals.append((b, labels[a], w))
+    lab = np.asarray(labels, dtype=np.int64)
+    ends = _pairs(edges)
+    w = np.asarray(weights, dtype=np.float64)
+    a, b = ends[:, 0], ends[:, 1]
+    inside = lab[a] == lab[b]
+    best_home = np.full(len(labels), -np.inf)  # best weight of a link into its own cluster
+    np.maximum.at(best_home, a[inside], w[inside])
+    np.maximum.at(best_home, b[inside], w[inside])
+    out = ~inside
+    rec = np.concatenate([a[out], b[out]])  # (record, other cluster, weight) per rival
+    other = np.concatenate([lab[b[out]], lab[a[out]]])
+    rival_w = np.concatenate([w[out], w[out]])
+    near = (best_home[rec] > -np.inf) & (best_home[rec] - rival_w < margin)
     doubtful = set()
-    for rec, other, w in rivals:
-        home = best_home.get(rec)
-        if home is None or home - w >= margin:
-            continue
-        own = uf.facts[labels[rec]]
-        if own.conflict(uf.facts[other]) is None:
+    for r, o in zip(rec[near].tolist(), other[near].tolist(), strict=True):
+        own = uf.facts[labels[r]]
+        if own.conflict(uf.facts[o]) is None:
             continue  # the two clusters could merge: not mutually exclusive
         # a generation refusal means "cannot tell which": that is ambiguity too
-        if facts[rec].conflict(uf.facts[other], VIA_CONTACT) is None:
-            doubtful.add(rec)
+        if facts[r].conflict(uf.facts[o], VIA_CONTACT) is None:
+            doubtful.add(r)
     return doubtful
+
+
+# why each must-link and each edge was refused (None: merged or already together)
+_Whys = tuple[list[str | None], list[str | None]]
+
+
+def _run(
+    uf: _UnionFind,
+    must_links: Sequence[tuple[int, int]],
+    edges: Sequence[tuple[int, int]],
+    vias: Sequence[int],
+) -> _Whys:
+    """Apply must-links (forced), then edges in order; return the refusals."""
+    must_whys = [uf.try_union(a, b, force=True) for a, b in must_links]
+    # try_union inlined: most ends are roots or already in one cluster
+    parent, find, union = uf.parent, uf.find, uf.union_roots
+    edge_whys: list[str | None] = []
+    add = edge_whys.append
+    for (a, b), via in zip(edges, vias, strict=True):
+        ra = a if parent[a] == a else find(a)
+        rb = b if parent[b] == b else find(b)
+        add(None if ra == rb else union(ra, rb, False, via))
+    return must_whys, edge_whys
+
+
+def _result(
+    uf: _UnionFind,
+    ends: _Ints,
+    must_whys: list[str | None],
+    edge_whys: list[str | None],
+) -> ClusterResult:
+    refused: Counter[str] = Counter()
+    forced = 0
+    for why in must_whys:
+        if why is None:
+            forced += 1
+        else:
+            refused["judgement"] += 1
+    for why in edge_whys:
+        if why is not None:
+            refused["judgement" if why == "j" else why] += 1
+    labels = uf.labels()
+    return ClusterResult(labels.tolist(), _accepted(labels, ends), dict(refused), forced)
 
 
 def _greedy(
@@ -222,22 +377,10 @@ def _greedy(
     edges: Sequence[tuple[int, int]],
     must_links: Sequence[tuple[int, int]],
     vias: Sequence[int],
-) -> tuple[ClusterResult, _UnionFind]:
+) -> tuple[ClusterResult, _UnionFind, _Whys]:
     uf = _UnionFind(facts)
-    refused: Counter[str] = Counter()
-    forced = 0
-    for a, b in must_links:
-        if uf.try_union(a, b, force=True) is None:
-            forced += 1
-        else:
-            refused["judgement"] += 1
-    for (a, b), via in zip(edges, vias, strict=True):
-        why = uf.try_union(a, b, via=via)
-        if why is not None:
-            refused["judgement" if why == "j" else why] += 1
-    labels = [uf.find(i) for i in range(len(facts))]
-    accepted = [labels[a] == labels[b] for a, b in edges]
-    return ClusterResult(labels, accepted, dict(refused), forced), uf
+    whys = _run(uf, must_links, edges, vias)
+    return _result(uf, _pairs(edges), *whys), uf, whys
 
 
 def _tally(
@@ -248,21 +391,25 @@ def _tally(
     excluded: set[int],
 ) -> dict[int, dict[int, tuple[float, int]]]:
     """small cluster -> other cluster -> (summed match weight, via bits of its edges)."""
-    small_roots = {r for r, n in Counter(labels).items() if n <= weak.max_size}
+    lab = np.asarray(labels, dtype=np.int64)
+    roots, counts = np.unique(lab, return_counts=True)
+    small = np.zeros(len(labels), dtype=bool)
+    small[roots[counts <= weak.max_size]] = True
+    out = np.zeros(len(labels), dtype=bool)
+    out[list(excluded)] = True
     score: dict[int, dict[int, tuple[float, int]]] = {}
-    strong = zip(edges, weights or [0.0] * len(edges), [0] * len(edges), strict=True)
-    weak_ = zip(weak.edges, weak.weights, weak.via, strict=True)
-    for pairs in (strong, weak_):
-        for (a, b), w, via in pairs:
-            la, lb = labels[a], labels[b]
-            if la == lb or (la not in small_roots and lb not in small_roots):
-                continue
-            if a in excluded or b in excluded:
-                continue
-            for small, big in ((la, lb), (lb, la)):
-                if small in small_roots:
-                    total, bits = score.setdefault(small, {}).get(big, (0.0, 0))
-                    score[small][big] = (total + w, bits | via)
+    strong = (edges, weights or [0.0] * len(edges), [0] * len(edges))
+    for pair_list, ws, vs in (strong, (weak.edges, weak.weights, weak.via)):
+        ends = _pairs(pair_list)
+        la, lb = lab[ends[:, 0]], lab[ends[:, 1]]
+        useful = ((la != lb) & (small[la] | small[lb])
+                  & ~out[ends[:, 0]] & ~out[ends[:, 1]])
+        for k in np.flatnonzero(useful).tolist():
+            w, via = ws[k], vs[k]
+            for s, big in ((int(la[k]), int(lb[k])), (int(lb[k]), int(la[k]))):
+                if small[s]:
+                    total, bits = score.setdefault(s, {}).get(big, (0.0, 0))
+                    score[s][big] = (total + w, bits | via)
     return score
 
 
@@ -298,6 +445,6 @@ def _attach(
             attached += 1
     if not attached:
         return result
-    final = [uf.find(i) for i in range(len(result.labels))]
-    accepted = [final[a] == final[b] for a, b in edges]
-    return ClusterResult(final, accepted, result.refused, result.forced, attached)
+    final = uf.labels()
+    return ClusterResult(final.tolist(), _accepted(final, _pairs(edges)), result.refused,
+                         result.forced, attached)

@@ -8,11 +8,11 @@ their smallest record id. Lineage events are returned for ``identity_lineage``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,25 @@ class LineageEvent:
     related: tuple[str, ...]
 
 
+_BASE32: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_BASE32_PAIRS: Final = [a + b for a in _BASE32 for b in _BASE32]  # by 10-bit value
+
+
+def _base32_head(digest: bytes) -> str:
+    """``base64.b32encode(digest)[:10]``: the top 50 bits, 5 per character (the
+    standard library's encoder is pure Python and builds all 52 characters)."""
+    bits = int.from_bytes(digest[:8], "big") >> 14
+    pairs = _BASE32_PAIRS
+    return (pairs[bits >> 40] + pairs[(bits >> 30) & 1023] + pairs[(bits >> 20) & 1023]
+            + pairs[(bits >> 10) & 1023] + pairs[bits & 1023])
+
+
 def new_id(seed: str, taken: set[str]) -> str:
     """'P-' + 10 base32 characters, deterministic from ``seed``, never in ``taken``."""
     salt = 0
     while True:
         digest = hashlib.sha256(f"{seed}#{salt}".encode()).digest()
-        ident = "P-" + base64.b32encode(digest).decode()[:10]
+        ident = "P-" + _base32_head(digest)
         if ident not in taken:
             return ident
         salt += 1
@@ -36,6 +49,8 @@ def new_id(seed: str, taken: set[str]) -> str:
 def _old_ids_per_cluster(
     clusters: Sequence[Sequence[str]], old: Mapping[str, str]
 ) -> list[Counter[str]]:
+    if not old:
+        return [Counter() for _ in clusters]
     return [Counter(old[r] for r in members if r in old) for members in clusters]
 
 

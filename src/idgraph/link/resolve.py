@@ -7,19 +7,25 @@ the threshold feed the constrained clustering (:mod:`idgraph.link.cluster`).
 
 from __future__ import annotations
 
+import gc
+import itertools
 import json
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from idgraph.link.cluster import ClusterResult, WeakEdges, cluster
-from idgraph.link.constraints import VIA_CONTACT, VIA_ID, Constraints, Facts, record_facts
+from idgraph.link.constraints import VIA_CONTACT, VIA_ID, Constraints, Facts, column_facts
 from idgraph.link.evidence import evidence_sql, level_labels
 from idgraph.link.ids import LineageEvent, assign_ids
 from idgraph.link.judge import Verdict, latest_verdicts
@@ -94,52 +100,71 @@ def _via_sql(model: dict[str, Any], alias: str = "p") -> str:
 def _load_nodes(
     store: Store, rules: Constraints
 ) -> tuple[list[str], list[Facts], list[list[int]]]:
+    """Record ids (in index order), their facts, and their home and house keys.
+
+    A home key stands for one (given name, surname, address), a house key for one
+    (surname, address); -1 where a part is missing. The keys only ever compare for
+    equality, so they are numbered by Arrow dictionary codes rather than ranked by two
+    SQL window sorts over a million string tuples.
+    """
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE __idg_nodes AS
         SELECT row_number() OVER (ORDER BY record_id) - 1 AS idx, record_id, ssn, dl_key,
                suffix, dob_day, dob_month, birth_year, first_name, first_name_canon,
                first_name_phonetic, middle_name,
-               CASE WHEN house_number IS NOT NULL AND street IS NOT NULL
-                         AND last_name IS NOT NULL AND first_name IS NOT NULL
-                    THEN dense_rank() OVER (ORDER BY coalesce(first_name_canon, first_name),
-                         coalesce(last_name_phonetic, last_name), house_number, street, zip)
-               END AS home,
-               CASE WHEN house_number IS NOT NULL AND street IS NOT NULL
-                         AND last_name IS NOT NULL
-                    THEN dense_rank() OVER (ORDER BY coalesce(last_name_phonetic, last_name),
-                         house_number, street, zip)
-               END AS house
+               coalesce(first_name_canon, first_name) AS home_first,
+               coalesce(last_name_phonetic, last_name) AS home_last, house_number, street,
+               zip, house_number IS NOT NULL AND street IS NOT NULL
+                    AND last_name IS NOT NULL AS has_house,
+               first_name IS NOT NULL AS has_first
         FROM {INPUT_TABLE}"""
     )
-    rows = store.fetchall(
-        "SELECT record_id, ssn, dl_key, suffix, dob_day, dob_month, birth_year, first_name, "
-        "first_name_canon, first_name_phonetic, middle_name, home, house FROM __idg_nodes "
-        "ORDER BY idx"
-    )
-    ids = [str(r[0]) for r in rows]
-    facts = [
-        record_facts(r[1], r[2], r[3], (r[4], r[5], r[6]), rules,
-                     (r[7], r[8], r[9], r[10]) if r[7] else None)
-        for r in rows
-    ]
-    homes = [[-1 if r[k] is None else int(r[k]) for r in rows] for k in (11, 12)]
-    return ids, facts, homes
+    # con.sql, not execute: DuckDB's DB-API Arrow export may reorder result chunks
+    table = store.con.sql("SELECT * EXCLUDE (idx) FROM __idg_nodes ORDER BY idx").to_arrow_table()
+    col = {name: table.column(name).to_pylist() for name in (
+        "record_id", "ssn", "dl_key", "suffix", "dob_day", "dob_month", "birth_year",
+        "first_name", "first_name_canon", "first_name_phonetic", "middle_name")}
+    facts = column_facts(
+        col["ssn"], col["dl_key"], col["suffix"],
+        (col["dob_day"], col["dob_month"], col["birth_year"]), rules,
+        (col["first_name"], col["first_name_canon"], col["first_name_phonetic"],
+         col["middle_name"]))
+    has_house = table.column("has_house").to_numpy()
+    has_first = table.column("has_first").to_numpy()
+    house = _key_codes(table, ["home_last", "house_number", "street", "zip"])
+    home = _key_codes(table, ["home_first"], house)
+    return col["record_id"], facts, [np.where(has_house & has_first, home, -1).tolist(),
+                                     np.where(has_house, house, -1).tolist()]
+
+
+def _key_codes(
+    table: pa.Table, names: list[str], key: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.int64]:
+    """One number per distinct tuple of ``key`` (if given) and the named columns (nulls
+    equal to each other): equal numbers, equal tuples."""
+    key = np.zeros(table.num_rows, dtype=np.int64) if key is None else key
+    for name in names:
+        coded = pc.dictionary_encode(table.column(name).combine_chunks(),
+                                     null_encoding="encode")
+        codes = coded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        _, key = np.unique(key * (len(coded.dictionary) + 1) + codes, return_inverse=True)
+    return key.reshape(-1)
 
 
 def _edges(
     store: Store, low: float, high: float = 1.1
 ) -> tuple[list[int], list[tuple[int, int]], list[float], list[int]]:
     """Edges with ``low <= p < high``, strongest first: eids, index pairs, weights, via."""
-    rows = store.fetchall(
-        """SELECT e.eid, l.idx, r.idx, e.match_weight, e.via FROM __idg_edges e
+    cols = store.con.sql(
+        """SELECT e.eid, l.idx AS a, r.idx AS b, e.match_weight, e.via FROM __idg_edges e
            JOIN __idg_nodes l ON l.record_id = e.record_id_l
            JOIN __idg_nodes r ON r.record_id = e.record_id_r
-           WHERE e.match_probability >= ? AND e.match_probability < ?
+           WHERE e.match_probability >= $1 AND e.match_probability < $2
            ORDER BY e.match_probability DESC, e.record_id_l, e.record_id_r""",
-        [low, high],
-    )
-    return ([int(r[0]) for r in rows], [(int(r[1]), int(r[2])) for r in rows],
-            [float(r[3]) for r in rows], [int(r[4]) for r in rows])
+        params=[low, high],
+    ).to_arrow_table()
+    col = {name: cols.column(name).to_pylist() for name in cols.column_names}
+    return col["eid"], list(zip(col["a"], col["b"], strict=True)), col["match_weight"], col["via"]
 
 
 def _apply_judgements(
@@ -190,16 +215,20 @@ def resolve(
     _predict(store, model.model, min(PREDICT_FLOOR, EDGE_FLOOR, threshold))
     times["predict"] = time.perf_counter() - t0 - sum(times.values())
     say("clustering under cannot-link constraints")
-    ids, facts, homes = _load_nodes(store, constraints or Constraints())
-    must = _apply_judgements(store, ids, facts)
-    eids, edges, weights, via = _edges(store, threshold)
-    _, low_edges, low_weights, low_via = _edges(store, 0.0, threshold)
-    weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
-    result = cluster(facts, edges, must, weights, via=via, homes=homes[0], weak=weak,
-                     houses=homes[1])
-    clusters = _groups(ids, result)
-    old = dict(store.fetchall("SELECT record_id, identity_id FROM identity_members"))
-    identity_ids, events = assign_ids(clusters, old)
+    with _gc_paused():
+        ids, facts, homes = _load_nodes(store, constraints or Constraints())
+        must = _apply_judgements(store, ids, facts)
+        eids, edges, weights, via = _edges(store, threshold)
+        _, low_edges, low_weights, low_via = _edges(store, 0.0, threshold)
+        weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
+        result = cluster(facts, edges, must, weights, via=via, homes=homes[0], weak=weak,
+                         houses=homes[1])
+        clusters = _groups(ids, result)
+        members = store.con.sql(
+            "SELECT record_id, identity_id FROM identity_members").to_arrow_table()
+        old = dict(zip(members.column(0).to_pylist(), members.column(1).to_pylist(),
+                       strict=True))
+        identity_ids, events = assign_ids(clusters, old)
     times["cluster"] = time.perf_counter() - t0 - sum(times.values())
     say("writing identities")
     run_id = "R-" + started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -209,6 +238,23 @@ def resolve(
     return ResolveSummary(**{**summary.__dict__, "seconds": times})
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection for a while.
+
+    Clustering builds millions of small containers (per-record facts) and no cycles;
+    each collection would walk them all again (about half the phase's time at 1M
+    records).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _weight(probability: float) -> float:
     """The match weight (bits) of a match probability, kept finite."""
     p = min(max(probability, 1e-9), 1 - 1e-9)
@@ -216,10 +262,15 @@ def _weight(probability: float) -> float:
 
 
 def _groups(ids: list[str], result: ClusterResult) -> list[list[str]]:
-    groups: dict[int, list[str]] = {}
-    for i, label in enumerate(result.labels):
-        groups.setdefault(label, []).append(ids[i])
-    return list(groups.values())
+    """Record ids per cluster; clusters in order of their first record, records in order."""
+    labels = np.asarray(result.labels, dtype=np.int64)
+    order = np.argsort(labels, kind="stable")  # by cluster, records in order within
+    starts = np.flatnonzero(np.diff(labels[order], prepend=-1))
+    sorted_ids = [ids[i] for i in order.tolist()]
+    bounds = np.append(starts, len(order)).tolist()
+    groups = [sorted_ids[s:e] for s, e in itertools.pairwise(bounds)]
+    first = order[starts]  # each cluster's first record: the order clusters appear in
+    return [groups[k] for k in np.argsort(first, kind="stable").tolist()]
 
 
 def _write(
