@@ -96,6 +96,11 @@ NAME_CASES: list[tuple[GivenName, GivenName, int, str | None]] = [
     (("MIKE", "MICHAEL", "MK", None), ("MICHAEL", "MICHAEL", "MXL", None), 0, None),
     (("MICHEAL", None, None, None), ("MICHAEL", None, None, None), 0, None),  # typo
     (("JAMES", None, None, "ROBERT"), ("ROBERT", None, None, None), 0, None),  # swapped
+    (("JAAES", None, None, None), ("JAMES", None, None, None), 0, None),  # not a name: typo
+    (("CHRIS", None, None, None), ("CHRISTINE", None, None, None), 0, None),  # short form
+    # two real names close in letters: twins MARGARET and MARIA are two people
+    (("MARGARET", None, None, None), ("MARIA", None, None, None), 0, "given_name"),
+    (("MARGARET", None, None, None), ("MARIA", None, None, None), VIA_ID, None),
 ]
 
 
@@ -233,3 +238,26 @@ def test_new_id_is_deterministic_and_avoids_taken() -> None:
     first = new_id("dmv/1", set())
     assert new_id("dmv/1", set()) == first
     assert new_id("dmv/1", {first}) != first
+
+
+def test_kin_household_holds_a_namesake_record_at_an_address_only_one_lived_at() -> None:
+    # 0: Sr (1960) and 1: son (1988) share home key HOME; 2: Sr at an old address; 3: a
+    # bare record with their name at that old address, linked only to 2 (the son may
+    # have lived there as a child): held only when the household reaches it (kin keys)
+    rules = Constraints()
+    facts = [record_facts(None, None, None, Y1960, rules),
+             record_facts(None, None, None, J88, rules),
+             record_facts(None, None, None, Y1960, rules),
+             record_facts(None, None, None, NO_DOB, rules)]
+    edges, weights = [(0, 2), (2, 3)], [12.0, 9.0]
+    homes = [HOME, HOME, -1, -1]
+    names, addresses = [5, 5, 5, 5], [1, 1, 2, 2]
+    plain = cluster(facts, edges, weights=weights, via=[0, 0], homes=homes)
+    assert plain.labels[3] == plain.labels[0]
+    kin = cluster(facts, edges, weights=weights, via=[0, 0], homes=homes,
+                  kin=(names, addresses))
+    assert kin.labels[3] != kin.labels[0] and 3 in kin.held
+    # a record with another name at that address is not the household's business
+    other = cluster(facts, edges, weights=weights, via=[0, 0], homes=homes,
+                    kin=([5, 5, 5, 6], addresses))
+    assert other.labels[3] == other.labels[0]

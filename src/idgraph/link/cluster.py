@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ class ClusterResult:
     refused: dict[str, int]  # rule name -> number of merges it refused
     forced: int  # must-links applied
     attached: int = 0  # small clusters joined by the attach pass
+    held: frozenset[int] = frozenset()  # records held back (ambiguous, homonyms)
 
 
 class _UnionFind:
@@ -82,14 +83,14 @@ class _UnionFind:
             root = up
 
 
-def _pairs(edges: Sequence[tuple[int, int]]) -> _Ints:
+def edge_array(edges: Sequence[tuple[int, int]]) -> _Ints:
     """Edges as an (n, 2) array (``fromiter``: ``asarray`` of tuples is far slower)."""
     flat = np.fromiter(itertools.chain.from_iterable(edges), dtype=np.int64,
                        count=2 * len(edges))
     return flat.reshape(-1, 2)
 
 
-def _accepted(labels: _Ints, ends: _Ints) -> list[bool]:
+def accepted_edges(labels: _Ints, ends: _Ints) -> list[bool]:
     """Per edge: are its two ends in one cluster?"""
     return (labels[ends[:, 0]] == labels[ends[:, 1]]).tolist()  # type: ignore[no-any-return]
 
@@ -127,6 +128,7 @@ def cluster(
     homes: Sequence[int] | None = None,
     weak: WeakEdges | None = None,
     houses: Sequence[int] | None = None,
+    kin: tuple[Sequence[int], Sequence[int]] | None = None,
 ) -> ClusterResult:
     """Cluster ``len(facts)`` records.
 
@@ -149,11 +151,12 @@ def cluster(
     first, uf, whys = _greedy(facts, edges, must_links, vias)
     doubtful = (_ambiguous(facts, edges, weights, first.labels, uf, margin)
                 if weights is not None else set())
-    homonyms = (_homonyms(facts, homes, first.labels, uf, houses)
+    homonyms = (_homonyms(facts, homes, first.labels, uf, houses, kin)
                 if homes is not None else set())
     if not doubtful and not homonyms:
         return _attach(first, uf, edges, weights, weak, set()) if weak else first
-    ends = _pairs(edges)
+    held = frozenset(doubtful | homonyms)
+    ends = edge_array(edges)
     held_doubtful, held_homonym = _mask(len(facts), doubtful), _mask(len(facts), homonyms)
     # edges kept: neither end doubtful, and an identifier or contact agrees or neither
     # end is a homonym
@@ -163,14 +166,15 @@ def cluster(
            | (~held_homonym[ends[:, 0]] & ~held_homonym[ends[:, 1]]))
     ).tolist()
     second, uf = _regreedy(facts, edges, must_links, vias, keep, (uf, whys))
-    accepted = _accepted(np.asarray(second.labels, dtype=np.int64), _pairs(edges))
+    accepted = accepted_edges(np.asarray(second.labels, dtype=np.int64), edge_array(edges))
     refused = dict(second.refused)
     if doubtful:
         refused["ambiguous"] = len(doubtful)
     if homonyms - doubtful:
         refused["homonym"] = len(homonyms - doubtful)
-    result = ClusterResult(second.labels, accepted, refused, second.forced)
-    return _attach(result, uf, edges, weights, weak, doubtful | homonyms) if weak else result
+    result = ClusterResult(second.labels, accepted, refused, second.forced, held=held)
+    return replace(_attach(result, uf, edges, weights, weak, set(held)) if weak else result,
+                   held=held)
 
 
 def _mask(n: int, members: set[int]) -> npt.NDArray[np.bool_]:
@@ -213,7 +217,7 @@ def _regreedy(
     again, from scratch, with their must-links and kept edges in the original order.
     """
     uf, (must_whys, edge_whys) = first
-    ends = _pairs(edges)
+    ends = edge_array(edges)
     kept = np.zeros(len(edges), dtype=bool)
     kept[keep] = True
     # components of the graph of all edges and must-links: the first pass's clusters
@@ -221,7 +225,7 @@ def _regreedy(
     first_labels = uf.labels()
     refused = ([pair for pair, why in zip(must_links, must_whys, strict=True) if why is not None]
                + [pair for pair, why in zip(edges, edge_whys, strict=True) if why is not None])
-    comp = _components(len(facts), first_labels[_pairs(refused)])[first_labels]
+    comp = _components(len(facts), first_labels[edge_array(refused)])[first_labels]
     changed = np.zeros(len(facts), dtype=bool)
     changed[comp[ends[~kept, 0]]] = True
     redo = changed[comp]  # records of components that lost an edge
@@ -246,11 +250,18 @@ def _homonyms(
     labels: list[int],
     uf: _UnionFind,
     houses: Sequence[int] | None = None,
+    kin: tuple[Sequence[int], Sequence[int]] | None = None,
 ) -> set[int]:
     """Bare records under a name-and-address key the first pass shows two generations
-    share, or under a surname-and-address key it shows twins share."""
+    share, or under a surname-and-address key it shows twins share.
+
+    With ``kin`` (a name key and an address key per record), a household of two
+    generations under one name reaches further: a bare record with that name at any
+    address either of them has lived at is held too (a son's old phone line billed to
+    the family home his father left)."""
     held: set[int] = set()
     lab = np.asarray(labels, dtype=np.int64)
+    generations: list[tuple[int, list[int]]] = []  # (home key, roots) of two generations
     for keys, two in ((homes, _two_people), (houses, _twins)):
         if keys is None:
             continue
@@ -262,10 +273,51 @@ def _homonyms(
         roots = pairs % span
         shared = {int(k) for k, s, c in zip(ks, starts, counts, strict=True)
                   if c > 1 and two(uf, roots[s:s + c].tolist())}
+        if two is _two_people:
+            generations = [(int(k), roots[s:s + c].tolist()) for k, s, c
+                           in zip(ks, starts, counts, strict=True) if int(k) in shared]
         if shared:
             under = np.flatnonzero(np.isin(key, np.fromiter(shared, dtype=np.int64)))
             held |= {i for i in under.tolist() if facts[i].bare()}
+    if kin is not None and generations:
+        held |= _kin_households(facts, lab, np.asarray(homes, dtype=np.int64), generations,
+                                *kin)
     return held
+
+
+def _kin_households(
+    facts: list[Facts],
+    lab: npt.NDArray[np.int64],
+    homes: npt.NDArray[np.int64],
+    generations: list[tuple[int, list[int]]],
+    names: Sequence[int],
+    addresses: Sequence[int],
+) -> set[int]:
+    """Bare records named like a two-generation household (the name under its shared
+    home key) at any address either generation has lived at."""
+    name = np.asarray(names, dtype=np.int64)
+    address = np.asarray(addresses, dtype=np.int64)
+    by_label, by_name, by_home = _groups_of(lab), _groups_of(name), _groups_of(homes)
+    held: set[int] = set()
+    for home, roots in generations:
+        members = np.concatenate([by_label(r) for r in roots])
+        lived = set(address[members].tolist()) - {-1}
+        for key in set(name[by_home(home)].tolist()) - {-1}:
+            held |= {i for i in by_name(key).tolist()
+                     if int(address[i]) in lived and facts[i].bare()}
+    return held
+
+
+def _groups_of(values: npt.NDArray[np.int64]) -> Callable[[int], npt.NDArray[np.int64]]:
+    """value -> the indices holding it (one sort, then binary searches)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+
+    def indices(value: int) -> npt.NDArray[np.int64]:
+        lo, hi = np.searchsorted(ordered, [value, value + 1])
+        return order[lo:hi]
+
+    return indices
 
 
 def _years(facts: Facts) -> set[int]:
@@ -306,7 +358,7 @@ def _ambiguous(
     """Records linked above threshold into a rival cluster their own cannot merge with,
     nearly as strongly as into their own, where they would fit by the rules."""
     lab = np.asarray(labels, dtype=np.int64)
-    ends = _pairs(edges)
+    ends = edge_array(edges)
     w = np.asarray(weights, dtype=np.float64)
     a, b = ends[:, 0], ends[:, 1]
     inside = lab[a] == lab[b]
@@ -369,7 +421,7 @@ def _result(
         if why is not None:
             refused["judgement" if why == "j" else why] += 1
     labels = uf.labels()
-    return ClusterResult(labels.tolist(), _accepted(labels, ends), dict(refused), forced)
+    return ClusterResult(labels.tolist(), accepted_edges(labels, ends), dict(refused), forced)
 
 
 def _greedy(
@@ -380,7 +432,7 @@ def _greedy(
 ) -> tuple[ClusterResult, _UnionFind, _Whys]:
     uf = _UnionFind(facts)
     whys = _run(uf, must_links, edges, vias)
-    return _result(uf, _pairs(edges), *whys), uf, whys
+    return _result(uf, edge_array(edges), *whys), uf, whys
 
 
 def _tally(
@@ -400,7 +452,7 @@ def _tally(
     score: dict[int, dict[int, tuple[float, int]]] = {}
     strong = (edges, weights or [0.0] * len(edges), [0] * len(edges))
     for pair_list, ws, vs in (strong, (weak.edges, weak.weights, weak.via)):
-        ends = _pairs(pair_list)
+        ends = edge_array(pair_list)
         la, lb = lab[ends[:, 0]], lab[ends[:, 1]]
         useful = ((la != lb) & (small[la] | small[lb])
                   & ~out[ends[:, 0]] & ~out[ends[:, 1]])
@@ -446,5 +498,5 @@ def _attach(
     if not attached:
         return result
     final = uf.labels()
-    return ClusterResult(final.tolist(), _accepted(final, _pairs(edges)), result.refused,
+    return ClusterResult(final.tolist(), accepted_edges(final, edge_array(edges)), result.refused,
                          result.forced, attached)

@@ -17,6 +17,8 @@ from typing import Final, TypeVar
 
 import jellyfish
 
+from idgraph.normalize.names import is_known_given
+
 _T = TypeVar("_T")
 
 GENERATIONAL_SUFFIXES: Final = frozenset({"JR", "SR", "II", "III", "IV", "V"})
@@ -73,13 +75,23 @@ def dobs_compatible(a: Dob, b: Dob) -> bool:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _names_fit(a: GivenName, b: GivenName) -> bool:
-    return (
-        a[0] == b[0]
-        or (a[1] is not None and a[1] == b[1])
-        or (a[2] is not None and a[2] == b[2])
-        or a[0] == b[3] or a[3] == b[0]
-        or jellyfish.jaro_winkler_similarity(a[0], b[0]) >= 0.8
-    )
+    """Could two records' given names (first, canonical, phonetic, middle) be one?
+
+    Equal, nickname-equal, sounding alike, first against middle, or one a short form
+    of the other (CHRIS, CHRISTINE) fit; so do spellings a slip apart (Jaro-Winkler
+    >= 0.9). Between 0.8 and 0.9 a misspelling fits, but two different real names do
+    not (MARIA is no typo of MARGARET: twins are named like that).
+    """
+    if (a[0] == b[0] or (a[1] is not None and a[1] == b[1])
+            or (a[2] is not None and a[2] == b[2]) or a[0] == b[3] or a[3] == b[0]):
+        return True
+    short, long_ = sorted((a[0], b[0]), key=len)
+    if len(short) >= 3 and long_.startswith(short):
+        return True
+    similarity = jellyfish.jaro_winkler_similarity(a[0], b[0])
+    if similarity >= 0.9:
+        return True
+    return similarity >= 0.8 and not (is_known_given(a[0]) and is_known_given(b[0]))
 
 
 def _clash(mine: set[_T], theirs: set[_T], fit: Callable[[_T, _T], bool]) -> bool:

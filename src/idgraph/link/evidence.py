@@ -77,3 +77,15 @@ def decode_evidence(model: dict[str, Any], evidence: str | dict[str, Any]
         out[name] = {"level": labels[name].get(int(gamma), "?"), "gamma": int(gamma),
                      "weight": float(weight)}
     return out
+
+
+def weights_sql(model: dict[str, Any], alias: str = "p") -> str:
+    """Per-comparison match weights of a Splink predict row as a list, in the model's
+    order, NULL where a value is missing (the null level says nothing)."""
+    parts = []
+    for name in comparison_names(model):
+        weight = f"{alias}.mw_{name}"
+        if has_tf(model, name):
+            weight = f"({weight} + coalesce({alias}.mw_tf_adj_{name}, 0))"
+        parts.append(f"CASE WHEN {alias}.gamma_{name} = -1 THEN NULL ELSE {weight} END")
+    return f"list_value({', '.join(parts)})::FLOAT[]"

@@ -7,6 +7,7 @@ the threshold feed the constrained clustering (:mod:`idgraph.link.cluster`).
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import json
@@ -15,18 +16,26 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import jellyfish
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from idgraph.link.cluster import ClusterResult, WeakEdges, cluster
+from idgraph.link.cluster import (
+    ClusterResult,
+    WeakEdges,
+    accepted_edges,
+    cluster,
+    edge_array,
+)
 from idgraph.link.constraints import VIA_CONTACT, VIA_ID, Constraints, Facts, column_facts
-from idgraph.link.evidence import evidence_sql, level_labels
+from idgraph.link.evidence import comparison_names, evidence_sql, level_labels, weights_sql
+from idgraph.link.fragments import join_fragments, score_fragments
 from idgraph.link.ids import LineageEvent, assign_ids
 from idgraph.link.judge import Verdict, latest_verdicts
 from idgraph.link.model import INPUT_TABLE
@@ -44,7 +53,10 @@ from idgraph.store import Store
 
 Progress = Callable[[str], None]
 EDGE_FLOOR = 0.5  # link_edges keeps pairs from here up
-PREDICT_FLOOR = 0.5  # pairs from here up are scored; below the threshold they feed attach
+# Pairs from here up are kept after scoring: weak evidence still counts when a
+# fragment is scored against a whole identity (:mod:`idgraph.link.fragments`).
+PREDICT_FLOOR = 0.01
+WEAK_FLOOR = 0.5  # edges from here to the threshold feed the pairwise attach pass
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,7 @@ def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
                    least(p.record_id_l, p.record_id_r) AS record_id_l,
                    greatest(p.record_id_l, p.record_id_r) AS record_id_r,
                    p.match_probability, p.match_weight, {evidence_sql(model)} AS evidence,
-                   {_via_sql(model)} AS via
+                   {weights_sql(model)} AS cw, {_via_sql(model)} AS via
             FROM {pred.physical_name} AS p"""
         )
         linker.table_management.delete_tables_created_by_splink_from_db()
@@ -114,9 +126,8 @@ def _load_nodes(
                first_name_phonetic, middle_name,
                coalesce(first_name_canon, first_name) AS home_first,
                coalesce(last_name_phonetic, last_name) AS home_last, house_number, street,
-               zip, house_number IS NOT NULL AND street IS NOT NULL
-                    AND last_name IS NOT NULL AS has_house,
-               first_name IS NOT NULL AS has_first
+               house_number IS NOT NULL AND street IS NOT NULL AS has_address,
+               last_name IS NOT NULL AS has_last, first_name IS NOT NULL AS has_first
         FROM {INPUT_TABLE}"""
     )
     # con.sql, not execute: DuckDB's DB-API Arrow export may reorder result chunks
@@ -129,12 +140,28 @@ def _load_nodes(
         (col["dob_day"], col["dob_month"], col["birth_year"]), rules,
         (col["first_name"], col["first_name_canon"], col["first_name_phonetic"],
          col["middle_name"]))
-    has_house = table.column("has_house").to_numpy()
+    has_address = table.column("has_address").to_numpy()
+    has_last = table.column("has_last").to_numpy()
     has_first = table.column("has_first").to_numpy()
-    house = _key_codes(table, ["home_last", "house_number", "street", "zip"])
-    home = _key_codes(table, ["home_first"], house)
-    return col["record_id"], facts, [np.where(has_house & has_first, home, -1).tolist(),
-                                     np.where(has_house, house, -1).tolist()]
+    # the given name by the sound of its canonical form: JOE, JOSEPH and the typo JOSEFH
+    # are one key (a namesake's stray record must not slip past under a misspelling)
+    sound = pa.array([None if n is None else _sound(n) for n in
+                      table.column("home_first").to_pylist()], pa.string())
+    table = table.append_column("home_sound", sound)
+    address = _key_codes(table, ["house_number", "street"])  # ZIPs go missing
+    house = _key_codes(table, ["home_last"], address)
+    home = _key_codes(table, ["home_sound"], house)
+    name = _key_codes(table, ["home_sound", "home_last"])
+    return col["record_id"], facts, [
+        np.where(has_address & has_last & has_first, home, -1).tolist(),
+        np.where(has_address & has_last, house, -1).tolist(),
+        np.where(has_last & has_first, name, -1).tolist(),
+        np.where(has_address, address, -1).tolist()]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _sound(name: str) -> str:
+    return jellyfish.metaphone(name) or name
 
 
 def _key_codes(
@@ -188,8 +215,7 @@ def _ensure_model(store: Store, say: Progress) -> TrainedModel:
     model = latest_model(store)
     if model is None:
         say("no saved model: training one")
-        model = train(store, progress=say)
-        prepare_input(store)
+        model = train(store, progress=say, prepared=True)
     return model
 
 
@@ -207,9 +233,7 @@ def resolve(
     started, t0 = _now(), time.perf_counter()
     threshold = settings.match_threshold
     n = prepare_input(store)
-    model = train(store, progress=say) if retrain else _ensure_model(store, say)
-    if retrain:
-        prepare_input(store)
+    model = train(store, progress=say, prepared=True) if retrain else _ensure_model(store, say)
     times = {"train": time.perf_counter() - t0}
     say("predicting pairwise match probabilities")
     _predict(store, model.model, min(PREDICT_FLOOR, EDGE_FLOOR, threshold))
@@ -219,10 +243,11 @@ def resolve(
         ids, facts, homes = _load_nodes(store, constraints or Constraints())
         must = _apply_judgements(store, ids, facts)
         eids, edges, weights, via = _edges(store, threshold)
-        _, low_edges, low_weights, low_via = _edges(store, 0.0, threshold)
+        _, low_edges, low_weights, low_via = _edges(store, WEAK_FLOOR, threshold)
         weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
         result = cluster(facts, edges, must, weights, via=via, homes=homes[0], weak=weak,
-                         houses=homes[1])
+                         houses=homes[1], kin=(homes[2], homes[3]))
+        result = _join_fragments(store, model.model, facts, edges, result, threshold)
         clusters = _groups(ids, result)
         members = store.con.sql(
             "SELECT record_id, identity_id FROM identity_members").to_arrow_table()
@@ -236,6 +261,25 @@ def resolve(
                      (eids, result), (clusters, identity_ids, events))
     times["write"] = time.perf_counter() - t0 - sum(times.values())
     return ResolveSummary(**{**summary.__dict__, "seconds": times})
+
+
+def _join_fragments(
+    store: Store,
+    model: dict[str, Any],
+    facts: list[Facts],
+    edges: list[tuple[int, int]],
+    result: ClusterResult,
+    threshold: float,
+) -> ClusterResult:
+    """Score small clusters against whole identities and join them where it is clear."""
+    candidates = score_fragments(store, result.labels, set(result.held),
+                                 len(comparison_names(model)),
+                                 _weight(float(model["probability_two_random_records_match"])))
+    labels, moved = join_fragments(result.labels, facts, candidates, _weight(threshold))
+    if not moved:
+        return result
+    accepted = accepted_edges(np.asarray(labels, dtype=np.int64), edge_array(edges))
+    return replace(result, labels=labels, accepted=accepted, attached=result.attached + moved)
 
 
 @contextmanager

@@ -170,6 +170,11 @@ def _given_frequency() -> dict[str, float]:
     return {k: male.get(k, 0.0) + female.get(k, 0.0) for k in male.keys() | female.keys()}
 
 
+def is_known_given(name: str | None) -> bool:
+    """Is this a given name of the US Census lists (not, say, a typo of one)?"""
+    return bool(name) and name in _given_frequency()
+
+
 @lru_cache(maxsize=1)
 def _canonical_table() -> dict[str, str]:
     """Every name the nicknames package knows -> its chosen canonical given name."""

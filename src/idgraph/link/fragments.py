@@ -1,0 +1,144 @@
+"""Fragments: small clusters scored against a whole identity, comparison by comparison.
+
+Pairwise scores miss a person whose evidence is spread over several records: a licence
+under a married surname with the birth date of a credit header that still carries the
+maiden name, while only a phone record knows the married surname. No single pair
+reaches the threshold; the identity as a whole agrees on the given name, the surname
+and the birth date.
+
+After clustering, every small cluster (a fragment) is compared with each cluster its
+records have scored edges into. For each comparison the strongest level over all those
+edges counts once (missing values count nothing), plus the prior once: the score a
+pair would get if one record carried the identity's best-matching values. A fragment
+joins the best cluster when that score reaches the threshold's match weight, the
+cannot-link rules allow it, and no rival cluster the best one cannot merge with comes
+within :data:`AMBIGUITY_MARGIN` bits. Records the clustering held back (ambiguous,
+household homonyms) are never moved, and nothing joins a cluster through them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from idgraph.link.cluster import AMBIGUITY_MARGIN
+from idgraph.link.constraints import Facts
+from idgraph.store import Store
+
+# Fragments up to this many records are scored against the identities around them.
+MAX_FRAGMENT = 3
+
+
+@dataclass(frozen=True)
+class FragmentScore:
+    fragment: int  # cluster label of the fragment
+    target: int  # cluster label it would join
+    score: float  # prior + sum over comparisons of the best level weight (bits)
+    via: int  # VIA_* bits of any edge between the two
+
+
+def score_fragments(store: Store, labels: Sequence[int], held: set[int], n_comparisons: int,
+                    prior_weight: float) -> dict[int, list[FragmentScore]]:
+    """fragment label -> its candidate targets, best first.
+
+    Reads ``__idg_edges`` (with ``cw``: per-comparison weights, NULL where a value is
+    missing) and ``__idg_nodes`` (``idx``, ``record_id``)."""
+    lab = np.asarray(labels, dtype=np.int64)
+    is_held = np.zeros(len(lab), dtype=bool)
+    if held:
+        is_held[np.fromiter(held, dtype=np.int64)] = True
+    store.con.register("__idg_lab", pa.table({
+        "idx": np.arange(len(lab), dtype=np.int64), "label": lab, "held": is_held}))
+    best = ", ".join(f"max(cw[{k + 1}])" for k in range(n_comparisons))
+    try:
+        rows = store.con.sql(f"""
+            WITH sizes AS (SELECT label, count(*) AS n FROM __idg_lab GROUP BY 1),
+            e AS (
+                SELECT la.label AS la, lb.label AS lb, la.held AS ha, lb.held AS hb,
+                       e.cw, e.via
+                FROM __idg_edges e
+                JOIN __idg_nodes nl ON nl.record_id = e.record_id_l
+                JOIN __idg_nodes nr ON nr.record_id = e.record_id_r
+                JOIN __idg_lab la ON la.idx = nl.idx
+                JOIN __idg_lab lb ON lb.idx = nr.idx
+                WHERE la.label <> lb.label),
+            d AS (SELECT la AS s, lb AS c, ha OR hb AS held, cw, via FROM e
+                  UNION ALL SELECT lb, la, ha OR hb, cw, via FROM e)
+            SELECT d.s, d.c, list_value({best}) AS best, bit_or(d.via) AS via
+            FROM d JOIN sizes ON sizes.label = d.s
+            WHERE sizes.n <= {MAX_FRAGMENT}
+            GROUP BY d.s, d.c
+            HAVING NOT bool_or(d.held)""").fetchall()
+    finally:
+        store.con.unregister("__idg_lab")
+    out: dict[int, list[FragmentScore]] = {}
+    for s, c, best_levels, via in rows:
+        score = prior_weight + sum(w for w in best_levels if w is not None)
+        out.setdefault(int(s), []).append(FragmentScore(int(s), int(c), score, int(via)))
+    for cands in out.values():
+        cands.sort(key=lambda f: (-f.score, f.target))
+    return out
+
+
+def join_fragments(
+    labels: list[int],
+    facts: list[Facts],
+    candidates: dict[int, list[FragmentScore]],
+    min_weight: float,
+    margin: float = AMBIGUITY_MARGIN,
+) -> tuple[list[int], int]:
+    """Move fragments into their best cluster where the rules allow; return the new
+    labels and how many fragments moved. Strongest fragments first."""
+    members: dict[int, list[int]] = {}
+    involved = set(candidates) | {f.target for fs in candidates.values() for f in fs}
+    for i, label in enumerate(labels):
+        if label in involved:
+            members.setdefault(label, []).append(i)
+    cluster_facts: dict[int, Facts] = {}
+
+    def facts_of(label: int) -> Facts:
+        if label not in cluster_facts:
+            merged = Facts()
+            for i in members.get(label, []):
+                merged.absorb(facts[i])
+            if members.get(label):
+                first = facts[members[label][0]]
+                merged.ssn_tolerance, merged.generations = first.ssn_tolerance, first.generations
+            cluster_facts[label] = merged
+        return cluster_facts[label]
+
+    parent: dict[int, int] = {}
+
+    def find(label: int) -> int:
+        while parent.get(label, label) != label:
+            label = parent[label]
+        return label
+
+    moved = 0
+    order = sorted(candidates, key=lambda s: (-candidates[s][0].score, s))
+    for s in order:
+        if find(s) != s:
+            continue  # already absorbed into another fragment's move
+        cands = [f for f in candidates[s] if find(f.target) != s]
+        if not cands:
+            continue
+        top = cands[0]
+        target = find(top.target)
+        if top.score < min_weight:
+            continue
+        mine, theirs = facts_of(s), facts_of(target)
+        if mine.conflict(theirs, top.via) is not None:
+            continue
+        if any(other.score >= top.score - margin and find(other.target) != target
+               and theirs.conflict(facts_of(find(other.target))) is not None
+               for other in cands[1:]):
+            continue  # a rival the best one cannot merge with: cannot tell which
+        parent[s] = target
+        theirs.absorb(mine)
+        moved += 1
+    if not moved:
+        return labels, 0
+    return [find(label) for label in labels], moved
