@@ -161,7 +161,8 @@ def _load_nodes(
 
 @functools.lru_cache(maxsize=1 << 16)
 def _sound(name: str) -> str:
-    return jellyfish.metaphone(name) or name
+    """The first three sounds of a given name (JOSEPH and the slip JOSEFH: JSF)."""
+    return (jellyfish.metaphone(name) or name)[:3]
 
 
 def _key_codes(
