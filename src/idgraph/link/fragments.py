@@ -44,8 +44,8 @@ def score_fragments(store: Store, labels: Sequence[int], held: set[int], n_compa
                     prior_weight: float) -> dict[int, list[FragmentScore]]:
     """fragment label -> its candidate targets, best first.
 
-    Reads ``__idg_edges`` (with ``cw``: per-comparison weights, NULL where a value is
-    missing) and ``__idg_nodes`` (``idx``, ``record_id``)."""
+    Reads ``__idg_edges`` (``cw``: per-comparison weights, NULL where a value is
+    missing) and ``__idg_ends`` (``eid``, the record indexes ``idx_l``, ``idx_r``)."""
     lab = np.asarray(labels, dtype=np.int64)
     is_held = np.zeros(len(lab), dtype=bool)
     if held:
@@ -59,11 +59,9 @@ def score_fragments(store: Store, labels: Sequence[int], held: set[int], n_compa
             e AS (
                 SELECT la.label AS la, lb.label AS lb, la.held AS ha, lb.held AS hb,
                        e.cw, e.via
-                FROM __idg_edges e
-                JOIN __idg_nodes nl ON nl.record_id = e.record_id_l
-                JOIN __idg_nodes nr ON nr.record_id = e.record_id_r
-                JOIN __idg_lab la ON la.idx = nl.idx
-                JOIN __idg_lab lb ON lb.idx = nr.idx
+                FROM __idg_edges e JOIN __idg_ends x USING (eid)
+                JOIN __idg_lab la ON la.idx = x.idx_l
+                JOIN __idg_lab lb ON lb.idx = x.idx_r
                 WHERE la.label <> lb.label),
             d AS (SELECT la AS s, lb AS c, ha OR hb AS held, cw, via FROM e
                   UNION ALL SELECT lb, la, ha OR hb, cw, via FROM e)
@@ -92,11 +90,12 @@ def join_fragments(
 ) -> tuple[list[int], int]:
     """Move fragments into their best cluster where the rules allow; return the new
     labels and how many fragments moved. Strongest fragments first."""
-    members: dict[int, list[int]] = {}
     involved = set(candidates) | {f.target for fs in candidates.values() for f in fs}
-    for i, label in enumerate(labels):
-        if label in involved:
-            members.setdefault(label, []).append(i)
+    lab = np.asarray(labels, dtype=np.int64)
+    rows = np.flatnonzero(np.isin(lab, np.fromiter(involved, dtype=np.int64)))
+    members: dict[int, list[int]] = {}
+    for i, label in zip(rows.tolist(), lab[rows].tolist(), strict=True):
+        members.setdefault(label, []).append(i)
     cluster_facts: dict[int, Facts] = {}
 
     def facts_of(label: int) -> Facts:
@@ -141,4 +140,5 @@ def join_fragments(
         moved += 1
     if not moved:
         return labels, 0
-    return [find(label) for label in labels], moved
+    roots = {label: find(label) for label in parent}
+    return [roots.get(label, label) for label in labels], moved

@@ -88,6 +88,10 @@ def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
             SELECT row_number() OVER () AS eid,
                    least(p.record_id_l, p.record_id_r) AS record_id_l,
                    greatest(p.record_id_l, p.record_id_r) AS record_id_r,
+                   CASE WHEN p.record_id_l <= p.record_id_r THEN p.uid_l ELSE p.uid_r END
+                       AS uid_l,
+                   CASE WHEN p.record_id_l <= p.record_id_r THEN p.uid_r ELSE p.uid_l END
+                       AS uid_r,
                    p.match_probability, p.match_weight, {evidence_sql(model)} AS evidence,
                    {weights_sql(model)} AS cw, {_via_sql(model)} AS via
             FROM {pred.physical_name} AS p"""
@@ -121,7 +125,7 @@ def _load_nodes(
     """
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE __idg_nodes AS
-        SELECT row_number() OVER (ORDER BY record_id) - 1 AS idx, record_id, ssn, dl_key,
+        SELECT row_number() OVER (ORDER BY record_id) - 1 AS idx, uid, record_id, ssn, dl_key,
                suffix, dob_day, dob_month, birth_year, first_name, first_name_canon,
                first_name_phonetic, middle_name,
                coalesce(first_name_canon, first_name) AS home_first,
@@ -129,6 +133,13 @@ def _load_nodes(
                house_number IS NOT NULL AND street IS NOT NULL AS has_address,
                last_name IS NOT NULL AS has_last, first_name IS NOT NULL AS has_first
         FROM {INPUT_TABLE}"""
+    )
+    # the edges' ends as indexes, found once by the integer key (later readers of the
+    # edges need no join on record id strings)
+    store.execute(
+        """CREATE OR REPLACE TEMP TABLE __idg_ends AS
+        SELECT e.eid, l.idx AS idx_l, r.idx AS idx_r FROM __idg_edges e
+        JOIN __idg_nodes l ON l.uid = e.uid_l JOIN __idg_nodes r ON r.uid = e.uid_r"""
     )
     # con.sql, not execute: DuckDB's DB-API Arrow export may reorder result chunks
     table = store.con.sql("SELECT * EXCLUDE (idx) FROM __idg_nodes ORDER BY idx").to_arrow_table()
@@ -184,9 +195,8 @@ def _edges(
 ) -> tuple[list[int], list[tuple[int, int]], list[float], list[int]]:
     """Edges with ``low <= p < high``, strongest first: eids, index pairs, weights, via."""
     cols = store.con.sql(
-        """SELECT e.eid, l.idx AS a, r.idx AS b, e.match_weight, e.via FROM __idg_edges e
-           JOIN __idg_nodes l ON l.record_id = e.record_id_l
-           JOIN __idg_nodes r ON r.record_id = e.record_id_r
+        """SELECT e.eid, x.idx_l AS a, x.idx_r AS b, e.match_weight, e.via FROM __idg_edges e
+           JOIN __idg_ends x USING (eid)
            WHERE e.match_probability >= $1 AND e.match_probability < $2
            ORDER BY e.match_probability DESC, e.record_id_l, e.record_id_r""",
         params=[low, high],
