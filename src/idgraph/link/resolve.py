@@ -258,7 +258,11 @@ def resolve(
         weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
         result = cluster(facts, edges, must, weights, via=via, homes=homes[0], weak=weak,
                          houses=homes[1], kin=(homes[2], homes[3]))
-        result = _join_fragments(store, model.model, facts, edges, result, threshold)
+        rules = constraints or Constraints()
+        if rules.dates_of_birth and rules.strong_identifiers:
+            # best levels across an identity are only safe with the rules that tell
+            # namesakes apart (off on FEBRL, whose generator garbles those fields)
+            result = _join_fragments(store, model.model, facts, edges, result, threshold)
         clusters = _groups(ids, result)
         members = store.con.sql(
             "SELECT record_id, identity_id FROM identity_members").to_arrow_table()
