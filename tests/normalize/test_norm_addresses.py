@@ -175,3 +175,23 @@ def test_state_idempotent(text: str) -> None:
 @given(st.from_regex(r"\d{4,5}(-\d{4})?", fullmatch=True))
 def test_zip_idempotent(text: str) -> None:
     _idempotent(clean_zip, text)
+
+
+# street lines that carry their unit (Illinois writes "8617 FAIRVIEW PL #5")
+UNIT_IN_STREET = [
+    ("8617 FAIRVIEW PL #5", "FAIRVIEW PL", "UNIT 5"),
+    ("7918 W Mission Lane Ste 2A", "W MISSION LN", "STE 2A"),
+    ("6210 WILLOW ST UNIT 15", "WILLOW ST", "UNIT 15"),
+    ("5166 N RD APT 9C", "N RD", "APT 9C"),
+    ("12 FRONT ST", "FRONT ST", None),  # a designator word as the street name
+    ("40 LOT RD", "LOT RD", None),
+    ("9 MAIN ST", "MAIN ST", None),
+]
+
+
+@pytest.mark.parametrize(("line", "street", "unit"), UNIT_IN_STREET)
+def test_from_parts_splits_a_unit_off_the_street(line: str, street: str, unit: str | None) -> None:
+    address = from_parts(line, None, "Chicago", "IL", "60601")
+    assert (address.street, address.unit) == (street, unit)
+    # a unit given in its own column wins
+    assert from_parts(line, "Apt 1").unit == "APT 1"

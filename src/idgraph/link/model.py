@@ -24,7 +24,7 @@ NAME_BLOCK_CAP: Final = 100
 
 INPUT_SQL: Final = f"""
 CREATE OR REPLACE TEMP TABLE {INPUT_TABLE} AS
-SELECT row_number() OVER () AS uid, record_id, source_id,
+SELECT row_number() OVER (ORDER BY record_id) AS uid, record_id, source_id,
        first_name, middle_name, last_name, suffix,
        first_name_canon, first_name_phonetic, last_name_phonetic,
        CASE WHEN len(last_name_parts) > 0 THEN last_name_parts END AS last_name_parts,

@@ -99,13 +99,15 @@ def _quoted(name: str) -> str:
 
 
 def _sample_input(store: Store, sample: int, seed: int) -> None:
-    """The training input: a uniform sample of records, plus every judged record."""
+    """The training input: a uniform sample of records (the smallest hashes of their
+    ids: the same records every time), plus every judged record."""
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE {SAMPLE_TABLE} AS SELECT * FROM {INPUT_TABLE}
         WHERE record_id IN (SELECT record_id FROM {INPUT_TABLE}
-                            USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE ({int(seed)}))
+                            ORDER BY hash(record_id, {int(seed)}) LIMIT {int(sample)})
            OR record_id IN (SELECT record_id_l FROM judgements)
-           OR record_id IN (SELECT record_id_r FROM judgements)"""
+           OR record_id IN (SELECT record_id_r FROM judgements)
+        ORDER BY uid"""  # a fixed order: Splink's seeded sampling then repeats itself
     )
 
 

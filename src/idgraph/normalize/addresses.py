@@ -241,6 +241,20 @@ def _split_house(line: str) -> tuple[str | None, str]:
     return match.group(1), match.group(2)
 
 
+def _split_unit(street: str) -> tuple[str, str | None]:
+    """A unit written after the street ("FAIRVIEW PL #5", "MISSION LN STE 2A") split
+    off. Only after a street suffix or directional, so "FRONT ST" or "LOT RD" stay
+    whole."""
+    words = street.split()
+    for i in range(1, len(words)):
+        word, before = words[i], words[i - 1]
+        if not (before in STREET_SUFFIXES or before in DIRECTIONALS):
+            continue
+        if word.startswith("#") or (word in UNIT_DESIGNATORS and i + 1 < len(words)):
+            return " ".join(words[:i]), " ".join(words[i:])
+    return street, None
+
+
 def from_parts(
     street_line: str | None,
     unit: str | None = None,
@@ -248,8 +262,11 @@ def from_parts(
     state: str | None = None,
     zip: str | None = None,
 ) -> Address:
-    """Address from separate columns; ``street_line`` holds house number and street."""
+    """Address from separate columns; ``street_line`` holds house number and street
+    (and, in some sources, the unit: "8617 FAIRVIEW PL #5")."""
     house, street = _split_house(street_line) if street_line else (None, "")
+    if unit is None or blank(unit):
+        street, unit = _split_unit(street)
     return Address(
         house_number=house,
         street=clean_street(street),
