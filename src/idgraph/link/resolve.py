@@ -129,7 +129,9 @@ def _load_nodes(
                suffix, dob_day, dob_month, birth_year, first_name, first_name_canon,
                first_name_phonetic, middle_name,
                coalesce(first_name_canon, first_name) AS home_first,
-               coalesce(last_name_phonetic, last_name) AS home_last, house_number, street,
+               coalesce(last_name_phonetic, last_name) AS home_last,
+               left(coalesce(last_name_phonetic, last_name), 2) AS kin_last, house_number,
+               street,
                house_number IS NOT NULL AND street IS NOT NULL AS has_address,
                last_name IS NOT NULL AS has_last, first_name IS NOT NULL AS has_first
         FROM {INPUT_TABLE}"""
@@ -162,7 +164,8 @@ def _load_nodes(
     address = _key_codes(table, ["house_number", "street"])  # ZIPs go missing
     house = _key_codes(table, ["home_last"], address)
     home = _key_codes(table, ["home_sound"], house)
-    name = _key_codes(table, ["home_sound", "home_last"])
+    # a household's name reaches misspelt surnames too (COLLINS, COLILNS: KL)
+    name = _key_codes(table, ["home_sound", "kin_last"])
     return col["record_id"], facts, [
         np.where(has_address & has_last & has_first, home, -1).tolist(),
         np.where(has_address & has_last, house, -1).tolist(),
