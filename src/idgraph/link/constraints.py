@@ -130,10 +130,10 @@ class Facts:
                      set(self.names), self.generations)
 
     def bare(self) -> bool:
-        """No birth date, no suffix and no strong identifier: nothing to tell kin apart."""
-        return not self.dobs and not self.ssns and not any(
-            k == "suffix" or k.startswith("dl:") for k in self.keys
-        )
+        """No birth date and no suffix: nothing to tell a father from his son. (An SSN
+        or licence tells them apart only through an edge that agrees on it, and such
+        edges pass the household rule anyway.)"""
+        return not self.dobs and "suffix" not in self.keys
 
     def _undated_generation(self, other: Facts) -> bool:
         """One side has a generational suffix, the other none, and birth dates cannot
