@@ -92,7 +92,8 @@ def edge_array(edges: Sequence[tuple[int, int]]) -> _Ints:
 
 def accepted_edges(labels: _Ints, ends: _Ints) -> list[bool]:
     """Per edge: are its two ends in one cluster?"""
-    return (labels[ends[:, 0]] == labels[ends[:, 1]]).tolist()  # type: ignore[no-any-return]
+    same: list[bool] = (labels[ends[:, 0]] == labels[ends[:, 1]]).tolist()
+    return same
 
 
 # A record whose best link into its own cluster beats its link into a rival cluster (one

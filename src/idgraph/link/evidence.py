@@ -46,6 +46,15 @@ def has_tf(model: dict[str, Any], name: str) -> bool:
     return any(lv.get("tf_adjustment_column") for lv in comp["comparison_levels"])
 
 
+def _weight_sql(model: dict[str, Any], name: str, alias: str) -> str:
+    """One comparison's match weight in a predict row, term-frequency adjustment
+    included."""
+    weight = f"{alias}.mw_{name}"
+    if has_tf(model, name):
+        weight = f"({weight} + coalesce({alias}.mw_tf_adj_{name}, 0))"
+    return weight
+
+
 def evidence_sql(model: dict[str, Any], alias: str = "p") -> str:
     """A SQL expression building the evidence JSON of a Splink predict row.
 
@@ -55,13 +64,9 @@ def evidence_sql(model: dict[str, Any], alias: str = "p") -> str:
     see :func:`decode_evidence`. Building nested JSON objects with labels cost ~5x
     more in DuckDB.
     """
-    gammas, weights = [], []
-    for name in comparison_names(model):
-        weight = f"{alias}.mw_{name}"
-        if has_tf(model, name):
-            weight = f"({weight} + coalesce({alias}.mw_tf_adj_{name}, 0))"
-        gammas.append(f"{alias}.gamma_{name}::TINYINT")
-        weights.append(f"round({weight}, 3)")
+    names = comparison_names(model)
+    gammas = [f"{alias}.gamma_{name}::TINYINT" for name in names]
+    weights = [f"round({_weight_sql(model, name, alias)}, 3)" for name in names]
     return (f"to_json(struct_pack(gamma := list_value({', '.join(gammas)}), "
             f"weight := list_value({', '.join(weights)})))")
 
@@ -82,10 +87,6 @@ def decode_evidence(model: dict[str, Any], evidence: str | dict[str, Any]
 def weights_sql(model: dict[str, Any], alias: str = "p") -> str:
     """Per-comparison match weights of a Splink predict row as a list, in the model's
     order, NULL where a value is missing (the null level says nothing)."""
-    parts = []
-    for name in comparison_names(model):
-        weight = f"{alias}.mw_{name}"
-        if has_tf(model, name):
-            weight = f"({weight} + coalesce({alias}.mw_tf_adj_{name}, 0))"
-        parts.append(f"CASE WHEN {alias}.gamma_{name} = -1 THEN NULL ELSE {weight} END")
+    parts = [f"CASE WHEN {alias}.gamma_{name} = -1 THEN NULL "
+             f"ELSE {_weight_sql(model, name, alias)} END" for name in comparison_names(model)]
     return f"list_value({', '.join(parts)})::FLOAT[]"

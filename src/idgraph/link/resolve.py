@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import jellyfish
 import numpy as np
@@ -113,16 +113,19 @@ def _via_sql(model: dict[str, Any], alias: str = "p") -> str:
             f" + CASE WHEN {agree(('phone', 'email'))} THEN {VIA_CONTACT} ELSE 0 END)")
 
 
-def _load_nodes(
-    store: Store, rules: Constraints
-) -> tuple[list[str], list[Facts], list[list[int]]]:
-    """Record ids (in index order), their facts, and their home and house keys.
+class NodeKeys(NamedTuple):
+    """Per record, the household keys of the clustering rules (-1 where a part is
+    missing). They only ever compare for equality, so they are numbered by Arrow
+    dictionary codes rather than ranked by SQL window sorts over a million strings."""
 
-    A home key stands for one (given name, surname, address), a house key for one
-    (surname, address); -1 where a part is missing. The keys only ever compare for
-    equality, so they are numbered by Arrow dictionary codes rather than ranked by two
-    SQL window sorts over a million string tuples.
-    """
+    home: list[int]  # given-name sound, surname sound, house + street
+    house: list[int]  # surname sound, house + street
+    name: list[int]  # given-name sound, first two surname sounds
+    address: list[int]  # house + street
+
+
+def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts], NodeKeys]:
+    """Record ids (in index order), their facts, and their household keys."""
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE __idg_nodes AS
         SELECT row_number() OVER (ORDER BY record_id) - 1 AS idx, uid, record_id, ssn, dl_key,
@@ -166,11 +169,11 @@ def _load_nodes(
     home = _key_codes(table, ["home_sound"], house)
     # a household's name reaches misspelt surnames too (COLLINS, COLILNS: KL)
     name = _key_codes(table, ["home_sound", "kin_last"])
-    return col["record_id"], facts, [
-        np.where(has_address & has_last & has_first, home, -1).tolist(),
-        np.where(has_address & has_last, house, -1).tolist(),
-        np.where(has_last & has_first, name, -1).tolist(),
-        np.where(has_address, address, -1).tolist()]
+    return col["record_id"], facts, NodeKeys(
+        home=np.where(has_address & has_last & has_first, home, -1).tolist(),
+        house=np.where(has_address & has_last, house, -1).tolist(),
+        name=np.where(has_last & has_first, name, -1).tolist(),
+        address=np.where(has_address, address, -1).tolist())
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -254,13 +257,13 @@ def resolve(
     times["predict"] = time.perf_counter() - t0 - sum(times.values())
     say("clustering under cannot-link constraints")
     with _gc_paused():
-        ids, facts, homes = _load_nodes(store, constraints or Constraints())
+        ids, facts, keys = _load_nodes(store, constraints or Constraints())
         must = _apply_judgements(store, ids, facts)
         eids, edges, weights, via = _edges(store, threshold)
         _, low_edges, low_weights, low_via = _edges(store, WEAK_FLOOR, threshold)
         weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
-        result = cluster(facts, edges, must, weights, via=via, homes=homes[0], weak=weak,
-                         houses=homes[1], kin=(homes[2], homes[3]))
+        result = cluster(facts, edges, must, weights, via=via, homes=keys.home, weak=weak,
+                         houses=keys.house, kin=(keys.name, keys.address))
         rules = constraints or Constraints()
         if rules.dates_of_birth and rules.strong_identifiers:
             # best levels across an identity are only safe with the rules that tell
