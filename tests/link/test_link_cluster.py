@@ -118,7 +118,8 @@ def test_column_facts_equal_record_facts() -> None:
             [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
             ([r[3][0] for r in rows], [r[3][1] for r in rows], [r[3][2] for r in rows]),
             rules,
-            tuple([r[4][k] for r in rows] for k in range(4)),  # type: ignore[arg-type]
+            ([r[4][0] for r in rows], [r[4][1] for r in rows], [r[4][2] for r in rows],
+             [r[4][3] for r in rows]),
         )
         assert columns == one_by_one
         assert [list(f.keys) for f in columns] == [list(f.keys) for f in one_by_one]
