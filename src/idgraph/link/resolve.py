@@ -25,7 +25,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from splink import DuckDBAPI
 
+from idgraph.link.blocking import BLOCKED_PAIRS, create_blocked_pairs
 from idgraph.link.cluster import (
     ClusterResult,
     WeakEdges,
@@ -81,6 +83,9 @@ def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
     """Score blocked pairs into the temp table ``__idg_edges`` (with evidence)."""
     with scratch(store):
         linker = build_linker(store, model)
+        create_blocked_pairs(store, BLOCKED_PAIRS)
+        linker.table_management.register_blocked_pairs_for_predict(
+            DuckDBAPI(connection=store.con).register(BLOCKED_PAIRS))
         pred = linker.inference.predict(threshold_match_probability=floor,
                                         warning_mode="never")
         store.execute(
@@ -97,6 +102,7 @@ def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
             FROM {pred.physical_name} AS p"""
         )
         linker.table_management.delete_tables_created_by_splink_from_db()
+        store.execute(f"DROP TABLE IF EXISTS {BLOCKED_PAIRS}")
 
 
 def _via_sql(model: dict[str, Any], alias: str = "p") -> str:

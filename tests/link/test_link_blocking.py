@@ -1,0 +1,81 @@
+"""Candidate pairs: ours are exactly Splink's, and namesakes years apart are left out."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import pytest
+from conftest import AddRecord
+
+from idgraph.link.blocking import blocked_pairs_sql, create_blocked_pairs
+from idgraph.link.model import INPUT_TABLE
+from idgraph.link.train import TrainedModel, build_linker, prepare_input, scratch
+from idgraph.store import Store
+
+FIRST = ["JOHN", "JON", "MARY", "MARIA", "ROBERT", "BOB"]
+LAST = ["SMITH", "SMYTH", "GARCIA", "LEE"]
+STREETS = ["OAK ST", "ELM AVE"]
+
+
+def _random_records(add: AddRecord, n: int, seed: int) -> None:
+    rng = random.Random(seed)
+    for i in range(n):
+        dob = date(rng.choice([1960, 1961, 1970, 1980]), rng.randint(1, 2), rng.randint(1, 2))
+        add(f"s{i % 3}/{i}",
+            first_name=rng.choice(FIRST), last_name=rng.choice(LAST),
+            middle_name=rng.choice([None, "A", "B"]),
+            dob=dob if rng.random() < 0.7 else None,
+            house_number=rng.choice(["1", "2", None]), street=rng.choice(STREETS),
+            zip=rng.choice(["10001", "10002"]), city="TROY", state="NY",
+            phone=rng.choice([None, None, "+15185550100", "+15185550101"]),
+            ssn=rng.choice([None, None, "123456789", "987654321"]))
+
+
+def test_pairs_are_splinks_own(store: Store, model: TrainedModel, add: AddRecord) -> None:
+    """Every pair Splink's blocking makes, no other, each with the first rule's key."""
+    _random_records(add, 160, seed=3)
+    prepare_input(store)
+    with scratch(store):
+        create_blocked_pairs(store, "ours")
+        ours = set(store.fetchall("SELECT join_key_l, join_key_r, match_key FROM ours"))
+        linker = build_linker(store, model.model)
+        pred = linker.inference.predict(warning_mode="never")
+        splinks = set(store.fetchall(
+            f"SELECT uid_l, uid_r, match_key FROM {pred.physical_name}"))
+    assert len(ours) > 1000  # the records make plenty of pairs under many rules
+    assert len({k for _, _, k in ours}) >= 8
+    assert ours == splinks
+
+
+YEAR_CASES = [
+    # (birth year of a, of b, kept as a name-only candidate pair)
+    (1975, 1975, True),
+    (1975, 1976, True),    # a year apart
+    (1979, 1980, True),
+    (1975, 1978, True),    # one digit slipped
+    (1989, 1998, True),    # two digits transposed within the decade
+    (1975, None, True),    # unknown: could be anyone's
+    (1975, 1995, False),   # twenty years apart: a namesake, never one person
+    (1975, 1957, False),   # transposed across generations
+    (1975, 1985, False),
+]
+
+
+@pytest.mark.parametrize(("year_a", "year_b", "kept"), YEAR_CASES)
+def test_name_only_pairs_need_compatible_years(
+    store: Store, add: AddRecord, year_a: int, year_b: int | None, kept: bool
+) -> None:
+    # one uncommon name, nothing else in common (different towns, no identifiers)
+    for rid, year, city in (("a/1", year_a, "TROY"), ("b/1", year_b, "ALBANY")):
+        add(rid, first_name="ZEBEDEE", last_name="QUILLFEATHER", city=city,
+            birth_year=year, dob_precision="year" if year else None)
+    prepare_input(store)
+    pairs = store.fetchall(f"SELECT count(*) FROM ({blocked_pairs_sql()})")[0][0]
+    assert pairs == (1 if kept else 0)
+    assert store.fetchall(f"SELECT count(*) FROM {INPUT_TABLE}")[0][0] == 2
+
+
+def test_no_rules_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no blocking rules"):
+        blocked_pairs_sql(())
