@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from idgraph.synth.households import ChunkBuilder
+from idgraph.normalize.names import canonical_given
+from idgraph.synth.households import ChunkBuilder, same_given_name
 from idgraph.synth.identifiers import IdFactory, ssn_is_valid
 from idgraph.synth.population import HISTORY_START, REF_DATE, HardCases, Person, add_years
 from idgraph.synth.sources_commercial import CREDIT_HEADER, PHONE_SUBSCRIBER, UTILITY
@@ -23,7 +24,9 @@ def world() -> tuple[dict[str, Person], HardCases]:
 
 
 def _twins(a: Person, b: Person) -> bool:
-    return (a.last == b.last and a.dob == b.dob and a.sex == b.sex and a.first != b.first
+    # two names, not a name and its nickname (ELIZABETH and BETTY would be one name)
+    return (a.last == b.last and a.dob == b.dob and a.sex == b.sex
+            and canonical_given(a.first) != canonical_given(b.first)
             and a.ssn != b.ssn and a.residences[-1].address == b.residences[-1].address)
 
 
@@ -149,3 +152,14 @@ def test_compound_surname_written_differently(
             elif text.endswith(head) or f" {head} " in f" {text} ":
                 seen.add("first only")
     assert {"space", "first only"} <= seen
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("ELIZABETH", "BETTY", True),   # a name and its nickname: never given to twins
+    ("JOSE", "PEPE", True),
+    ("MARY", "MARY", True),
+    ("ELIZABETH", "MARY", False),
+    ("MARIA", "MARTA", False),
+])
+def test_twins_never_get_one_name_twice(a: str, b: str, same: bool) -> None:
+    assert same_given_name(a, b) is same

@@ -6,6 +6,7 @@ import random
 from datetime import date, timedelta
 from itertools import pairwise
 
+from idgraph.normalize.names import canonical_given
 from idgraph.synth import tables
 from idgraph.synth.identifiers import IdFactory
 from idgraph.synth.population import (
@@ -173,7 +174,8 @@ class ChunkBuilder:
             if dob > latest:
                 return
             first, middle = first_name(rng, sex), middle_name(rng, sex)
-            while twin[i] and born and first == born[-1].first:
+            # parents don't name twins two forms of one name (ELIZABETH and BETTY)
+            while twin[i] and born and same_given_name(first, born[-1].first):
                 first = first_name(rng, sex)
             if jr:
                 father.middle = father.middle or first_name(rng, "M")
@@ -224,3 +226,8 @@ def _merge(before: list[Residence], joint: list[Residence]) -> list[Residence]:
         last = before[-1]
         return [*before[:-1], Residence(last.address, last.start, joint[0].end), *joint[1:]]
     return [*before, *joint]
+
+
+def same_given_name(a: str, b: str) -> bool:
+    """Are two given names one name (equal, or a name and its nickname)?"""
+    return a == b or canonical_given(a) == canonical_given(b)
