@@ -340,23 +340,72 @@ def febrl(name: str, loader: Callable[[Store], dict[str, str]], link_type: str) 
     store.close()
 
 
-def blocking_recall(store: Store, truth_csv: Path) -> tuple[float, float]:
-    """(pairs recall, reachable recall) of the blocking rules against truth.
+# What a true pair shares beyond a given name (SQL over l/r input rows): any value at
+# all; and, stricter, an identifier or two separate facts (the full name is one fact).
+_SAME = {
+    "strong": "l.ssn = r.ssn OR l.dl_key = r.dl_key OR l.email = r.email OR l.plate = r.plate",
+    "phone": "l.phone = r.phone", "dob": "l.dob_day = r.dob_day",
+    "address": "l.house_number = r.house_number AND l.street = r.street",
+    "name": "l.first_name_canon = r.first_name_canon AND l.last_name = r.last_name",
+    "first": "l.first_name_canon = r.first_name_canon",
+    "last_year": "l.last_name = r.last_name AND l.birth_year = r.birth_year",
+}
 
-    Pairs recall: true pairs satisfying any rule. Reachable: true pairs whose records
-    are connected through blocked true pairs (what clustering can at best recover).
+
+@dataclass
+class BlockingRecall:
+    """How many true pairs the blocking rules keep, and what the records allow.
+
+    ``pairs``: true pairs some rule blocks. ``reachable``: true pairs whose records are
+    connected through blocked true pairs (what clustering can at best recover).
+    ``with_evidence``: of the true pairs sharing any value beyond a given name, those
+    blocked. ``bound_any`` and ``bound_two``: B-cubed recall of the partition that links
+    exactly the true pairs sharing any value beyond a given name, or an identifier or
+    two separate facts: the recall of a perfect linker that never links on less.
     """
+
+    true_pairs: int
+    pairs: float
+    reachable: float
+    evidence_pairs: int
+    with_evidence: float
+    bound_any: float
+    bound_two: float
+
+
+def blocking_recall(store: Store, truth_csv: Path) -> BlockingRecall:
+    """Blocking recall and recall bounds of the synth records against their truth."""
     truth = read_truth(truth_csv)
     store.con.register("__bt", pa.table({"record_id": list(truth),
                                          "person_id": list(truth.values())}))
     prepare_input(store)
     cond = " OR ".join(f"coalesce({r}, false)" for r in BLOCKING_RULES)
+    same = {k: f"coalesce({v}, false)" for k, v in _SAME.items()}
+    facts = (f"{same['phone']}::INT + {same['dob']}::INT + {same['address']}::INT + "
+             f"CASE WHEN {same['name']} THEN 1 ELSE {same['first']}::INT "
+             f"+ {same['last_year']}::INT END")
     rows = store.fetchall(
-        f"""SELECT a.record_id, b.record_id, {cond} FROM __bt a JOIN __bt b
+        f"""SELECT a.record_id, b.record_id, {cond},
+                   {same['strong']} OR {same['phone']} OR {same['dob']} OR {same['address']}
+                   OR {same['name']} OR {same['last_year']},
+                   {same['strong']} OR {facts} >= 2
+            FROM __bt a JOIN __bt b
             ON a.person_id = b.person_id AND a.record_id < b.record_id
             JOIN {INPUT_TABLE} l ON l.record_id = a.record_id
             JOIN {INPUT_TABLE} r ON r.record_id = b.record_id""")
     store.con.unregister("__bt")
+    n = max(len(rows), 1)
+    evidence = [r for r in rows if r[3]]
+    return BlockingRecall(
+        len(rows), sum(1 for r in rows if r[2]) / n,
+        _linked_pairs(truth, [(a, b) for a, b, blocked, *_ in rows if blocked]) / n,
+        len(evidence), sum(1 for r in evidence if r[2]) / max(len(evidence), 1),
+        _bcubed_recall(truth, [(a, b) for a, b, _, any_, _ in rows if any_]),
+        _bcubed_recall(truth, [(a, b) for a, b, _, _, two in rows if two]))
+
+
+def _components(truth: dict[str, str], links: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """Sizes of the parts each person's records fall into when only ``links`` join."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -365,12 +414,20 @@ def blocking_recall(store: Store, truth_csv: Path) -> tuple[float, float]:
             x = parent[x]
         return x
 
-    for a, b, blocked in rows:
-        if blocked:
-            parent[find(a)] = find(b)
-    parts = Counter((truth[r], find(r)) for r in truth)
-    reach = sum(k * (k - 1) // 2 for k in parts.values())
-    return sum(1 for r in rows if r[2]) / max(len(rows), 1), reach / max(len(rows), 1)
+    for a, b in links:
+        parent[find(a)] = find(b)
+    return Counter((truth[r], find(r)) for r in truth)
+
+
+def _linked_pairs(truth: dict[str, str], links: list[tuple[str, str]]) -> int:
+    return sum(k * (k - 1) // 2 for k in _components(truth, links).values())
+
+
+def _bcubed_recall(truth: dict[str, str], links: list[tuple[str, str]]) -> float:
+    """B-cubed recall of linking exactly ``links`` (all within persons: precision 1)."""
+    persons = Counter(truth.values())
+    return sum(k * k / persons[p] for (p, _), k in _components(truth, links).items()) / max(
+        len(truth), 1)
 
 
 def _counts(db: Path, with_reference: bool, exact_below: int,
@@ -405,9 +462,13 @@ def _evaluate_reference(db: Path, truth_csv: Path) -> Evaluation:
 def _accuracy(ours_db: Path, ref_db: Path | None, ref_run: Run | None,
               truth_csv: Path) -> None:
     store = open_store(ours_db)
-    pairs, reach = blocking_recall(store, truth_csv)
-    print(f"idgraph blocking recall: {pairs:.4f} of true pairs blocked; {reach:.4f} "
-          "reachable through blocked true pairs")
+    b = blocking_recall(store, truth_csv)
+    print(f"idgraph blocking recall: {b.pairs:.4f} of {b.true_pairs:,} true pairs blocked; "
+          f"{b.reachable:.4f} reachable through blocked true pairs; {b.with_evidence:.4f} of "
+          f"the {b.evidence_pairs:,} that share any value beyond a given name")
+    print(f"B3 recall of a perfect linker that links a person's records only when they "
+          f"share any value beyond a given name: {b.bound_any:.4f}; only when they share "
+          f"an identifier or two separate facts (full name one fact): {b.bound_two:.4f}")
     evs = {"idgraph": evaluate_files(store, truth_csv)}
     store.close()
     if ref_db is not None and ref_run is not None and ref_run.status == "done":

@@ -302,10 +302,14 @@ def _kin_households(
     held: set[int] = set()
     for home, roots in generations:
         members = np.concatenate([by_label(r) for r in roots])
-        lived = set(address[members].tolist()) - {-1}
-        for key in set(name[by_home(home)].tolist()) - {-1}:
-            held |= {i for i in by_name(key).tolist()
-                     if int(address[i]) in lived and facts[i].bare()}
+        lived = np.unique(address[members])
+        lived = lived[lived >= 0]
+        for key in np.unique(name[by_home(home)]).tolist():
+            if key < 0:
+                continue
+            named = by_name(key)
+            held |= {i for i in named[np.isin(address[named], lived)].tolist()
+                     if facts[i].bare()}
     return held
 
 

@@ -18,6 +18,7 @@ household homonyms) are never moved, and nothing joins a cluster through them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,18 +42,24 @@ class FragmentScore:
 
 
 def score_fragments(store: Store, labels: Sequence[int], held: set[int], n_comparisons: int,
-                    prior_weight: float) -> dict[int, list[FragmentScore]]:
-    """fragment label -> its candidate targets, best first.
+                    prior_weight: float,
+                    floor: float = -math.inf) -> dict[int, list[FragmentScore]]:
+    """fragment label -> its candidate targets scoring ``floor`` or more, best first.
 
     Reads ``__idg_edges`` (``cw``: per-comparison weights, NULL where a value is
-    missing) and ``__idg_ends`` (``eid``, the record indexes ``idx_l``, ``idx_r``)."""
+    missing) and ``__idg_ends`` (``eid``, the record indexes ``idx_l``, ``idx_r``).
+    :func:`join_fragments` never looks at a candidate below its ``min_weight`` less
+    the margin, so that is the floor to pass (at 1M records most candidates are)."""
     lab = np.asarray(labels, dtype=np.int64)
     is_held = np.zeros(len(lab), dtype=bool)
     if held:
         is_held[np.fromiter(held, dtype=np.int64)] = True
     store.con.register("__idg_lab", pa.table({
         "idx": np.arange(len(lab), dtype=np.int64), "label": lab, "held": is_held}))
-    best = ", ".join(f"max(cw[{k + 1}])" for k in range(n_comparisons))
+    # summed left to right in doubles, missing levels adding nothing: the same floats
+    # as summing the best levels in Python
+    best = " + ".join(["CAST(0 AS DOUBLE)"] + [f"coalesce(CAST(max(cw[{k + 1}]) AS DOUBLE), 0)"
+                                               for k in range(n_comparisons)])
     try:
         rows = store.con.sql(f"""
             WITH sizes AS (SELECT label, count(*) AS n FROM __idg_lab GROUP BY 1),
@@ -65,17 +72,19 @@ def score_fragments(store: Store, labels: Sequence[int], held: set[int], n_compa
                 WHERE la.label <> lb.label),
             d AS (SELECT la AS s, lb AS c, ha OR hb AS held, cw, via FROM e
                   UNION ALL SELECT lb, la, ha OR hb, cw, via FROM e)
-            SELECT d.s, d.c, list_value({best}) AS best, bit_or(d.via) AS via
-            FROM d JOIN sizes ON sizes.label = d.s
-            WHERE sizes.n <= {MAX_FRAGMENT}
-            GROUP BY d.s, d.c
-            HAVING NOT bool_or(d.held)""").fetchall()
+            SELECT * FROM (
+                SELECT d.s, d.c, CAST(? AS DOUBLE) + ({best}) AS score,
+                       bit_or(d.via) AS via
+                FROM d JOIN sizes ON sizes.label = d.s
+                WHERE sizes.n <= {MAX_FRAGMENT}
+                GROUP BY d.s, d.c
+                HAVING NOT bool_or(d.held))
+            WHERE score >= ?""", params=[prior_weight, floor]).to_arrow_table()
     finally:
         store.con.unregister("__idg_lab")
     out: dict[int, list[FragmentScore]] = {}
-    for s, c, best_levels, via in rows:
-        score = prior_weight + sum(w for w in best_levels if w is not None)
-        out.setdefault(int(s), []).append(FragmentScore(int(s), int(c), score, int(via)))
+    for s, c, score, via in zip(*(rows.column(k).to_pylist() for k in range(4)), strict=True):
+        out.setdefault(s, []).append(FragmentScore(s, c, score, via))
     for cands in out.values():
         cands.sort(key=lambda f: (-f.score, f.target))
     return out

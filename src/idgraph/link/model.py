@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-# Input view the model reads: current records, one row per record_id.
+# Input view the model reads: current records, one row per record_id. ``uid`` numbers
+# them 1..n in record id order; resolve takes uid - 1 as a record's index.
 INPUT_TABLE: Final = "__idg_link_input"
 
 # Largest block of the name-only blocking rule. Pairs agreeing on the name alone grow

@@ -29,6 +29,7 @@ from splink import DuckDBAPI
 
 from idgraph.link.blocking import BLOCKED_PAIRS, create_blocked_pairs
 from idgraph.link.cluster import (
+    AMBIGUITY_MARGIN,
     ClusterResult,
     WeakEdges,
     accepted_edges,
@@ -132,9 +133,7 @@ class NodeKeys(NamedTuple):
 
 def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts], NodeKeys]:
     """Record ids (in index order), their facts, and their household keys."""
-    store.execute(
-        f"""CREATE OR REPLACE TEMP TABLE __idg_nodes AS
-        SELECT row_number() OVER (ORDER BY record_id) - 1 AS idx, uid, record_id, ssn, dl_key,
+    nodes = f"""SELECT record_id, ssn, dl_key,
                suffix, dob_day, dob_month, birth_year, first_name, first_name_canon,
                first_name_phonetic, middle_name,
                coalesce(first_name_canon, first_name) AS home_first,
@@ -143,17 +142,15 @@ def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts
                street,
                house_number IS NOT NULL AND street IS NOT NULL AS has_address,
                last_name IS NOT NULL AS has_last, first_name IS NOT NULL AS has_first
-        FROM {INPUT_TABLE}"""
-    )
-    # the edges' ends as indexes, found once by the integer key (later readers of the
-    # edges need no join on record id strings)
+        FROM {INPUT_TABLE} ORDER BY uid"""
+    # the edges' ends as indexes (the integer key numbers records in record id order
+    # from 1, so a record's index is its key less one: no join on record id strings)
     store.execute(
         """CREATE OR REPLACE TEMP TABLE __idg_ends AS
-        SELECT e.eid, l.idx AS idx_l, r.idx AS idx_r FROM __idg_edges e
-        JOIN __idg_nodes l ON l.uid = e.uid_l JOIN __idg_nodes r ON r.uid = e.uid_r"""
+        SELECT eid, uid_l - 1 AS idx_l, uid_r - 1 AS idx_r FROM __idg_edges"""
     )
     # con.sql, not execute: DuckDB's DB-API Arrow export may reorder result chunks
-    table = store.con.sql("SELECT * EXCLUDE (idx) FROM __idg_nodes ORDER BY idx").to_arrow_table()
+    table = store.con.sql(nodes).to_arrow_table()
     col = {name: table.column(name).to_pylist() for name in (
         "record_id", "ssn", "dl_key", "suffix", "dob_day", "dob_month", "birth_year",
         "first_name", "first_name_canon", "first_name_phonetic", "middle_name")}
@@ -281,11 +278,12 @@ def resolve(
         old = dict(zip(members.column(0).to_pylist(), members.column(1).to_pylist(),
                        strict=True))
         identity_ids, events = assign_ids(clusters, old)
-    times["cluster"] = time.perf_counter() - t0 - sum(times.values())
-    say("writing identities")
-    run_id = "R-" + started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    summary = _write(store, run_id, started, threshold, model.model_id, n,
-                     (eids, result), (clusters, identity_ids, events))
+        times["cluster"] = time.perf_counter() - t0 - sum(times.values())
+        # still paused: the write builds a million small objects while the facts live
+        say("writing identities")
+        run_id = "R-" + started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        summary = _write(store, run_id, started, threshold, model.model_id, n,
+                         (eids, result), (clusters, identity_ids, events))
     times["write"] = time.perf_counter() - t0 - sum(times.values())
     return ResolveSummary(**{**summary.__dict__, "seconds": times})
 
@@ -301,8 +299,10 @@ def _join_fragments(
     """Score small clusters against whole identities and join them where it is clear."""
     candidates = score_fragments(store, result.labels, set(result.held),
                                  len(comparison_names(model)),
-                                 _weight(float(model["probability_two_random_records_match"])))
-    labels, moved = join_fragments(result.labels, facts, candidates, _weight(threshold))
+                                 _weight(float(model["probability_two_random_records_match"])),
+                                 floor=_weight(threshold) - AMBIGUITY_MARGIN)
+    labels, moved = join_fragments(result.labels, facts, candidates, _weight(threshold),
+                                   AMBIGUITY_MARGIN)
     if not moved:
         return result
     accepted = accepted_edges(np.asarray(labels, dtype=np.int64), edge_array(edges))
