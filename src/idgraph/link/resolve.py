@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from splink import DuckDBAPI
 
-from idgraph.link.blocking import BLOCKED_PAIRS, create_blocked_pairs
+from idgraph.link.blocking import BLOCKED_PAIRS, Blocking
 from idgraph.link.cluster import (
     AMBIGUITY_MARGIN,
     ClusterResult,
@@ -47,6 +47,7 @@ from idgraph.link.train import (
     TrainedModel,
     build_linker,
     latest_model,
+    levels_without_values,
     prepare_input,
     scratch,
     train,
@@ -81,10 +82,10 @@ def _now() -> datetime:
 
 
 def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
-    """Score blocked pairs into the temp table ``__idg_edges`` (with evidence)."""
-    with scratch(store):
-        linker = build_linker(store, model)
-        create_blocked_pairs(store, BLOCKED_PAIRS)
+    """Score the blocked pairs (:data:`BLOCKED_PAIRS`, made by :class:`Blocking`) into
+    the temp table ``__idg_edges`` (with evidence)."""
+    with scratch(store), levels_without_values() as levels_only:
+        linker = build_linker(store, model, keep_values=not levels_only)
         linker.table_management.register_blocked_pairs_for_predict(
             DuckDBAPI(connection=store.con).register(BLOCKED_PAIRS))
         pred = linker.inference.predict(threshold_match_probability=floor,
@@ -98,7 +99,10 @@ def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
                        AS uid_l,
                    CASE WHEN p.record_id_l <= p.record_id_r THEN p.uid_r ELSE p.uid_l END
                        AS uid_r,
-                   p.match_probability, p.match_weight, {evidence_sql(model)} AS evidence,
+                   p.match_probability, p.match_weight,
+                   -- only the kept edges need their evidence written out
+                   CASE WHEN p.match_probability >= {EDGE_FLOOR}
+                        THEN {evidence_sql(model)} END AS evidence,
                    {weights_sql(model)} AS cw, {_via_sql(model)} AS via
             FROM {pred.physical_name} AS p"""
         )
@@ -253,7 +257,14 @@ def resolve(
     started, t0 = _now(), time.perf_counter()
     threshold = settings.match_threshold
     n = prepare_input(store)
-    model = train(store, progress=say, prepared=True) if retrain else _ensure_model(store, say)
+    blocking = Blocking(store)  # candidate pairs, made while the model trains
+    try:
+        model = (train(store, progress=say, prepared=True) if retrain
+                 else _ensure_model(store, say))
+    except BaseException:
+        blocking.abandon()
+        raise
+    blocking.result()
     times = {"train": time.perf_counter() - t0}
     say("predicting pairwise match probabilities")
     _predict(store, model.model, min(PREDICT_FLOOR, EDGE_FLOOR, threshold))

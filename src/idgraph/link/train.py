@@ -9,6 +9,7 @@ those pairs add a labelled estimate of m. The trained model JSON lives in
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -59,14 +60,17 @@ def prepare_input(store: Store) -> int:
     return int(one(store, f"SELECT count(*) FROM {INPUT_TABLE}"))
 
 
-def build_linker(store: Store, model: dict[str, Any], table: str = INPUT_TABLE) -> Linker:
-    """A Splink linker over the prepared input table, on the store's connection."""
+def build_linker(store: Store, model: dict[str, Any], table: str = INPUT_TABLE,
+                 keep_values: bool = True) -> Linker:
+    """A Splink linker over the prepared input table, on the store's connection.
+
+    Predictions keep the level (gamma) and weight columns of every comparison, which
+    evidence needs, and with ``keep_values`` the compared values too (Splink keeps the
+    levels only with the values, unless :func:`levels_without_values` is active)."""
     db_api = DuckDBAPI(connection=store.con)
     sdf = db_api.register(table)
     settings = json.loads(json.dumps(model))
-    # evidence needs the level (gamma) and weight columns of every comparison (Splink
-    # drops the levels unless the compared values are kept too)
-    settings["retain_matching_columns"] = True
+    settings["retain_matching_columns"] = keep_values
     settings["retain_intermediate_calculation_columns"] = True
     # models saved before the integer key keyed on record_id
     settings["unique_id_column_name"] = "uid"
@@ -77,6 +81,42 @@ def build_linker(store: Store, model: dict[str, Any], table: str = INPUT_TABLE) 
     settings["blocking_rules_to_generate_predictions"] = settings_dict()[
         "blocking_rules_to_generate_predictions"]
     return Linker(sdf, settings)
+
+
+_PREDICT_COLUMNS_HOOK: Final = ("self", "retain_matching_columns",
+                                 "retain_intermediate_calculation_columns", "training_mode")
+
+
+@contextmanager
+def levels_without_values() -> Iterator[bool]:
+    """While active, Splink's predictions keep each comparison's level (gamma column)
+    without the compared values, as its own training mode does.
+
+    Splink 5 keeps the levels only together with both records' values of every
+    compared column. At ~1M records those values are 55 of the 84 columns of 4M
+    scored pairs, and carrying them cost 7 s of the prediction; idgraph reads the
+    values from the records when it explains a pair. The shim asks Splink's column
+    chooser for its training-mode selection. Yields False, changing nothing, if this
+    Splink's chooser is not the one the shim knows (then keep the values)."""
+    from splink.internals.comparison import Comparison
+
+    original = getattr(Comparison, "_columns_to_select_for_predict", None)
+    if original is None or tuple(inspect.signature(original).parameters) != _PREDICT_COLUMNS_HOOK:
+        yield False
+        return
+
+    def with_levels(self: Comparison, retain_matching_columns: bool,
+                    retain_intermediate_calculation_columns: bool,
+                    training_mode: bool) -> list[str]:
+        columns: list[str] = original(self, retain_matching_columns,
+                                      retain_intermediate_calculation_columns, True)
+        return columns
+
+    Comparison._columns_to_select_for_predict = with_levels  # type: ignore[method-assign]
+    try:
+        yield True
+    finally:
+        Comparison._columns_to_select_for_predict = original  # type: ignore[method-assign]
 
 
 @contextmanager
