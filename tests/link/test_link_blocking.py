@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 from datetime import date
 
+import duckdb
 import pytest
 from conftest import AddRecord
 
-from idgraph.link.blocking import blocked_pairs_sql, create_blocked_pairs
+from idgraph.link.blocking import Blocking, blocked_pairs_sql, create_blocked_pairs
 from idgraph.link.model import INPUT_TABLE
-from idgraph.link.train import TrainedModel, build_linker, prepare_input, scratch
+from idgraph.link.train import SCRATCH_CATALOG, TrainedModel, build_linker, prepare_input, scratch
 from idgraph.store import Store
 
 FIRST = ["JOHN", "JON", "MARY", "MARIA", "ROBERT", "BOB"]
@@ -79,3 +80,40 @@ def test_name_only_pairs_need_compatible_years(
 def test_no_rules_is_an_error() -> None:
     with pytest.raises(ValueError, match="no blocking rules"):
         blocked_pairs_sql(())
+
+
+def _tables(store: Store) -> set[str]:
+    return {r[0] for r in store.fetchall(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [SCRATCH_CATALOG])}
+
+
+def test_background_pairs_are_the_same(store: Store, add: AddRecord) -> None:
+    """Made on a second connection while the first goes on; the same pairs."""
+    _random_records(add, 120, seed=5)
+    prepare_input(store)
+    blocking = Blocking(store, "bg")
+    assert store.fetchall("SELECT count(*) FROM __idg_link_input")[0][0] == 120  # not blocked
+    n = blocking.result()
+    with scratch(store):
+        create_blocked_pairs(store, "fg")
+        assert n == len(store.fetchall("SELECT * FROM fg")) > 100
+        assert store.fetchall("SELECT * FROM bg EXCEPT SELECT * FROM fg") == []
+        assert store.fetchall("SELECT * FROM fg EXCEPT SELECT * FROM bg") == []
+    assert "__idg_block_input" not in _tables(store)  # its input copy is gone
+
+
+def test_abandoned_pairs_are_dropped(store: Store, add: AddRecord) -> None:
+    _random_records(add, 30, seed=6)
+    prepare_input(store)
+    blocking = Blocking(store, "gone")
+    blocking.abandon()
+    assert not {"gone", "__idg_block_input"} & _tables(store)
+
+
+def test_a_failing_rule_is_raised_on_result(store: Store, add: AddRecord) -> None:
+    _random_records(add, 10, seed=7)
+    prepare_input(store)
+    blocking = Blocking(store, "bad", rules=("l.no_such_column = r.no_such_column",))
+    with pytest.raises(duckdb.BinderException):
+        blocking.result()
+    assert "__idg_block_input" not in _tables(store)

@@ -4,7 +4,7 @@ Splink makes each rule's pairs with a join that excludes, pair by pair, the pair
 all the rules before it: the last of 20 rules tests 19 OR-ed conditions on each of its
 pairs. At ~1M records that step took 18.6 s of the 44.5 s prediction. Here each rule is
 a plain self-join, and the union is de-duplicated by one hash aggregate on the pair
-(9.3 s on the same records; the pairs are the same). The table has Splink's
+(9.6 s on the same records; the pairs are the same). The table has Splink's
 blocked-pairs schema and is handed to Splink's ``predict`` through its public
 ``register_blocked_pairs_for_predict``, so Splink still computes every comparison.
 
@@ -84,7 +84,6 @@ class Blocking:
             self._pool.shutdown()
             self._cursor.close()
             self._store.execute(f"DROP TABLE IF EXISTS {self._input}")
-
 
     def abandon(self) -> None:
         """Wait for the thread and drop what it made (training failed: the error that
