@@ -118,7 +118,9 @@ def _phone(p: Person, rng: random.Random, _ids: IdFactory) -> list[Row]:
         email = ""
         if rng.random() < 0.35:
             domain = ("example.com", "example.net", "example.org")[p.idx % 3]
-            email = f"{p.first.lower()}.{p.last.lower().replace(' ', '')}{p.idx % 97}@{domain}"
+            # one mailbox per person: namesakes never share an address (a number
+            # modulo anything gave two DAVID NGUYENs one email, which merged them)
+            email = f"{p.first.lower()}.{p.last.lower().replace(' ', '')}{p.idx}@{domain}"
         rows.append({
             "sub_id": "", "msisdn": f"+1{number}" if rng.random() < 0.6 else number,
             "subscriber_first": n.first, "subscriber_last": n.last,
