@@ -264,7 +264,8 @@ def resolve(
     except BaseException:
         blocking.abandon()
         raise
-    blocking.result()
+    say("making candidate pairs")
+    say(f"{blocking.result():,} candidate pairs to score")
     times = {"train": time.perf_counter() - t0}
     say("predicting pairwise match probabilities")
     _predict(store, model.model, min(PREDICT_FLOOR, EDGE_FLOOR, threshold))
