@@ -3,6 +3,8 @@
 Households move over time; couples marry (a wife may take her husband's surname, so her
 earlier records carry her maiden name); some families have identical twins or a son
 named after his father (Jr/Sr); some people share a very common name with strangers.
+Twins get two names, never a name and its nickname (ELIZABETH and BETTY), and
+everyone their own email address: the linker could not, and should not, part those.
 Every hard case is registered so linkage evaluation can count wrongful merges.
 """
 
