@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
+from unittest.mock import patch
 
 from splink import Linker
 from splink.backends.duckdb import DuckDBAPI
@@ -112,11 +113,8 @@ def levels_without_values() -> Iterator[bool]:
                                       retain_intermediate_calculation_columns, True)
         return columns
 
-    Comparison._columns_to_select_for_predict = with_levels  # type: ignore[method-assign]
-    try:
+    with patch.object(Comparison, "_columns_to_select_for_predict", with_levels):
         yield True
-    finally:
-        Comparison._columns_to_select_for_predict = original  # type: ignore[method-assign]
 
 
 @contextmanager
