@@ -10,7 +10,7 @@ import pytest
 from conftest import AddRecord
 
 from idgraph.link.blocking import Blocking, blocked_pairs_sql, create_blocked_pairs
-from idgraph.link.model import INPUT_TABLE
+from idgraph.link.model import INPUT_TABLE, blocking_rules
 from idgraph.link.train import SCRATCH_CATALOG, TrainedModel, build_linker, prepare_input, scratch
 from idgraph.store import Store
 
@@ -117,3 +117,16 @@ def test_a_failing_rule_is_raised_on_result(store: Store, add: AddRecord) -> Non
     with pytest.raises(duckdb.BinderException):
         blocking.result()
     assert "__idg_block_input" not in _tables(store)
+
+
+def test_without_the_birth_date_rule_namesakes_years_apart_are_pairs(
+    store: Store, add: AddRecord
+) -> None:
+    for rid, year in (("a/1", 1975), ("b/1", 1995)):
+        add(rid, first_name="ZEBEDEE", last_name="QUILLFEATHER", birth_year=year,
+            dob_precision="year")
+    prepare_input(store)
+    count = "SELECT count(*) FROM ({})"
+    assert store.fetchall(count.format(blocked_pairs_sql(blocking_rules())))[0][0] == 0
+    assert store.fetchall(
+        count.format(blocked_pairs_sql(blocking_rules(dates_of_birth=False))))[0][0] == 1

@@ -305,6 +305,14 @@ BLOCKING_RULES: Final[tuple[str, ...]] = (
     "AND l.birth_year = r.birth_year",
 )
 
+def blocking_rules(dates_of_birth: bool = True) -> tuple[str, ...]:
+    """The blocking rules; without the birth-date cannot-link rule, the name-only block
+    keeps namesakes born years apart too (nothing would part them but the model)."""
+    if dates_of_birth:
+        return BLOCKING_RULES
+    return tuple(r.replace(f" AND {YEARS_COMPATIBLE}", "") for r in BLOCKING_RULES)
+
+
 # Rules for EM training sessions (each leaves the other comparisons free to learn).
 # Each block is made mostly of true matches: a block on the name alone would be full
 # of namesakes and relatives, and EM would learn that matches often disagree on the

@@ -41,7 +41,7 @@ from idgraph.link.evidence import comparison_names, evidence_sql, level_labels, 
 from idgraph.link.fragments import join_fragments, score_fragments
 from idgraph.link.ids import LineageEvent, assign_ids
 from idgraph.link.judge import Verdict, latest_verdicts
-from idgraph.link.model import INPUT_TABLE
+from idgraph.link.model import INPUT_TABLE, blocking_rules
 from idgraph.link.tables import ensure_tables, one
 from idgraph.link.train import (
     TrainedModel,
@@ -257,7 +257,9 @@ def resolve(
     started, t0 = _now(), time.perf_counter()
     threshold = settings.match_threshold
     n = prepare_input(store)
-    blocking = Blocking(store)  # candidate pairs, made while the model trains
+    rules = constraints or Constraints()
+    # candidate pairs, made while the model trains
+    blocking = Blocking(store, rules=blocking_rules(rules.dates_of_birth))
     try:
         model = (train(store, progress=say, prepared=True) if retrain
                  else _ensure_model(store, say))
@@ -272,14 +274,13 @@ def resolve(
     times["predict"] = time.perf_counter() - t0 - sum(times.values())
     say("clustering under cannot-link constraints")
     with _gc_paused():
-        ids, facts, keys = _load_nodes(store, constraints or Constraints())
+        ids, facts, keys = _load_nodes(store, rules)
         must = _apply_judgements(store, ids, facts)
         eids, edges, weights, via = _edges(store, threshold)
         _, low_edges, low_weights, low_via = _edges(store, WEAK_FLOOR, threshold)
         weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
         result = cluster(facts, edges, must, weights, via=via, homes=keys.home, weak=weak,
                          houses=keys.house, kin=(keys.name, keys.address))
-        rules = constraints or Constraints()
         if rules.dates_of_birth and rules.strong_identifiers:
             # best levels across an identity are only safe with the rules that tell
             # namesakes apart (off on FEBRL, whose generator garbles those fields)
