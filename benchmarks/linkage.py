@@ -3,6 +3,8 @@
     python benchmarks/linkage.py                 # FEBRL4 + FEBRL3
     python benchmarks/linkage.py --skip-febrl --synth 20000   # synth: B-cubed, hard cases
     python benchmarks/linkage.py --skip-febrl --scale 220000  # time/RSS at ~1M records
+    python benchmarks/linkage.py --skip-febrl --scale 220000 --scale-accuracy
+                                                 # same, then B-cubed and hard cases
     python benchmarks/linkage.py --skip-febrl --scale 220000 --store DATA_DIR
                                                  # same, on an ingested store (copied first)
 
@@ -597,6 +599,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--store", help="ingested data dir (holding idgraph.duckdb) to use, "
                         "copied, instead of generating --synth/--scale people")
     parser.add_argument("--truth", help="truth.csv for --store (hard_cases.csv beside it)")
+    parser.add_argument("--scale-accuracy", action="store_true",
+                        help="also evaluate the --scale run against its truth")
     parser.add_argument("--no-reference", dest="reference", action="store_false",
                         help="time idgraph only")
     parser.add_argument("--reference-timeout", type=float, default=900.0,
@@ -626,7 +630,7 @@ def main(argv: list[str]) -> None:
     if args.synth:
         synth(args.synth, args)
     if args.scale:
-        synth(args.scale, args, timing_only=True)
+        synth(args.scale, args, timing_only=not args.scale_accuracy)
 
 
 if __name__ == "__main__":
