@@ -56,6 +56,14 @@ def _plain_cluster(
     first, uf, _ = _greedy(facts, edges, must, vias)
     doubtful = _ambiguous(facts, edges, weights, first.labels, uf, AMBIGUITY_MARGIN)
     homonyms = _homonyms(facts, homes, first.labels, uf, houses)
+    grown = bool(homonyms)
+    while grown:  # bare records tied to a held one by a contact or identifier
+        grown = False
+        for (a, b), v in zip(edges, vias, strict=True):
+            for x, y in ((a, b), (b, a)):
+                if v and x in homonyms and y not in homonyms and facts[y].bare():
+                    homonyms.add(y)
+                    grown = True
     if not doubtful and not homonyms:
         return _attach(first, uf, edges, weights, weak, set())
     keep = [k for k, (a, b) in enumerate(edges) if a not in doubtful and b not in doubtful

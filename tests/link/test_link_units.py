@@ -149,6 +149,28 @@ def test_household_homonym_bare_record_stays_alone() -> None:
     assert other_home.labels[0] == other_home.labels[2]
 
 
+def test_held_record_does_not_join_through_a_misspelt_sibling_record() -> None:
+    # 0: Sr (1960) and 1: son (1988) under one home key; 2: the son's phone record there
+    # (bare: held); 3: his utility bill, given name misspelt (another key), sharing the
+    # phone's number (a contact edge 2-3) and linked to the father by name and address
+    rules = Constraints()
+    facts = [record_facts(None, None, None, Y1960, rules),
+             record_facts(None, None, None, J88, rules),
+             record_facts(None, None, None, NO_DOB, rules),
+             record_facts(None, None, None, NO_DOB, rules)]
+    edges, weights = [(2, 3), (0, 3)], [20.0, 9.0]
+    held = cluster(facts, edges, weights=weights, via=[VIA_CONTACT, 0],
+                   homes=[HOME, HOME, HOME, 8])
+    assert held.labels[0] != held.labels[2] and held.labels[0] != held.labels[3]
+    assert held.labels[2] == held.labels[3]  # the son's two bare records stay together
+    assert held.refused.get("homonym") == 2
+    # a record with a birth date is not bare: it is not held for its phone
+    dated = [*facts[:3], record_facts(None, None, None, Y1960, rules)]
+    kept = cluster(dated, edges, weights=weights, via=[VIA_CONTACT, 0],
+                   homes=[HOME, HOME, HOME, 8])
+    assert kept.labels[0] == kept.labels[3]
+
+
 # (strong edges, weak edges with weights, attached?): the attach pass
 ATTACH_CASES: list[tuple[list[float], list[float], bool]] = [
     ([], [2.0, 2.0], True),  # two weak edges into one cluster add up to the threshold
