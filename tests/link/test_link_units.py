@@ -130,13 +130,16 @@ J88: Dob = ("19880101", "198801", 1988)
 HOME = 7  # one given name + surname + address key
 
 
+def _household(*others: Dob) -> list[Facts]:
+    """0: a Sr born 1960 and 1: his son born 1988, then records with ``others``' dates."""
+    rules = Constraints()
+    return [record_facts(None, None, None, d, rules) for d in (Y1960, J88, *others)]
+
+
 def test_household_homonym_bare_record_stays_alone() -> None:
     # 0: Sr (1960) and 1: son (1988, no suffix) at one address under one name; 2: a bare
     # phone record there (no birth date, suffix or identifier) fits both by name+address
-    rules = Constraints()
-    facts = [record_facts(None, None, None, Y1960, rules),
-             record_facts(None, None, None, J88, rules),
-             record_facts(None, None, None, NO_DOB, rules)]
+    facts = _household(NO_DOB)
     plain = cluster(facts, [(0, 2)], weights=[9.0], via=[0])
     assert plain.labels[0] == plain.labels[2]
     held = cluster(facts, [(0, 2)], weights=[9.0], via=[0], homes=[HOME, HOME, HOME])
@@ -153,11 +156,7 @@ def test_held_record_does_not_join_through_a_misspelt_sibling_record() -> None:
     # 0: Sr (1960) and 1: son (1988) under one home key; 2: the son's phone record there
     # (bare: held); 3: his utility bill, given name misspelt (another key), sharing the
     # phone's number (a contact edge 2-3) and linked to the father by name and address
-    rules = Constraints()
-    facts = [record_facts(None, None, None, Y1960, rules),
-             record_facts(None, None, None, J88, rules),
-             record_facts(None, None, None, NO_DOB, rules),
-             record_facts(None, None, None, NO_DOB, rules)]
+    facts = _household(NO_DOB, NO_DOB)
     edges, weights = [(2, 3), (0, 3)], [20.0, 9.0]
     held = cluster(facts, edges, weights=weights, via=[VIA_CONTACT, 0],
                    homes=[HOME, HOME, HOME, 8])
@@ -165,7 +164,7 @@ def test_held_record_does_not_join_through_a_misspelt_sibling_record() -> None:
     assert held.labels[2] == held.labels[3]  # the son's two bare records stay together
     assert held.refused.get("homonym") == 2
     # a record with a birth date is not bare: it is not held for its phone
-    dated = [*facts[:3], record_facts(None, None, None, Y1960, rules)]
+    dated = [*facts[:3], _household(Y1960)[2]]
     kept = cluster(dated, edges, weights=weights, via=[VIA_CONTACT, 0],
                    homes=[HOME, HOME, HOME, 8])
     assert kept.labels[0] == kept.labels[3]
@@ -266,11 +265,7 @@ def test_kin_household_holds_a_namesake_record_at_an_address_only_one_lived_at()
     # 0: Sr (1960) and 1: son (1988) share home key HOME; 2: Sr at an old address; 3: a
     # bare record with their name at that old address, linked only to 2 (the son may
     # have lived there as a child): held only when the household reaches it (kin keys)
-    rules = Constraints()
-    facts = [record_facts(None, None, None, Y1960, rules),
-             record_facts(None, None, None, J88, rules),
-             record_facts(None, None, None, Y1960, rules),
-             record_facts(None, None, None, NO_DOB, rules)]
+    facts = _household(Y1960, NO_DOB)
     edges, weights = [(0, 2), (2, 3)], [12.0, 9.0]
     homes = [HOME, HOME, -1, -1]
     names, addresses = [5, 5, 5, 5], [1, 1, 2, 2]

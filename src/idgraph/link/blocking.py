@@ -50,8 +50,7 @@ def blocked_pairs_sql(rules: tuple[str, ...] = BLOCKING_RULES,
 def create_blocked_pairs(store: Store, name: str,
                          rules: tuple[str, ...] = BLOCKING_RULES) -> int:
     """Materialise the candidate pairs as table ``name``; how many there are."""
-    store.execute(f"CREATE OR REPLACE TABLE {name} AS {blocked_pairs_sql(rules)}")
-    return int(store.fetchall(f"SELECT count(*) FROM {name}")[0][0])
+    return _make(store.con, name, blocked_pairs_sql(rules))
 
 
 class Blocking:
