@@ -101,7 +101,39 @@ NAME_CASES: list[tuple[GivenName, GivenName, int, str | None]] = [
     # two real names close in letters: twins MARGARET and MARIA are two people
     (("MARGARET", None, None, None), ("MARIA", None, None, None), 0, "given_name"),
     (("MARGARET", None, None, None), ("MARIA", None, None, None), VIA_ID, None),
+    # called by the middle name: JOHN W(ILLIAM) is WILLIAM JOHN, crossed both ways
+    (("WILLIAM", None, None, "JOHN"), ("JOHN", None, None, "W"), 0, None),
+    (("WILLIAM", None, None, "JOHN"), ("JOHN", None, None, "WILLIAM"), 0, None),
+    # ... but JOHN TUAN is not: crossed half-way (twins named after each other)
+    (("WILLIAM", None, None, "JOHN"), ("JOHN", None, None, "TUAN"), 0, "given_name"),
+    (("JOHN", None, None, "TUAN"), ("WILLIAM", None, None, "JOHN"), 0, "given_name"),
+    (("WILLIAM", None, None, "JOHN"), ("JOHN", None, None, "TUAN"), VIA_ID, None),
+    (("WILLIAM", None, None, "J"), ("JOHN", None, None, "T"), 0, "given_name"),
 ]
+
+# clusters' given names: one name of each side fits, no full names crossed half-way
+JAMES, BARBARA = ("JAMES", "JAMES", "JMS", None), ("BARBARA", "BARBARA", "BRBR", None)
+CLUSTER_NAME_CASES: list[tuple[set[GivenName], set[GivenName], str | None]] = [
+    # a middle initial that matches a misspelt first name crosses nothing
+    ({JAMES, ("JAMXS", None, None, "JOHN")}, {("JIMMY", "JAMES", "JM", "J")}, None),
+    # a misspelt first name beside the same middle name
+    ({BARBARA, ("BRABARA", None, None, "PATRICIA")},
+     {("BARB", "BARBARA", "BRB", "PATRICIA")}, None),
+    ({("JOHN", None, None, None), ("JOHN", None, None, "TUAN")},
+     {("WILLIAM", None, None, "JOHN")}, "given_name"),
+    ({("JOHN", None, None, None), ("JOHN", None, None, "W")},
+     {("WILLIAM", None, None, "JOHN")}, None),
+]
+
+
+@pytest.mark.parametrize(("na", "nb", "expected"), CLUSTER_NAME_CASES)
+def test_given_name_rule_between_clusters(
+    na: set[GivenName], nb: set[GivenName], expected: str | None
+) -> None:
+    fa, fb = (record_facts(None, None, None, Y1960, Constraints()) for _ in (na, nb))
+    fa.names, fb.names = set(na), set(nb)
+    assert fa.conflict(fb) == expected
+    assert fb.conflict(fa) == expected
 
 
 @pytest.mark.parametrize(("na", "nb", "via", "expected"), NAME_CASES)
@@ -113,6 +145,23 @@ def test_given_name_rule(na: GivenName, nb: GivenName, via: int, expected: str |
     off = Constraints(given_names=False)
     ga, gb = (record_facts(None, None, None, Y1960, off, n) for n in (na, nb))
     assert ga.conflict(gb) is None
+
+
+def test_half_crossed_names_part_clusters_joined_by_a_bare_first_name() -> None:
+    # JOHN (no middle) fits both WILLIAM JOHN and JOHN TUAN; once with one, the other
+    # may not join: the two full names are crossed only half-way
+    rules = Constraints()
+    william, john_tuan, john = (
+        record_facts(None, None, None, Y1960, rules, n)
+        for n in (("WILLIAM", None, None, "JOHN"), ("JOHN", None, None, "TUAN"),
+                  ("JOHN", None, None, None)))
+    both = john.copy()
+    both.absorb(john_tuan)
+    assert both.conflict(william) == "given_name"
+    assert william.conflict(both) == "given_name"
+    assert john.conflict(william) is None
+    labels = cluster([william, john_tuan, john], [(1, 2), (0, 2)]).labels
+    assert labels[1] == labels[2] != labels[0]
 
 
 def test_ambiguous_record_between_jr_and_sr_is_left_alone() -> None:

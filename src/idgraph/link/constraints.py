@@ -73,6 +73,20 @@ def dobs_compatible(a: Dob, b: Dob) -> bool:
     return abs(year_a - year_b) <= 1 or _digit_slip(str(year_a), str(year_b))
 
 
+def _firsts_fit(a: GivenName, b: GivenName) -> bool:
+    """Could two first names be one name (ignoring middle names)?"""
+    if a[0] == b[0] or (a[1] is not None and a[1] == b[1]) or (a[2] is not None
+                                                               and a[2] == b[2]):
+        return True
+    short, long_ = sorted((a[0], b[0]), key=len)
+    if len(short) >= 3 and long_.startswith(short):
+        return True
+    similarity = jellyfish.jaro_winkler_similarity(a[0], b[0])
+    if similarity >= 0.9:
+        return True
+    return similarity >= 0.8 and not (is_known_given(a[0]) and is_known_given(b[0]))
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _names_fit(a: GivenName, b: GivenName) -> bool:
     """Could two records' given names (first, canonical, phonetic, middle) be one?
@@ -82,16 +96,34 @@ def _names_fit(a: GivenName, b: GivenName) -> bool:
     >= 0.9). Between 0.8 and 0.9 a misspelling fits, but two different real names do
     not (MARIA is no typo of MARGARET: twins are named like that).
     """
-    if (a[0] == b[0] or (a[1] is not None and a[1] == b[1])
-            or (a[2] is not None and a[2] == b[2]) or a[0] == b[3] or a[3] == b[0]):
+    return a[0] == b[3] or a[3] == b[0] or _firsts_fit(a, b)
+
+
+def _initial_fits(middle: str, first: str) -> bool:
+    """Is a middle name (or its initial) the given first name?"""
+    return middle == first or (len(middle) == 1 and first.startswith(middle))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _full_names_fit(a: GivenName, b: GivenName) -> bool:
+    """Could two records that both give a first and a middle name be one person?
+
+    Someone called by a middle name (WILLIAM JOHN known as JOHN) shows as JOHN W or
+    JOHN WILLIAM, never as JOHN T. So names crossed only half-way do not fit: twins
+    given each other's names as middle names (WILLIAM JOHN, JOHN TUAN) were merged
+    through a record of one with no middle name (JOHN). Everything else fits here
+    (a misspelt first name beside the same middle name, or a middle initial that
+    happens to match, is left to the other rules).
+    """
+    if _firsts_fit(a, b):
         return True
-    short, long_ = sorted((a[0], b[0]), key=len)
-    if len(short) >= 3 and long_.startswith(short):
+    assert a[3] is not None and b[3] is not None
+    crossed = len(a[3]) > 1 and a[3] == b[0], len(b[3]) > 1 and b[3] == a[0]
+    if crossed[0] == crossed[1]:
         return True
-    similarity = jellyfish.jaro_winkler_similarity(a[0], b[0])
-    if similarity >= 0.9:
-        return True
-    return similarity >= 0.8 and not (is_known_given(a[0]) and is_known_given(b[0]))
+    if crossed[0]:  # a's middle is b's first: b's middle must be a's first or its initial
+        return _initial_fits(b[3], a[0]) or _initial_fits(a[0], b[3])
+    return _initial_fits(a[3], b[0]) or _initial_fits(b[0], a[3])
 
 
 def _clash(mine: set[_T], theirs: set[_T], fit: Callable[[_T, _T], bool]) -> bool:
@@ -106,10 +138,15 @@ def _clash(mine: set[_T], theirs: set[_T], fit: Callable[[_T, _T], bool]) -> boo
 
 
 def names_compatible(a: set[GivenName], b: set[GivenName]) -> bool:
-    """Could some given name of one side be some given name of the other?"""
-    if not a or not b or not a.isdisjoint(b):
+    """Could some given name of one side be some given name of the other, with no
+    full name (first and middle) of one side crossed half-way with one of the other?"""
+    if not a or not b or a == b:
         return True
-    if {n[0] for n in a} & {n[0] for n in b}:
+    full_a = {n for n in a if n[3] is not None}
+    full_b = {n for n in b if n[3] is not None}
+    if full_a and full_b and _clash(full_a, full_b, _full_names_fit):
+        return False
+    if not a.isdisjoint(b) or {n[0] for n in a} & {n[0] for n in b}:
         return True
     return any(_names_fit(x, y) for x in a for y in b)
 
@@ -162,7 +199,7 @@ class Facts:
                 and _clash(self.dobs, other.dobs, dobs_compatible)):
             return "dob"
         if (not via & VIA_ID and self.names and other.names
-                and self.names.isdisjoint(other.names)
+                and self.names != other.names
                 and not names_compatible(self.names, other.names)):
             return "given_name"
         if not via and self._undated_generation(other):
