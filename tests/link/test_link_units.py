@@ -109,6 +109,15 @@ NAME_CASES: list[tuple[GivenName, GivenName, int, str | None]] = [
     (("JOHN", None, None, "TUAN"), ("WILLIAM", None, None, "JOHN"), 0, "given_name"),
     (("WILLIAM", None, None, "JOHN"), ("JOHN", None, None, "TUAN"), VIA_ID, None),
     (("WILLIAM", None, None, "J"), ("JOHN", None, None, "T"), 0, "given_name"),
+    # a man's name and a woman's: spouses or twins, even when they sound alike
+    (("PATRICK", "PATRICK", "PTRK", None), ("PATRICIA", "PATRICIA", "PTRX", None), 0,
+     "given_name"),
+    (("MICHAEL", "MICHAEL", "MXL", None), ("MICHELLE", "MICHELLE", "MXL", None), 0,
+     "given_name"),
+    (("JOSE", "JOSE", "JS", None), ("JOSEPHINE", "JOSEPHINE", "JSFN", None), 0, "given_name"),
+    # ... unless one is a nickname of the other, or the name is too rare to be sure
+    (("SAM", "SAMUEL", "SM", None), ("SAMANTHA", "SAMANTHA", "SMN0", None), 0, None),
+    (("WILLIA", "WILLIA", "WL", None), ("WILLIAM", "WILLIAM", "WLM", None), 0, None),
 ]
 
 # clusters' given names: one name of each side fits, no full names crossed half-way
@@ -327,3 +336,26 @@ def test_kin_household_holds_a_namesake_record_at_an_address_only_one_lived_at()
     other = cluster(facts, edges, weights=weights, via=[0, 0], homes=homes,
                     kin=([5, 5, 5, 6], addresses))
     assert other.labels[3] == other.labels[0]
+
+
+def test_record_named_like_a_twin_joins_neither_twin_by_middle_name() -> None:
+    # twins STEPHANIE MARY (0) and MARY R (1); MARY with no middle name (2: dated,
+    # 3: her phone line) fits STEPHANIE as her middle name and her sister by first name
+    rules = Constraints()
+    day: Dob = ("19890103", "198901", 1989)
+    names: list[GivenName] = [("STEPHANIE", "STEPHANIE", "STFN", "MARY"),
+                              ("MARY", "MARY", "MR", "R"), ("MARY", "MARY", "MR", None),
+                              ("MARY", "MARY", "MR", None)]
+    facts = [record_facts(None, None, None, d, rules, n)
+             for d, n in zip([day, day, day, NO_DOB], names, strict=True)]
+    edges, weights, via = [(0, 2), (2, 3), (1, 2)], [14.0, 13.0, 4.0], [0, VIA_CONTACT, 0]
+    plain = cluster(facts, edges, weights=weights, via=via)
+    assert plain.labels[0] == plain.labels[2]  # without birth keys: the twins merged
+    born = [7, 7, 7, -1]  # surname and birth date
+    result = cluster(facts, edges, weights=weights, via=via, born=born)
+    assert len(set(result.labels)) == 4
+    assert result.refused["middle_name"] == 2
+    # without the rival twin, STEPHANIE may go by MARY
+    alone = cluster(facts[:1] + facts[2:], [(0, 1), (1, 2)], weights=[14.0, 13.0],
+                    via=[0, VIA_CONTACT], born=[7, 7, -1])
+    assert len(set(alone.labels)) == 1

@@ -15,6 +15,8 @@ from idgraph.normalize.names import (
     clean_name_token,
     clean_suffix,
     from_parts,
+    given_name_sex,
+    is_nickname_of,
     parse_full,
     phonetic,
 )
@@ -157,6 +159,27 @@ def test_canonical_given_is_a_fixed_point_for_every_known_name() -> None:
         canon = canonical_given(name)
         assert canon is not None
         assert canonical_given(canon) == canon, name
+
+
+# given name, sex the Census lists almost only give it (None: both, rare, unlisted)
+SEX_CASES = [
+    ("PATRICK", "M"), ("PATRICIA", "F"), ("MICHAEL", "M"), ("MICHELLE", "F"),
+    ("JOSE", "M"), ("JOSEPHINE", "F"), ("CHRIS", None), ("JEAN", None), ("JORDAN", None),
+    ("WILLIA", None), ("JAMEE", None), ("ZYXWV", None), ("", None), (None, None),
+]
+
+
+@pytest.mark.parametrize(("name", "sex"), SEX_CASES)
+def test_given_name_sex(name: str | None, sex: str | None) -> None:
+    assert given_name_sex(name) == sex
+
+
+@pytest.mark.parametrize(("short", "name", "expected"), [
+    ("SAM", "SAMANTHA", True), ("SAM", "SAMUEL", True), ("ALEX", "ALEXANDRA", True),
+    ("SAMANTHA", "SAM", False), ("JOSE", "JOSEPHINE", False), ("PATRICK", "PATRICIA", False),
+])
+def test_is_nickname_of(short: str, name: str, expected: bool) -> None:
+    assert is_nickname_of(short, name) is expected
 
 
 PHONETIC_CASES = [

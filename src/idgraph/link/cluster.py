@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from idgraph.link.constraints import VIA_CONTACT, Facts
+from idgraph.link.constraints import VIA_CONTACT, Facts, firsts_fit
 
 _Ints = npt.NDArray[np.int64]
 
@@ -130,6 +130,7 @@ def cluster(
     weak: WeakEdges | None = None,
     houses: Sequence[int] | None = None,
     kin: tuple[Sequence[int], Sequence[int]] | None = None,
+    born: Sequence[int] | None = None,
 ) -> ClusterResult:
     """Cluster ``len(facts)`` records.
 
@@ -146,12 +147,17 @@ def cluster(
     that agrees on an identifier or contact; ``houses`` (surname and address) does the
     same for twins (one birth year, given names that cannot be one). With ``weak``
     (edges below the threshold), a last pass attaches small clusters by their combined
-    evidence (:func:`_attach`).
+    evidence (:func:`_attach`). ``born`` (surname and full birth date per record) finds
+    twins, and the records that joined one twin only by the other's first name
+    (:func:`_middle_named`) are left alone too.
     """
     vias = list(via) if via is not None else [0] * len(edges)
     first, uf, whys = _greedy(facts, edges, must_links, vias)
     doubtful = (_ambiguous(facts, edges, weights, first.labels, uf, margin)
                 if weights is not None else set())
+    middle_named = (_middle_named(facts, born, first.labels, uf) - doubtful
+                    if born is not None else set())
+    doubtful |= middle_named
     homonyms = (_homonyms(facts, homes, first.labels, uf, houses, kin)
                 if homes is not None else set())
     if homonyms and via is not None:
@@ -171,8 +177,10 @@ def cluster(
     second, uf = _regreedy(facts, edges, must_links, vias, keep, (uf, whys))
     accepted = accepted_edges(np.asarray(second.labels, dtype=np.int64), edge_array(edges))
     refused = dict(second.refused)
-    if doubtful:
-        refused["ambiguous"] = len(doubtful)
+    if doubtful - middle_named:
+        refused["ambiguous"] = len(doubtful - middle_named)
+    if middle_named:
+        refused["middle_name"] = len(middle_named)
     if homonyms - doubtful:
         refused["homonym"] = len(homonyms - doubtful)
     result = ClusterResult(second.labels, accepted, refused, second.forced, held=held)
@@ -356,6 +364,41 @@ def _groups_of(values: npt.NDArray[np.int64]) -> Callable[[int], npt.NDArray[np.
         return order[lo:hi]
 
     return indices
+
+
+def _middle_named(
+    facts: list[Facts], born: Sequence[int], labels: list[int], uf: _UnionFind
+) -> set[int]:
+    """Records that joined a cluster only as its middle name, while a cluster born the
+    same day under the same surname, which theirs cannot merge with, bears that name
+    as a first name.
+
+    Twins STEPHANIE MARY and MARY R: a record of MARY without a middle name fits
+    STEPHANIE's cluster (someone may go by a middle name) as well as her sister's. Such
+    records are held unless their first name also fits a first name of their own
+    cluster that the rival does not share."""
+    lab = np.asarray(labels, dtype=np.int64)
+    key = np.asarray(born, dtype=np.int64)
+    has = key >= 0
+    span = len(labels) + 1
+    pairs = np.unique(key[has] * span + lab[has])  # (key, root), sorted
+    _, starts, counts = np.unique(pairs // span, return_index=True, return_counts=True)
+    roots = pairs % span
+    members = _groups_of(lab)
+    held: set[int] = set()
+    for s, c in zip(starts[counts > 1].tolist(), counts[counts > 1].tolist(), strict=True):
+        group = roots[s:s + c].tolist()
+        for host, rival in itertools.permutations(group, 2):
+            mine, theirs = uf.facts[host].names, uf.facts[rival].names
+            if not mine or not theirs or uf.facts[host].conflict(uf.facts[rival]) is None:
+                continue
+            unlike = [x for x in mine if not any(firsts_fit(x, y) for y in theirs)]
+            names = {n for n in mine
+                     if n not in unlike and any(n[0] == x[3] for x in unlike)
+                     and not any(firsts_fit(n, x) for x in unlike)}
+            if names:
+                held |= {i for i in members(host).tolist() if facts[i].names & names}
+    return held
 
 
 def _years(facts: Facts) -> set[int]:

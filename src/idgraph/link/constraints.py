@@ -17,7 +17,7 @@ from typing import Final, TypeVar
 
 import jellyfish
 
-from idgraph.normalize.names import is_known_given
+from idgraph.normalize.names import given_name_sex, is_known_given, is_nickname_of
 
 _T = TypeVar("_T")
 
@@ -73,10 +73,20 @@ def dobs_compatible(a: Dob, b: Dob) -> bool:
     return abs(year_a - year_b) <= 1 or _digit_slip(str(year_a), str(year_b))
 
 
-def _firsts_fit(a: GivenName, b: GivenName) -> bool:
-    """Could two first names be one name (ignoring middle names)?"""
-    if a[0] == b[0] or (a[1] is not None and a[1] == b[1]) or (a[2] is not None
-                                                               and a[2] == b[2]):
+def firsts_fit(a: GivenName, b: GivenName) -> bool:
+    """Could two first names be one name (ignoring middle names)?
+
+    A man's name and a woman's (PATRICK, PATRICIA; JOSE, JOSEPHINE) never fit unless
+    they are nickname-equal: they are husband and wife, or twins, far more often than
+    one is a slip of the other.
+    """
+    if a[0] == b[0] or (a[1] is not None and a[1] == b[1]):
+        return True
+    sex_a, sex_b = given_name_sex(a[0]), given_name_sex(b[0])
+    if sex_a is not None and sex_b is not None and sex_a != sex_b:
+        # even sounding alike (MICHAEL, MICHELLE), unless one is the other's nickname
+        return is_nickname_of(a[0], b[0]) or is_nickname_of(b[0], a[0])
+    if a[2] is not None and a[2] == b[2]:
         return True
     short, long_ = sorted((a[0], b[0]), key=len)
     if len(short) >= 3 and long_.startswith(short):
@@ -96,7 +106,7 @@ def _names_fit(a: GivenName, b: GivenName) -> bool:
     >= 0.9). Between 0.8 and 0.9 a misspelling fits, but two different real names do
     not (MARIA is no typo of MARGARET: twins are named like that).
     """
-    return a[0] == b[3] or a[3] == b[0] or _firsts_fit(a, b)
+    return a[0] == b[3] or a[3] == b[0] or firsts_fit(a, b)
 
 
 def _initial_fits(middle: str, first: str) -> bool:
@@ -115,7 +125,7 @@ def _full_names_fit(a: GivenName, b: GivenName) -> bool:
     (a misspelt first name beside the same middle name, or a middle initial that
     happens to match, is left to the other rules).
     """
-    if _firsts_fit(a, b):
+    if firsts_fit(a, b):
         return True
     assert a[3] is not None and b[3] is not None
     crossed = len(a[3]) > 1 and a[3] == b[0], len(b[3]) > 1 and b[3] == a[0]

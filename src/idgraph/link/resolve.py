@@ -133,6 +133,7 @@ class NodeKeys(NamedTuple):
     house: list[int]  # surname sound, house + street
     name: list[int]  # given-name sound, first two surname sounds
     address: list[int]  # house + street
+    born: list[int]  # surname sound, full date of birth
 
 
 def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts], NodeKeys]:
@@ -145,7 +146,8 @@ def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts
                left(coalesce(last_name_phonetic, last_name), 2) AS kin_last, house_number,
                street,
                house_number IS NOT NULL AND street IS NOT NULL AS has_address,
-               last_name IS NOT NULL AS has_last, first_name IS NOT NULL AS has_first
+               last_name IS NOT NULL AS has_last, first_name IS NOT NULL AS has_first,
+               dob_day IS NOT NULL AS has_day
         FROM {INPUT_TABLE} ORDER BY uid"""
     # the edges' ends as indexes (the integer key numbers records in record id order
     # from 1, so a record's index is its key less one: no join on record id strings)
@@ -176,11 +178,14 @@ def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts
     home = _key_codes(table, ["home_sound"], house)
     # a household's name reaches misspelt surnames too (COLLINS, COLILNS: KL)
     name = _key_codes(table, ["home_sound", "kin_last"])
+    born = _key_codes(table, ["home_last", "dob_day"])
+    has_day = table.column("has_day").to_numpy()
     return col["record_id"], facts, NodeKeys(
         home=np.where(has_address & has_last & has_first, home, -1).tolist(),
         house=np.where(has_address & has_last, house, -1).tolist(),
         name=np.where(has_last & has_first, name, -1).tolist(),
-        address=np.where(has_address, address, -1).tolist())
+        address=np.where(has_address, address, -1).tolist(),
+        born=np.where(has_last & has_day, born, -1).tolist())
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -280,7 +285,7 @@ def resolve(
         _, low_edges, low_weights, low_via = _edges(store, WEAK_FLOOR, threshold)
         weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
         result = cluster(facts, edges, must, weights, via=via, homes=keys.home, weak=weak,
-                         houses=keys.house, kin=(keys.name, keys.address))
+                         houses=keys.house, kin=(keys.name, keys.address), born=keys.born)
         if rules.dates_of_birth and rules.strong_identifiers:
             # best levels across an identity are only safe with the rules that tell
             # namesakes apart (off on FEBRL, whose generator garbles those fields)

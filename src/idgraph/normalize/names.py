@@ -175,6 +175,43 @@ def is_known_given(name: str | None) -> bool:
     return bool(name) and name in _given_frequency()
 
 
+@lru_cache(maxsize=1 << 16)
+def is_nickname_of(short: str, name: str) -> bool:
+    """Is ``short`` a nickname of ``name`` by the nicknames package (SAM of SAMANTHA as
+    well as of SAMUEL, which :func:`canonical_given` cannot say: it picks one)?"""
+    return name.lower() in _nick_namer().canonicals_of(short.lower())
+
+
+@lru_cache(maxsize=1)
+def _nick_namer() -> NickNamer:
+    return NickNamer()
+
+
+# a name is one sex's when that sex bears it this many times as often as the other,
+# and it is common enough (percent of people) that a slip rarely lands on it (WILLIA,
+# 0.002%, is more often a misspelt WILLIAM than a woman)
+SEXED_NAME_RATIO: Final = 10.0
+SEXED_NAME_MIN_PERCENT: Final = 0.01
+
+
+@lru_cache(maxsize=1 << 14)
+def given_name_sex(name: str | None) -> Literal["M", "F"] | None:
+    """``M`` or ``F`` for a given name the Census lists give (almost) only to men or
+    only to women (PATRICK, PATRICIA); None for names both bear (CHRIS; JEAN, nine times
+    as often a woman's), for rare names and for names not listed."""
+    if not name:
+        return None
+    male = _census("dist.male.first").get(name, 0.0)
+    female = _census("dist.female.first").get(name, 0.0)
+    if male + female < SEXED_NAME_MIN_PERCENT:
+        return None
+    if male > SEXED_NAME_RATIO * female:
+        return "M"
+    if female > SEXED_NAME_RATIO * male:
+        return "F"
+    return None
+
+
 @lru_cache(maxsize=1)
 def _canonical_table() -> dict[str, str]:
     """Every name the nicknames package knows -> its chosen canonical given name."""
