@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -70,6 +71,21 @@ def test_hard_case_invariants(
     assert len(pairs) >= minimum
     broken = [(a, b) for a, b in pairs if not holds(people[a], people[b])]
     assert broken == []
+
+
+def test_every_two_of_triplets_are_twins() -> None:
+    """Multiples born one day are twins pairwise (a third JOHN once joined the first)."""
+    _, hard = ChunkBuilder(seed=5, chunk_no=0, start=0, count=30000, ids=IdFactory(5)).build()
+    groups: dict[str, set[str]] = {}
+    for a, b in hard.twins:
+        group = groups.get(a, {a}) | groups.get(b, {b})
+        for pid in group:
+            groups[pid] = group
+    sizes = Counter(len(g) for g in {id(g): g for g in groups.values()}.values())
+    assert sizes[3] > 0  # the seed has triplets
+    pairs = set(map(frozenset, hard.twins))
+    for group in groups.values():
+        assert all(frozenset((a, b)) in pairs for a in group for b in group if a != b)
 
 
 def test_namesakes_are_strangers(world: tuple[dict[str, Person], HardCases]) -> None:

@@ -174,8 +174,10 @@ class ChunkBuilder:
             if dob > latest:
                 return
             first, middle = first_name(rng, sex), middle_name(rng, sex)
-            # parents don't name twins two forms of one name (ELIZABETH and BETTY)
-            while twin[i] and born and same_given_name(first, born[-1].first):
+            # twins, triplets...: the siblings born that day
+            multiples = [b for b in born if b.dob == dob] if twin[i] else []
+            # parents don't name two of them one name or its forms (ELIZABETH and BETTY)
+            while any(same_given_name(first, b.first) for b in multiples):
                 first = first_name(rng, sex)
             if jr:
                 father.middle = father.middle or first_name(rng, "M")
@@ -183,7 +185,7 @@ class ChunkBuilder:
             kid = self._person(first, middle, last, sex, dob)
             if kid is None:
                 return
-            self._register_child(kid, father, born[-1] if born and twin[i] else None, jr)
+            self._register_child(kid, father, multiples, jr)
             kid.residences = _clip(home, max(HISTORY_START, kid.adult_from()))
             if not kid.residences:
                 kid.residences = _clip(home[-1:], home[-1].start)
@@ -192,7 +194,7 @@ class ChunkBuilder:
             self._finish(kid)
             born.append(kid)
 
-    def _register_child(self, kid: Person, father: Person, twin_of: Person | None,
+    def _register_child(self, kid: Person, father: Person, twin_of: list[Person],
                         junior: bool) -> None:
         if kid.last != father.last:
             kid.compound = True
@@ -201,8 +203,7 @@ class ChunkBuilder:
             kid.suffix = "JR"
             father.suffix = "SR" if self.rng.random() < 0.5 else ""
             self.hard.jr_sr.append((kid.pid, father.pid))
-        if twin_of is not None:
-            self.hard.twins.append((twin_of.pid, kid.pid))
+        self.hard.twins.extend((other.pid, kid.pid) for other in twin_of)
 
     def _child_surname(self, father: Person, mother: Person, group: str) -> str:
         own = mother.maiden or mother.last
