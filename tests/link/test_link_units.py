@@ -132,6 +132,15 @@ CLUSTER_NAME_CASES: list[tuple[set[GivenName], set[GivenName], str | None]] = [
      {("WILLIAM", None, None, "JOHN")}, "given_name"),
     ({("JOHN", None, None, None), ("JOHN", None, None, "W")},
      {("WILLIAM", None, None, "JOHN")}, None),
+    # a misspelt MICHELLE sounds like MICHAEL: her cluster is still a woman's
+    ({("MICHELLE", "MICHELLE", "MXL", None), ("MICHELEL", None, "MXL", "LINDA")},
+     {("MICHAEL", "MICHAEL", "MXL", None)}, "given_name"),
+    # CHRIS is a man's or a woman's name: CHRISTOPHER's and CHRISTINE's clusters part
+    ({("CHRIS", "CHRISTOPHER", "KRS", None), ("CHRISTOPHER", "CHRISTOPHER", "KRST", None)},
+     {("CHRIS", "CHRISTOPHER", "KRS", None), ("CHRISTINE", "CHRISTINE", "KRST", None)},
+     "given_name"),
+    # ... unless a name of one is a nickname of a name of the other
+    ({("SAM", "SAMUEL", "SM", None)}, {("SAMANTHA", "SAMANTHA", "SMN0", None)}, None),
 ]
 
 

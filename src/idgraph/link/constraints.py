@@ -156,9 +156,28 @@ def names_compatible(a: set[GivenName], b: set[GivenName]) -> bool:
     full_b = {n for n in b if n[3] is not None}
     if full_a and full_b and _clash(full_a, full_b, _full_names_fit):
         return False
+    if _opposite_sexes(a, b):
+        return False
     if not a.isdisjoint(b) or {n[0] for n in a} & {n[0] for n in b}:
         return True
     return any(_names_fit(x, y) for x in a for y in b)
+
+
+def _opposite_sexes(a: set[GivenName], b: set[GivenName]) -> bool:
+    """Does one side bear only men's given names and the other only women's (names of
+    neither kind aside), no man's name of one a nickname of a woman's name of the other
+    (SAM, SAMANTHA)? A misspelt
+    MICHELLE (MICHELEL, no known name) sounds like MICHAEL: it must not let a MICHAEL
+    into her cluster."""
+    sexes_a = {given_name_sex(n[0]) for n in a} - {None}
+    if not sexes_a:
+        return False
+    sexes_b = {given_name_sex(n[0]) for n in b} - {None}
+    if not sexes_b or not sexes_a.isdisjoint(sexes_b):
+        return False
+    return not any(given_name_sex(x[0]) is not None and given_name_sex(y[0]) is not None
+                   and (is_nickname_of(x[0], y[0]) or is_nickname_of(y[0], x[0]))
+                   for x in a for y in b)
 
 
 @dataclass(slots=True)
