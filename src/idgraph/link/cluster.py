@@ -390,7 +390,9 @@ def _middle_named(
         group = roots[s:s + c].tolist()
         for host, rival in itertools.permutations(group, 2):
             mine, theirs = uf.facts[host].names, uf.facts[rival].names
-            if not mine or not theirs or uf.facts[host].conflict(uf.facts[rival]) is None:
+            middles = {x[3] for x in mine if x[3] is not None and len(x[3]) > 1}
+            if (not theirs or not any(n[0] in middles for n in mine)
+                    or uf.facts[host].conflict(uf.facts[rival]) is None):
                 continue
             unlike = [x for x in mine if not any(firsts_fit(x, y) for y in theirs)]
             names = {n for n in mine

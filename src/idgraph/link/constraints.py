@@ -150,8 +150,8 @@ def _clash(mine: set[_T], theirs: set[_T], fit: Callable[[_T, _T], bool]) -> boo
 def names_compatible(a: set[GivenName], b: set[GivenName]) -> bool:
     """Could some given name of one side be some given name of the other, with no
     full name (first and middle) of one side crossed half-way with one of the other?"""
-    if not a or not b or a == b:
-        return True
+    if not a or not b or a <= b or b <= a:
+        return True  # each side is consistent within itself: nothing new to check
     full_a = {n for n in a if n[3] is not None}
     full_b = {n for n in b if n[3] is not None}
     if full_a and full_b and _clash(full_a, full_b, _full_names_fit):
