@@ -308,16 +308,10 @@ def _homonyms(
         if keys is None:
             continue
         key = np.asarray(keys, dtype=np.int64)
-        has = key >= 0
-        span = len(labels) + 1
-        pairs = np.unique(key[has] * span + lab[has])  # (key, root), sorted
-        ks, starts, counts = np.unique(pairs // span, return_index=True, return_counts=True)
-        roots = pairs % span
-        shared = {int(k) for k, s, c in zip(ks, starts, counts, strict=True)
-                  if c > 1 and two(uf, roots[s:s + c].tolist())}
+        groups = _clusters_under_keys(key, lab)
+        shared = {k for k, roots in groups if two(uf, roots)}
         if two is _two_people:
-            generations = [(int(k), roots[s:s + c].tolist()) for k, s, c
-                           in zip(ks, starts, counts, strict=True) if int(k) in shared]
+            generations = [(k, roots) for k, roots in groups if k in shared]
         if shared:
             under = np.flatnonzero(np.isin(key, np.fromiter(shared, dtype=np.int64)))
             held |= {i for i in under.tolist() if facts[i].bare()}
@@ -325,6 +319,21 @@ def _homonyms(
         held |= _kin_households(facts, lab, np.asarray(homes, dtype=np.int64), generations,
                                 *kin)
     return held
+
+
+def _clusters_under_keys(
+    key: npt.NDArray[np.int64], lab: npt.NDArray[np.int64]
+) -> list[tuple[int, list[int]]]:
+    """(key, cluster roots) for every key (>= 0) whose records lie in two clusters or
+    more."""
+    has = key >= 0
+    span = len(lab) + 1
+    pairs = np.unique(key[has] * span + lab[has])  # (key, root), sorted
+    ks, starts, counts = np.unique(pairs // span, return_index=True, return_counts=True)
+    roots = pairs % span
+    many = counts > 1
+    return [(k, roots[s:s + c].tolist()) for k, s, c in
+            zip(ks[many].tolist(), starts[many].tolist(), counts[many].tolist(), strict=True)]
 
 
 def _kin_households(
@@ -378,16 +387,9 @@ def _middle_named(
     records are held unless their first name also fits a first name of their own
     cluster that the rival does not share."""
     lab = np.asarray(labels, dtype=np.int64)
-    key = np.asarray(born, dtype=np.int64)
-    has = key >= 0
-    span = len(labels) + 1
-    pairs = np.unique(key[has] * span + lab[has])  # (key, root), sorted
-    _, starts, counts = np.unique(pairs // span, return_index=True, return_counts=True)
-    roots = pairs % span
     members = _groups_of(lab)
     held: set[int] = set()
-    for s, c in zip(starts[counts > 1].tolist(), counts[counts > 1].tolist(), strict=True):
-        group = roots[s:s + c].tolist()
+    for _, group in _clusters_under_keys(np.asarray(born, dtype=np.int64), lab):
         for host, rival in itertools.permutations(group, 2):
             mine, theirs = uf.facts[host].names, uf.facts[rival].names
             middles = {x[3] for x in mine if x[3] is not None and len(x[3]) > 1}

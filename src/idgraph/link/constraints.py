@@ -77,8 +77,8 @@ def firsts_fit(a: GivenName, b: GivenName) -> bool:
     """Could two first names be one name (ignoring middle names)?
 
     A man's name and a woman's (PATRICK, PATRICIA; JOSE, JOSEPHINE) never fit unless
-    they are nickname-equal: they are husband and wife, or twins, far more often than
-    one is a slip of the other.
+    one is the other's nickname (SAM, SAMANTHA): they are husband and wife, or twins,
+    far more often than one is a slip of the other.
     """
     if a[0] == b[0] or (a[1] is not None and a[1] == b[1]):
         return True
@@ -166,9 +166,8 @@ def names_compatible(a: set[GivenName], b: set[GivenName]) -> bool:
 def _opposite_sexes(a: set[GivenName], b: set[GivenName]) -> bool:
     """Does one side bear only men's given names and the other only women's (names of
     neither kind aside), no man's name of one a nickname of a woman's name of the other
-    (SAM, SAMANTHA)? A misspelt
-    MICHELLE (MICHELEL, no known name) sounds like MICHAEL: it must not let a MICHAEL
-    into her cluster."""
+    (SAM, SAMANTHA)? A misspelt MICHELLE (MICHELEL, no known name) sounds like MICHAEL:
+    it must not let a MICHAEL into her cluster."""
     sexes_a = {given_name_sex(n[0]) for n in a} - {None}
     if not sexes_a:
         return False
