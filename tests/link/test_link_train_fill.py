@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from idgraph.link.train import UNOBSERVED_M, fill_unobserved
+from idgraph.link.train import (
+    CONTACT_DIFFERENT_M_FLOOR,
+    UNOBSERVED_M,
+    fill_unobserved,
+    floor_contact_m,
+)
 
 
 def _comparison(*levels: tuple[str, Any, Any]) -> dict[str, Any]:
@@ -61,3 +66,18 @@ def test_a_looser_level_never_outweighs_the_strictest() -> None:
     levels = model["comparisons"][0]["comparison_levels"]
     assert _weight(levels[2]) == pytest.approx(_weight(levels[1]))
     assert _weight(levels[3]) < 0
+
+
+@pytest.mark.parametrize(("name", "m", "expected"), [
+    ("phone", 1e-21, CONTACT_DIFFERENT_M_FLOOR),  # EM collapsed: a second number was a veto
+    ("email", 0.0, CONTACT_DIFFERENT_M_FLOOR),
+    ("phone", 0.14, 0.14),  # a good fit stays
+    ("ssn", 1e-21, 1e-21),  # identifiers are not contacts: a different SSN may stay a veto
+])
+def test_contacts_different_m_floor(name: str, m: float, expected: float) -> None:
+    comp = _comparison(("exact", 0.99, 1e-6), ("different", m, 0.999))
+    comp["output_column_name"] = name
+    raised = floor_contact_m({"comparisons": [comp]})
+    assert comp["comparison_levels"][2]["m_probability"] == pytest.approx(expected)
+    assert comp["comparison_levels"][1]["m_probability"] == 0.99
+    assert raised == ([f"{name}: different (m floor)"] if expected != m else [])
