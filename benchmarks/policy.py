@@ -24,7 +24,7 @@ from datetime import date
 from idgraph.cases import open_case
 from idgraph.policy.engine import allowed
 from idgraph.policy.fields import PROVENANCE
-from idgraph.policy.legal import add_legal
+from idgraph.policy.legal import add_legal, verify_legal
 from idgraph.policy.profile import read_profile
 from idgraph.policy.registry import Registry
 from idgraph.policy.users import add_user
@@ -61,14 +61,20 @@ def setup(store: Store) -> Query:
         )
     add_user(store, "root", "admin", "ops")
     add_user(store, "gov", "investigator", "ice", org_type="government", actor="root")
+    add_user(store, "counsel", "counsel", "ice", org_type="government", actor="root")
     open_case(store, "C1", title="bench", kind="criminal", actor="gov")
-    doc = add_legal(store, type="court_order", number="CO-1", issued=date(2020, 1, 1), actor="gov")
+    open_case(store, "IM1", title="bench", kind="immigration", actor="gov")
+    doc = add_legal(
+        store, type="court_order", number="CO-1", issued=date(2020, 1, 1), actor="gov",
+        level="federal", court="S.D.N.Y.", judge="J. Roe", judge_appointment="article_iii",
+    )
+    verify_legal(store, doc.legal_id, sha256="ab" * 32, actor="counsel")
     return Query(
         principal="gov",
         purpose="civil_immigration_enforcement",
         claims=("DPPA-b1", "FCRA-1681f"),
         basis=doc.legal_id,
-        case_id="C1",
+        case_id="IM1",
     )
 
 
@@ -183,7 +189,9 @@ def bench_profiles(store: Store, query: Query, n_records: int, n: int, indexes: 
     label = "indexed" if indexes else "no indexes"
     ms = timed(lambda: read_profile(store, query, next(it), registry=reg), n)
     report(f"read_profile() immigration+notice ({label})", ms, 20.0)
-    plain = query.model_copy(update={"purpose": "criminal_investigation", "basis": None})
+    plain = query.model_copy(
+        update={"purpose": "criminal_investigation", "basis": None, "case_id": "C1"}
+    )
     ms = timed(lambda: read_profile(store, plain, next(it), registry=reg), n)
     report(f"read_profile() criminal ({label})", ms, 20.0)
 

@@ -5,5 +5,7 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e .
+# Pinned versions (requirements/main.lock, made by `uv pip compile`; see README).
+python -m pip install -q -r requirements/main.lock
+python -m pip install -q --no-deps -e .
 idgraph demo "$@"

@@ -11,7 +11,9 @@ fi
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e '.[dev]'
+# Pinned versions (requirements/dev.lock, made by `uv pip compile`; see README).
+python -m pip install -q -r requirements/dev.lock
+python -m pip install -q --no-deps -e .
 ruff check src tests benchmarks tools
 mypy
 python -m pytest -p no:cacheprovider "$@"

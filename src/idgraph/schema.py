@@ -5,7 +5,7 @@ This module imports nothing else of idgraph: every other module builds on it.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -16,6 +16,7 @@ class SourceKind(StrEnum):
     """What kind of record system a source is."""
 
     DMV = "dmv"
+    ID_CARD = "id_card"  # state identification cards (no driving privilege), e.g. 15 ILCS 335
     CREDIT_HEADER = "credit_header"
     UTILITY = "utility"
     PHONE_SUBSCRIBER = "phone_subscriber"
@@ -61,6 +62,9 @@ CANONICAL_FIELDS: Final[tuple[str, ...]] = (
     "released_at",
     "facility",
     "case_number",
+    # where the record itself comes from, when a compiled source holds records of
+    # several jurisdictions (e.g. a national DMV compilation's `dl_state` column)
+    "origin_jurisdiction",
 )
 
 # Fields whose value is a date or timestamp (manifests may give a `format`).
@@ -119,9 +123,31 @@ NORMALISED_COLUMNS: Final[dict[str, str]] = {
     "released_at": "TIMESTAMP",
     "facility": "VARCHAR",
     "case_number": "VARCHAR",
+    # ISO 3166-2 code of the jurisdiction the record comes from (e.g. US-CA), when it
+    # differs from its source's own; NULL: the source's own jurisdiction. Last, so that
+    # stores migrated with ADD COLUMN keep RECORD_COLUMNS' order.
+    "origin_jurisdiction": "VARCHAR",
 }
 
 RECORD_COLUMNS: Final[dict[str, str]] = {**PROVENANCE_COLUMNS, **NORMALISED_COLUMNS}
+
+# A *segment* is what the decision point decides on: the records of one source that
+# share an origin jurisdiction. Key: the source id for records of the source's own
+# jurisdiction (origin NULL), ``<source_id>@<ISO 3166-2>`` otherwise (``us_dl@US-CA``).
+SEGMENT_SEP: Final[str] = "@"
+
+
+def segment_key(source_id: str, origin_jurisdiction: str | None) -> str:
+    """The segment a record belongs to (source ids never contain ``@``)."""
+    if not origin_jurisdiction:
+        return source_id
+    return f"{source_id}{SEGMENT_SEP}{origin_jurisdiction}"
+
+
+def segment_source(key: str) -> str:
+    """The source id of a segment key."""
+    return key.split(SEGMENT_SEP, 1)[0]
+
 
 # Strong identifiers: two different values from the same issuer mean two people.
 STRONG_IDENTIFIERS: Final[tuple[str, ...]] = ("ssn", "dl_number")
@@ -186,15 +212,10 @@ class Query(_Model):
 
 
 class Decision(_Model):
-    """A policy outcome for one source under one query."""
+    """A policy outcome for one source segment under one query."""
 
-    source_id: str
+    source_id: str  # the segment key: "src" or "src@US-CA" (see segment_key)
     permit: bool
     rules: tuple[str, ...] = ()
     duties: tuple[str, ...] = ()
     fields: tuple[str, ...] | None = None  # None: every field; else only these
-
-
-def today() -> date:
-    """Today's date (one place, so tests can reason about 'future')."""
-    return date.today()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,15 +33,44 @@ class Settings(BaseSettings):
         default="US", description="Region assumed for phone numbers without a country code."
     )
     policy_dir: Path | None = Field(
-        default=None, description="Folder of a deployment's extra *.cedar policies."
+        default=None,
+        description="Folder of the deployment's own *.cedar policies (default: data_dir/policies).",
     )
     match_threshold: float = Field(
         default=0.9, description="Link probability above which two records are linked."
+    )
+    checkpoint_every_entries: int = Field(
+        default=1000, description="Sign an audit checkpoint at least every N entries (0: off)."
+    )
+    checkpoint_every_seconds: float = Field(
+        default=3600.0,
+        description="Sign an audit checkpoint when this many seconds passed (0: off).",
+    )
+    audit_origin: str = Field(
+        default="idgraph.local/audit",
+        description="Origin line (and key name) of the audit log's signed checkpoints.",
+    )
+    audit_key_path: Path | None = Field(
+        default=None,
+        description="The audit signing key's PEM file (default: data_dir/audit_ed25519.pem).",
+    )
+    audit_key_passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase that encrypts the audit signing key's PEM."
+    )
+    audit_publication_dir: Path | None = Field(
+        default=None,
+        description="Append-only folder of published checkpoints (default: "
+        "data_dir/audit-publication).",
     )
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / self.db_name
+
+    @property
+    def policy_folder(self) -> Path:
+        """The deployment's policy folder: ``policy_dir`` if set, else ``data_dir/policies``."""
+        return self.policy_dir if self.policy_dir is not None else self.data_dir / "policies"
 
 
 def load_settings(data_dir: Path | None = None) -> Settings:

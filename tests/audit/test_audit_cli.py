@@ -13,24 +13,40 @@ from typer.testing import CliRunner
 
 from idgraph.audit import AuditEntry, AuditLog, record
 from idgraph.cli import app
+from idgraph.policy.registry import Registry
+from idgraph.policy.users import add_user
 from idgraph.store import open_store
 
 runner = CliRunner()
 
 
+USERS = [("root", "admin"), ("auditor", "overseer"), ("bob", "investigator")]
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
+    """Six entries after the users (an admin, an overseer, an investigator) were added."""
     with open_store(tmp_path / "idgraph.duckdb") as store:
+        for name, role in USERS:
+            add_user(store, name, role, "agency", actor=None if name == "root" else "root")
+        Registry(store)  # records the deployment's policy set once (policy.change)
+        base = AuditLog(store).size()
         for i in range(6):
             record(
                 store, AuditEntry(principal="p", action="search", outcome="permit", detail={"i": i})
             )
+    (tmp_path / "base").write_text(str(base))
     return tmp_path
 
 
-def invoke(data_dir: Path, *args: str) -> tuple[int, str]:
+def at(data_dir: Path, i: int) -> str:
+    """The index of the fixture's ``i``-th search entry."""
+    return str(int((data_dir / "base").read_text()) + i)
+
+
+def invoke(data_dir: Path, *args: str, user: str = "auditor") -> tuple[int, str]:
     result = runner.invoke(
-        app, ["--data-dir", str(data_dir), "audit", *args], env={"IDGRAPH_USER": "auditor"}
+        app, ["--data-dir", str(data_dir), "audit", *args], env={"IDGRAPH_USER": user}
     )
     return result.exit_code, result.output
 
@@ -42,9 +58,9 @@ def actions(data_dir: Path) -> list[tuple[str, str]]:
 
 CASES = [
     # (args, exit code, text in output, (principal, action) appended last)
-    (["verify"], 0, "OK: 6 entries", ("auditor", "audit.verify")),
+    (["verify"], 0, "OK: ", ("auditor", "audit.verify")),
     (["verify", "--as", "bob", "--json"], 0, '"ok": true', ("bob", "audit.verify")),
-    (["checkpoint"], 0, '"size": 7', ("auditor", "audit.checkpoint")),
+    (["checkpoint", "--as", "root"], 0, '"format": "signed-note"', ("root", "audit.checkpoint")),
     (["prove", "2"], 0, "verified", ("auditor", "audit.read")),
     (["prove", "99"], 1, "no entry 99", ("p", "search")),
 ]
@@ -61,10 +77,10 @@ def test_commands(
 
 
 def test_prove_json_and_export_round_trip(data_dir: Path) -> None:
-    code, output = invoke(data_dir, "prove", "3", "--json")
+    code, output = invoke(data_dir, "prove", at(data_dir, 3), "--json")
     assert code == 0
     proof = json.loads(output)
-    assert proof["index"] == 3 and proof["verified"] is True
+    assert proof["index"] == int(at(data_dir, 3)) and proof["verified"] is True
     out = data_dir / "export.jsonl"
     code, output = invoke(data_dir, "export", "--out", str(out))
     assert code == 0, output
@@ -75,12 +91,15 @@ def test_prove_json_and_export_round_trip(data_dir: Path) -> None:
 
 
 def test_verify_fails_on_tampering_and_still_logs_the_attempt(data_dir: Path) -> None:
-    assert invoke(data_dir, "checkpoint")[0] == 0
+    assert invoke(data_dir, "checkpoint", user="root")[0] == 0
+    seq = at(data_dir, 4)
     with open_store(data_dir / "idgraph.duckdb") as store:
-        store.execute("UPDATE audit_log SET entry = replace(entry, 'permit', 'deny') WHERE seq = 4")
+        store.execute(
+            "UPDATE audit_log SET entry = replace(entry, 'permit', 'deny') WHERE seq = ?", [seq]
+        )
     code, output = invoke(data_dir, "verify")
     assert code == 1
-    assert "FAIL: entry 4" in output
+    assert f"FAIL: entry {seq}" in output
     assert actions(data_dir)[-1] == ("auditor", "audit.verify")
 
 
@@ -97,8 +116,8 @@ def test_pubkey_pem_and_hex(data_dir: Path) -> None:
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_audit.py"
 PROOF_CASES = [
     # (edit applied to the proof JSON text, tool exit code, text in its output)
-    (lambda text: text, 0, "OK: entry 1 is in checkpoint"),
-    (lambda text: text.replace('\\"p\\"', '\\"intruder\\"'), 1, "entry 1: leaf hash"),
+    (lambda text: text, 0, "is in checkpoint"),
+    (lambda text: text.replace('\\"p\\"', '\\"intruder\\"'), 1, ": leaf hash"),
 ]
 
 
@@ -106,7 +125,7 @@ PROOF_CASES = [
 def test_prove_json_checks_with_the_standalone_tool(
     data_dir: Path, edit: Callable[[str], str], code: int, text: str
 ) -> None:
-    got, output = invoke(data_dir, "prove", "1", "--json")
+    got, output = invoke(data_dir, "prove", at(data_dir, 1), "--json")
     assert got == 0
     proof = data_dir / "proof.json"
     proof.write_text(edit(output))

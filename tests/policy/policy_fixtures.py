@@ -64,12 +64,30 @@ def seed(store: Store) -> None:
         ("rec", "records_officer", "ice", "government"),
         ("admin2", "admin", "ice", "government"),
         ("ovs", "overseer", "ice", "government"),
+        ("chief", "supervisor", "ice", "government"),
+        ("lawyer", "counsel", "ice", "government"),
+        ("pilaw", "counsel", "acme", "private"),
     ]:
         add_user(store, name, role, org, org_type=org_type, actor="root")
     open_case(store, "C1", title="case one", kind="criminal", actor="gov")
+    open_case(store, "IM1", title="removal", kind="immigration", actor="gov")
+    open_case(store, "R1", title="study", kind="research", actor="gov")
     open_case(store, "P1", title="private case", kind="civil", actor="pi")
+    open_case(store, "E1", title="hiring", kind="employment", actor="pi")
     open_case(store, "SA1", title="subject access", kind="subject_access", actor="rec")
     open_case(store, "OV1", title="oversight", kind="oversight", actor="ovs")
+
+
+SCAN = "ab" * 32  # the SHA-256 of a (synthetic) scanned document
+
+
+def add_verified(store: Store, *, actor: str = "gov", verifier: str = "lawyer", **kw: Any) -> str:
+    """Register a legal-process document as ``actor`` and have ``verifier`` verify it."""
+    from idgraph.policy.legal import add_legal, verify_legal
+
+    doc = add_legal(store, actor=actor, **kw)
+    verify_legal(store, doc.legal_id, sha256=SCAN, actor=verifier)
+    return doc.legal_id
 
 
 def add_record(store: Store, source_id: str, rid: str, **values: Any) -> str:

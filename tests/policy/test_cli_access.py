@@ -51,7 +51,7 @@ def test_cli_flow(tmp_path: Path) -> None:
         "root",
     )
     assert code == 0
-    assert "investigator" in run(d, "users", "list")[1]
+    assert "investigator" in run(d, "users", "list", "--as", "root")[1]
     assert run(d, "cases", "open", "C1", "--title", "t", "--as", "gov")[0] == 0
     code, out = run(
         d,
@@ -63,6 +63,14 @@ def test_cli_flow(tmp_path: Path) -> None:
         "CO-1",
         "--issued",
         "2026-01-01",
+        "--court",
+        "Albany County Court",
+        "--judge",
+        "J. Doe",
+        "--judge-appointment",
+        "state",
+        "--level",
+        "state",
         "--scope-identities",
         "I",
         "--as",
@@ -84,5 +92,5 @@ def test_cli_flow(tmp_path: Path) -> None:
     assert run(d, "users", "disable", "gov", "--as", "root")[0] == 0
     code, out = run(d, "retention", "apply", "--now", "2026-06-01")
     assert code == 0 and "1 removed" in out
-    code, out = run(d, "notices", "--overdue")
+    code, out = run(d, "notices", "--overdue", "--as", "root")
     assert code == 0

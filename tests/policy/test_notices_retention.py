@@ -16,12 +16,13 @@ from idgraph.policy.retention import (
     tombstoned,
     unregister_removal_hook,
 )
+from idgraph.policy.users import add_user
 from idgraph.store import Store
 
 DUE = [
     (date(2026, 11, 23), "notice:3d", date(2026, 11, 26)),  # Monday
     (date(2026, 11, 27), "notice:3d", date(2026, 11, 30)),  # Friday, over the weekend
-    (date(2026, 11, 23), "notice:3bd", date(2026, 11, 26)),  # Monday -> Thursday
+    (date(2026, 11, 23), "notice:3bd", date(2026, 11, 27)),  # Monday -> Friday (Thanksgiving)
     (date(2026, 11, 26), "notice:3bd", date(2026, 12, 1)),  # Thursday -> Tuesday
     (date(2026, 11, 27), "notice:3bd", date(2026, 12, 2)),  # Friday -> Wednesday
     (date(2026, 11, 28), "notice:3bd", date(2026, 12, 2)),  # Saturday -> Wednesday
@@ -67,13 +68,21 @@ def test_mark_sent_audited_once() -> None:
     store = new_store()
     seed(store)
     nid = _notice(store)
-    mark_sent(store, nid, by="gov")
+    # The investigator who made the disclosure does not certify the notice; an unknown
+    # name, or another organisation's records officer, cannot either.
+    add_user(store, "rec_acme", "records_officer", "acme", org_type="private", actor="root")
+    for who, why in [("gov", "default.deny"), ("nobody", "act.principal_known")]:
+        with pytest.raises(NoticeError, match=why):
+            mark_sent(store, nid, by=who)
+    with pytest.raises(NoticeError, match="owed by 'acme'"):
+        mark_sent(store, nid, by="rec_acme")
+    assert [e["principal"] for e in audit_rows(store, "notices.send")] == ["gov", "nobody"]
+    mark_sent(store, nid, by="rec")
     assert list_notices(store) == []
-    assert audit_rows(store, "notices.sent")[-1]["detail"]["notice_id"] == nid
+    sent = audit_rows(store, "notices.sent")[-1]
+    assert sent["detail"]["notice_id"] == nid and sent["rules"] == ["act.notices_send"]
     with pytest.raises(NoticeError, match="already sent"):
-        mark_sent(store, nid, by="gov")
-    with pytest.raises(NoticeError, match="disabled"):
-        mark_sent(store, nid, by="nobody")
+        mark_sent(store, nid, by="rec")
 
 
 def _retention_store() -> Store:

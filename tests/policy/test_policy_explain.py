@@ -31,6 +31,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Store:
     add_user(store, "root", "admin", "ops", org_type="government")
     add_user(store, "gov", "investigator", "pd", org_type="government", actor="root")
     open_case(store, "C1", title="case", kind="criminal", actor="gov")
+    open_case(store, "R1", title="study", kind="research", actor="gov")
+    open_case(store, "IM1", title="removal", kind="immigration", actor="gov")
     return store
 
 
@@ -53,7 +55,7 @@ def test_permitted_purpose_sees_the_birth_date_comparison(world: Store) -> None:
 
 def test_research_purpose_sees_no_names_or_dates(world: Store) -> None:
     a, b, dob = _pair(world, "ny_dmv", "dob")
-    q = Query(principal="gov", purpose="research", claims=("DPPA-b5",), case_id="C1")
+    q = Query(principal="gov", purpose="research", claims=("DPPA-b5",), case_id="R1")
     out = read_explanation(world, q, a, b)
     feat = {f["comparison"]: f for f in out["features"]}
     assert feat["dob"]["detail"] == feat["last_name"]["detail"] == WITHHELD
@@ -74,7 +76,7 @@ def test_identifying_only_purpose_never_sees_ssn_or_dob(world: Store) -> None:
 def test_denied_source_is_refused_and_audited(world: Store) -> None:
     a, b, _ = _pair(world, "ca_dmv", "dob")
     q = Query(principal="gov", purpose="civil_immigration_enforcement",
-              claims=("DPPA-b1",), case_id="C1")
+              claims=("DPPA-b1",), case_id="IM1")
     before = world.scalar("SELECT count(*) FROM audit_log")
     with pytest.raises(AccessDenied):
         read_explanation(world, q, a, b)
@@ -107,6 +109,6 @@ def test_cli_explain_is_policy_checked(world: Store) -> None:
     c, d, _ = _pair(world, "ca_dmv", "dob")
     denied = runner.invoke(app, [*data, "explain", c, d, "--as", "gov", "--purpose",
                                  "civil_immigration_enforcement", "--claims", "DPPA-b1",
-                                 "--case", "C1"])
+                                 "--case", "IM1"])
     assert denied.exit_code == 3
     assert "denied by" in denied.output

@@ -6,26 +6,36 @@ from datetime import date
 from typing import Any
 
 import pytest
-from policy_fixtures import audit_rows, new_store, seed
+from policy_fixtures import add_verified, audit_rows, new_store, seed
 
 from idgraph.policy.engine import allowed, decide
 from idgraph.policy.legal import add_legal
 from idgraph.policy.registry import Registry
+from idgraph.policy.sar import open_sar
 from idgraph.policy.users import disable_user
 from idgraph.schema import Query
 from idgraph.store import Store
 
-LEGAL = [
-    # name, type, level, issuer, expires, scope_identities, scope_sources
-    ("co", "court_order", "state", None, date(2099, 1, 1), (), ()),
-    ("fedwarrant", "judicial_warrant", "federal", None, date(2099, 1, 1), (), ()),
-    ("statewarrant", "judicial_warrant", "state", None, date(2099, 1, 1), (), ()),
-    ("adminwarrant", "administrative_warrant", "federal", None, date(2099, 1, 1), (), ()),
-    ("courtsub", "subpoena", "state", "court", date(2099, 1, 1), (), ()),
-    ("agencysub", "subpoena", "federal", "agency", date(2099, 1, 1), (), ()),
-    ("expired", "court_order", "state", None, date(2020, 1, 1), (), ()),
-    ("onlyX", "court_order", "state", None, date(2099, 1, 1), ("X",), ()),
-    ("onlyutility", "court_order", "state", None, date(2099, 1, 1), (), ("utility",)),
+FED = {
+    "level": "federal", "court": "S.D.N.Y.", "judge": "J. Roe", "judge_appointment": "article_iii"
+}
+STATE = {
+    "level": "state", "court": "Albany Cty Ct", "judge": "J. Doe", "judge_appointment": "state"
+}
+LEGAL: list[tuple[str, str, dict[str, Any]]] = [
+    # name, type, fields (every document is verified by counsel unless named "unverified")
+    ("co", "court_order", STATE),
+    ("fedorder", "court_order", FED),
+    ("fedwarrant", "judicial_warrant", FED),
+    ("magwarrant", "judicial_warrant", {**FED, "judge_appointment": "magistrate"}),
+    ("statewarrant", "judicial_warrant", STATE),
+    ("adminwarrant", "administrative_warrant", {"level": "federal"}),
+    ("courtsub", "subpoena", {**STATE, "issuer": "court", "scope_identities": ("X",)}),
+    ("agencysub", "subpoena", {"level": "federal", "issuer": "agency"}),
+    ("expired", "court_order", {**FED, "expires": date(2020, 1, 1)}),
+    ("onlyX", "court_order", {**FED, "scope_identities": ("X",)}),
+    ("onlyutility", "court_order", {**FED, "scope_sources": ("utility",)}),
+    ("unverified", "court_order", FED),
 ]
 
 
@@ -34,22 +44,21 @@ def env() -> tuple[Store, Registry, dict[str, str]]:
     store = new_store()
     seed(store)
     ids = {}
-    for name, typ, level, issuer, expires, idents, srcs in LEGAL:
-        doc = add_legal(
-            store,
-            type=typ,
-            number=name,
-            issued=date(2020, 1, 1),
-            expires=expires,
-            level=level,
-            issuer=issuer,
-            court="Ct",
-            judge="J",
-            actor="gov",
-            scope_identities=idents,
-            scope_sources=srcs,
-        )
-        ids[name] = doc.legal_id
+    for name, typ, fields in LEGAL:
+        kw: dict[str, Any] = {"expires": date(2099, 1, 1), **fields}
+        if name == "unverified":
+            doc = add_legal(
+                store, type=typ, number=name, issued=date(2020, 1, 1), actor="gov", **kw
+            )
+            ids[name] = doc.legal_id
+        else:
+            ids[name] = add_verified(store, type=typ, number=name, issued=date(2020, 1, 1), **kw)
+    ids["piconsent"] = add_verified(
+        store, type="consent", number="PC-1", issued=date(2020, 1, 1), actor="pi",
+        verifier="pilaw",
+    )
+    open_sar(store, "X", case_id="SA1", requester="the subject, ID checked in person",
+             received=date(2026, 1, 2), actor="rec")
     disable_user(store, "off", actor="root")
     return store, Registry(store), ids
 
@@ -89,7 +98,9 @@ def pri(name: str, source: str, permit: bool, rule: str, **kw: Any) -> tuple[Any
 
 def imm(name: str, source: str, permit: bool, rule: str, **kw: Any) -> tuple[Any, ...]:
     """Civil immigration enforcement by 'gov' claiming DPPA (b)(1) by default."""
-    return row(name, source, permit, rule, **{"purpose": IMM, "claims": ("DPPA-b1",), **kw})
+    return row(
+        name, source, permit, rule, **{"purpose": IMM, "claims": ("DPPA-b1",), "case": "IM1", **kw}
+    )
 
 
 CASES = [
@@ -97,13 +108,16 @@ CASES = [
     row("unknown-user", "court", False, "base.principal_active", who="nobody"),
     row("disabled-user", "court", False, "base.principal_active", who="off"),
     row("admin-cannot-read", "court", False, "default.deny", who="admin2"),
+    row("counsel-cannot-read", "court", False, "default.deny", who="lawyer"),
     row("unknown-purpose", "court", False, "base.purpose_known", purpose="curiosity"),
     row("unknown-code", "court", False, "base.claims_known", claims=("DPPA-b99",)),
     row("no-case", "court", False, "base.case_open", case=None),
     row("other-orgs-case", "court", False, "base.case_open", case="P1"),
     row("unregistered-basis", "court", False, "base.basis_registered", basis="LP-nope"),
-    row("protected-filter", "court", False, "base.protected_attributes", filters=("Race",)),
-    row("protected-religion", "court", False, "base.protected_attributes", filters=("religion",)),
+    row("other-orgs-basis", "court", False, "base.basis_registered", basis="piconsent"),
+    row("protected-filter", "court", False, "base.filters_allowed", filters=("Race",)),
+    row("protected-religion", "court", False, "base.filters_allowed", filters=("religion",)),
+    row("canonical-filter", "court", True, "grant.investigator", filters=("Last Name", "dob")),
     row("dppa-claimed", "tx_dmv", True, "grant.investigator", claims=("DPPA-b1",)),
     row("dppa-missing", "tx_dmv", False, "dppa.permissible_use"),
     pri("glba-exception", "credit_hdr", True, "grant.investigator", claims=("GLBA-e3",)),
@@ -119,6 +133,8 @@ CASES = [
         "grant.investigator",
         purpose="employment_screening",
         claims=("FCRA-b-a3B",),
+        case="E1",
+        basis="piconsent",
     ),
     pri("fcra-missing", "consumer_rpt", False, "fcra.permissible_purpose"),
     pri(
@@ -128,12 +144,16 @@ CASES = [
         "fcra.non_fcra_data",
         purpose="employment_screening",
         claims=("FCRA-b-a3B",),
+        case="E1",
+        basis="piconsent",
     ),
-    pri("non-fcra-code-claimed", "utility", False, "fcra.non_fcra_data", claims=("FCRA-b-a3A",)),
-    imm("ny-court-order", "ny_dmv", True, "ny.vtl201.notice", basis="co"),
+    imm("ny-federal-order", "ny_dmv", True, "ny.vtl201.notice", basis="fedorder"),
     imm("ny-federal-warrant", "ny_dmv", True, "ny.vtl201.notice", basis="fedwarrant"),
+    imm("ny-state-order", "ny_dmv", False, "ny.vtl201.basis", basis="co"),
     imm("ny-state-warrant", "ny_dmv", False, "ny.vtl201.basis", basis="statewarrant"),
+    imm("ny-magistrate-warrant", "ny_dmv", False, "ny.vtl201.basis", basis="magwarrant"),
     imm("ny-admin-warrant", "ny_dmv", False, "ny.vtl201.basis", basis="adminwarrant"),
+    imm("ny-unverified-order", "ny_dmv", False, "ny.vtl201.basis", basis="unverified"),
     imm("ny-no-basis", "ny_dmv", False, "ny.vtl201.basis"),
     imm("ny-expired-order", "ny_dmv", False, "ny.vtl201.basis", basis="expired"),
     imm("ny-order-scoped-X-reads-X", "ny_dmv", True, "ny.vtl201.notice", basis="onlyX"),
@@ -141,12 +161,15 @@ CASES = [
     imm("ny-order-other-source", "ny_dmv", False, "ny.vtl201.basis", basis="onlyutility"),
     row("ny-not-immigration", "ny_dmv", True, "grant.investigator", claims=("DPPA-b1",)),
     imm("il-court-subpoena", "il_sos", True, "il.sos.notice", basis="courtsub"),
-    imm("il-state-warrant", "il_sos", True, "il.sos.notice", basis="statewarrant"),
+    imm("il-state-order", "il_sos", True, "il.sos.notice", basis="co"),
+    imm("il-federal-warrant", "il_sos", True, "il.sos.notice", basis="fedwarrant"),
+    imm("il-state-warrant", "il_sos", False, "il.sos.basis", basis="statewarrant"),
     imm("il-agency-subpoena", "il_sos", False, "il.sos.basis", basis="agencysub"),
     imm("il-admin-warrant", "il_sos", False, "il.sos.basis", basis="adminwarrant"),
+    imm("il-unverified-order", "il_sos", False, "il.sos.basis", basis="unverified"),
     imm("ca-never", "ca_dmv", False, "ca.dmv.immigration", basis="fedwarrant"),
     row("ca-criminal-ok", "ca_dmv", True, "grant.investigator", claims=("DPPA-b1",)),
-    imm("wa-never", "wa_dol", False, "wa.dol.immigration", basis="co"),
+    imm("wa-never", "wa_dol", False, "wa.dol.immigration", basis="fedorder"),
     row(
         "records-officer-sar",
         "court",
@@ -156,7 +179,17 @@ CASES = [
         purpose="subject_access",
         case="SA1",
     ),
-    row("records-officer-other", "court", False, "default.deny", who="rec", case="SA1"),
+    row(
+        "records-officer-no-request",
+        "court",
+        False,
+        "base.subject_access_request",
+        who="rec",
+        purpose="subject_access",
+        case="SA1",
+        ident="Y",
+    ),
+    row("records-officer-other", "court", False, "default.deny", who="rec"),
     row(
         "overseer-oversight",
         "court",
@@ -166,7 +199,7 @@ CASES = [
         purpose="oversight",
         case="OV1",
     ),
-    row("overseer-investigating", "court", False, "default.deny", who="ovs", case="OV1"),
+    row("overseer-investigating", "court", False, "default.deny", who="ovs"),
 ]
 
 
@@ -188,9 +221,9 @@ def test_rule(case: tuple[Any, ...], env: tuple[Store, Registry, dict[str, str]]
 
 
 DUTIES = [
-    ("ny_dmv", "co", ("notice:3d",)),
+    ("ny_dmv", "fedorder", ("notice:3d",)),
     ("il_sos", "courtsub", ("notice:3bd",)),
-    ("court", "co", ()),
+    ("court", "fedorder", ()),
 ]
 
 
@@ -199,7 +232,7 @@ def test_duties(
     source: str, basis: str, duties: tuple[str, ...], env: tuple[Store, Registry, dict[str, str]]
 ) -> None:
     _, reg, ids = env
-    q = Query(principal="gov", purpose=IMM, claims=("DPPA-b1",), basis=ids[basis], case_id="C1")
+    q = Query(principal="gov", purpose=IMM, claims=("DPPA-b1",), basis=ids[basis], case_id="IM1")
     assert allowed(reg, q, [source], identity_ids=["X"]).decisions[source].duties == duties
 
 
@@ -207,11 +240,11 @@ FIELDS = [
     # principal, purpose, claims, case, source, ssn?, dob?, last_name?
     ("gov", CI, ("DPPA-b1",), "C1", "tx_dmv", True, True, True),
     ("pi", "legal_proceeding", ("DPPA-b4",), "P1", "tx_dmv", True, True, True),
-    ("pi", "fraud_investigation", ("DPPA-b8",), "P1", "tx_dmv", False, True, True),
+    ("pi", "fraud_investigation", ("DPPA-b8", "DPPA-b3"), "P1", "tx_dmv", False, True, True),
     ("gov", CI, ("FCRA-1681f",), "C1", "credit_hdr", False, False, True),
     ("gov", CI, ("GLBA-e8",), "C1", "credit_hdr", True, True, True),
     ("gov", "locate_witness", ("DPPA-b4",), "C1", "tx_dmv", False, False, True),
-    ("gov", "research", ("DPPA-b5",), "C1", "tx_dmv", False, False, False),
+    ("gov", "research", ("DPPA-b5",), "R1", "tx_dmv", False, False, False),
 ]
 
 
@@ -235,7 +268,7 @@ def test_protected_attribute_denies_every_source(
     q = Query(principal="gov", purpose=CI, claims=("DPPA-b1", "GLBA-e8"), case_id="C1")
     dec = allowed(reg, q, filters=["national_origin"])
     assert dec.decisions and not dec.any_permitted
-    assert all("base.protected_attributes" in d.rules for d in dec.decisions.values())
+    assert all("base.filters_allowed" in d.rules for d in dec.decisions.values())
 
 
 def test_unregistered_source_denied(env: tuple[Store, Registry, dict[str, str]]) -> None:
@@ -268,7 +301,9 @@ def test_extra_policy_dir_adds_a_forbid(tmp_path: object) -> None:
     store = new_store()
     seed(store)
     q = Query(principal="gov", purpose=CI, case_id="C1")
-    reg = Registry(store, policy_dir=folder)
+    from idgraph.settings import Settings
+
+    reg = Registry(store, settings=Settings(policy_dir=folder))
     dec = allowed(reg, q, ["utility", "court"])
     assert dec.decisions["utility"].rules == ("local.no_utility",)
     assert dec.decisions["court"].permit

@@ -6,9 +6,16 @@ import json
 from datetime import date, datetime
 
 import pytest
-from policy_fixtures import add_record, add_source, audit_rows, link, new_store, seed
+from policy_fixtures import (
+    add_record,
+    add_source,
+    add_verified,
+    audit_rows,
+    link,
+    new_store,
+    seed,
+)
 
-from idgraph.policy.legal import add_legal
 from idgraph.policy.notices import list_notices
 from idgraph.policy.profile import AccessDenied, read_profile
 from idgraph.policy.view import GraphMissing, components
@@ -111,7 +118,7 @@ def test_anchor_picks_component() -> None:
 MINIMISE = [
     # claims, ssn shown on tx_dmv record, dob shown
     (("DPPA-b1",), True, True),
-    (("DPPA-b8",), False, True),
+    (("DPPA-b2",), False, True),
 ]
 
 
@@ -165,19 +172,21 @@ def test_ny_notice_created_for_immigration_disclosure() -> None:
     store = build()
     add_record(store, "ny_dmv", "1", full_name="ANA LOPEZ", last_name="LOPEZ")
     link(store, "J", ["ny_dmv/1"], [])
-    doc = add_legal(
+    basis = add_verified(
         store,
         type="court_order",
         number="CO-1",
         issued=date(2026, 1, 1),
         expires=date(2099, 1, 1),
-        actor="gov",
+        level="federal",
+        court="E.D.N.Y.",
+        judge="J. Roe",
+        judge_appointment="article_iii",
         scope_identities=["J"],
     )
     at = datetime(2026, 11, 27, 10)  # a Friday
-    prof = read_profile(
-        store, q(purpose="civil_immigration_enforcement", basis=doc.legal_id, at=at), "J"
-    )
+    imm = {"purpose": "civil_immigration_enforcement", "case_id": "IM1", "basis": basis}
+    prof = read_profile(store, q(**imm, at=at), "J")
     assert prof.record_ids == ("ny_dmv/1",)
     (notice,) = list_notices(store)
     assert (notice.identity_id, notice.rule, notice.due_date) == (
@@ -187,9 +196,7 @@ def test_ny_notice_created_for_immigration_disclosure() -> None:
     )
     assert notice.sources == ("ny_dmv",) and prof.notices == (notice.notice_id,)
     # The same warrant does not cover identity I.
-    prof_i = read_profile(
-        store, q(purpose="civil_immigration_enforcement", basis=doc.legal_id, at=at), "I"
-    )
+    prof_i = read_profile(store, q(**imm, at=at), "I")
     assert "ny_dmv/1" not in prof_i.record_ids and len(list_notices(store)) == 1
 
 

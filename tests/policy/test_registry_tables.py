@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from policy_fixtures import audit_rows, new_store, seed
 
+from idgraph.policy.acts import ActDenied
 from idgraph.policy.catalogue import load_catalogue
 from idgraph.policy.legal import LegalError, LegalProcess, add_legal, get_legal
 from idgraph.policy.users import UserError, add_user, disable_user, get_user, list_users
@@ -72,14 +73,22 @@ def test_covers(source: str, idents: list[str], case_id: str, on: date, covers: 
 def test_subpoena_issuer_and_validation() -> None:
     store = new_store()
     seed(store)
-    court = add_legal(store, type="subpoena", number="S1", issued=date(2026, 1, 1), actor="gov")
+    court = add_legal(
+        store, type="subpoena", number="S1", issued=date(2026, 1, 1), issuer="court",
+        court="Albany Cty Ct", level="state", actor="gov",
+    )
     agency = add_legal(
-        store, type="subpoena", number="S2", issued=date(2026, 1, 1), issuer="agency", actor="gov"
+        store, type="subpoena", number="S2", issued=date(2026, 1, 1), issuer="agency",
+        level="federal", actor="gov",
     )
     assert (court.issuer, agency.issuer) == ("court", "agency")
+    assert (court.org, agency.org, agency.verified) == ("ice", "ice", False)
     assert get_legal(store, agency.legal_id) == agency
     with pytest.raises(LegalError, match="already"):
-        add_legal(store, type="subpoena", number="S1", issued=date(2026, 1, 1), actor="gov")
+        add_legal(
+            store, type="subpoena", number="S1", issued=date(2026, 1, 1), issuer="court",
+            court="Albany Cty Ct", level="state", actor="gov",
+        )
     with pytest.raises(LegalError, match="expires"):
         add_legal(
             store,
@@ -87,10 +96,16 @@ def test_subpoena_issuer_and_validation() -> None:
             number="O",
             issued=date(2026, 2, 1),
             expires=date(2026, 1, 1),
+            court="Albany Cty Ct",
+            judge="J. Doe",
+            judge_appointment="state",
+            level="state",
             actor="gov",
         )
-    with pytest.raises(LegalError, match="disabled"):
-        add_legal(store, type="court_order", number="O", issued=date(2026, 2, 1), actor="zed")
+    with pytest.raises(ActDenied):
+        add_legal(
+            store, type="consent", number="O", issued=date(2026, 2, 1), actor="zed"
+        )
 
 
 def test_catalogue_has_purposes_and_cited_codes() -> None:

@@ -379,6 +379,8 @@ def build() -> tuple[Store, AuditLog]:
 def normalise(text: str, checkpoint: dict[str, Any] | None) -> str:
     """Replace the clock-dependent checkpoint time and signature by placeholders."""
     if checkpoint:
+        if checkpoint.get("note"):
+            text = text.replace(json.dumps(checkpoint["note"], ensure_ascii=False)[1:-1], "<NOTE>")
         text = text.replace(checkpoint["signature"], "<SIGNATURE>")
         text = text.replace(checkpoint["time"], "<CHECKPOINT-TIME>")
     return text

@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 from reports_fixtures import AT, KEY, as_data, build, golden, normalise
 
-from idgraph.audit import merkle
+from idgraph.audit import merkle, note
 from idgraph.audit.reports import (
     ReportError,
     SubjectReport,
@@ -83,10 +83,11 @@ def test_inclusion_proofs_verify(copy: Literal["subject", "overseer"]) -> None:
     report = _report(copy)
     cp = report.checkpoint
     assert cp is not None and cp.signature_ok
-    KEY.public_key().verify(
-        bytes.fromhex(cp.signature),
-        f"idgraph-audit-checkpoint/v1\n{cp.size}\n{cp.root}\n{cp.time}\n".encode(),
-    )
+    assert cp.note is not None and cp.origin is not None
+    signed = note.parse(cp.note)
+    assert (signed.size, signed.root.hex(), signed.time) == (cp.size, cp.root, cp.time)
+    assert signed.signed_by(cp.origin, KEY.public_key())
+    KEY.public_key().verify(bytes.fromhex(cp.signature), signed.body.encode())
     for d in report.disclosures:
         p = d.proof
         assert p is not None and p.verified and p.tree_size == cp.size

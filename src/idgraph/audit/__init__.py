@@ -3,24 +3,19 @@
 ``record(store, entry)`` is the one hook every other module calls. It appends inside
 the caller's transaction, so an act and its entry commit (or roll back) together.
 Entries are leaves of an RFC 9162 Merkle tree; :class:`AuditLog` signs checkpoints
-(Ed25519), proves inclusion and consistency, and verifies the whole log.
+(Ed25519, C2SP signed notes) only over a tree that extends every earlier one, proves
+inclusion and consistency, and verifies the whole log. See docs/audit.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from idgraph.audit.auditlog import AuditLog
+from idgraph.audit.checkpoint import Checkpoint, ConsistencyProof, InclusionProof, StoredEntry
 from idgraph.audit.entry import AuditEntry
-from idgraph.audit.log import (
-    AuditIntegrityError,
-    AuditLog,
-    Checkpoint,
-    ConsistencyProof,
-    InclusionProof,
-    StoredEntry,
-    append_entries,
-    ensure_tables,
-)
+from idgraph.audit.integrity import AuditIntegrityError
+from idgraph.audit.log import append_entries, enable_auto_checkpoints, ensure_tables
 from idgraph.audit.verify import Problem, VerifyResult, verify_log
 from idgraph.store import Store
 
@@ -45,6 +40,7 @@ __all__ = [
     "Problem",
     "StoredEntry",
     "VerifyResult",
+    "enable_auto_checkpoints",
     "ensure_tables",
     "record",
     "record_many",

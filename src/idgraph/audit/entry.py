@@ -8,9 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from idgraph import clock
+
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 class AuditEntry(BaseModel):

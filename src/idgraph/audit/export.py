@@ -2,9 +2,11 @@
 
 Lines, in order:
 
-* ``{"type": "header", ...}``: format, entry and checkpoint counts, public key (hex);
+* ``{"type": "header", ...}``: format, entry and checkpoint counts, the log's origin and
+  current public key (hex), and every key the log recorded;
 * ``{"type": "checkpoint", ...}``: every checkpoint (id, size, root, time, signature,
-  pubkey); the signature covers ``checkpoint_message`` exactly as the header spells it;
+  pubkey, and ``note``: the C2SP signed note with any witness cosignatures; legacy
+  checkpoints have no note and their signature covers ``checkpoint_message``);
 * ``{"type": "consistency", ...}``: a consistency proof between each consecutive pair;
 * ``{"type": "entry", ...}``: each entry's canonical bytes (as a string), index, leaf
   hash and, with ``proofs``, its inclusion proof against the latest checkpoint.
@@ -19,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from idgraph.audit.auditlog import AuditLog
+from idgraph.audit.checkpoint import CHECKPOINT_TAG, Checkpoint
 from idgraph.audit.keys import public_hex
-from idgraph.audit.log import CHECKPOINT_TAG, AuditLog, Checkpoint
 
 FORMAT = "idgraph-audit-export/v1"
 _CHUNK = 20_000
@@ -69,9 +72,15 @@ def export_log(
             "leaf": "sha256(0x00 || entry)",
             "node": "sha256(0x01 || left || right)",
             "checkpoint_message": CHECKPOINT_TAG + "\n{size}\n{root}\n{time}\n",
+            "checkpoint_note": "https://c2sp.org/tlog-checkpoint (extension line: time)",
+            "origin": log.origin,
             "entries": size,
             "checkpoints": len(cps),
             "pubkey": public_hex(log.public_key),
+            "keys": {
+                k: {"since_size": lo, "until_size": hi}
+                for k, (lo, hi) in sorted(log.recorded_keys().items())
+            },
         }
         _line(fh, header)
         for cp in cps:

@@ -1,8 +1,11 @@
 """The Ed25519 key that signs audit checkpoints.
 
-The private key is made at first use in ``data_dir/audit_ed25519.pem`` with mode 0600
-and never leaves that file (it is never logged or exported). The public key is what an
-outside party needs to check checkpoints: as PEM or as 64 hex characters.
+The private key is made at first use in ``data_dir/audit_ed25519.pem`` (or at the
+``IDGRAPH_AUDIT_KEY_PATH`` a deployment sets, e.g. outside the data dir) with mode 0600
+and never leaves that file (it is never logged or exported). With a passphrase
+(``IDGRAPH_AUDIT_KEY_PASSPHRASE`` or a prompt) the PEM is encrypted
+(``BestAvailableEncryption``). The public key is what an outside party needs to check
+checkpoints: as PEM, as 64 hex characters or as a signed-note verifier key.
 """
 
 from __future__ import annotations
@@ -28,37 +31,69 @@ def key_path(data_dir: Path) -> Path:
     return Path(data_dir) / KEY_FILE
 
 
-def load_private_key(data_dir: Path, *, create: bool = True) -> Ed25519PrivateKey:
-    """The data dir's signing key, made (0600) on first use when ``create``."""
-    path = key_path(data_dir)
+def load_private_key(
+    data_dir: Path | None = None,
+    *,
+    create: bool = True,
+    path: Path | None = None,
+    passphrase: bytes | None = None,
+) -> Ed25519PrivateKey:
+    """The signing key at ``path`` (default: the data dir's), made (0600) on first use
+    when ``create``; encrypted with ``passphrase`` when one is given."""
+    if path is None:
+        if data_dir is None:
+            raise AuditKeyError("no audit key path and no data dir")
+        path = key_path(data_dir)
     if not path.exists():
         if not create:
             raise AuditKeyError(f"no audit signing key at {path}")
-        return _create(path)
+        return _create(path, passphrase)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise AuditKeyError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
+    except TypeError as exc:  # encrypted without a passphrase, or the reverse
+        raise AuditKeyError(
+            f"{path}: {'a passphrase is needed' if passphrase is None else 'not encrypted'} "
+            "(IDGRAPH_AUDIT_KEY_PASSPHRASE)"
+        ) from exc
+    except ValueError as exc:
+        raise AuditKeyError(f"{path}: cannot decrypt or parse the key") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise AuditKeyError(f"{path} does not hold an Ed25519 private key")
     return key
 
 
-def _create(path: Path) -> Ed25519PrivateKey:
+def private_pem(key: Ed25519PrivateKey, passphrase: bytes | None) -> bytes:
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+def _create(path: Path, passphrase: bytes | None) -> Ed25519PrivateKey:
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
-        return load_private_key(path.parent, create=False)
+        return load_private_key(path=path, create=False, passphrase=passphrase)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+        fh.write(private_pem(key, passphrase))
     return key
+
+
+def replace_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None) -> None:
+    """Atomically replace the key file at ``path`` with ``key`` (mode 0600)."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private_pem(key, passphrase))
+    os.replace(tmp, path)
 
 
 def public_pem(key: Ed25519PublicKey) -> str:

@@ -19,9 +19,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from idgraph.audit import merkle
-from idgraph.audit.keys import load_public_key
-from idgraph.audit.log import GENESIS_CHAIN, Checkpoint, ensure_tables, load_checkpoints
+from idgraph.audit import merkle, trust
+from idgraph.audit.checkpoint import Checkpoint, load_checkpoints
+from idgraph.audit.keys import load_public_key, public_hex
+from idgraph.audit.log import GENESIS_CHAIN, ensure_tables
 from idgraph.store import Store
 
 MAX_PROBLEMS = 1000
@@ -179,18 +180,46 @@ class _Scanner:
         self.last_time = t
 
 
-def _signed(cps: list[Checkpoint], key: Ed25519PublicKey | None) -> list[Problem]:
+def _own_signature(cp: Checkpoint) -> bool:
+    try:
+        return cp.signed_by(Ed25519PublicKey.from_public_bytes(bytes.fromhex(cp.pubkey)))
+    except ValueError:
+        return False
+
+
+def _signed(
+    cps: list[Checkpoint], keys: list[Ed25519PublicKey], rotations: list[trust.Rotation]
+) -> list[Problem]:
+    """Signature problems: each checkpoint must verify with a trusted key, within the
+    sizes that key may sign (key rotations recorded in the log extend the trust)."""
     problems: list[Problem] = []
+    given = [public_hex(k) for k in keys]
+    windows = trust.key_windows(
+        given, rotations, [(cp.size, cp.pubkey) for cp in cps if _own_signature(cp)]
+    )
     for pos, cp in enumerate(cps):
         if cp.id != pos:
             problems.append(
                 Problem("checkpoint.order", f"id {cp.id} at position {pos}", checkpoint=cp.id)
             )
-        if key is None:
+        signer = cp.pubkey if cp.pubkey in windows else (given[0] if len(given) == 1 else None)
+        if not keys:
             problems.append(Problem("checkpoint.signature", "no public key", checkpoint=cp.id))
-        elif not cp.signed_by(key):
+        elif signer is None or not cp.signed_by(load_public_key(signer)):
             problems.append(Problem("checkpoint.signature", "bad signature", checkpoint=cp.id))
+        elif not trust.in_window(windows, signer, cp.size):
+            msg = f"signed by key {signer[:16]}... outside the sizes it may sign (rotated)"
+            problems.append(Problem("checkpoint.key", msg, checkpoint=cp.id))
     return problems
+
+
+def _rotations(con: Any) -> list[trust.Rotation]:
+    rows = con.execute(
+        "SELECT seq, entry FROM audit_log WHERE "
+        "try(json_extract_string(entry, '$.action')) = ? ORDER BY seq",
+        [trust.ROTATE_ACTION],
+    ).fetchall()
+    return [r for seq, e in rows if (r := trust.rotation_of(int(seq), e)) is not None]
 
 
 def _check_checkpoint(
@@ -225,17 +254,24 @@ def _check_checkpoint(
     return None
 
 
-def verify_log(
-    store: Store, pubkey: Ed25519PublicKey | Path | str | bytes | None = None
-) -> VerifyResult:
-    """Verify the whole log in ``store`` against the checkpoint key ``pubkey``."""
+KeySpec = Ed25519PublicKey | Path | str | bytes
+
+
+def verify_log(store: Store, pubkey: KeySpec | list[KeySpec] | None = None) -> VerifyResult:
+    """Verify the whole log in ``store`` against the trusted checkpoint key(s) ``pubkey``
+    (the original or the current key; rotations recorded in the log link the others)."""
     started = time.perf_counter()
     ensure_tables(store)
-    key = load_public_key(pubkey) if pubkey is not None else None
+    specs = pubkey if isinstance(pubkey, list) else [] if pubkey is None else [pubkey]
+    keys = [load_public_key(k) for k in specs]
     with store.transaction() as con:  # one snapshot for entries and checkpoints
         cps = load_checkpoints(store)
-        sig_problems = _signed(cps, key)
-        bad_sig = {p.checkpoint for p in sig_problems if p.kind == "checkpoint.signature"}
+        sig_problems = _signed(cps, keys, _rotations(con))
+        bad_sig = {
+            p.checkpoint
+            for p in sig_problems
+            if p.kind in ("checkpoint.signature", "checkpoint.key")
+        }
         good = [cp for cp in cps if cp.id not in bad_sig]
         floors = sorted((cp.size, datetime.fromisoformat(cp.time), cp.id) for cp in good)
         scan = _Scanner(floors=floors, needed={cp.size - 1 for cp in good})

@@ -1,15 +1,18 @@
 """Cases: every read happens under an open case of the reader's organisation.
 
 The ``cases`` table holds case id, title, status (open|closed), kind, owning
-organisation, who opened it and when. Opening and closing are audited.
+organisation, who opened it and when. Opening and closing are audited. The kind
+enters every decision (``context.case_kind``): each purpose of the catalogue is
+allowed only under the case kinds that fit it (``case_kinds`` in catalogue.yaml).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
+from idgraph import clock
 from idgraph.audit import AuditEntry, record
 from idgraph.policy.users import get_user
 from idgraph.store import Store
@@ -25,6 +28,9 @@ KINDS: Final[tuple[str, ...]] = (
     "journalism",
     "research",
     "employment",
+    "credit",
+    "insurance",
+    "tenancy",
     "other",
 )
 
@@ -92,7 +98,7 @@ def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) 
     ensure(store)
     if kind not in KINDS:
         raise CaseError(f"unknown case kind {kind!r}; one of {', '.join(KINDS)}")
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = clock.now_naive()
     with store.transaction():
         org, role = _actor(store, actor)
         if get_case(store, case_id) is not None:
@@ -126,7 +132,7 @@ def close_case(store: Store, case_id: str, *, actor: str) -> None:
             raise CaseError(f"no case {case_id!r} in {org!r}")
         store.execute(
             "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE case_id = ?",
-            [actor, datetime.now(UTC).replace(tzinfo=None), case_id],
+            [actor, clock.now_naive(), case_id],
         )
         record(
             store,

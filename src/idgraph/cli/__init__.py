@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from idgraph.cli import access, audit, data, link, reports
+from idgraph.cli import access, audit, data, link, policy, reports, sar
 from idgraph.cli.common import data_dir_settings
 
 app = typer.Typer(
@@ -30,7 +30,7 @@ def _root(
     ctx.obj = data_dir_settings(data_dir)
 
 
-for _group in (data, link, access, audit, reports):
+for _group in (data, link, access, audit, policy, reports, sar):
     _group.register(app)
 
 

@@ -8,17 +8,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from idgraph import cases as cases_lib
-from idgraph.cli.common import console, fail, settings_of, store_of
+from idgraph import clock
+from idgraph.cli.common import console, err_console, fail, settings_of, store_of
 from idgraph.policy import legal as legal_lib
+from idgraph.policy import listing
 from idgraph.policy import notices as notices_lib
 from idgraph.policy import users as users_lib
+from idgraph.policy.acts import ActDenied
 from idgraph.policy.profile import AccessDenied, Profile, read_profile
 from idgraph.policy.registry import Registry
 from idgraph.policy.retention import RetentionError, apply_retention
@@ -33,6 +35,7 @@ retention_app = typer.Typer(help="Remove records held past their source's retent
 
 AS = typer.Option(..., "--as", help="Act as this user.")
 AS_OPT = typer.Option(None, "--as", help="Act as this user.")
+JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -46,6 +49,39 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]])
     for r in rows:
         table.add_row(*("" if v is None else str(v) for v in r))
     return table
+
+
+def _cell(v: object) -> object:
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    if isinstance(v, date | datetime):
+        return v.isoformat()
+    return str(v)
+
+
+def show_rows(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[object]], as_json: bool
+) -> None:
+    """Print rows as JSON (a list of objects) or as a table that never cuts a value:
+    when the terminal is narrower than the table, it is printed at its full width and
+    the terminal wraps the lines (ids stay whole, for copying)."""
+    if as_json:
+        keys = [c.replace(" ", "_") for c in columns]
+        data = [dict(zip(keys, map(_cell, r), strict=True)) for r in rows]
+        console.print_json(json.dumps(data))
+        return
+    print_whole(_table(title, columns, rows), console)
+
+
+def print_whole(table: Table, out: Console) -> None:
+    """Print ``table`` without cutting or wrapping any cell: at its full width when the
+    terminal is narrower (the terminal wraps the lines; ids stay whole for copying)."""
+    for col in table.columns:
+        col.no_wrap = True
+    need = Console(width=100_000).measure(table).maximum
+    if need > out.width:
+        out = Console(file=out.file, width=need, force_terminal=out.is_terminal)
+    out.print(table)
 
 
 # -- users -----------------------------------------------------------------------------
@@ -68,13 +104,18 @@ def users_add(
 
 
 @users_app.command("list")
-def users_list(ctx: typer.Context) -> None:
+def users_list(ctx: typer.Context, actor: str = AS, as_json: bool = JSON) -> None:
+    """List users (admin, supervisor, overseer; a supervisor sees their organisation's)."""
     with store_of(ctx) as store:
-        users = users_lib.list_users(store)
+        try:
+            users = listing.list_users(store, actor)
+        except ActDenied as exc:
+            raise fail(str(exc), code=3) from exc
+    cols = ["name", "role", "org", "org type", "status"]
     rows = [
         [u.name, u.role, u.org, u.org_type, "disabled" if u.disabled else "active"] for u in users
     ]
-    console.print(_table("users", ["name", "role", "org", "org type", "status"], rows))
+    show_rows("users", cols, rows, as_json)
 
 
 @users_app.command("disable")
@@ -93,7 +134,9 @@ def cases_open(
     ctx: typer.Context,
     case_id: str,
     title: str = typer.Option(..., "--title"),
-    kind: str = typer.Option("criminal", "--kind"),
+    kind: str = typer.Option(
+        "criminal", "--kind", help=" | ".join(cases_lib.KINDS) + " (purposes fit kinds)"
+    ),
     actor: str = AS,
 ) -> None:
     with store_of(ctx) as store:
@@ -119,13 +162,17 @@ def cases_list(
     ctx: typer.Context,
     org: str | None = typer.Option(None, "--org"),
     status: str | None = typer.Option(None, "--status"),
+    actor: str = AS,
+    as_json: bool = JSON,
 ) -> None:
+    """List cases (an overseer sees every organisation's, others their own)."""
     with store_of(ctx) as store:
-        rows = [
-            [c.case_id, c.title, c.status, c.kind, c.org, c.opened_by, c.opened_at]
-            for c in cases_lib.list_cases(store, org=org, status=status)
-        ]
-    console.print(_table("cases", ["case", "title", "status", "kind", "org", "by", "at"], rows))
+        try:
+            found = listing.list_cases(store, actor, org=org, status=status)
+        except ActDenied as exc:
+            raise fail(str(exc), code=3) from exc
+    rows = [[c.case_id, c.title, c.status, c.kind, c.org, c.opened_by, c.opened_at] for c in found]
+    show_rows("cases", ["case", "title", "status", "kind", "org", "by", "at"], rows, as_json)
 
 
 # -- legal -----------------------------------------------------------------------------
@@ -134,10 +181,13 @@ def legal_add(
     ctx: typer.Context,
     type_: str = typer.Option(..., "--type", help=" | ".join(legal_lib.TYPES)),
     number: str = typer.Option(..., "--number"),
-    court: str | None = typer.Option(None, "--court"),
-    judge: str | None = typer.Option(None, "--judge"),
-    level: str = typer.Option("state", "--level", help="federal | state | none"),
-    issuer: str | None = typer.Option(None, "--issuer", help="court | agency | subject"),
+    court: str | None = typer.Option(None, "--court", help="The issuing court (court-issued)."),
+    judge: str | None = typer.Option(None, "--judge", help="The judge who signed it."),
+    judge_appointment: str | None = typer.Option(
+        None, "--judge-appointment", help=" | ".join(legal_lib.APPOINTMENTS)
+    ),
+    level: str | None = typer.Option(None, "--level", help="federal | state (consent: none)"),
+    issuer: str | None = typer.Option(None, "--issuer", help=" | ".join(legal_lib.ISSUERS)),
     issued: datetime = typer.Option(..., "--issued", formats=["%Y-%m-%d"]),
     expires: datetime | None = typer.Option(None, "--expires", formats=["%Y-%m-%d"]),
     scope_identities: list[str] | None = typer.Option(None, "--scope-identities"),
@@ -145,7 +195,7 @@ def legal_add(
     case_id: str | None = typer.Option(None, "--case"),
     actor: str = AS,
 ) -> None:
-    """Register a legal-process document; prints its id (use it as --basis)."""
+    """Register a legal-process document; prints its id. It counts once verified."""
     with store_of(ctx) as store:
         try:
             doc = legal_lib.add_legal(
@@ -154,6 +204,7 @@ def legal_add(
                 number=number,
                 court=court,
                 judge=judge,
+                judge_appointment=judge_appointment,
                 level=level,
                 issuer=issuer,
                 issued=issued.date(),
@@ -163,15 +214,40 @@ def legal_add(
                 case_id=case_id,
                 actor=actor,
             )
-        except legal_lib.LegalError as exc:
+        except (legal_lib.LegalError, ActDenied) as exc:
             raise fail(str(exc)) from exc
     console.print(doc.legal_id)
 
 
-@legal_app.command("list")
-def legal_list(ctx: typer.Context, case_id: str | None = typer.Option(None, "--case")) -> None:
+@legal_app.command("verify")
+def legal_verify(
+    ctx: typer.Context,
+    legal_id: str,
+    sha256: str = typer.Option(..., "--sha256", help="SHA-256 (hex) of the scanned document."),
+    actor: str = AS,
+) -> None:
+    """Verify a document against its paper (a supervisor or counsel, not the registrant)."""
     with store_of(ctx) as store:
-        docs = legal_lib.list_legal(store, case_id)
+        try:
+            doc = legal_lib.verify_legal(store, legal_id, sha256=sha256, actor=actor)
+        except (legal_lib.LegalError, ActDenied) as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"{doc.legal_id} verified by {doc.verified_by}")
+
+
+@legal_app.command("list")
+def legal_list(
+    ctx: typer.Context,
+    case_id: str | None = typer.Option(None, "--case"),
+    actor: str = AS,
+    as_json: bool = JSON,
+) -> None:
+    """List legal process (an overseer sees every organisation's, others their own)."""
+    with store_of(ctx) as store:
+        try:
+            docs = listing.list_legal(store, actor, case_id=case_id)
+        except ActDenied as exc:
+            raise fail(str(exc), code=3) from exc
     rows = [
         [
             d.legal_id,
@@ -199,10 +275,21 @@ def legal_list(ctx: typer.Context, case_id: str | None = typer.Option(None, "--c
         "sources",
         "case",
     ]
-    console.print(_table("legal process", cols, rows))
+    show_rows("legal process", cols, rows, as_json)
 
 
 # -- profile ---------------------------------------------------------------------------
+def denied(exc: AccessDenied) -> typer.Exit:
+    """Print which rule denied each source (on stderr) and return the Exit (code 3)."""
+    if exc.decisions:
+        rows = [
+            [sid, "permitted" if ok else "denied", ", ".join(rules)]
+            for sid, ok, rules in exc.breakdown()
+        ]
+        print_whole(_table("denied: per source", ["source", "outcome", "rules"], rows), err_console)
+    return fail(f"denied by {', '.join(exc.rules)}", code=3)
+
+
 def render_profile(profile: Profile, out: Console) -> None:
     """Print a profile as Rich tables (only what the profile holds: already minimised)."""
     out.print(
@@ -216,12 +303,12 @@ def render_profile(profile: Profile, out: Console) -> None:
             for k, v in r.items()
             if v not in (None, "", []) and k not in ("record_id", "source_id")
         ]
-        out.print(_table(f"source {sid}", ["record", "field", "value"], rows))
+        print_whole(_table(f"source {sid}", ["record", "field", "value"], rows), out)
     for name in ("addresses", "phones", "vehicles", "events"):
         items = getattr(profile, name)
         if items:
             cols = list(dict.fromkeys(k for it in items for k in it))
-            out.print(_table(name, cols, [[it.get(c) for c in cols] for it in items]))
+            print_whole(_table(name, cols, [[it.get(c) for c in cols] for it in items]), out)
     rows = [
         [
             s,
@@ -232,7 +319,7 @@ def render_profile(profile: Profile, out: Console) -> None:
         ]
         for s, o in profile.sources.items()
     ]
-    out.print(_table("sources", ["source", "outcome", "records", "rules", "duties"], rows))
+    print_whole(_table("sources", ["source", "outcome", "records", "rules", "duties"], rows), out)
     if profile.notices:
         out.print("notices owed: " + ", ".join(profile.notices))
 
@@ -246,22 +333,21 @@ def profile_command(
     basis: str | None = typer.Option(None, "--basis", help="Registered legal-process id."),
     case_id: str | None = typer.Option(None, "--case"),
     as_json: bool = typer.Option(False, "--json"),
-    policy_dir: Path | None = typer.Option(
-        None, "--policy-dir", envvar="IDGRAPH_POLICY_DIR", help="Extra *.cedar policies."
-    ),
 ) -> None:
-    """Read an identity's profile under a purpose, claims, legal basis and case."""
+    """Read an identity's profile under a purpose, claims, legal basis and case.
+
+    Decided under the deployment's policy set (shipped + IDGRAPH_POLICY_DIR or
+    DATA_DIR/policies; see `idgraph policy show`)."""
     query = Query(
         principal=actor, purpose=purpose, claims=tuple(_split(claims)), basis=basis, case_id=case_id
     )
     with store_of(ctx) as store:
         try:
             prof = read_profile(
-                store, query, identity_id,
-                registry=Registry(store, policy_dir=policy_dir or settings_of(ctx).policy_dir),
+                store, query, identity_id, registry=Registry(store, settings=settings_of(ctx))
             )
         except AccessDenied as exc:
-            raise fail(f"denied by {', '.join(exc.rules)}", code=3) from exc
+            raise denied(exc) from exc
         except GraphMissing as exc:
             raise fail(str(exc)) from exc
     if as_json:
@@ -276,13 +362,20 @@ def notices_list(
     ctx: typer.Context,
     overdue: bool = typer.Option(False, "--overdue"),
     today: datetime | None = typer.Option(None, "--today", formats=["%Y-%m-%d"]),
+    actor: str | None = typer.Option(None, "--as", help="Act as this user (required to list)."),
+    as_json: bool = JSON,
 ) -> None:
-    """List unsent notices (due and overdue)."""
+    """List unsent notices (due and overdue) as --as USER (audited)."""
     if ctx.invoked_subcommand is not None:
         return
-    day = today.date() if today else date.today()
+    if actor is None:
+        raise fail("listing notices needs --as USER (the listing is decided and audited)")
+    day = today.date() if today else clock.today()
     with store_of(ctx) as store:
-        items = notices_lib.list_notices(store, today=day, overdue=overdue)
+        try:
+            items = listing.list_notices(store, actor, today=day, overdue=overdue)
+        except ActDenied as exc:
+            raise fail(str(exc), code=3) from exc
     rows = [
         [
             n.notice_id,
@@ -296,12 +389,16 @@ def notices_list(
         for n in items
     ]
     cols = ["notice", "identity", "org", "sources", "rule", "due", "status"]
-    console.print(_table("notices", cols, rows))
+    show_rows("notices", cols, rows, as_json)
 
 
 @notices_app.command("sent")
-def notices_sent(ctx: typer.Context, notice_id: str, by: str = typer.Option(..., "--by")) -> None:
-    """Record that a notice was sent."""
+def notices_sent(
+    ctx: typer.Context,
+    notice_id: str,
+    by: str = typer.Option(..., "--as", "--by", help="The records officer or supervisor."),
+) -> None:
+    """Record that a notice was sent (the act ``notices.send``; audited)."""
     with store_of(ctx) as store:
         try:
             notices_lib.mark_sent(store, notice_id, by=by)

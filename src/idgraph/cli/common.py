@@ -18,6 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from idgraph.audit.setup import attach as attach_audit
 from idgraph.settings import Settings
 from idgraph.store import Store, open_store
 
@@ -40,6 +41,7 @@ def store_of(ctx: typer.Context) -> Iterator[Store]:
     """Open the store in the data dir for the length of one command."""
     s = settings_of(ctx)
     store = open_store(s.db_path, threads=s.threads, memory_limit=s.memory_limit)
+    attach_audit(store, s)  # automatic signed checkpoints on append (docs/audit.md)
     try:
         yield store
     finally:

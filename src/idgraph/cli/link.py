@@ -53,6 +53,7 @@ def explain_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the waterfall of match weights for two records (a policy-checked read)."""
+    from idgraph.cli.access import denied
     from idgraph.policy import AccessDenied, Registry
     from idgraph.policy.explain import read_explanation
     from idgraph.schema import Query
@@ -61,10 +62,10 @@ def explain_command(
     query = Query(principal=actor, purpose=purpose, claims=codes, basis=basis, case_id=case_id)
     with store_of(ctx) as store:
         try:
-            ex = read_explanation(store, query, record_a, record_b, registry=Registry(
-                store, policy_dir=settings_of(ctx).policy_dir))
+            ex = read_explanation(store, query, record_a, record_b,
+                                  registry=Registry(store, settings=settings_of(ctx)))
         except AccessDenied as exc:
-            raise fail(f"denied by {', '.join(exc.rules)}", code=3) from exc
+            raise denied(exc) from exc
         except (KeyError, LookupError) as exc:
             raise fail(str(exc)) from exc
     if as_json:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from idgraph.audit import AuditIntegrityError, AuditLog
+from idgraph.audit import AuditIntegrityError
 from idgraph.audit.keys import AuditKeyError
 from idgraph.audit.reports import (
     ReportError,
@@ -23,6 +23,7 @@ from idgraph.audit.reports import (
     subject_report,
     write,
 )
+from idgraph.audit.setup import log_for
 from idgraph.cli.common import console, fail, settings_of, store_of
 
 report_app = typer.Typer(
@@ -54,7 +55,7 @@ def subject_command(
     if copy not in ("subject", "overseer"):
         raise fail("--copy must be subject or overseer")
     with store_of(ctx) as store:
-        log = AuditLog(store, settings_of(ctx).data_dir)
+        log = log_for(store, settings_of(ctx))
         try:
             report = subject_report(
                 store,

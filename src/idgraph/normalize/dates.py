@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Literal
 
+from idgraph import clock
 from idgraph.normalize.base import InvalidValue, blank
 
 __all__ = ["PartialDate", "clean", "clean_dob", "clean_timestamp"]
@@ -135,14 +136,14 @@ def clean(
     stripped = text.strip()
     if fmt is not None:
         return _with_format(stripped, fmt)
-    return _guess(stripped, pivot_year if pivot_year is not None else date.today().year)
+    return _guess(stripped, pivot_year if pivot_year is not None else clock.today().year)
 
 
 def clean_dob(
     text: str | None, fmt: str | None = None, today: date | None = None
 ) -> PartialDate | None:
     """A date of birth: not in the future, not before 1900, age at most 120."""
-    today = today or date.today()
+    today = today or clock.today()
     parsed = clean(text, fmt, pivot_year=today.year)
     if parsed is None:
         return None

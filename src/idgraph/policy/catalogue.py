@@ -2,7 +2,10 @@
 
 The catalogue lives in ``catalogue.yaml`` beside this module; a deployment may pass
 its own file. Policies refer to purpose names and code names; the decision point
-rejects any name the catalogue does not know.
+rejects any name the catalogue does not know. Each purpose lists the case kinds it
+may be declared under (``case_kinds``); each code that the law ties to more than
+being claimed lists what its text requires (``requires``), the Cedar rule that
+enforces it, and the text it is read from.
 """
 
 from __future__ import annotations
@@ -11,9 +14,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
+
+# What a requirement alternative may test (see catalogue.yaml's comment on `codes`).
+CONDITIONS: Final[tuple[str, ...]] = (
+    "basis",
+    "issuer",
+    "level",
+    "org_type",
+    "role",
+    "case_kinds",
+    "also_claims",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +36,18 @@ class Purpose:
 
     name: str
     description: str
+    case_kinds: tuple[str, ...] = ()  # the case kinds it may be declared under
     fields: tuple[str, ...] | None = None  # None: no purpose-wide field limit
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a code's text demands: any one of ``any_of`` (each a mapping of conditions)."""
+
+    rule: str  # the @id of the Cedar policy enforcing it
+    text: str  # the statute's words
+    reading: str  # how idgraph reads them
+    any_of: tuple[dict[str, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +57,7 @@ class Code:
     name: str
     citation: str
     description: str
+    requires: Requirement | None = None
 
     @property
     def regime(self) -> str:
@@ -50,18 +76,47 @@ class Catalogue:
     def unknown_codes(self, claims: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(c for c in claims if c not in self.codes)
 
+    def fits(self, purpose: str, case_kind: str) -> bool:
+        """Whether ``purpose`` may be declared under a case of ``case_kind``."""
+        p = self.purposes.get(purpose)
+        return p is not None and case_kind in p.case_kinds
+
+
+def _requirement(code: str, spec: dict[str, Any]) -> Requirement:
+    alternatives = []
+    for alt in spec.get("any_of") or ():
+        unknown = set(alt) - set(CONDITIONS)
+        if unknown or not alt:
+            raise ValueError(f"catalogue: {code}: bad requirement {alt!r}")
+        alternatives.append({k: tuple(str(v) for v in vals) for k, vals in alt.items()})
+    if not alternatives or not spec.get("rule"):
+        raise ValueError(f"catalogue: {code}: a requirement needs `rule` and `any_of`")
+    return Requirement(
+        rule=str(spec["rule"]),
+        text=str(spec.get("text", "")),
+        reading=str(spec.get("reading", "")),
+        any_of=tuple(alternatives),
+    )
+
 
 def _parse(data: dict[str, Any]) -> Catalogue:
-    purposes = {
-        name: Purpose(
+    purposes = {}
+    for name, spec in (data.get("purposes") or {}).items():
+        if not spec.get("case_kinds"):
+            raise ValueError(f"catalogue: purpose {name!r} lists no case_kinds")
+        purposes[name] = Purpose(
             name=name,
             description=str(spec.get("description", "")),
+            case_kinds=tuple(spec["case_kinds"]),
             fields=tuple(spec["fields"]) if spec.get("fields") else None,
         )
-        for name, spec in (data.get("purposes") or {}).items()
-    }
     codes = {
-        name: Code(name=name, citation=str(spec["citation"]), description=str(spec["description"]))
+        name: Code(
+            name=name,
+            citation=str(spec["citation"]),
+            description=str(spec["description"]),
+            requires=_requirement(name, spec["requires"]) if spec.get("requires") else None,
+        )
         for name, spec in (data.get("codes") or {}).items()
     }
     return Catalogue(purposes=purposes, codes=codes)

@@ -3,14 +3,17 @@
 Every policy must carry an ``@id("...")`` annotation (that id is what decisions,
 audit entries and the docs name). A permit may carry ``@duty("notice:3d")``
 (notify within 3 calendar days) or ``@duty("notice:3bd")`` (3 business days).
-The combined set is validated against ``policies/schema.cedarschema`` once and
-cached; a deployment that changes its folder restarts the process.
+A permit with a duty may name the jurisdiction whose calendar counts business days,
+``@jurisdiction("US-IL")`` (ISO 3166-2; federal and that state's public holidays).
+The combined set is validated against ``policies/schema.cedarschema`` and cached by
+its content, so a changed folder is a new set (with a new digest) at the next load.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -26,6 +29,13 @@ class PolicyBundle:
     text: str
     ids: tuple[str, ...]  # the @id of every policy, in order
     duties: dict[str, tuple[str, ...]]  # @id -> duties a satisfied permit creates
+    files: tuple[str, ...] = ()  # where the text came from: policies/x.cedar, deployment/y.cedar
+    jurisdictions: dict[str, str] = field(default_factory=dict)  # @id -> @jurisdiction
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex) of the policy text as evaluated: names the policy set in audit."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
 def _shipped() -> list[tuple[str, str]]:
@@ -56,14 +66,23 @@ def _annotations(name: str, text: str) -> list[dict[str, str]]:
     return out
 
 
-@lru_cache(maxsize=4)
+def deployment_files(folder: Path | None) -> list[tuple[str, str]]:
+    """``folder/*.cedar`` as (``deployment/<name>``, text), sorted; none without a folder."""
+    if folder is None:
+        return []
+    return sorted((f"deployment/{p.name}", p.read_text("utf-8")) for p in folder.glob("*.cedar"))
+
+
 def load_policies(extra_dir: Path | None = None) -> PolicyBundle:
-    """Shipped policies plus ``extra_dir/*.cedar``, validated and parsed once."""
-    files = _shipped()
-    if extra_dir is not None:
-        files += sorted((str(p), p.read_text("utf-8")) for p in Path(extra_dir).glob("*.cedar"))
+    """Shipped policies plus ``extra_dir/*.cedar`` as they are now, validated and parsed."""
+    return _compile(tuple(_shipped() + deployment_files(extra_dir)))
+
+
+@lru_cache(maxsize=8)
+def _compile(files: tuple[tuple[str, str], ...]) -> PolicyBundle:
     ids: list[str] = []
     duties: dict[str, tuple[str, ...]] = {}
+    jurisdictions: dict[str, str] = {}
     for name, text in files:
         for ann in _annotations(name, text):
             pid = ann["id"]
@@ -72,8 +91,17 @@ def load_policies(extra_dir: Path | None = None) -> PolicyBundle:
             ids.append(pid)
             if ann.get("duty"):
                 duties[pid] = tuple(d.strip() for d in ann["duty"].split(","))
+            if ann.get("jurisdiction"):
+                jurisdictions[pid] = ann["jurisdiction"].strip()
     text = "\n".join(t for _, t in files)
     result = cedarpy.validate_policies(text, schema_text())
     if not result.validation_passed:
         raise ValueError("policy validation failed: " + "; ".join(map(str, result.errors)))
-    return PolicyBundle(cedarpy.PolicySet.from_str(text), text, tuple(ids), duties)
+    return PolicyBundle(
+        cedarpy.PolicySet.from_str(text),
+        text,
+        tuple(ids),
+        duties,
+        tuple(n for n, _ in files),
+        jurisdictions,
+    )

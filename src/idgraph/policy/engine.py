@@ -17,12 +17,14 @@ from typing import Any, Final
 
 import cedarpy
 
+from idgraph import clock
 from idgraph.audit import AuditEntry, record_many
-from idgraph.policy.fields import allowed_fields
+from idgraph.policy.fields import allowed_fields, filter_name, refused_filters
 from idgraph.policy.legal import NO_BASIS
 from idgraph.policy.registry import Registry
+from idgraph.policy.sar import answers
 from idgraph.policy.users import User
-from idgraph.schema import Decision, Query, today
+from idgraph.schema import Decision, Query
 from idgraph.store import Store
 
 _ACTIONS: Final[tuple[str, ...]] = ("read", "read_full", "read_restricted")
@@ -34,13 +36,19 @@ UNREGISTERED_SOURCE: Final[str] = "source.unregistered"
 
 @dataclass(frozen=True)
 class AccessDecision:
-    """The outcome of :func:`allowed`: one :class:`Decision` per source asked about."""
+    """The outcome of :func:`allowed`: one :class:`Decision` per segment asked about.
+
+    Keys (and ``Decision.source_id``) are segment keys: ``src`` for a source's records of
+    its own jurisdiction, ``src@US-CA`` for its records from California (see
+    ``schema.segment_key``); ``permitted``, ``denied`` and ``fields_for`` are by segment.
+    """
 
     query: Query
     principal: User | None
     decisions: dict[str, Decision]
     identity_ids: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
+    policy_set: str = ""  # digest of the policy set that decided (PolicyBundle.digest)
 
     @property
     def permitted(self) -> tuple[str, ...]:
@@ -82,24 +90,45 @@ def _principal_entity(query: Query, user: User | None) -> tuple[str, dict[str, A
 
 
 def _context(
-    reg: Registry, query: Query, user: User | None, filters: Sequence[str]
+    reg: Registry,
+    query: Query,
+    user: User | None,
+    filters: Sequence[str],
+    identity_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """What every source's decision shares: purpose, claims, case, SAR, filters."""
     case = reg.cases.get(query.case_id) if query.case_id else None
+    org = user.org if user else None
+    case_open = bool(case and case.is_open and org is not None and case.org == org)
+    case_kind = case.kind if case and case_open else "none"
+    basis = reg.legal.get(query.basis) if query.basis else None
+    sar = query.purpose == "subject_access" and answers(
+        reg.sars, org, query.case_id, identity_ids
+    )
     return {
         "purpose": query.purpose,
         "purpose_known": reg.catalogue.purpose(query.purpose) is not None,
         "claims": sorted(set(query.claims)),
         "claims_known": not reg.catalogue.unknown_codes(query.claims),
-        "case_open": bool(case and case.is_open and user and case.org == user.org),
-        "basis_registered": query.basis is None or query.basis in reg.legal,
-        "filters": sorted({f.strip().lower() for f in filters}),
+        "case_open": case_open,
+        "case_kind": case_kind,
+        "case_kind_fits": reg.catalogue.fits(query.purpose, case_kind),
+        "subject_access_request": sar,
+        # A named basis must be registered, and registered by the reader's organisation.
+        "basis_registered": query.basis is None or (basis is not None and basis.org == org),
+        "filters": sorted({filter_name(f) for f in filters}),
+        "filters_allowed": not refused_filters(filters),
     }
 
 
 def _legal_for(reg: Registry, query: Query, source_id: str, identity_ids: Sequence[str]) -> str:
+    """``context.legal`` for one source: the basis if it counts for it, else NO_BASIS."""
     doc = reg.legal.get(query.basis) if query.basis else None
-    on = query.at.date() if query.at else today()
-    if doc is not None and doc.covers(source_id, identity_ids, query.case_id, on):
+    user = reg.users.get(query.principal)
+    on = query.at.date() if query.at else clock.today()
+    if doc is not None and doc.counts_for(
+        user.org if user else None, source_id, identity_ids, query.case_id, on
+    ):
         return json.dumps(doc.cedar(), sort_keys=True)
     return json.dumps(NO_BASIS, sort_keys=True)
 
@@ -164,6 +193,16 @@ def _evaluate(
         reg.decision_cache[key] = _decide_source(reg, results[3 * i : 3 * i + 3], key[2], pfields)
 
 
+def _segments_asked(reg: Registry, sources: Iterable[str] | None) -> list[str]:
+    """Segment keys to decide: a source id expands to every segment of the source."""
+    if sources is None:
+        return list(reg.segments)
+    out: dict[str, None] = {}
+    for s in sources:
+        out.update(dict.fromkeys(reg.segments_of.get(s, (s,))))
+    return list(out)
+
+
 def allowed(
     where: Registry | Store,
     query: Query,
@@ -172,23 +211,27 @@ def allowed(
     identity_ids: Sequence[str] = (),
     filters: Sequence[str] = (),
 ) -> AccessDecision:
-    """Decide ``query`` for each of ``sources`` (default: every registered source).
+    """Decide ``query`` for each segment of ``sources`` (default: every segment).
 
+    Decisions are per *segment* (see ``schema.segment_key``): ``src`` for the records
+    of the source's own jurisdiction, ``src@US-CA`` for its records from California.
+    A source id in ``sources`` stands for all its segments; a segment key for itself.
     ``identity_ids`` are the identities the read is about (legal-process scope);
     ``filters`` are the attributes the query searches or filters by. Pure: the
     caller audits the decision with :func:`audit_decision` in the act's transaction.
     """
     reg = where if isinstance(where, Registry) else Registry(where)
     user = reg.users.get(query.principal)
-    wanted = list(reg.sources) if sources is None else list(dict.fromkeys(sources))
-    ctx = _context(reg, query, user, filters)
+    wanted = _segments_asked(reg, sources)
+    ctx = _context(reg, query, user, filters, identity_ids)
     pkey, _ = _principal_entity(query, user)
     # The principal's id is part of the key: a deployment policy may name a user.
     base = json.dumps([query.principal, pkey, ctx], sort_keys=True)
+    # Legal process is scoped to sources: it covers every segment of the source it names.
     keys = {
-        sid: (base, _legal_for(reg, query, sid, identity_ids), sid)
+        sid: (base, _legal_for(reg, query, reg.segments[sid].source_id, identity_ids), sid)
         for sid in wanted
-        if sid in reg.sources
+        if sid in reg.segments
     }
     _evaluate(reg, query, user, list(keys.values()), ctx)
     decisions = {
@@ -197,7 +240,9 @@ def allowed(
         else Decision(source_id=sid, permit=False, rules=(UNREGISTERED_SOURCE,))
         for sid in wanted
     }
-    return AccessDecision(query, user, decisions, tuple(identity_ids), tuple(filters))
+    return AccessDecision(
+        query, user, decisions, tuple(identity_ids), tuple(filters), reg.policies.digest
+    )
 
 
 def decision_entries(decision: AccessDecision) -> list[AuditEntry]:
@@ -221,6 +266,7 @@ def decision_entries(decision: AccessDecision) -> list[AuditEntry]:
                 "duties": list(d.duties),
                 "fields": list(d.fields or ()),
                 "filters": list(decision.filters),
+                "policy_set": decision.policy_set,
             },
         )
         for sid, d in decision.decisions.items()

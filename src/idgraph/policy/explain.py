@@ -18,7 +18,7 @@ from idgraph.policy.fields import NEVER
 from idgraph.policy.profile import AccessDenied
 from idgraph.policy.registry import Registry
 from idgraph.policy.users import get_user
-from idgraph.schema import Query
+from idgraph.schema import Query, segment_key
 from idgraph.store import Store
 
 # Canonical fields each comparison of the link model reads.
@@ -40,10 +40,11 @@ WITHHELD: Final = "withheld: a field this purpose may not see"
 
 def _sources_and_identities(store: Store, ids: tuple[str, str]) -> tuple[list[str], list[str]]:
     rows = store.fetchall(
-        "SELECT record_id, source_id FROM records WHERE is_current AND record_id IN (?, ?)",
+        "SELECT record_id, source_id, origin_jurisdiction FROM records "
+        "WHERE is_current AND record_id IN (?, ?)",
         list(ids),
     )
-    found = {r[0]: r[1] for r in rows}
+    found = {r[0]: segment_key(r[1], r[2]) for r in rows}  # decided per segment
     missing = [i for i in ids if i not in found]
     if missing:
         raise LookupError(f"no current record {missing[0]!r}")
@@ -76,11 +77,12 @@ def read_explanation(
             role=user.role if user else None, action="explain.read", outcome=outcome,
             purpose=query.purpose, claims=query.claims, basis=query.basis,
             case_id=query.case_id, sources=tuple(sources), rules=decision.rules,
-            identity_ids=tuple(identities) if record_ids else (), record_ids=record_ids)
+            identity_ids=tuple(identities) if record_ids else (), record_ids=record_ids,
+            detail={"policy_set": decision.policy_set})
 
     if decision.denied:
         audit_decision(store, decision, entry("deny"))
-        raise AccessDenied(decision.rules)
+        raise AccessDenied(decision.rules, decision.decisions)
     ex = explain(store, record_a, record_b)
     fields: tuple[str, ...] | None = None
     for sid in sources:

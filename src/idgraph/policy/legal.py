@@ -1,23 +1,38 @@
 """The legal-process registry: court orders, warrants, subpoenas, consents.
 
-A query names one registered document as its basis. It counts for a source and an
-identity only when it is in force on the query date (issued <= date <= expires),
-belongs to the query's case (when attached to one), and its scope covers both:
-an empty scope list means "not limited" on that axis. A court-issued subpoena and
-an agency (administrative) subpoena are told apart by ``issuer``.
+Registration refuses a document whose type, issuer, court and judge do not fit
+(:data:`ISSUERS_OF` and :func:`problems`): a court order and a judicial warrant are
+issued by a court and signed by a named judge whose appointment is recorded; an
+administrative warrant is issued by an agency; a subpoena by a court, an agency or a
+grand jury; a consent by the subject. An Article III or magistrate judge sits only
+on a federal court, a state judge only on a state court.
+
+A document belongs to the organisation of the user who registered it and may be
+attached only to an open case of that organisation. It **counts** (is a basis the
+policies see) only when all hold: a second person of that organisation with a
+supervising or legal role verified it against the scanned paper (``verify_legal``:
+who, when, SHA-256); the query is made by that organisation; it is in force on the
+query date (issued <= date <= expires); it belongs to the query's case (when
+attached to one); and its scope covers the source and every identity read (an
+empty scope list means "not limited" on that axis).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
-from typing import Any, Final
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Final
 
-from idgraph.audit import AuditEntry, record
-from idgraph.policy.users import get_user
+from idgraph import clock
+from idgraph.audit import record
 from idgraph.store import Store
+
+if TYPE_CHECKING:
+    from idgraph.policy.acts import ActDecision
+    from idgraph.policy.registry import Registry
 
 TYPES: Final[tuple[str, ...]] = (
     "court_order",
@@ -27,7 +42,26 @@ TYPES: Final[tuple[str, ...]] = (
     "consent",
 )
 LEVELS: Final[tuple[str, ...]] = ("federal", "state", "none")
-ISSUERS: Final[tuple[str, ...]] = ("court", "agency", "subject")
+ISSUERS: Final[tuple[str, ...]] = ("court", "agency", "grand_jury", "subject")
+# Who signed: a judge appointed under Article III of the U.S. Constitution, a U.S.
+# magistrate judge, a state judge, or an administrative (agency) judge or officer.
+APPOINTMENTS: Final[tuple[str, ...]] = ("article_iii", "magistrate", "state", "administrative")
+JUDICIAL: Final[frozenset[str]] = frozenset({"article_iii", "magistrate", "state"})
+# Who may verify a document registered by someone else of the same organisation.
+VERIFIER_ROLES: Final[frozenset[str]] = frozenset({"supervisor", "counsel"})
+
+# Which issuer each type of document can have.
+ISSUERS_OF: Final[dict[str, tuple[str, ...]]] = {
+    "court_order": ("court",),
+    "judicial_warrant": ("court",),
+    "administrative_warrant": ("agency",),
+    "subpoena": ("court", "agency", "grand_jury"),
+    "consent": ("subject",),
+}
+# Types that a named judge must sign.
+JUDGE_SIGNED: Final[frozenset[str]] = frozenset({"court_order", "judicial_warrant"})
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS legal_process (
@@ -35,9 +69,23 @@ DDL: Final[tuple[str, ...]] = (
         judge VARCHAR, level VARCHAR, issuer VARCHAR, issued DATE, expires DATE,
         scope_identities VARCHAR[], scope_sources VARCHAR[], case_id VARCHAR,
         registered_by VARCHAR, registered_at TIMESTAMP)""",
+    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS judge_appointment VARCHAR",
+    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS org VARCHAR",
+    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS verified_by VARCHAR",
+    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS verified_at TIMESTAMP",
+    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS document_sha256 VARCHAR",
 )
 
-NO_BASIS: Final[dict[str, str]] = {"type": "none", "level": "none", "issuer": "none"}
+# What the policies see as ``context.legal`` when no document counts.
+NO_BASIS: Final[dict[str, str | bool]] = {
+    "type": "none",
+    "level": "none",
+    "issuer": "none",
+    "article_iii": False,
+    "judge_signed": False,
+    "identity_scoped": False,
+    "verified": False,
+}
 
 
 class LegalError(ValueError):
@@ -58,6 +106,17 @@ class LegalProcess:
     scope_identities: tuple[str, ...] = ()
     scope_sources: tuple[str, ...] = ()
     case_id: str | None = None
+    judge_appointment: str | None = None
+    org: str | None = None  # the registrant's organisation: the only one it counts for
+    registered_by: str | None = None
+    verified_by: str | None = None
+    verified_at: datetime | None = None
+    document_sha256: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        """Whether a second person checked the paper (only then does it count)."""
+        return bool(self.verified_by and self.document_sha256)
 
     def in_force(self, on: date) -> bool:
         return self.issued <= on and (self.expires is None or on <= self.expires)
@@ -65,7 +124,7 @@ class LegalProcess:
     def covers(
         self, source_id: str, identity_ids: Sequence[str], case_id: str | None, on: date
     ) -> bool:
-        """Whether this document authorises reading ``source_id`` about ``identity_ids``."""
+        """Whether this document's dates, case and scope cover reading ``source_id``."""
         if not self.in_force(on):
             return False
         if self.case_id is not None and self.case_id != case_id:
@@ -77,45 +136,79 @@ class LegalProcess:
             return bool(identity_ids) and all(i in self.scope_identities for i in identity_ids)
         return True
 
-    def cedar(self) -> dict[str, str]:
+    def counts_for(
+        self,
+        org: str | None,
+        source_id: str,
+        identity_ids: Sequence[str],
+        case_id: str | None,
+        on: date,
+    ) -> bool:
+        """Whether this document is a basis for ``org`` reading ``source_id`` (see module)."""
+        return (
+            self.verified
+            and org is not None
+            and self.org == org
+            and self.covers(source_id, identity_ids, case_id, on)
+        )
+
+    @property
+    def article_iii(self) -> bool:
+        """Issued by a federal court and signed by a named Article III judge."""
+        return (
+            self.issuer == "court"
+            and self.level == "federal"
+            and bool(self.judge)
+            and self.judge_appointment == "article_iii"
+        )
+
+    @property
+    def judge_signed(self) -> bool:
+        """Issued by a court and signed by a named judge (not an agency's officer)."""
+        return self.issuer == "court" and bool(self.judge) and self.judge_appointment in JUDICIAL
+
+    def cedar(self) -> dict[str, str | bool]:
         """The attributes Cedar policies see as ``context.legal``."""
-        return {"type": self.type, "level": self.level, "issuer": self.issuer}
+        return {
+            "type": self.type,
+            "level": self.level,
+            "issuer": self.issuer,
+            "article_iii": self.article_iii,
+            "judge_signed": self.judge_signed,
+            "identity_scoped": bool(self.scope_identities),
+            "verified": self.verified,
+        }
 
 
 def ensure(store: Store) -> None:
-    store.ensure("policy.legal", DDL)
+    store.ensure("policy.legal.v2", DDL)
 
 
-def _default_issuer(type_: str) -> str:
-    return {"administrative_warrant": "agency", "consent": "subject"}.get(type_, "court")
+def _default_issuer(type_: str) -> str | None:
+    """The issuer a type implies when it has only one; ``None``: it must be given."""
+    options = ISSUERS_OF.get(type_, ())
+    return options[0] if len(options) == 1 else None
 
 
-def legal_id_of(type_: str, number: str, court: str | None) -> str:
-    digest = hashlib.sha256(f"{type_}\x1f{number}\x1f{court or ''}".encode()).hexdigest()
+def legal_id_of(type_: str, number: str, court: str | None, org: str | None = None) -> str:
+    parts = [type_, number, court or "", org or ""]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
     return f"LP-{digest[:10]}"
 
 
 _COLS = (
     "legal_id, type, number, court, judge, level, issuer, issued, expires, "
-    "scope_identities, scope_sources, case_id"
+    "scope_identities, scope_sources, case_id, judge_appointment, org, registered_by, "
+    "verified_by, verified_at, document_sha256"
 )
+_NAMES = tuple(c.strip() for c in _COLS.split(","))
 
 
 def _from_row(r: tuple[Any, ...]) -> LegalProcess:
-    return LegalProcess(
-        legal_id=r[0],
-        type=r[1],
-        number=r[2],
-        court=r[3],
-        judge=r[4],
-        level=r[5],
-        issuer=r[6],
-        issued=r[7],
-        expires=r[8],
-        scope_identities=tuple(r[9] or ()),
-        scope_sources=tuple(r[10] or ()),
-        case_id=r[11],
-    )
+    row = dict(zip(_NAMES, r, strict=True))
+    row["scope_identities"] = tuple(row["scope_identities"] or ())
+    row["scope_sources"] = tuple(row["scope_sources"] or ())
+    return LegalProcess(**row)
 
 
 def get_legal(store: Store, legal_id: str) -> LegalProcess | None:
@@ -133,51 +226,75 @@ def list_legal(store: Store, case_id: str | None = None) -> list[LegalProcess]:
     return [_from_row(r) for r in rows]
 
 
-def _check(type_: str, level: str, issuer: str, issued: date, expires: date | None) -> None:
-    if type_ not in TYPES:
-        raise LegalError(f"unknown type {type_!r}; one of {', '.join(TYPES)}")
-    if level not in LEVELS:
-        raise LegalError(f"unknown level {level!r}; one of {', '.join(LEVELS)}")
-    if issuer not in ISSUERS:
-        raise LegalError(f"unknown issuer {issuer!r}; one of {', '.join(ISSUERS)}")
-    if expires is not None and expires < issued:
-        raise LegalError("expires before it is issued")
+def problems(doc: LegalProcess) -> list[str]:
+    """Why ``doc`` cannot be registered as given (empty: it fits)."""
+    if doc.type not in TYPES:
+        return [f"unknown type {doc.type!r}; one of {', '.join(TYPES)}"]
+    out: list[str] = []
+    if doc.level not in LEVELS:
+        out.append(f"unknown level {doc.level!r}; one of {', '.join(LEVELS)}")
+    if doc.issuer not in ISSUERS:
+        out.append(f"unknown issuer {doc.issuer!r}; one of {', '.join(ISSUERS)}")
+    elif doc.issuer not in ISSUERS_OF[doc.type]:
+        allowed = " or ".join(ISSUERS_OF[doc.type])
+        out.append(f"a {doc.type} is issued by {allowed}, not by {doc.issuer!r}")
+    appointment = doc.judge_appointment
+    if appointment is not None and appointment not in APPOINTMENTS:
+        out.append(f"unknown judge appointment {appointment!r}; one of {', '.join(APPOINTMENTS)}")
+    if doc.expires is not None and doc.expires < doc.issued:
+        out.append("expires before it is issued")
+    if not doc.number.strip():
+        out.append("a document needs its number")
+    out += _signer_problems(doc)
+    return out
 
 
-def _store(store: Store, doc: LegalProcess, actor: str) -> None:
-    user = get_user(store, actor)
-    if user is None or not user.active:
-        raise LegalError(f"unknown or disabled user {actor!r}")
-    if get_legal(store, doc.legal_id) is not None:
-        raise LegalError(f"already registered as {doc.legal_id}")
-    row = asdict(doc)
-    row["scope_identities"] = list(doc.scope_identities)
-    row["scope_sources"] = list(doc.scope_sources)
-    store.execute(
-        f"INSERT INTO legal_process ({_COLS}, registered_by, registered_at) "
-        f"VALUES ({', '.join('?' * 14)})",
-        [
-            *(row[c.strip()] for c in _COLS.split(",")),
-            actor,
-            datetime.now(UTC).replace(tzinfo=None),
-        ],
-    )
-    detail = {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
-    record(
-        store,
-        AuditEntry(
-            principal=actor,
-            organisation=user.org,
-            role=user.role,
-            action="legal.add",
-            outcome="ok",
-            basis=doc.legal_id,
-            case_id=doc.case_id,
-            sources=doc.scope_sources,
-            identity_ids=doc.scope_identities,
-            detail=detail,
-        ),
-    )
+def _signer_problems(doc: LegalProcess) -> list[str]:
+    """Court, judge, appointment and level against the type and issuer."""
+    out: list[str] = []
+    appointment = doc.judge_appointment
+    if doc.type == "consent":
+        if doc.court or doc.judge or appointment:
+            out.append("a consent is given by the subject: no court, judge or appointment")
+        if doc.level != "none":
+            out.append("a consent has level 'none'")
+        return out
+    if doc.level == "none":
+        out.append(f"a {doc.type} needs --level federal or state")
+    if doc.issuer in ("court", "grand_jury") and not (doc.court or "").strip():
+        out.append(f"a {doc.type} issued by {doc.issuer} needs the court (--court)")
+    if doc.issuer == "agency" and doc.court:
+        out.append("a document issued by an agency names no court")
+    if doc.type in JUDGE_SIGNED and not (doc.judge or "").strip():
+        out.append(f"a {doc.type} is signed by a named judge (--judge)")
+    if doc.judge and appointment is None:
+        out.append("name the judge's appointment (--judge-appointment)")
+    if appointment is not None and not doc.judge:
+        out.append("a judge appointment without a judge (--judge)")
+    if appointment in JUDICIAL and doc.issuer not in ("court", "grand_jury"):
+        out.append(f"a {appointment} judge signs for a court, not for {doc.issuer!r}")
+    if appointment == "administrative" and doc.issuer != "agency":
+        out.append("an administrative judge or officer signs only agency documents")
+    if appointment in ("article_iii", "magistrate") and doc.level != "federal":
+        out.append(f"an {appointment} judge sits only on a federal court: level must be federal")
+    if appointment == "state" and doc.level != "state":
+        out.append("a state judge sits on a state court: level must be state")
+    return out
+
+
+def _refuse(store: Store, dec: ActDecision, reason: str, **fields: Any) -> LegalError:
+    """Audit an object-level refusal of an authorised act; the error to raise."""
+    with store.transaction():
+        record(store, dec.entry(outcome="deny", detail={"reason": reason}, **fields))
+    return LegalError(reason)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def add_legal(
@@ -190,30 +307,134 @@ def add_legal(
     expires: date | None = None,
     court: str | None = None,
     judge: str | None = None,
-    level: str = "state",
+    judge_appointment: str | None = None,
+    level: str | None = None,
     issuer: str | None = None,
     scope_identities: Sequence[str] = (),
     scope_sources: Sequence[str] = (),
     case_id: str | None = None,
+    registry: Registry | None = None,
 ) -> LegalProcess:
-    """Register a legal-process document (audited); returns it with its ``legal_id``."""
+    """Register a document for ``actor``'s organisation (audited); returns it unverified."""
+    from idgraph.policy.acts import authorise_act  # acts imports the registry, which imports us
+    from idgraph.policy.users import get_user
+
     ensure(store)
-    issuer = issuer or _default_issuer(type)
-    _check(type, level, issuer, issued, expires)
+    chosen_issuer = issuer or _default_issuer(type)
+    if chosen_issuer is None:
+        raise LegalError(f"a {type} needs --issuer ({' | '.join(ISSUERS_OF[type])})")
     doc = LegalProcess(
-        legal_id=legal_id_of(type, number, court),
+        legal_id="",
         type=type,
         number=number,
-        court=court,
-        judge=judge,
-        level=level,
-        issuer=issuer,
+        court=court or None,
+        judge=judge or None,
+        level=level or ("none" if type == "consent" else ""),
+        issuer=chosen_issuer,
         issued=issued,
         expires=expires,
         scope_identities=tuple(scope_identities),
         scope_sources=tuple(scope_sources),
         case_id=case_id,
+        judge_appointment=judge_appointment or None,
     )
+    if not doc.level:
+        raise LegalError(f"a {type} needs --level ({' | '.join(LEVELS[:2])})")
+    found = problems(doc)
+    if found:
+        raise LegalError("; ".join(found))
+    dec = authorise_act(store, actor, "legal.add", registry=registry, target=number,
+                        case_id=case_id)
+    user = get_user(store, actor)
+    assert user is not None  # authorise_act refuses unknown users
+    doc = replace(
+        doc,
+        legal_id=legal_id_of(type, number, court, user.org),
+        org=user.org,
+        registered_by=actor,
+    )
+    if case_id is not None:
+        _check_case(store, dec, case_id, user.org)
+    row = asdict(doc)
     with store.transaction():
-        _store(store, doc, actor)
+        if get_legal(store, doc.legal_id) is not None:
+            raise LegalError(f"already registered as {doc.legal_id}")
+        store.execute(
+            f"INSERT INTO legal_process ({_COLS}, registered_at) "
+            f"VALUES ({', '.join('?' * (len(_NAMES) + 1))})",
+            [*(list(v) if isinstance(v, tuple) else v for v in row.values()), clock.now_naive()],
+        )
+        record(
+            store,
+            dec.entry(
+                detail={k: _jsonable(v) for k, v in row.items()},
+                basis=doc.legal_id,
+                case_id=case_id,
+                sources=doc.scope_sources,
+                identity_ids=doc.scope_identities,
+            ),
+        )
     return doc
+
+
+def _check_case(store: Store, dec: ActDecision, case_id: str, org: str) -> None:
+    """A document may be attached only to an open case of the registrant's organisation."""
+    from idgraph.cases import get_case
+
+    case = get_case(store, case_id)
+    if case is None or case.org != org:
+        raise _refuse(store, dec, f"no case {case_id!r} in {org!r}", case_id=case_id)
+    if not case.is_open:
+        raise _refuse(store, dec, f"case {case_id!r} is closed", case_id=case_id)
+
+
+def verify_legal(
+    store: Store,
+    legal_id: str,
+    *,
+    sha256: str,
+    actor: str,
+    registry: Registry | None = None,
+) -> LegalProcess:
+    """Record that ``actor`` checked the paper of ``legal_id`` (audited); it counts from now.
+
+    ``actor`` must be a supervisor or counsel of the document's organisation and not the
+    person who registered it; ``sha256`` is the hex SHA-256 of the scanned document.
+    """
+    from idgraph.policy.acts import authorise_act
+    from idgraph.policy.users import get_user
+
+    ensure(store)
+    digest = sha256.strip().lower()
+    if not _SHA256.match(digest):
+        raise LegalError("--sha256 must be the 64 hex digits of the scanned document's SHA-256")
+    dec = authorise_act(store, actor, "legal.verify", registry=registry, target=legal_id)
+    user = get_user(store, actor)
+    assert user is not None
+    doc = get_legal(store, legal_id)
+    if doc is None or doc.org != user.org:
+        raise _refuse(store, dec, f"no document {legal_id!r} in {user.org!r}", basis=legal_id)
+    if user.role not in VERIFIER_ROLES:
+        raise _refuse(store, dec, f"role {user.role!r} may not verify", basis=legal_id)
+    if doc.registered_by == actor:
+        raise _refuse(store, dec, "the registrant cannot verify their own document",
+                      basis=legal_id)
+    if doc.verified:
+        raise _refuse(store, dec, f"{legal_id} already verified by {doc.verified_by}",
+                      basis=legal_id)
+    now = clock.now_naive()
+    with store.transaction():
+        store.execute(
+            "UPDATE legal_process SET verified_by = ?, verified_at = ?, document_sha256 = ? "
+            "WHERE legal_id = ?",
+            [actor, now, digest, legal_id],
+        )
+        record(
+            store,
+            dec.entry(
+                detail={"document_sha256": digest, "registered_by": doc.registered_by},
+                basis=legal_id,
+                case_id=doc.case_id,
+            ),
+        )
+    return replace(doc, verified_by=actor, verified_at=now, document_sha256=digest)

@@ -1,21 +1,28 @@
 """Notice duties: a disclosure carrying a notice duty creates a notice row.
 
 Duties come from ``@duty`` annotations on the permits that decided: ``notice:3d``
-(3 calendar days, New York) and ``notice:3bd`` (3 business days, Illinois: weekends
-are skipped; federal holidays are not modelled). Sending is recorded and audited.
+(3 calendar days, New York) and ``notice:3bd`` (3 business days, Illinois). A business
+day is a weekday that is not a public holiday of the rule's jurisdiction: the permit's
+``@jurisdiction("US-IL")`` annotation names it (federal holidays plus that state's,
+from the ``holidays`` package); a rule without one counts federal holidays only.
+Days are UTC dates from :mod:`idgraph.clock`. Sending is recorded and audited.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
-from idgraph.audit import AuditEntry, record
-from idgraph.policy.users import get_user
+import holidays
+
+from idgraph import clock
+from idgraph.audit import record
+from idgraph.policy.acts import ActDenied, authorise_act
 from idgraph.store import Store
 
 DDL: Final[tuple[str, ...]] = (
@@ -26,6 +33,7 @@ DDL: Final[tuple[str, ...]] = (
 )
 
 _DUTY = re.compile(r"^notice:(\d+)(d|bd)$")
+DEFAULT_JURISDICTION: Final[str] = "US"
 
 
 class NoticeError(ValueError):
@@ -56,8 +64,24 @@ def is_notice_duty(duty: str) -> bool:
     return _DUTY.match(duty) is not None
 
 
-def due_date(start: date, duty: str) -> date:
-    """The last day the notice may be sent for a disclosure on ``start``."""
+@lru_cache(maxsize=64)
+def _calendar(jurisdiction: str) -> holidays.HolidayBase:
+    """Public holidays of an ISO 3166-2 jurisdiction (``US``, ``US-IL``): country + state."""
+    country, _, subdiv = jurisdiction.upper().partition("-")
+    try:
+        return holidays.country_holidays(country, subdiv=subdiv or None)
+    except NotImplementedError as exc:
+        raise NoticeError(f"no holiday calendar for jurisdiction {jurisdiction!r}") from exc
+
+
+def is_business_day(day: date, jurisdiction: str = DEFAULT_JURISDICTION) -> bool:
+    """A weekday that is not a public holiday in ``jurisdiction``."""
+    return day.weekday() < 5 and day not in _calendar(jurisdiction)
+
+
+def due_date(start: date, duty: str, jurisdiction: str = DEFAULT_JURISDICTION) -> date:
+    """The last day the notice may be sent for a disclosure on ``start`` (business days
+    are those of ``jurisdiction``: weekends and its public holidays are skipped)."""
     m = _DUTY.match(duty)
     if m is None:
         raise NoticeError(f"not a notice duty: {duty!r}")
@@ -67,7 +91,7 @@ def due_date(start: date, duty: str) -> date:
     day = start
     while days:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if is_business_day(day, jurisdiction):
             days -= 1
     return day
 
@@ -81,14 +105,19 @@ def create_notices(
     case_id: str | None,
     duties: Sequence[tuple[str, str, str]],
     at: datetime,
+    jurisdictions: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """One notice per (rule, duty) over ``duties`` = (source, rule, duty) triples; new ids."""
+    """One notice per (rule, duty) over ``duties`` = (source, rule, duty) triples; new ids.
+
+    ``at`` is the disclosure time in UTC; ``jurisdictions`` maps a rule id to the
+    jurisdiction whose business days count (``PolicyBundle.jurisdictions``)."""
     ensure(store)
     grouped: dict[tuple[str, str], list[str]] = {}
     for source, rule, duty in duties:
         if is_notice_duty(duty):
             grouped.setdefault((rule, duty), []).append(source)
     ids = []
+    where = jurisdictions or {}
     for (rule, duty), sources in sorted(grouped.items()):
         nid = "N-" + uuid.uuid4().hex[:12]
         store.execute(
@@ -104,7 +133,7 @@ def create_notices(
                 rule,
                 duty,
                 at,
-                due_date(at.date(), duty),
+                due_date(at.date(), duty, where.get(rule, DEFAULT_JURISDICTION)),
             ],
         )
         ids.append(nid)
@@ -120,41 +149,39 @@ def list_notices(store: Store, *, today: date | None = None, overdue: bool = Fal
     )
     out = [Notice(r[0], r[1], r[2], r[3], tuple(r[4] or ()), r[5], r[6], r[7], r[8]) for r in rows]
     if overdue:
-        day = today or datetime.now(UTC).date()
+        day = today or clock.today()
         out = [n for n in out if n.overdue(day)]
     return out
 
 
 def mark_sent(store: Store, notice_id: str, *, by: str, at: datetime | None = None) -> None:
-    """Record that ``notice_id`` was sent by ``by`` (an active user); audited."""
+    """Record that ``notice_id`` was sent by ``by``; audited.
+
+    Sending is the act ``notices.send`` (decided by Cedar: records officers and
+    supervisors), and only by the organisation that owes the notice.
+    """
     ensure(store)
-    at = at or datetime.now(UTC).replace(tzinfo=None)
+    at = at or clock.now_naive()
+    try:
+        decision = authorise_act(store, by, "notices.send", target=notice_id)
+    except ActDenied as exc:  # already audited
+        raise NoticeError(str(exc)) from exc
     with store.transaction():
-        user = get_user(store, by)
-        if user is None or not user.active:
-            raise NoticeError(f"unknown or disabled user {by!r}")
         row = store.fetchone(
             "SELECT identity_id, org, sources, rule, sent_at FROM notices WHERE notice_id = ?",
             [notice_id],
         )
-        if row is None:
-            raise NoticeError(f"no notice {notice_id!r}")
+        if row is None or row[1] != decision.user.org:
+            raise NoticeError(f"no notice {notice_id!r} owed by {decision.user.org!r}")
         if row[4] is not None:
             raise NoticeError(f"notice {notice_id!r} already sent at {row[4]}")
         store.execute(
             "UPDATE notices SET sent_at = ?, sent_by = ? WHERE notice_id = ?", [at, by, notice_id]
         )
-        record(
-            store,
-            AuditEntry(
-                principal=by,
-                organisation=user.org,
-                role=user.role,
-                action="notices.sent",
-                outcome="ok",
-                identity_ids=(row[0],),
-                sources=tuple(row[2] or ()),
-                rules=(row[3],),
-                detail={"notice_id": notice_id},
-            ),
+        entry = decision.entry(
+            "ok",
+            identity_ids=(row[0],),
+            sources=tuple(row[2] or ()),
+            detail={"notice_id": notice_id, "duty_rule": row[3]},
         )
+        record(store, entry.model_copy(update={"action": "notices.sent"}))

@@ -10,26 +10,35 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path, PurePath
 from typing import Any
 
+from idgraph import clock
 from idgraph.audit import AuditEntry
 from idgraph.policy.engine import AccessDecision, allowed, audit_decision
 from idgraph.policy.fields import NEVER, minimise
 from idgraph.policy.notices import create_notices
 from idgraph.policy.registry import Registry
-from idgraph.policy.view import ScopedView, accepted_edges, cut, member_rows
-from idgraph.schema import RECORD_COLUMNS, Query
+from idgraph.policy.view import ScopedView, accepted_edges, cut, member_rows, record_segment
+from idgraph.schema import RECORD_COLUMNS, Decision, Query
 from idgraph.store import Store
 
 _READ_COLUMNS = [c for c in RECORD_COLUMNS if c not in NEVER]
 
 
 class AccessDenied(PermissionError):
-    """No source may be read for this query; ``rules`` say why."""
+    """No source may be read for this query; ``rules`` say why, ``decisions`` per source."""
 
-    def __init__(self, rules: Sequence[str]) -> None:
+    def __init__(
+        self, rules: Sequence[str], decisions: Mapping[str, Decision] | None = None
+    ) -> None:
         super().__init__("access denied: " + ", ".join(rules))
         self.rules = tuple(rules)
+        self.decisions: dict[str, Decision] = dict(decisions or {})
+
+    def breakdown(self) -> list[tuple[str, bool, tuple[str, ...]]]:
+        """(source, permitted, rules that decided it) for every source decided."""
+        return [(s, d.permit, d.rules) for s, d in self.decisions.items()]
 
 
 @dataclass(frozen=True)
@@ -170,14 +179,43 @@ def _response_entry(
         rules=decision.rules,
         identity_ids=(identity_id,),
         record_ids=tuple(record_ids),
-        detail=detail,
+        detail={**detail, "policy_set": decision.policy_set},
     )
+
+
+def _source_folders(store: Store, source_ids: set[str]) -> dict[str, Path]:
+    """Each source's manifest folder (what ``source_file`` is shown relative to)."""
+    if not source_ids:
+        return {}
+    rows = store.fetchall(
+        "SELECT source_id, manifest_path FROM sources WHERE source_id IN (SELECT unnest(?))",
+        [sorted(source_ids)],
+    )
+    return {r[0]: Path(r[1]).parent for r in rows if r[1]}
+
+
+def shown_path(source_file: str, folder: Path | None) -> str:
+    """``source_file`` as a response may show it: relative to the source's manifest folder
+    when under it, else the file name alone (never an absolute server path)."""
+    path = PurePath(source_file)
+    if not path.is_absolute() and ".." not in path.parts:
+        return source_file
+    if folder is not None:
+        try:
+            return Path(source_file).resolve().relative_to(folder.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
 
 
 def _visible(
     store: Store, decision: AccessDecision, identity_id: str, anchor: str | None
 ) -> tuple[ScopedView, list[dict[str, Any]]]:
-    """The purpose-scoped view and its records (permitted sources only, current versions)."""
+    """The purpose-scoped view and its records (permitted segments only, current versions).
+
+    Records are cut by segment (``view.record_segment``): a California record of a
+    US-wide compilation is read only if the segment ``<source>@US-CA`` is permitted.
+    """
     members = member_rows(store, identity_id, decision.permitted, _READ_COLUMNS)
     ids = [r["record_id"] for r in members]
     view = cut(identity_id, ids, accepted_edges(store, ids), anchor)
@@ -196,7 +234,7 @@ def _commit(
 ) -> list[str]:
     """Notices for duties of sources that disclosed, then the audit entries: one transaction."""
     query, user = decision.query, decision.principal
-    at = (query.at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    at = (query.at or clock.now()).astimezone(UTC).replace(tzinfo=None)
     duties = [
         (s, rule, duty)
         for s, o in outcomes.items()
@@ -213,6 +251,7 @@ def _commit(
             case_id=query.case_id,
             duties=duties,
             at=at,
+            jurisdictions=reg.policies.jurisdictions,
         )
         detail = {"notices": notices, "withheld": list(decision.denied)}
         response = _response_entry(decision, identity_id, "ok", sources, view.record_ids, detail)
@@ -237,13 +276,17 @@ def read_profile(
             audit_decision(
                 store, decision, _response_entry(decision, identity_id, "deny", (), (), {})
             )
-        raise AccessDenied(decision.rules or ("default.deny",))
+        raise AccessDenied(decision.rules or ("default.deny",), decision.decisions)
     view, rows = _visible(store, decision, identity_id, anchor)
-    minimised = [minimise(r, decision.fields_for(r["source_id"])) for r in rows]
+    segments = [record_segment(r) for r in rows]  # outputs are keyed by segment
+    minimised = [minimise(r, decision.fields_for(g)) for r, g in zip(rows, segments, strict=True)]
     by_source: dict[str, list[dict[str, Any]]] = {}
-    for r in minimised:
+    folders = _source_folders(store, {r["source_id"] for r in minimised})
+    for g, r in zip(segments, minimised, strict=True):
         clean = {k: _jsonable(v) for k, v in r.items() if v is not None}
-        by_source.setdefault(r["source_id"], []).append(clean)
+        if "source_file" in clean:
+            clean["source_file"] = shown_path(clean["source_file"], folders.get(r["source_id"]))
+        by_source.setdefault(g, []).append(clean)
     counts = {s: len(v) for s, v in by_source.items()}
     outcomes = _outcomes(decision, counts)
     notices = _commit(store, reg, decision, identity_id, view, outcomes, sorted(by_source))

@@ -17,8 +17,9 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from idgraph import clock
 from idgraph.audit import AuditEntry, record_many
 from idgraph.policy.users import get_user
 from idgraph.store import Store
@@ -122,7 +123,7 @@ def apply_retention(
 ) -> RetentionRun:
     """Remove every record past retention as of ``as_of`` (default now); audited."""
     ensure(store)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = clock.now_naive()
     as_of = as_of or now
     user = get_user(store, actor) if actor else None
     if actor and (user is None or not user.active or user.role not in ("records_officer", "admin")):

@@ -8,9 +8,9 @@ after that only an active admin may add or disable users. Every change is audite
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
+from idgraph import clock
 from idgraph.audit import AuditEntry, record
 from idgraph.store import Store
 
@@ -20,6 +20,7 @@ ROLES: Final[tuple[str, ...]] = (
     "overseer",
     "admin",
     "records_officer",
+    "counsel",  # an organisation's legal officer: verifies legal process, reads nothing
 )
 ORG_TYPES: Final[tuple[str, ...]] = ("government", "private", "press", "academic")
 
@@ -99,7 +100,7 @@ def add_user(
         store.execute(
             "INSERT INTO users (name, role, org, org_type, disabled, created_at, created_by) "
             "VALUES (?, ?, ?, ?, false, ?, ?)",
-            [name, role, org, org_type, datetime.now(UTC).replace(tzinfo=None), actor],
+            [name, role, org, org_type, clock.now_naive(), actor],
         )
         record(
             store,
@@ -124,7 +125,7 @@ def disable_user(store: Store, name: str, *, actor: str | None) -> None:
             raise UserError(f"no user {name!r}")
         store.execute(
             "UPDATE users SET disabled = true, disabled_at = ?, disabled_by = ? WHERE name = ?",
-            [datetime.now(UTC).replace(tzinfo=None), actor, name],
+            [clock.now_naive(), actor, name],
         )
         record(
             store,

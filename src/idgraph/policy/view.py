@@ -1,21 +1,24 @@
-"""The purpose-scoped view: the identity graph cut to the records of permitted sources.
+"""The purpose-scoped view: the identity graph cut to the records of permitted segments.
 
-Only records of permitted sources are read, and only accepted edges of the latest
-link run whose *both* ends are such records are kept; components are recomputed
-with union-find. A record of a non-permitted source therefore neither appears nor
-joins two permitted records. When the cut splits an identity, the view is one
-component (the largest; ties broken by the smallest record id; or the one holding
-``anchor``), and nothing says that other fragments exist.
+A segment is a source's records of one origin jurisdiction (``schema.segment_key``);
+the decision point permits segments. Only records of permitted segments are read,
+and only accepted edges of the latest link run whose *both* ends are such records
+are kept; components are recomputed with union-find. A record of a non-permitted
+segment therefore neither appears nor joins two permitted records. When the cut
+splits an identity, the view is one component (the largest; ties broken by the
+smallest record id; or the one holding ``anchor``), and nothing says that other
+fragments exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
+from idgraph.schema import segment_key, segment_source
 from idgraph.store import Store
 
 
@@ -56,30 +59,40 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def record_segment(row: Mapping[str, Any]) -> str:
+    """The segment key of a record row (needs ``source_id`` and ``origin_jurisdiction``)."""
+    return segment_key(row["source_id"], row.get("origin_jurisdiction"))
+
+
 def member_rows(
     store: Store, identity_id: str, sources: Sequence[str], columns: Sequence[str] = ("record_id",)
 ) -> list[dict[str, Any]]:
-    """Current member records of ``identity_id`` from ``sources`` only (``columns`` of each).
+    """Current member records of ``identity_id`` in the segments ``sources`` only.
 
-    Members are cut to ``sources`` by their id (``<source_id>/<source_record_id>``) before
-    any value is read, and checked again on ``source_id`` after. Point lookups with plain
-    IN lists, so ART indexes on ``identity_members(identity_id)`` and ``records(record_id)``
-    are used when present (any extra predicate makes DuckDB scan instead).
+    ``sources`` are segment keys (``src``: the source's own jurisdiction; ``src@US-CA``:
+    its records from California; see ``schema.segment_key``). Members are cut to the
+    segments' sources by their id (``<source_id>/<source_record_id>``) before any value
+    is read, and to the segments on ``source_id`` and ``origin_jurisdiction`` after.
+    Point lookups with plain IN lists, so ART indexes on ``identity_members(identity_id)``
+    and ``records(record_id)`` are used when present (any extra predicate makes DuckDB
+    scan instead).
     """
     allowed = set(sources)
     if not allowed:
         return []
+    allowed_sources = {segment_source(s) for s in allowed}
     try:
         ids = sorted(
             r[0]
             for r in store.fetchall(
                 "SELECT record_id FROM identity_members WHERE identity_id = ?", [identity_id]
             )
-            if r[0].split("/", 1)[0] in allowed
+            if r[0].split("/", 1)[0] in allowed_sources
         )
         if not ids:
             return []
-        cols = list(dict.fromkeys(["record_id", "source_id", "is_current", *columns]))
+        cols = list(dict.fromkeys(
+            ["record_id", "source_id", "is_current", "origin_jurisdiction", *columns]))
         rows = store.fetchall(
             f"SELECT {', '.join(cols)} FROM records WHERE record_id IN ({_marks(len(ids))})",
             ids,
@@ -87,7 +100,7 @@ def member_rows(
     except duckdb.CatalogException as exc:
         raise GraphMissing(f"identity graph missing ({exc}): run linkage first") from exc
     out = [dict(zip(cols, r, strict=True)) for r in rows]
-    out = [r for r in out if r["is_current"] and r["source_id"] in allowed]
+    out = [r for r in out if r["is_current"] and record_segment(r) in allowed]
     out.sort(key=lambda r: str(r["record_id"]))
     return [{c: r[c] for c in columns} for r in out]
 

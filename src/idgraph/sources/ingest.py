@@ -13,16 +13,17 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from idgraph import clock
 from idgraph.schema import NORMALISED_COLUMNS, RECORD_COLUMNS
 from idgraph.settings import Settings
 from idgraph.sources.manifest import Manifest, find_manifests, load_manifest
-from idgraph.sources.mapping import normalise_chunk
+from idgraph.sources.mapping import ORIGIN, normalise_chunk
 from idgraph.sources.parallel import ordered_map, worker_pool
 from idgraph.sources.readers import Chunk, FileRejected, header_columns, read_chunks
 from idgraph.store import Store
@@ -86,7 +87,7 @@ def register_source(store: Store, m: Manifest, manifest_path: Path) -> None:
         "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [m.id, m.title, m.kind.value, m.jurisdiction, list(m.regimes), m.collected_for,
          m.retention_days, str(manifest_path), json.dumps(m.public_dict()),
-         datetime.now(UTC).replace(tzinfo=None)],
+         clock.now_naive()],
     )
 
 
@@ -146,10 +147,29 @@ def prepare_chunk(ctx: ChunkContext, chunk: Chunk) -> Prepared:
         return out
     norm, issues = normalise_chunk(m, chunk.columns, n, ctx.region)
     src_ids = [str(v).strip() for v in chunk.columns[m.record_id]]
+    # A row whose origin jurisdiction is unknown is not stored: which law governs it
+    # (and so which rules decide its reads) cannot be told.
+    unknown_origin = {iss.row for iss in issues if iss.field == ORIGIN}
     for iss in issues:
+        if iss.row in unknown_origin and iss.field != ORIGIN:
+            continue
+        reason = iss.reason
+        if iss.field == ORIGIN:
+            reason += "; row not stored: the law that governs it is unknown"
         q.append((m.id, ctx.file, chunk.lines[iss.row], src_ids[iss.row], iss.field,
-                  iss.value, iss.reason, ctx.batch_id))
-    out.fields_quarantined = len(issues)
+                  iss.value, reason, ctx.batch_id))
+    out.fields_quarantined = sum(
+        1 for iss in issues if iss.row not in unknown_origin and iss.field != ORIGIN)
+    if unknown_origin:
+        out.rows_quarantined += len(unknown_origin)
+        keep = [i for i in range(n) if i not in unknown_origin]
+        chunk = Chunk({k: [v[i] for i in keep] for k, v in chunk.columns.items()},
+                      [chunk.lines[i] for i in keep], [])
+        norm = {k: [v[i] for i in keep] for k, v in norm.items()}
+        src_ids = [src_ids[i] for i in keep]
+        n = len(keep)
+        if n == 0:
+            return out
     out.table = _stage_table(ctx, chunk, norm, src_ids, n)
     return out
 
@@ -281,7 +301,7 @@ def ingest_manifest(
         raise FileRejected(path, "file not found")
     _check_columns(m)
     sha = file_sha256(path)
-    started = datetime.now(UTC).replace(tzinfo=None)
+    started = clock.now_naive()
     batch_id = f"{m.id}-{started:%Y%m%dT%H%M%S%f}-{sha[:8]}"
     s = IngestSummary(m.id, str(path), batch_id)
     ctx = ChunkContext(m, batch_id, str(path), started, settings.default_region)
@@ -298,7 +318,7 @@ def ingest_manifest(
         s.seconds = time.perf_counter() - t0
         store.execute(
             "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [batch_id, m.id, str(path), sha, started, datetime.now(UTC).replace(tzinfo=None),
+            [batch_id, m.id, str(path), sha, started, clock.now_naive(),
              s.rows, s.records_added, s.records_unchanged, s.records_versioned,
              s.rows_quarantined, s.fields_quarantined],
         )

@@ -12,15 +12,25 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from idgraph.normalize import jurisdictions
+from idgraph.normalize.base import InvalidValue
 from idgraph.schema import CANONICAL_FIELDS, DATE_FIELDS, SourceKind
+from idgraph.sources.regimes import canonical_regimes
 
 InputFormat = Literal["csv", "jsonl", "parquet"]
 NameOrder = Literal["first_last", "last_first"]
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
-_JURISDICTION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
 class ManifestError(ValueError):
@@ -72,6 +82,9 @@ class Manifest(_Strict):
     id: str
     title: str
     kind: SourceKind
+    # True: a bare country code that is also a US state abbreviation (IL, CA, GA, ...)
+    # really means the country (declared before `jurisdiction`, which reads it).
+    country_level: bool = False
     jurisdiction: str
     regimes: tuple[str, ...] = Field(default=())
     collected_for: str
@@ -88,12 +101,42 @@ class Manifest(_Strict):
             raise ValueError("must be lower-case letters, digits and _ (2-64 chars)")
         return v
 
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _fold_kind(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
     @field_validator("jurisdiction")
     @classmethod
-    def _check_jurisdiction(cls, v: str) -> str:
-        if not _JURISDICTION_RE.match(v):
-            raise ValueError("must be an ISO 3166 code such as US or US-NY")
-        return v
+    def _check_jurisdiction(cls, v: str, info: ValidationInfo) -> str:
+        """An ISO 3166-1 country or ISO 3166-2 subdivision code, canonical upper case.
+
+        A bare country code that is also a US state or territory abbreviation (``IL`` is
+        Israel, ``CA`` Canada, ``GA`` Gabon) is refused unless ``country_level: true``
+        says the country is meant: state laws key on ``US-IL``, so reading ``IL`` as
+        Illinois would be a guess, and reading it as Israel silently drops them.
+        """
+        try:
+            code = jurisdictions.canonical_code(v)
+        except InvalidValue as exc:
+            raise ValueError(exc.reason) from None
+        country_level = bool(info.data.get("country_level"))
+        state = jurisdictions.state_clash(code)
+        if state and not country_level:
+            raise ValueError(
+                f"{code} is the ISO 3166-1 code of {jurisdictions.country_name(code)} (a "
+                f"country), not {state}: write US-{code} for {state}, or set "
+                f"country_level: true if the source is under {jurisdictions.country_name(code)}"
+                "'s law"
+            )
+        if country_level and not jurisdictions.is_country(code):
+            raise ValueError(f"country_level: true needs a country code, not {code}")
+        return code
+
+    @field_validator("regimes")
+    @classmethod
+    def _check_regimes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return canonical_regimes(v)
 
     @field_validator("fields")
     @classmethod

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from idgraph.normalize import addresses, dates, identifiers, names, phones
+from idgraph.normalize import addresses, dates, identifiers, jurisdictions, names, phones
 from idgraph.normalize.base import InvalidValue, fold
 from idgraph.sources.manifest import FieldSpec, Manifest
 
@@ -96,6 +96,7 @@ def normalise_chunk(
     _address(raw, n, out, issues)
     _contact(raw, n, out, issues, region)
     _events(manifest, raw, n, out, issues)
+    _origin(manifest, raw, n, out, issues)
     return out, issues
 
 
@@ -227,3 +228,23 @@ def _events(
         out[name] = map_unique(lambda t: fold(t) or None if t else None, _col(raw, name, n),
                                name, issues)
 
+
+
+ORIGIN = "origin_jurisdiction"
+
+
+def _origin(
+    manifest: Manifest, raw: dict[str, list[str | None]], n: int,
+    out: dict[str, list[Any]], issues: list[FieldIssue],
+) -> None:
+    """Each record's origin jurisdiction (ISO 3166-2); None when it is the source's own.
+
+    Bare codes and names are read within the country of the source's jurisdiction
+    (a ``US`` compilation's ``CA`` is California). An unknown value is an issue on
+    ``origin_jurisdiction``; ingest quarantines the whole row (see ingest.prepare_chunk).
+    """
+    own = manifest.jurisdiction
+    country = own.split("-", 1)[0]
+    codes = map_unique(lambda t: jurisdictions.clean(t, country), _col(raw, ORIGIN, n),
+                       ORIGIN, issues)
+    out[ORIGIN] = [None if c == own else c for c in codes]

@@ -21,8 +21,15 @@ _RECORDS_DDL = (
     + ", PRIMARY KEY (record_id, version))"
 )
 
+# Columns added to ``records`` after stores were created (appended, in RECORD_COLUMNS
+# order, so positional inserts keep working on migrated stores).
+_RECORDS_MIGRATIONS: tuple[str, ...] = (
+    "ALTER TABLE records ADD COLUMN IF NOT EXISTS origin_jurisdiction VARCHAR",
+)
+
 _CORE_DDL: tuple[str, ...] = (
     _RECORDS_DDL,
+    *_RECORDS_MIGRATIONS,
     """CREATE TABLE IF NOT EXISTS quarantine (
         source_id VARCHAR, source_file VARCHAR, source_line BIGINT,
         source_record_id VARCHAR, field VARCHAR, value VARCHAR, reason VARCHAR,
@@ -68,6 +75,11 @@ class Store:
             self._ensured.add(name)
 
     # -- transactions -------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (work done now commits with it, or not at all)."""
+        return self._depth > 0
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One atomic unit of work; nested calls join the outer transaction."""

@@ -164,7 +164,9 @@ UTILITY = SourceSpec(
              "SVC_STATE", "SVC_ZIP", "CONTACT_PHONE", "SERVICE_START", "SERVICE_END"),
     manifest={
         "title": "Electric and gas utility customer accounts (synthetic)", "kind": "utility",
-        "jurisdiction": "US", "regimes": ["STATE-PUC"],
+        # No federal regime governs utility customer records; state utility-commission
+        # rules vary and no rule reads them, so none is declared.
+        "jurisdiction": "US", "regimes": [],
         "collected_for": "utility service and billing", "retention_days": 2555,
         "record_id": "ACCT_NO",
         "fields": {
@@ -185,7 +187,9 @@ PHONE_SUBSCRIBER = SourceSpec(
              "line_no", "activated", "deactivated"),
     manifest={
         "title": "Mobile carrier subscriber records (synthetic)", "kind": "phone_subscriber",
-        "jurisdiction": "US", "regimes": ["CPNI"],
+        # Subscriber name, address and number are not CPNI (47 U.S.C. § 222(h)(1)); a
+        # carrier gives them to government under the SCA, 18 U.S.C. § 2703(c)(2).
+        "jurisdiction": "US", "regimes": ["SCA"],
         "collected_for": "telecommunications service and billing", "retention_days": 1825,
         "record_id": "sub_id",
         "fields": {

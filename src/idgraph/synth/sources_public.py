@@ -133,7 +133,8 @@ COURT = SourceSpec(
              "FILED_DATE", "CHARGE", "DISPOSITION", "COURT"),
     manifest={
         "title": "Circuit court criminal case index (synthetic)", "kind": "court",
-        "jurisdiction": "US-IL", "regimes": ["PUBLIC-RECORD"],
+        # Public court records: no catalogued regime restricts them (regimes: docs/sources.md).
+        "jurisdiction": "US-IL", "regimes": [],
         "collected_for": "public court record of criminal proceedings",
         "retention_days": 36500, "record_id": "CASE_NUMBER",
         "fields": {
@@ -152,7 +153,7 @@ JAIL_BOOKING = SourceSpec(
              "charges", "home_address"),
     manifest={
         "title": "County jail booking log (synthetic)", "kind": "booking",
-        "jurisdiction": "US-IL", "regimes": ["PUBLIC-RECORD"],
+        "jurisdiction": "US-IL", "regimes": [],
         "collected_for": "custody records of county jails", "retention_days": 3650,
         "record_id": "booking_id",
         "fields": {
@@ -172,7 +173,7 @@ VOTER = SourceSpec(
              "RES_UNIT", "RES_CITY", "RES_STATE", "RES_ZIP", "REG_DATE", "STATUS"),
     manifest={
         "title": "Statewide voter registration lists, merged (synthetic)", "kind": "voter",
-        "jurisdiction": "US", "regimes": ["STATE-ELECTION-LAW"],
+        "jurisdiction": "US", "regimes": [],
         "collected_for": "administration of elections", "retention_days": 3650,
         "record_id": "VOTER_ID",
         "fields": {

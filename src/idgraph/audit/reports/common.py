@@ -47,6 +47,8 @@ class CheckpointInfo:
     signature: str
     pubkey: str
     signature_ok: bool
+    origin: str | None = None
+    note: str | None = None  # the C2SP signed note (None for a legacy checkpoint)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,8 @@ def checkpoint_info(log: AuditLog, cp: Checkpoint) -> CheckpointInfo:
         signature=cp.signature.hex(),
         pubkey=cp.pubkey,
         signature_ok=cp.signed_by(log.public_key),
+        origin=cp.origin,
+        note=cp.note,
     )
 
 

@@ -1,0 +1,334 @@
+""":class:`AuditLog`: the signer, prover and verifier over one store's log.
+
+``checkpoint()`` never signs a tree that does not extend what was signed before: it
+rebuilds the tree from the entry bytes of the whole log and checks every stored
+checkpoint (and the latest one in the publication folder) against it
+(:mod:`idgraph.audit.integrity`). Checkpoints are C2SP signed notes under the name
+``origin``; each is written to the publication folder once its transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from idgraph import clock
+from idgraph.audit import merkle, note, publish
+from idgraph.audit.checkpoint import (
+    DEFAULT_ORIGIN,
+    Checkpoint,
+    ConsistencyProof,
+    InclusionProof,
+    StoredEntry,
+    insert_checkpoint,
+    load_checkpoints,
+)
+from idgraph.audit.entry import AuditEntry
+from idgraph.audit.integrity import AuditIntegrityError, check_extends, recompute
+from idgraph.audit.keys import AuditKeyError, key_path, load_private_key, public_hex
+from idgraph.audit.log import _head, append_entries, ensure_tables
+from idgraph.store import Store
+
+if TYPE_CHECKING:
+    from idgraph.audit.verify import VerifyResult
+
+_CHUNK = 100_000
+KeySpec = Ed25519PublicKey | Path | str | bytes
+Passphrase = bytes | Callable[[], bytes | None] | None
+
+
+class AuditLog:
+    """The audit log of one store.
+
+    The signing key is ``key``, else the PEM at ``key_path`` (default
+    ``data_dir/audit_ed25519.pem``), decrypted with ``passphrase`` (bytes, or a callable
+    asked once when the key is first needed). Checkpoints go to ``publication``
+    (default ``data_dir/audit-publication``; none without a data dir).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        data_dir: Path | None = None,
+        key: Ed25519PrivateKey | None = None,
+        *,
+        key_path: Path | None = None,
+        passphrase: Passphrase = None,
+        origin: str = DEFAULT_ORIGIN,
+        publication: Path | None = None,
+    ) -> None:
+        ensure_tables(store)
+        note.body(origin, 0, bytes(32), "")  # validates the origin
+        self.store = store
+        self.data_dir = data_dir
+        self.origin = origin
+        self._key = key
+        self._key_path = key_path
+        self._passphrase = passphrase
+        if publication is None and data_dir is not None:
+            publication = Path(data_dir) / publish.FOLDER
+        self.publication = publication
+        self._levels = merkle.MerkleLevels()
+
+    # -- keys -------------------------------------------------------------
+    @property
+    def key_path(self) -> Path | None:
+        if self._key_path is not None:
+            return self._key_path
+        return key_path(self.data_dir) if self.data_dir is not None else None
+
+    def passphrase(self) -> bytes | None:
+        p = self._passphrase
+        if callable(p):
+            p = p()
+            self._passphrase = p
+        return p
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            path = self.key_path
+            if path is None:
+                raise ValueError("AuditLog needs a data_dir, a key_path or a key to sign")
+            self._key = load_private_key(path=path, passphrase=self.passphrase())
+        return self._key
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.key.public_key()
+
+    def recorded_keys(self) -> dict[str, tuple[int, int | None]]:
+        """Hex public key -> (first size, last size or None) it may sign."""
+        rows = self.store.fetchall("SELECT pubkey, since_size, until_size FROM audit_keys")
+        return {r[0]: (int(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+
+    # -- entries ----------------------------------------------------------
+    def size(self) -> int:
+        rows = self.store.fetchall("SELECT size FROM audit_head WHERE id = 0")
+        return int(rows[0][0]) if rows else 0
+
+    def append(self, entry: AuditEntry) -> int:
+        return append_entries(self.store, [entry])[0]
+
+    def append_many(self, entries: Iterable[AuditEntry]) -> range:
+        return append_entries(self.store, entries)
+
+    def entries(self, start: int = 0, stop: int | None = None) -> list[StoredEntry]:
+        """Stored entries with ``start <= index < stop``."""
+        stop = self.size() if stop is None else stop
+        rows = self.store.fetchall(
+            "SELECT seq, entry, leaf_hash FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq",
+            [start, stop],
+        )
+        return [StoredEntry(int(s), e.encode(), bytes.fromhex(h)) for s, e, h in rows]
+
+    # -- tree -------------------------------------------------------------
+    def _sync(self) -> merkle.MerkleLevels:
+        """Bring the cached levels up to the stored size, reading only new leaf hashes."""
+        n = self.size()
+        if n < self._levels.size:
+            self._levels = merkle.MerkleLevels()
+        while self._levels.size < n:
+            start = self._levels.size
+            rows = self.store.fetchall(
+                "SELECT seq, from_hex(leaf_hash) FROM audit_log WHERE seq >= ? AND seq < ? "
+                "ORDER BY seq",
+                [start, min(n, start + _CHUNK)],
+            )
+            if not rows or int(rows[0][0]) != start or int(rows[-1][0]) != start + len(rows) - 1:
+                raise AuditIntegrityError(f"audit_log has a gap at or after index {start}")
+            self._levels.extend(bytes(r[1]) for r in rows)
+        return self._levels
+
+    def tree(self) -> merkle.MerkleLevels:
+        """The Merkle levels over the stored leaf hashes (cached, grown on demand)."""
+        return self._sync()
+
+    def root(self, size: int | None = None) -> bytes:
+        return self._sync().root(size)
+
+    # -- checkpoints ------------------------------------------------------
+    def checkpoints(self) -> list[Checkpoint]:
+        return load_checkpoints(self.store)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        cps = self.checkpoints()
+        return cps[-1] if cps else None
+
+    def _trusted(self, signer: str) -> dict[str, Ed25519PublicKey]:
+        keys = self.recorded_keys()
+        window = keys.get(signer)
+        if window is not None and window[1] is not None:
+            raise AuditKeyError(
+                f"the signing key {signer[:16]}... was rotated out at size {window[1]}; "
+                "refusing to sign with it"
+            )
+        if keys and window is None:
+            raise AuditKeyError(
+                f"the signing key {signer[:16]}... is not a key this log recorded (a swapped "
+                "key file?); change keys only with `idgraph audit rotate-key`"
+            )
+        hexes = set(keys)
+        if not keys:  # a log from before the key table: its own key signed everything
+            hexes.add(signer)
+        return {h: Ed25519PublicKey.from_public_bytes(bytes.fromhex(h)) for h in hexes}
+
+    def _check_published(self, levels: merkle.MerkleLevels, trusted: set[str]) -> None:
+        if self.publication is None:
+            return
+        latest = publish.latest_published(self.publication)
+        if latest is None:
+            return
+        cid, n = latest
+        if not any(
+            n.signed_by(n.origin, Ed25519PublicKey.from_public_bytes(bytes.fromhex(h)))
+            for h in trusted
+        ):
+            raise AuditIntegrityError(f"published checkpoint {cid}: no valid log signature")
+        if n.size > levels.size or levels.root(n.size) != n.root:
+            raise AuditIntegrityError(
+                f"the log is not consistent with published checkpoint {cid} (size {n.size}): "
+                "rewritten or rolled back; refusing to sign"
+            )
+
+    def checkpoint(self) -> Checkpoint:
+        """Check that the stored log extends every signed checkpoint; sign its head."""
+        with self.store.transaction() as con:
+            signer = public_hex(self.public_key)
+            trusted = self._trusted(signer)
+            levels = recompute(con)
+            cps = self.checkpoints()
+            check_extends(levels, cps, trusted)
+            self._check_published(levels, set(trusted))
+            self._levels = levels
+            head = _head(con)
+            now = clock.now()
+            when = max(now, head.last) if head.last else now
+            n = levels.size
+            signed = note.sign(self.origin, n, levels.root(n), when.isoformat(), self.key)
+            cp = Checkpoint(
+                id=cps[-1].id + 1 if cps else 0,
+                size=n,
+                root=signed.root,
+                time=when.isoformat(),
+                signature=signed.signatures[0].data,
+                pubkey=signer,
+                note=signed.text(),
+                origin=self.origin,
+            )
+            insert_checkpoint(self.store, cp)
+            con.execute(
+                "INSERT INTO audit_keys (pubkey, origin, since_size, added) VALUES (?, ?, 0, ?) "
+                "ON CONFLICT DO NOTHING",
+                [signer, self.origin, cp.time],
+            )
+            con.execute(
+                "UPDATE audit_head SET last_time = ?, cp_size = ?, cp_at = ? WHERE id = 0",
+                [cp.time, n, now.isoformat()],
+            )
+        self.publish()
+        return cp
+
+    def publish(self) -> int:
+        """Write unpublished checkpoints and the log's keys to the publication folder
+        (only outside a transaction: nothing that may still roll back is published)."""
+        if self.publication is None or self.store.in_transaction:
+            return 0
+        for h, _ in self.recorded_keys().items():
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(h))
+            publish.publish_key(self.publication, self.origin, key)
+        return publish.publish_checkpoints(self.publication, self.checkpoints())
+
+    def add_cosignature(self, checkpoint_id: int, witness: str, line: str) -> Checkpoint:
+        """Store a witness's cosignature line (after checking it parses) and publish it."""
+        cps = {cp.id: cp for cp in self.checkpoints()}
+        cp = cps.get(checkpoint_id)
+        if cp is None or cp.note is None:
+            raise ValueError(f"no signed-note checkpoint {checkpoint_id}")
+        merged = cp.with_cosignatures([line])
+        self.store.execute(
+            "INSERT INTO audit_cosignatures VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [checkpoint_id, witness, line, clock.now().isoformat()],
+        )
+        if self.publication is not None and merged.note is not None:
+            publish.publish_cosigned(self.publication, checkpoint_id, witness, merged.note)
+        return merged
+
+    def rotate_key(self, new_key: Ed25519PrivateKey, entry: AuditEntry) -> tuple[Checkpoint, ...]:
+        """Hand over to ``new_key``: log an ``audit.key_rotate`` entry naming both keys,
+        sign it with the old key, retire the old key, and cross-sign with the new one.
+
+        The caller replaces the key file after this returns (the database commits first).
+        """
+        old, new = public_hex(self.public_key), public_hex(new_key.public_key())
+        if old == new:
+            raise AuditKeyError("the new key is the current key")
+        detail = {
+            **entry.detail,
+            "origin": self.origin,
+            "old_pubkey": old,
+            "new_pubkey": new,
+            "old_vkey": note.vkey(self.origin, self.public_key),
+            "new_vkey": note.vkey(self.origin, new_key.public_key()),
+        }
+        rotate = entry.model_copy(update={"action": "audit.key_rotate", "detail": detail})
+        with self.store.transaction() as con:
+            index = self.append(rotate)
+            handover = self.checkpoint()  # the old key vouches for the new one
+            con.execute("UPDATE audit_keys SET until_size = ? WHERE pubkey = ?", [index + 1, old])
+            con.execute(
+                "INSERT INTO audit_keys (pubkey, origin, since_size, added) VALUES (?, ?, ?, ?)",
+                [new, self.origin, index + 1, clock.now().isoformat()],
+            )
+            self._key = new_key
+            cross = self.checkpoint()
+        self.publish()
+        return handover, cross
+
+    # -- proofs -----------------------------------------------------------
+    def prove(self, index: int, checkpoint: Checkpoint | None = None) -> InclusionProof:
+        """Inclusion proof of entry ``index`` against ``checkpoint`` (default: the
+        latest checkpoint covering it, signing a new one when none does)."""
+        cp = checkpoint or self.latest_checkpoint()
+        if cp is None or cp.size <= index:
+            cp = self.checkpoint()
+        if not 0 <= index < cp.size:
+            raise ValueError(f"index {index} outside checkpoint of size {cp.size}")
+        levels = self._levels if self._levels.size >= cp.size else self._sync()
+        stored = self.entries(index, index + 1)
+        if not stored:
+            raise AuditIntegrityError(f"entry {index} is missing")
+        path = levels.inclusion_path(index, cp.size)
+        return InclusionProof(index, stored[0].data, levels.levels[0][index], tuple(path), cp)
+
+    def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """Proof that the log at ``old_size`` is a prefix of the log at ``new_size``."""
+        levels = self._sync()
+        n = levels.size if new_size is None else new_size
+        path = levels.consistency_path(old_size, n)
+        return ConsistencyProof(old_size, n, levels.root(old_size), levels.root(n), tuple(path))
+
+    # -- verification -----------------------------------------------------
+    def verify(self, pubkey: KeySpec | list[KeySpec] | None = None) -> VerifyResult:
+        """Check the whole log against ``pubkey`` (default: this log's own key)."""
+        from idgraph.audit.verify import verify_log
+
+        if isinstance(pubkey, list):
+            return verify_log(self.store, pubkey)
+
+        if pubkey is None and self._key is not None:
+            pubkey = self._key.public_key()
+        elif pubkey is None and self.key_path is not None:
+            try:
+                pubkey = load_private_key(
+                    path=self.key_path, create=False, passphrase=self.passphrase()
+                ).public_key()
+            except AuditKeyError:
+                pubkey = None  # no key yet: any checkpoint is reported unverifiable
+        return verify_log(self.store, pubkey)

@@ -1,0 +1,145 @@
+"""Reading the registries is an act: decided, scoped to the reader's organisation, audited.
+
+The user, case, legal-process and notice registries say who is investigated, by whom
+and on what paper. Listing one is decided by Cedar (acts ``users.list``,
+``cases.list``, ``legal.list``, ``notices.list`` in ``policies/acts.cedar``); a reader
+who is not an overseer sees only their own organisation's rows (users: an admin, who
+manages every organisation's accounts, sees all); and the listing is audited with
+the ids of what was shown: nothing is returned before its entry is appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Final
+
+import idgraph.cases as cases_mod
+from idgraph import clock
+from idgraph.audit import record
+from idgraph.policy import legal as legal_mod
+from idgraph.policy import notices as notices_mod
+from idgraph.policy import users as users_mod
+from idgraph.policy.acts import ActDecision, authorise_act
+from idgraph.policy.registry import Registry
+from idgraph.store import Store
+
+SEE_ALL: Final[frozenset[str]] = frozenset({"overseer"})
+SEE_ALL_USERS: Final[frozenset[str]] = frozenset({"overseer", "admin"})
+
+
+def _org_scope(dec: ActDecision, see_all: frozenset[str] = SEE_ALL) -> str | None:
+    """The organisation the reader is limited to, or ``None`` for every organisation."""
+    return None if dec.user.role in see_all else dec.user.org
+
+
+def _audit(
+    store: Store,
+    dec: ActDecision,
+    shown: Sequence[str],
+    filters: dict[str, Any],
+    identity_ids: Sequence[str] = (),
+    case_id: str | None = None,
+) -> None:
+    scope = _org_scope(dec, SEE_ALL_USERS if dec.act == "users.list" else SEE_ALL)
+    detail = {"shown": list(shown), "filters": filters, "org_scope": scope}
+    entry = dec.entry(
+        "ok", detail=detail, identity_ids=tuple(dict.fromkeys(identity_ids)), case_id=case_id
+    )
+    with store.transaction():
+        record(store, entry)
+
+
+def list_users(
+    store: Store, actor: str, *, registry: Registry | None = None
+) -> list[users_mod.User]:
+    """Users the actor may see (``users.list``); audited."""
+    dec = authorise_act(store, actor, "users.list", registry=registry)
+    org = _org_scope(dec, SEE_ALL_USERS)
+    users = [u for u in users_mod.list_users(store) if org is None or u.org == org]
+    _audit(store, dec, [u.name for u in users], {})
+    return users
+
+
+def list_cases(
+    store: Store,
+    actor: str,
+    *,
+    org: str | None = None,
+    status: str | None = None,
+    registry: Registry | None = None,
+) -> list[cases_mod.Case]:
+    """Cases the actor may see (``cases.list``), optionally filtered; audited."""
+    dec = authorise_act(store, actor, "cases.list", registry=registry)
+    scope = _org_scope(dec)
+    cases = [
+        c
+        for c in cases_mod.list_cases(store, org=org, status=status)
+        if scope is None or c.org == scope
+    ]
+    _audit(store, dec, [c.case_id for c in cases], {"org": org, "status": status})
+    return cases
+
+
+def legal_orgs(store: Store) -> dict[str, str | None]:
+    """Each document's organisation: the one recorded with it (its registrant's); for a
+    row registered before that was recorded, its case's, else its registrant's."""
+    legal_mod.ensure(store)
+    cases_mod.ensure(store)
+    users_mod.ensure(store)
+    rows = store.fetchall(
+        "SELECT l.legal_id, coalesce(l.org, c.org, u.org) FROM legal_process l "
+        "LEFT JOIN cases c ON c.case_id = l.case_id "
+        "LEFT JOIN users u ON u.name = l.registered_by"
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def list_legal(
+    store: Store, actor: str, *, case_id: str | None = None, registry: Registry | None = None
+) -> list[legal_mod.LegalProcess]:
+    """Legal process the actor may see (``legal.list``); audited."""
+    dec = authorise_act(store, actor, "legal.list", registry=registry, case_id=case_id)
+    scope = _org_scope(dec)
+    orgs = legal_orgs(store) if scope is not None else {}
+    docs = [
+        d
+        for d in legal_mod.list_legal(store, case_id)
+        if scope is None or orgs.get(d.legal_id) == scope
+    ]
+    _audit(
+        store,
+        dec,
+        [d.legal_id for d in docs],
+        {"case": case_id},
+        identity_ids=[i for d in docs for i in d.scope_identities],
+        case_id=case_id,
+    )
+    return docs
+
+
+def list_notices(
+    store: Store,
+    actor: str,
+    *,
+    today: date | None = None,
+    overdue: bool = False,
+    registry: Registry | None = None,
+) -> list[notices_mod.Notice]:
+    """Unsent notices the actor may see (``notices.list``); audited with the identities."""
+    dec = authorise_act(store, actor, "notices.list", registry=registry)
+    scope = _org_scope(dec)
+    day = today or clock.today()
+    items = [
+        n
+        for n in notices_mod.list_notices(store, today=day, overdue=overdue)
+        if scope is None or n.org == scope
+    ]
+    _audit(
+        store,
+        dec,
+        [n.notice_id for n in items],
+        {"overdue": overdue, "today": day.isoformat()},
+        identity_ids=[n.identity_id for n in items],
+    )
+    return items

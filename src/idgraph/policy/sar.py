@@ -1,0 +1,211 @@
+"""Subject-access requests: the only thing a ``subject_access`` read may answer.
+
+A records officer registers a person's request to see what is held about them
+(``open_sar``): the identity it concerns, a description of the requester (who they
+said they were and how that was checked; synthetic in tests), the date it was
+received and the open ``subject_access`` case of the officer's organisation it is
+handled under. A read declared ``subject_access`` is allowed only for identities with
+an open request under the query's case (the decision point computes
+``context.subject_access_request``; ``base.subject_access_request`` forbids
+otherwise). Opening, listing and closing are audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from idgraph import clock
+from idgraph.audit import record
+from idgraph.store import Store
+
+if TYPE_CHECKING:
+    from idgraph.policy.acts import ActDecision
+    from idgraph.policy.registry import Registry
+
+STATUSES: Final[tuple[str, ...]] = ("open", "closed")
+CASE_KIND: Final[str] = "subject_access"
+
+DDL: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS subject_access_requests (
+        sar_id VARCHAR PRIMARY KEY, identity_id VARCHAR NOT NULL, requester VARCHAR NOT NULL,
+        received DATE NOT NULL, case_id VARCHAR NOT NULL, org VARCHAR NOT NULL,
+        opened_by VARCHAR NOT NULL, opened_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL,
+        closed_by VARCHAR, closed_at TIMESTAMP)""",
+)
+
+
+class SarError(ValueError):
+    """A subject-access request operation that may not proceed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectAccessRequest:
+    sar_id: str
+    identity_id: str
+    requester: str
+    received: date
+    case_id: str
+    org: str
+    opened_by: str
+    opened_at: datetime
+    status: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sar_id": self.sar_id,
+            "identity_id": self.identity_id,
+            "requester": self.requester,
+            "received": self.received.isoformat(),
+            "case_id": self.case_id,
+            "org": self.org,
+            "opened_by": self.opened_by,
+            "opened_at": self.opened_at.isoformat(),
+            "status": self.status,
+        }
+
+
+_COLS = "sar_id, identity_id, requester, received, case_id, org, opened_by, opened_at, status"
+
+
+def ensure(store: Store) -> None:
+    store.ensure("policy.sar", DDL)
+
+
+def get_sar(store: Store, sar_id: str) -> SubjectAccessRequest | None:
+    ensure(store)
+    row = store.fetchone(
+        f"SELECT {_COLS} FROM subject_access_requests WHERE sar_id = ?", [sar_id]
+    )
+    return None if row is None else SubjectAccessRequest(*row)
+
+
+def list_sars(
+    store: Store, *, org: str | None = None, status: str | None = None
+) -> list[SubjectAccessRequest]:
+    """Requests, optionally of one organisation and one status, oldest first."""
+    ensure(store)
+    rows = store.fetchall(
+        f"SELECT {_COLS} FROM subject_access_requests "
+        "WHERE (? IS NULL OR org = ?) AND (? IS NULL OR status = ?) ORDER BY opened_at, sar_id",
+        [org, org, status, status],
+    )
+    return [SubjectAccessRequest(*r) for r in rows]
+
+
+def answers(
+    sars: Sequence[SubjectAccessRequest],
+    org: str | None,
+    case_id: str | None,
+    identity_ids: Sequence[str],
+) -> bool:
+    """Whether every identity read has an open request of ``org`` under ``case_id``."""
+    if org is None or case_id is None or not identity_ids:
+        return False
+    covered = {s.identity_id for s in sars if s.is_open and s.org == org and s.case_id == case_id}
+    return all(i in covered for i in identity_ids)
+
+
+def _refuse(store: Store, dec: ActDecision, reason: str, **fields: Any) -> SarError:
+    with store.transaction():
+        record(store, dec.entry(outcome="deny", detail={"reason": reason}, **fields))
+    return SarError(reason)
+
+
+def open_sar(
+    store: Store,
+    identity_id: str,
+    *,
+    case_id: str,
+    requester: str,
+    received: date,
+    actor: str,
+    registry: Registry | None = None,
+) -> SubjectAccessRequest:
+    """Register a request (audited) under an open subject-access case of ``actor``'s org."""
+    from idgraph.cases import get_case
+    from idgraph.policy.acts import authorise_act  # acts imports the registry
+
+    ensure(store)
+    if not requester.strip():
+        raise SarError("describe the requester (--requester)")
+    if received > clock.today():
+        raise SarError("a request cannot be received in the future")
+    dec = authorise_act(store, actor, "sar.open", registry=registry, target=identity_id,
+                        case_id=case_id)
+    org = dec.user.org
+    case = get_case(store, case_id)
+    if case is None or case.org != org:
+        raise _refuse(store, dec, f"no case {case_id!r} in {org!r}", case_id=case_id)
+    if not case.is_open or case.kind != CASE_KIND:
+        raise _refuse(
+            store, dec, f"case {case_id!r} is not an open {CASE_KIND} case", case_id=case_id
+        )
+    now = clock.now_naive()
+    key = f"{org}\x1f{case_id}\x1f{identity_id}\x1f{now.isoformat()}"
+    sar = SubjectAccessRequest(
+        sar_id="SAR-" + hashlib.sha256(key.encode()).hexdigest()[:10],
+        identity_id=identity_id,
+        requester=requester.strip(),
+        received=received,
+        case_id=case_id,
+        org=org,
+        opened_by=actor,
+        opened_at=now,
+        status="open",
+    )
+    with store.transaction():
+        store.execute(
+            f"INSERT INTO subject_access_requests ({_COLS}) VALUES ({', '.join('?' * 9)})",
+            [sar.sar_id, identity_id, sar.requester, received, case_id, org, actor, now, "open"],
+        )
+        detail = {"sar_id": sar.sar_id, "received": received.isoformat()}
+        record(store, dec.entry(detail=detail, case_id=case_id, identity_ids=(identity_id,)))
+    return sar
+
+
+def close_sar(
+    store: Store, sar_id: str, *, actor: str, registry: Registry | None = None
+) -> SubjectAccessRequest:
+    """Close a request of ``actor``'s organisation (audited): reads under it end."""
+    from idgraph.policy.acts import authorise_act
+
+    ensure(store)
+    # Closing needs the same standing as opening: a records officer of the organisation.
+    dec = authorise_act(store, actor, "sar.close", registry=registry, target=sar_id)
+    sar = get_sar(store, sar_id)
+    if sar is None or sar.org != dec.user.org:
+        raise _refuse(store, dec, f"no request {sar_id!r} in {dec.user.org!r}")
+    if not sar.is_open:
+        raise _refuse(store, dec, f"{sar_id} is already closed", case_id=sar.case_id)
+    with store.transaction():
+        store.execute(
+            "UPDATE subject_access_requests SET status = 'closed', closed_by = ?, "
+            "closed_at = ? WHERE sar_id = ?",
+            [actor, clock.now_naive(), sar_id],
+        )
+        entry = dec.entry(
+            detail={"sar_id": sar_id}, case_id=sar.case_id, identity_ids=(sar.identity_id,)
+        )
+        record(store, entry)
+    return replace(sar, status="closed")
+
+
+def read_sars(
+    store: Store, *, actor: str, status: str | None = None, registry: Registry | None = None
+) -> list[SubjectAccessRequest]:
+    """The requests of ``actor``'s organisation (audited as ``sar.list``)."""
+    from idgraph.policy.acts import authorise_act
+
+    dec = authorise_act(store, actor, "sar.list", registry=registry)
+    items = list_sars(store, org=dec.user.org, status=status)
+    with store.transaction():
+        record(store, dec.entry(detail={"status": status, "count": len(items)}))
+    return items
