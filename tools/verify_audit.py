@@ -15,7 +15,10 @@ consistent with the export: a kept size beyond the export is a rollback, a diffe
 root at the same size a rewrite. Nothing signed fails; entries after the last checkpoint
 (or the last one every --witness-key cosigned) fail unless --allow-unsigned-tail.
 A subject-access report: its checkpoint signature and each disclosure's inclusion proof.
-Prints OK or the first failure; exit 1 on failure.
+--pubkey is required (a verifier key also pins the log's origin). Malformed or crafted
+input (extra or missing headers, lines out of order, another origin, entries back-dated
+into signed history, rotations not signed by both keys, ...) fails naming the line.
+Prints OK or the first failure; exit 1 on failure; never a traceback.
 """
 
 from __future__ import annotations
@@ -30,14 +33,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
 TAG = "idgraph-audit-checkpoint/v1"
 FORMAT = "idgraph-audit-export/v1"
 ROTATE = "audit.key_rotate"
+ROTATE_TAG = "idgraph-audit-key-rotate/v1"
 DASH = "\u2014"
 
 
@@ -64,26 +69,50 @@ def key_id(name: str, key: Ed25519PublicKey, kind: int) -> bytes:
 # -- keys -------------------------------------------------------------------------
 def load_key(spec: str) -> Ed25519PublicKey:
     """PEM file or text, 64 hex characters, or a signed-note verifier key (vkey)."""
-    text = Path(spec).read_bytes() if Path(spec).is_file() else spec.encode()
+    return load_named_key(spec)[1]
+
+
+def load_named_key(spec: str) -> tuple[str | None, Ed25519PublicKey]:
+    """The key, and the log name (origin) when given as a verifier key (which pins it)."""
+    try:
+        text = Path(spec).read_bytes() if _is_file(spec) else spec.encode()
+    except OSError as exc:
+        raise Fail(f"--pubkey {spec[:60]}: cannot read: {exc.strerror or exc}") from None
     text = text.strip()
-    if text.startswith(b"-----BEGIN"):
-        key = load_pem_public_key(text)
-        if not isinstance(key, Ed25519PublicKey):
-            raise Fail("--pubkey is not an Ed25519 key")
-        return key
-    if b"+" in text:
-        return parse_vkey(text.decode())[2]
-    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text.decode()))
+    try:
+        if text.startswith(b"-----BEGIN"):
+            key = load_pem_public_key(text)
+            if not isinstance(key, Ed25519PublicKey):
+                raise Fail("--pubkey is not an Ed25519 key")
+            return None, key
+        if b"+" in text:
+            name, kind, vk = parse_vkey(text.decode())
+            if kind != 0x01:
+                raise Fail(f"--pubkey {name!r} is a witness key, not a log key")
+            return name, vk
+        return None, Ed25519PublicKey.from_public_bytes(bytes.fromhex(text.decode()))
+    except (ValueError, TypeError):
+        raise Fail(f"--pubkey {spec[:60]!r}: not a PEM, hex or verifier key") from None
+
+
+def _is_file(spec: str) -> bool:
+    try:
+        return Path(spec).is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file name
+        return False
 
 
 def parse_vkey(text: str) -> tuple[str, int, Ed25519PublicKey]:
-    text = Path(text).read_text().strip() if Path(text).is_file() else text.strip()
+    try:
+        text = Path(text).read_text().strip() if _is_file(text) else text.strip()
+    except (OSError, ValueError):
+        raise Fail(f"cannot read the verifier key file {text[:60]}") from None
     try:
         name, kid, material = text.split("+", 2)
         data = base64.b64decode(material, validate=True)
         key = Ed25519PublicKey.from_public_bytes(data[1:])
-    except ValueError as exc:
-        raise Fail(f"not a verifier key: {text!r}") from exc
+    except (ValueError, IndexError):
+        raise Fail(f"not a verifier key: {text[:80]!r}") from None
     if key_id(name, key, data[0]).hex() != kid:
         raise Fail(f"verifier key {name!r}: key id does not match")
     return name, data[0], key
@@ -124,21 +153,52 @@ class Note:
         return False
 
 
-def parse_note(text: str) -> Note:
+def parse_note(text: Any) -> Note:
+    if not isinstance(text, str):
+        raise Fail("the note is not text")
     head, sep, tail = text.partition("\n\n")
     lines = head.split("\n")
-    if not sep or len(lines) < 3 or not lines[1].isdigit():
+    if not sep or len(lines) < 3:
         raise Fail("not a checkpoint note (origin, size, root hash, blank line, signatures)")
-    root = base64.b64decode(lines[2], validate=True)
+    if not _decimal(lines[1]):
+        raise Fail(f"bad tree size {lines[1][:24]!r} in the note")
+    try:
+        root = base64.b64decode(lines[2], validate=True)
+    except ValueError:
+        raise Fail("the note's root hash is not base64") from None
+    if len(root) != 32:
+        raise Fail("the note's root hash is not 32 bytes")
     time = next((x[5:] for x in lines[3:] if x.startswith("time ")), None)
     sigs = []
     for line in filter(None, tail.split("\n")):
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != DASH:
-            raise Fail(f"bad signature line {line!r}")
-        data = base64.b64decode(parts[2], validate=True)
+            raise Fail(f"bad signature line {line[:80]!r}")
+        try:
+            data = base64.b64decode(parts[2], validate=True)
+        except ValueError:
+            raise Fail(f"signature line of {parts[1][:40]!r} is not base64") from None
         sigs.append((parts[1], data[:4], data[4:]))
     return Note(head + "\n", lines[0], int(lines[1]), root, time, sigs)
+
+
+def _decimal(text: str) -> bool:
+    """A tree size as a note writes it: ASCII digits, no leading zero, at most 19."""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and (text == "0" or text[0] != "0")
+
+
+def _count(value: Any) -> TypeGuard[int]:
+    """A JSON size or index: a non-negative integer (not a bool, not a float)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def _when(text: Any) -> datetime | None:
+    """An aware ISO 8601 time, else None."""
+    try:
+        t = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return t if t is not None and t.tzinfo is not None else None
 
 
 @dataclass
@@ -164,30 +224,62 @@ class Cp:
             return False
 
 
-def cp_of(o: dict[str, Any], label: str) -> Cp:
+def cp_of(o: Any, label: str) -> Cp:
     """A checkpoint from JSON (export line, `audit checkpoint`, proof or report)."""
-    n = parse_note(o["note"]) if o.get("note") else None
-    cp = Cp(
-        label,
-        o["size"],
-        bytes.fromhex(o["root"]),
-        o.get("time"),
-        o.get("pubkey"),
-        bytes.fromhex(o.get("signature", "")),
-        n,
-    )
+    if not isinstance(o, dict):
+        raise Fail(f"{label}: not a checkpoint object")
+    try:
+        n = parse_note(o["note"]) if o.get("note") is not None else None
+    except Fail as exc:
+        raise Fail(f"{label}: {exc}") from None
+    size, time = o.get("size"), o.get("time")
+    if not _count(size):
+        raise Fail(f"{label}: size {str(size)[:24]!r} is not a tree size")
+    if time is not None and _when(time) is None:
+        raise Fail(f"{label}: time {str(time)[:40]!r} is not an ISO 8601 UTC time")
+    try:
+        root = bytes.fromhex(o["root"])
+        signature = bytes.fromhex(o.get("signature") or "")
+    except (KeyError, TypeError, ValueError):
+        raise Fail(f"{label}: root or signature is not hex") from None
+    pubkey = o.get("pubkey")
+    cp = Cp(label, size, root, time, pubkey if isinstance(pubkey, str) else None, signature, n)
+    if len(root) != 32:
+        raise Fail(f"{label}: root is not 32 bytes")
     if n is not None and (n.size, n.root, n.time) != (cp.size, cp.root, cp.time):
         raise Fail(f"{label}: bad signature (its fields disagree with its signed note)")
+    if size == 0 and root != h(b""):
+        raise Fail(f"{label}: size 0 but its root is not the root of the empty tree")
     return cp
 
 
 def kept_checkpoint(path: Path) -> Cp:
-    text = path.read_text(encoding="utf-8")
+    label = f"kept checkpoint {path.name}"
+    text = read_text(path, label)
     if text.lstrip().startswith("{"):
-        o = json.loads(text)
-        return cp_of(o.get("checkpoint", o), f"kept checkpoint {path.name}")
-    n = parse_note(text)
-    return Cp(f"kept checkpoint {path.name}", n.size, n.root, n.time, None, b"", n)
+        try:
+            o = json.loads(text)
+        except (ValueError, RecursionError):
+            raise Fail(f"{label}: not JSON") from None
+        return cp_of(o.get("checkpoint", o) if isinstance(o, dict) else o, label)
+    try:
+        n = parse_note(text)
+    except Fail as exc:
+        raise Fail(f"{label}: {exc}") from None
+    if _when(n.time) is None and n.time is not None:
+        raise Fail(f"{label}: time {n.time[:40]!r} is not an ISO 8601 UTC time")
+    if n.size == 0 and n.root != h(b""):
+        raise Fail(f"{label}: size 0 but its root is not the root of the empty tree")
+    return Cp(label, n.size, n.root, n.time, None, b"", n)
+
+
+def read_text(path: Path, label: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise Fail(f"{label}: not UTF-8 text") from None
+    except OSError as exc:
+        raise Fail(f"{label}: cannot read {path}: {exc.strerror or exc}") from None
 
 
 # -- RFC 9162 proofs ----------------------------------------------------------------
@@ -284,25 +376,68 @@ class Trust:
 
 
 # -- exports ------------------------------------------------------------------------
-def lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            obj = json.loads(line)
-            if lineno == 1 and obj.get("type") != "header":
-                raise Fail("line 1: not a header")
-            yield obj
+KINDS = ("header", "checkpoint", "consistency", "entry")  # the order an export is written in
+
+
+def lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` of each line: exactly one header (line 1), then
+    checkpoints, consistency proofs and entries, in that order; anything else fails."""
+    order = 0
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                try:
+                    obj = json.loads(line)
+                except (ValueError, RecursionError):
+                    raise Fail(f"line {lineno}: not JSON (or nested too deep)") from None
+                if not isinstance(obj, dict) or obj.get("type") not in KINDS:
+                    raise Fail(
+                        f"line {lineno}: not an export line (a JSON object of type "
+                        f"{', '.join(KINDS)})"
+                    )
+                kind = KINDS.index(obj["type"])
+                if lineno == 1 and kind != 0:
+                    raise Fail("line 1: not a header (an export starts with its header)")
+                if lineno > 1 and kind == 0:
+                    raise Fail(f"line {lineno}: a second header")
+                if kind < order:
+                    raise Fail(
+                        f"line {lineno}: {KINDS[kind]} after {KINDS[order]} lines (out of order)"
+                    )
+                order = kind
+                yield lineno, obj
+    except UnicodeDecodeError:
+        raise Fail(f"{path.name}: not UTF-8 text") from None
+    except OSError as exc:
+        raise Fail(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def rotation(o: dict[str, Any]) -> tuple[int, str, str] | None:
-    if ROTATE not in o["entry"]:
+    if (
+        not isinstance(o.get("entry"), str)
+        or ROTATE not in o["entry"]
+        or not _count(o.get("index"))
+    ):
         return None
     try:
         e = json.loads(o["entry"])
-        if e["action"] != ROTATE:
+        if not isinstance(e, dict) or e.get("action") != ROTATE:
             return None
-        return o["index"], e["detail"]["old_pubkey"], e["detail"]["new_pubkey"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, RecursionError):
         return None
+    try:
+        d = e["detail"]
+        old, new = str(d["old_pubkey"]), str(d["new_pubkey"])
+        # both keys sign the hand-over: a row written without the old key does not count
+        msg = f"{ROTATE_TAG}\n{d.get('origin', '')}\n{old}\n{new}\n".encode()
+        for k, sig in ((old, d["old_sig"]), (new, d["new_sig"])):
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(k)).verify(bytes.fromhex(sig), msg)
+        return o["index"], old, new
+    except (ValueError, KeyError, TypeError, InvalidSignature):
+        raise Fail(
+            f"entry {o['index']}: a key rotation not signed by both keys (old_sig, new_sig): "
+            "it hands over nothing (written without the old key?)"
+        ) from None
 
 
 @dataclass
@@ -310,11 +445,15 @@ class Export:
     trust: Trust
     kept: list[Cp]
     allow_tail: bool
+    origin: str | None = None  # pinned by a --pubkey vkey's name or a kept note
     header: dict[str, Any] = field(default_factory=dict)
     cps: list[dict[str, Any]] = field(default_factory=list)
     parsed: dict[int, Cp] = field(default_factory=dict)
     checks: dict[int, list[tuple[bytes, str]]] = field(default_factory=dict)
+    ceilings: dict[int, tuple[datetime, str]] = field(default_factory=dict)
+    floors: dict[int, tuple[datetime, str]] = field(default_factory=dict)
     frontier: list[tuple[int, bytes]] = field(default_factory=list)
+    declared: int = 0
     n: int = 0
     last_time: datetime | None = None
     notes: list[str] = field(default_factory=list)
@@ -329,75 +468,141 @@ class Export:
 
     def first_pass(self, path: Path) -> None:
         rotations: list[tuple[int, str, str]] = []
-        for o in lines(path):
+        for _, o in lines(path):
             if o["type"] == "header":
                 if o.get("format") != FORMAT:
-                    raise Fail(f"unknown format {o.get('format')!r}")
-                self.header = o
+                    raise Fail(f"header: unknown format {str(o.get('format'))[:40]!r}")
+                if not _count(o.get("entries")):
+                    raise Fail(f"header: entries {str(o.get('entries'))[:24]!r} is not a count")
+                self.header, self.declared = o, o["entries"]
             elif o["type"] == "checkpoint":
                 self.cps.append(o)
             elif o["type"] == "entry" and (r := rotation(o)) is not None:
                 rotations.append(r)
         if not self.trust.keys:
-            print("warning: no --pubkey; trusting the key named in the file", file=sys.stderr)
-            hx = self.header["pubkey"]
-            self.trust.keys[hx] = Ed25519PublicKey.from_public_bytes(bytes.fromhex(hx))
+            raise Fail(
+                f"no --pubkey: the file names key {str(self.header.get('pubkey'))[:16]}..., "
+                "but a forger names their own; pass the log's public key obtained "
+                "independently (PEM, hex or verifier key)"
+            )
         signed = []
         for o in self.cps:
-            cp = cp_of(o, f"checkpoint {o['id']}")
-            self.parsed[o["id"]] = cp
-            if o.get("pubkey"):
-                own = Ed25519PublicKey.from_public_bytes(bytes.fromhex(o["pubkey"]))
+            cid = o.get("id")
+            if not _count(cid):
+                raise Fail(f"checkpoint id {str(cid)[:24]!r} is not a number")
+            if cid in self.parsed:
+                raise Fail(f"checkpoint {cid}: repeated")
+            cp = cp_of(o, f"checkpoint {cid}")
+            self.parsed[cid] = cp
+            if cp.pubkey:
+                try:
+                    own = Ed25519PublicKey.from_public_bytes(bytes.fromhex(cp.pubkey))
+                except ValueError:
+                    continue
                 if cp.signed_by(own):
-                    signed.append((cp.size, o["pubkey"]))
+                    signed.append((cp.size, cp.pubkey))
         self.trust.learn(sorted(rotations), signed)
+
+    def _origin(self, cp: Cp) -> None:
+        """Every note names one log: the header's origin, the one a --pubkey verifier key
+        or a kept checkpoint pins."""
+        if cp.note is None:
+            return
+        if self.origin is None:
+            self.origin = cp.note.origin
+        if cp.note.origin != self.origin:
+            raise Fail(
+                f"{cp.label}: origin {cp.note.origin[:60]!r} is not {self.origin[:60]!r} "
+                "(a checkpoint of another log)"
+            )
+
+    def _times(self, cp: Cp) -> None:
+        t = _when(cp.time)
+        if t is None:
+            return
+        if cp.size and (cp.size - 1 not in self.ceilings or t < self.ceilings[cp.size - 1][0]):
+            self.ceilings[cp.size - 1] = (t, cp.label)
+        if cp.size not in self.floors or t > self.floors[cp.size][0]:
+            self.floors[cp.size] = (t, cp.label)
 
     def check_checkpoints(self) -> None:
         origin = self.header.get("origin")
+        for kept in self.kept:
+            self._origin(kept)
+        if origin is not None:
+            if not isinstance(origin, str):
+                raise Fail("header: origin is not text")
+            if self.origin is not None and origin != self.origin:
+                raise Fail(
+                    f"header: origin {origin[:60]!r} is not {self.origin[:60]!r} "
+                    "(an export of another log)"
+                )
+            self.origin = origin
         for pos, o in enumerate(self.cps):
             cp = self.parsed[o["id"]]
             self.trust.check(cp)
-            if cp.note is not None and origin and cp.note.origin != origin:
-                raise Fail(f"checkpoint {o['id']}: origin {cp.note.origin!r} is not {origin!r}")
+            self._origin(cp)
             if o["id"] != pos:
                 raise Fail(f"checkpoint {o['id']}: expected id {pos}")
             if pos:
-                prev = self.cps[pos - 1]
-                t, pt = o.get("time"), prev.get("time")
-                older = bool(t and pt and datetime.fromisoformat(t) < datetime.fromisoformat(pt))
-                if o["size"] < prev["size"] or older:
+                prev = self.parsed[pos - 1]
+                t, pt = _when(cp.time), _when(prev.time)
+                older = bool(t and pt and t < pt)
+                if cp.size < prev.size or older:
                     raise Fail(f"checkpoint {o['id']}: smaller or older than checkpoint {pos - 1}")
             self.checks.setdefault(cp.size, []).append((cp.root, f"checkpoint {o['id']} root"))
+            self._times(cp)
         for kept in self.kept:
             self.trust.check(kept)
-            if kept.size > self.header["entries"]:
+            if kept.size > self.declared:
                 raise Fail(
                     f"{kept.label}: rollback: it signed {kept.size} entries, the export holds "
-                    f"{self.header['entries']}"
+                    f"{self.declared}"
                 )
             self.checks.setdefault(kept.size, []).append((kept.root, kept.label))
+            self._times(kept)
+        named = self.header.get("pubkey")
+        if named is not None and named not in self.trust.keys:
+            raise Fail(
+                f"header: names the log key {str(named)[:16]}..., which is not a --pubkey "
+                "nor handed over to by a signed rotation in the export (another log's key?)"
+            )
 
-    def consistency(self, o: dict[str, Any]) -> None:
-        a, b = self.parsed[o["from"]], self.parsed[o["to"]]
-        path = [bytes.fromhex(p) for p in o["path"]]
+    def _cp(self, cid: Any, where: str) -> Cp:
+        cp = self.parsed.get(cid) if _count(cid) else None
+        if cp is None:
+            raise Fail(f"{where}: names unknown checkpoint {str(cid)[:24]}")
+        return cp
+
+    def consistency(self, lineno: int, o: dict[str, Any]) -> None:
+        where = f"line {lineno} (consistency proof)"
+        a, b = self._cp(o.get("from"), where), self._cp(o.get("to"), where)
+        path = _hexes(o.get("path"), where)
         ok = verify_consistency(a.size, b.size, a.root, b.root, path)
-        if not ok or o["old_size"] != a.size or o["new_size"] != b.size:
+        if not ok or o.get("old_size") != a.size or o.get("new_size") != b.size:
             raise Fail(f"checkpoints {o['from']}->{o['to']}: consistency proof fails")
 
-    def entry(self, o: dict[str, Any]) -> None:
-        i, data = o["index"], o["entry"].encode()
-        if i != self.n:
+    def entry(self, lineno: int, o: dict[str, Any]) -> None:
+        i, data = o.get("index"), o.get("entry")
+        if not _count(i):
+            raise Fail(f"line {lineno}: entry index {str(i)[:24]!r} is not a valid index")
+        if i > self.n:
             raise Fail(f"entry {self.n}: missing (next line has index {i})")
-        leaf = h(b"\x00" + data)
-        if leaf.hex() != o["leaf_hash"]:
+        if i < self.n:
+            raise Fail(f"entry {i}: repeated or out of order (line {lineno}, expected {self.n})")
+        if i >= self.declared:
+            raise Fail(f"entry {i}: after the {self.declared} entries the header declares")
+        if not isinstance(data, str):
+            raise Fail(f"entry {i}: the entry is not text")
+        raw_data = data.encode()
+        leaf = h(b"\x00" + raw_data)
+        if leaf.hex() != o.get("leaf_hash"):
             raise Fail(f"entry {i}: leaf hash does not match the entry bytes")
-        t = datetime.fromisoformat(json.loads(data)["time"])
-        if self.last_time is not None and t < self.last_time:
-            raise Fail(f"entry {i}: back-dated (earlier than entry {i - 1})")
-        self.last_time = t
+        self._entry_time(i, data)
         if "proof" in o:
-            cp = self.parsed[o["proof"]["checkpoint"]]
-            path = [bytes.fromhex(p) for p in o["proof"]["path"]]
+            p = o["proof"]
+            cp = self._cp(p.get("checkpoint") if isinstance(p, dict) else None, f"entry {i}")
+            path = _hexes(p.get("path"), f"entry {i}")
             if not verify_inclusion(i, cp.size, leaf, path, cp.root):
                 raise Fail(f"entry {i}: inclusion proof fails against {cp.label}")
         self.frontier.append((1, leaf))
@@ -410,9 +615,27 @@ class Export:
                 what = "rewrite: " if label.startswith("kept") else ""
                 raise Fail(f"entries 0..{i}: {what}do not hash to {label}")
 
+    def _entry_time(self, i: int, data: str) -> None:
+        try:
+            e = json.loads(data)
+        except (ValueError, RecursionError):
+            e = None
+        t = _when(e.get("time")) if isinstance(e, dict) else None
+        if t is None:
+            raise Fail(f"entry {i}: time missing or unreadable (an ISO 8601 UTC time)")
+        if self.last_time is not None and t < self.last_time:
+            raise Fail(f"entry {i}: back-dated (earlier than entry {i - 1})")
+        floor = self.floors.get(i)
+        if floor is not None and t < floor[0]:
+            raise Fail(f"entry {i}: back-dated: before {floor[1]} was signed ({floor[0]})")
+        ceiling = self.ceilings.get(i)
+        if ceiling is not None and t > ceiling[0]:
+            raise Fail(f"entry {i}: dated {t} after {ceiling[1]} was signed ({ceiling[0]})")
+        self.last_time = t
+
     def finish(self) -> str:
-        if self.n != self.header.get("entries"):
-            raise Fail(f"entry {self.n}: file ends, header promised {self.header.get('entries')}")
+        if self.n != self.declared:
+            raise Fail(f"entry {self.n}: file ends, header promised {self.declared}")
         for cp in self.parsed.values():
             if cp.size > self.n:
                 raise Fail(f"{cp.label}: signs {cp.size} entries, file has {self.n}")
@@ -442,76 +665,137 @@ class Export:
         self.notes.append(msg)
 
 
-def check_export(path: Path, trust: Trust, kept: list[Cp], allow_tail: bool) -> str:
-    ex = Export(trust, kept, allow_tail)
+def _hexes(path: Any, where: str) -> list[bytes]:
+    if not isinstance(path, list) or not all(isinstance(p, str) for p in path):
+        raise Fail(f"{where}: proof path is not a list of hex hashes")
+    try:
+        return [bytes.fromhex(p) for p in path]
+    except ValueError:
+        raise Fail(f"{where}: proof path is not a list of hex hashes") from None
+
+
+def check_export(
+    path: Path, trust: Trust, kept: list[Cp], allow_tail: bool, origin: str | None = None
+) -> str:
+    ex = Export(trust, kept, allow_tail, origin)
     ex.first_pass(path)
     ex.check_checkpoints()
-    for o in lines(path):
+    for lineno, o in lines(path):
         if o["type"] == "consistency":
-            ex.consistency(o)
+            ex.consistency(lineno, o)
         elif o["type"] == "entry":
-            ex.entry(o)
+            ex.entry(lineno, o)
     return ex.finish()
 
 
 # -- single proofs and subject-access reports ---------------------------------------
-def _checked(cp: Cp, trust: Trust, kept: list[Cp]) -> None:
+def _checked(cp: Cp, trust: Trust, kept: list[Cp], origin: str | None = None) -> str:
+    """Check ``cp`` (of a proof or report) and the kept checkpoints; return what could
+    not be compared (a kept checkpoint of another size: no consistency proof here)."""
     if not trust.keys:
         raise Fail("--pubkey is required to check a proof or a report")
     trust.check(cp)
     if trust.witnesses and not trust.cosigned(cp):
         raise Fail(f"{cp.label}: not cosigned by every --witness-key")
+    for other in (*kept, cp):
+        if other.note is None:
+            continue
+        origin = origin or other.note.origin
+        if other.note.origin != origin:
+            raise Fail(f"{other.label}: origin {other.note.origin[:60]!r} is not {origin[:60]!r}")
+    unchecked = []
     for k in kept:
         trust.check(k)
         if k.size == cp.size and k.root != cp.root:
             raise Fail(f"{k.label}: rewrite: same size {k.size}, different root")
+        if k.size != cp.size:
+            unchecked.append(f"{k.label} (size {k.size})")
+    if not unchecked:
+        return ""
+    return (
+        f"; NOT compared with {', '.join(unchecked)}: this file has no consistency proof "
+        f"from size {cp.size}; check an export against them"
+    )
 
 
 def _proved(i: int, p: dict[str, Any], cp: Cp) -> None:
-    leaf = bytes.fromhex(p["leaf_hash"])
-    if p.get("entry") is not None and h(b"\x00" + p["entry"].encode()) != leaf:
+    (leaf,) = _hexes([p.get("leaf_hash")], f"entry {i}")
+    if p.get("entry") is not None and (
+        not isinstance(p["entry"], str) or h(b"\x00" + p["entry"].encode()) != leaf
+    ):
         raise Fail(f"entry {i}: leaf hash does not match the entry bytes")
-    path = [bytes.fromhex(x) for x in p["path"]]
+    path = _hexes(p.get("path"), f"entry {i}")
     if p["tree_size"] != cp.size or not verify_inclusion(i, cp.size, leaf, path, cp.root):
         raise Fail(f"entry {i}: inclusion proof fails against {cp.label}")
 
 
-def check_proof(proof: dict[str, Any], trust: Trust, kept: list[Cp]) -> str:
+def _label(o: Any) -> str:
+    return f"checkpoint {str(o.get('id'))[:24]}" if isinstance(o, dict) else "checkpoint"
+
+
+def check_proof(
+    proof: dict[str, Any], trust: Trust, kept: list[Cp], origin: str | None = None
+) -> str:
     """One proof as printed by ``idgraph audit prove --json``."""
-    cp = cp_of(proof["checkpoint"], f"checkpoint {proof['checkpoint'].get('id')}")
-    _checked(cp, trust, kept)
+    if not _count(proof.get("index")) or "checkpoint" not in proof:
+        raise Fail("not an export, a proof (index, checkpoint) or a report (disclosures)")
+    cp = cp_of(proof["checkpoint"], _label(proof["checkpoint"]))
+    unchecked = _checked(cp, trust, kept, origin)
     _proved(proof["index"], proof, cp)
-    return f"OK: entry {proof['index']} is in {cp.label} (size {cp.size}, root {cp.root.hex()})"
+    return (
+        f"OK: entry {proof['index']} is in {cp.label} (size {cp.size}, root {cp.root.hex()})"
+        f"{unchecked}"
+    )
 
 
 FIELDS = ("action", "principal", "organisation", "role", "purpose", "basis", "case_id")
 
 
-def check_report(report: dict[str, Any], trust: Trust, kept: list[Cp]) -> str:
+def check_report(
+    report: dict[str, Any], trust: Trust, kept: list[Cp], origin: str | None = None
+) -> str:
     """A subject-access report's JSON exactly as the subject receives it."""
     disclosures = report.get("disclosures") or []
+    if not isinstance(disclosures, list) or not all(isinstance(d, dict) for d in disclosures):
+        raise Fail("the report's disclosures are not a list of objects")
     if not disclosures:
+        if report.get("checkpoint"):  # nothing to prove, but a checkpoint shown must hold
+            _checked(cp_of(report["checkpoint"], _label(report["checkpoint"])), trust, kept)
         return "OK: the report lists no disclosures (nothing to prove)"
     if not report.get("checkpoint"):
         raise Fail("nothing is signed: the report has disclosures but no checkpoint")
-    cp = cp_of(report["checkpoint"], f"checkpoint {report['checkpoint'].get('id')}")
-    _checked(cp, trust, kept)
+    cp = cp_of(report["checkpoint"], _label(report["checkpoint"]))
+    unchecked = _checked(cp, trust, kept, origin)
     hidden = 0
+    seen: set[int] = set()
     for d in disclosures:
-        i, p = d["index"], d.get("proof")
-        if p is None or p.get("index", i) != i:
+        i, p = d.get("index"), d.get("proof")
+        if not _count(i):
+            raise Fail(f"disclosure index {str(i)[:24]!r} is not a number")
+        if i in seen:
+            raise Fail(f"disclosure {i}: listed twice")
+        seen.add(i)
+        if not isinstance(p, dict) or p.get("index", i) != i:
             raise Fail(f"disclosure {i}: no inclusion proof")
-        _proved(i, p, cp)
+        if p.get("tree_size", cp.size) != cp.size:
+            raise Fail(f"disclosure {i}: proof is against another tree than {cp.label}")
+        _proved(i, {**p, "tree_size": cp.size}, cp)
         if p.get("entry") is None:
             hidden += 1
             continue
-        e = json.loads(p["entry"])
+        try:
+            e = json.loads(p["entry"])
+        except (ValueError, RecursionError):
+            e = None
+        if not isinstance(e, dict):
+            raise Fail(f"disclosure {i}: the proven entry is not a JSON object")
         for f in FIELDS:
             if e.get(f) != d.get(f):
                 raise Fail(f"disclosure {i}: {f} {d.get(f)!r} is not what entry {i} says")
     return (
         f"OK: {len(disclosures)} disclosures proven in {cp.label} (size {cp.size}, root "
         f"{cp.root.hex()}); {hidden} by leaf hash only (entry names other people)"
+        f"{unchecked}"
     )
 
 
@@ -539,28 +823,46 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     try:
-        keys = {raw(k).hex(): k for k in map(load_key, args.pubkey)}
-        witnesses = [(name, key) for name, _, key in map(parse_vkey, args.witness_key)]
-        trust = Trust(keys, witnesses=witnesses)
-        kept = [kept_checkpoint(p) for p in args.checkpoint]
-        with args.file.open(encoding="utf-8") as fh:
-            first = fh.readline()
-        try:
-            is_export = json.loads(first).get("type") == "header"
-        except ValueError:
-            is_export = False  # pretty-printed JSON
-        if is_export:
-            print(check_export(args.file, trust, kept, args.allow_unsigned_tail))
-            return 0
-        data = json.loads(args.file.read_text(encoding="utf-8"))
-        if "disclosures" in data:
-            print(check_report(data, trust, kept))
-        else:
-            print(check_proof(data, trust, kept))
+        print(run(args))
         return 0
-    except (Fail, KeyError, ValueError, TypeError) as exc:
+    except Fail as exc:
         print(f"FAIL: {exc}")
-        return 1
+    except Exception as exc:  # never a traceback: whatever slipped past is malformed input
+        print(f"FAIL: malformed input ({type(exc).__name__}: {str(exc)[:200]})")
+    return 1
+
+
+def run(args: argparse.Namespace) -> str:
+    keys: dict[str, Ed25519PublicKey] = {}
+    origins: set[str] = set()
+    for spec in args.pubkey:
+        name, key = load_named_key(spec)
+        keys[raw(key).hex()] = key
+        if name is not None:
+            origins.add(name)
+    if len(origins) > 1:
+        raise Fail(f"--pubkey verifier keys name {len(origins)} different logs")
+    origin = next(iter(origins), None)
+    witnesses = [(name, key) for name, _, key in map(parse_vkey, args.witness_key)]
+    trust = Trust(keys, witnesses=witnesses)
+    kept = [kept_checkpoint(p) for p in args.checkpoint]
+    text = read_text(args.file, args.file.name)
+    first = text.split("\n", 1)[0]
+    try:
+        head = json.loads(first)
+    except (ValueError, RecursionError):
+        head = None  # pretty-printed JSON (a proof or a report), or not JSON at all
+    if isinstance(head, dict) and head.get("type") in KINDS:
+        return check_export(args.file, trust, kept, args.allow_unsigned_tail, origin)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Fail(f"{args.file.name}: not JSON (an export, a proof or a report)") from None
+    if not isinstance(data, dict):
+        raise Fail(f"{args.file.name}: not an export, a proof or a report")
+    if "disclosures" in data:
+        return check_report(data, trust, kept, origin)
+    return check_proof(data, trust, kept, origin)
 
 
 if __name__ == "__main__":

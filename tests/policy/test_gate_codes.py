@@ -70,7 +70,7 @@ class World:
                 fields["judge"] = "J. Roe"
                 fields["judge_appointment"] = "article_iii" if level == "federal" else "state"
             if type_ == "consent":
-                fields = {}
+                fields = {"scope_identities": ("X",)}  # the consent of X, who is read
             self.docs[key] = add_verified(
                 self.store, type=type_, number="-".join(key), issued=ISSUED,
                 actor=OPENER[org_type], verifier=COUNSEL[org_type], **fields,
@@ -182,7 +182,7 @@ def attack() -> tuple[Store, dict[str, str]]:
                                      issuer="court", level="state", court="NY Sup Ct",
                                      actor="pi", verifier="pilaw"),
         "pi-consent": add_verified(store, type="consent", number="C-1", issued=ISSUED,
-                                   actor="pi", verifier="pilaw"),
+                                   scope_identities=("X",), actor="pi", verifier="pilaw"),
     }
     return store, docs
 

@@ -90,7 +90,7 @@ FITS: list[tuple[str, dict[str, Any]]] = [
     ("subpoena", {"level": "federal", "issuer": "grand_jury", "court": "S.D.N.Y."}),
     ("subpoena", {"level": "state", "issuer": "court", "court": "Albany Cty Ct"}),
     ("subpoena", {"level": "federal", "issuer": "agency"}),
-    ("consent", {}),
+    ("consent", {"scope_identities": ("X",)}),  # a consent names whose it is
 ]
 
 

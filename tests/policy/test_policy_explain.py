@@ -87,7 +87,9 @@ def test_denied_source_is_refused_and_audited(world: Store) -> None:
 
 
 def test_unknown_record_is_a_lookup_error(world: Store) -> None:
-    q = Query(principal="gov", purpose=CI, claims=("DPPA-b1",), case_id="C1")
+    # ... to a reader the source is permitted to (GLBA-e8: a government criminal case);
+    # to anyone else a missing record is denied like an existing one (test_redteam_gate).
+    q = Query(principal="gov", purpose=CI, claims=("DPPA-b1", "GLBA-e8"), case_id="C1")
     with pytest.raises(LookupError):
         read_explanation(world, q, "credit_header/none", "credit_header/none2")
 

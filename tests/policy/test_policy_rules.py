@@ -55,6 +55,7 @@ def env() -> tuple[Store, Registry, dict[str, str]]:
             ids[name] = add_verified(store, type=typ, number=name, issued=date(2020, 1, 1), **kw)
     ids["piconsent"] = add_verified(
         store, type="consent", number="PC-1", issued=date(2020, 1, 1), actor="pi",
+        scope_identities=("X",),
         verifier="pilaw",
     )
     open_sar(store, "X", case_id="SA1", requester="the subject, ID checked in person",

@@ -104,7 +104,8 @@ def test_subpoena_issuer_and_validation() -> None:
         )
     with pytest.raises(ActDenied):
         add_legal(
-            store, type="consent", number="O", issued=date(2026, 2, 1), actor="zed"
+            store, type="consent", number="O", issued=date(2026, 2, 1), actor="zed",
+            scope_identities=("X",),
         )
 
 

@@ -32,6 +32,7 @@ from idgraph.cases import ensure as ensure_cases
 from idgraph.link.tables import ensure_tables as ensure_link
 from idgraph.policy.legal import ensure as ensure_legal
 from idgraph.policy.notices import ensure as ensure_notices
+from idgraph.policy.sar import ensure as ensure_sar
 from idgraph.policy.users import ensure as ensure_users
 from idgraph.store import Store, open_store
 
@@ -157,6 +158,26 @@ def _registry(store: Store) -> None:
             "users",
             [{"name": name, "role": role, "org": org, "org_type": org_type, "disabled": False}],
         )
+    # P-ALICE asked the records officer what is held about her: the subject report
+    # answers that request (a records officer gives it only for an open request).
+    ensure_sar(store)
+    _rows(
+        store,
+        "subject_access_requests",
+        [
+            {
+                "sar_id": "SAR-ALICE",
+                "identity_id": "P-ALICE",
+                "requester": "the subject, in person",
+                "received": date(2030, 1, 2),
+                "case_id": "SA-1",
+                "org": "oig",
+                "opened_by": "rec",
+                "opened_at": datetime(2030, 1, 2),
+                "status": "open",
+            }
+        ],
+    )
     for cid, status, kind, org in CASES:
         _rows(
             store,

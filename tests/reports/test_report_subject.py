@@ -20,6 +20,7 @@ from idgraph.audit.reports import (
 from idgraph.cases import close_case, open_case
 from idgraph.link.tables import ensure_tables as ensure_link
 from idgraph.policy.profile import read_profile
+from idgraph.policy.sar import open_sar
 from idgraph.policy.users import add_user
 from idgraph.schema import Query
 from idgraph.store import open_store
@@ -160,6 +161,9 @@ def test_real_profile_read_is_a_disclosure_until_case_closes() -> None:
     add_user(store, "gov", "investigator", "ice", org_type="government", actor="root")
     add_user(store, "rec", "records_officer", "oig", org_type="government", actor="root")
     open_case(store, "C1", title="case", kind="criminal", actor="gov")
+    open_case(store, "SA1", title="access", kind="subject_access", actor="rec")
+    open_sar(store, "I", case_id="SA1", requester="the subject", received=date(2026, 3, 1),
+             actor="rec")  # the report answers this request
     query = Query(
         principal="gov",
         purpose="criminal_investigation",

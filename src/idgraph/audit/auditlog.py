@@ -10,16 +10,18 @@ checkpoint (and the latest one in the publication folder) against it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
 
 from idgraph import clock
-from idgraph.audit import merkle, note, publish
+from idgraph.audit import merkle, note, publish, trust
 from idgraph.audit.checkpoint import (
     DEFAULT_ORIGIN,
     Checkpoint,
@@ -41,6 +43,14 @@ if TYPE_CHECKING:
 _CHUNK = 100_000
 KeySpec = Ed25519PublicKey | Path | str | bytes
 Passphrase = bytes | Callable[[], bytes | None] | None
+
+
+def _aware(text: str | None) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return t if t is not None and t.tzinfo is not None else None
 
 
 class AuditLog:
@@ -177,9 +187,39 @@ class AuditLog:
         hexes = set(keys)
         if not keys:  # a log from before the key table: its own key signed everything
             hexes.add(signer)
-        return {h: Ed25519PublicKey.from_public_bytes(bytes.fromhex(h)) for h in hexes}
+        try:
+            return {h: Ed25519PublicKey.from_public_bytes(bytes.fromhex(h)) for h in hexes}
+        except ValueError:
+            raise AuditIntegrityError(
+                "audit_keys holds a row that is not an Ed25519 public key (edited?); "
+                "refusing to sign"
+            ) from None
 
-    def _check_published(self, levels: merkle.MerkleLevels, trusted: set[str]) -> None:
+    def _check_handover(
+        self, con: duckdb.DuckDBPyConnection, cps: list[Checkpoint], signer: str, size: int
+    ) -> None:
+        """The signer is the key of the log's first checkpoint, or one it handed over to
+        by a rotation entry signed by both keys (``audit_keys`` is a table anyone with the
+        database can edit; the log's own signed evidence is not)."""
+        if not cps:
+            return
+        rows = con.execute(
+            "SELECT seq, entry FROM audit_log WHERE contains(entry, ?) ORDER BY seq",
+            [trust.ROTATE_ACTION],
+        ).fetchall()
+        rotations = [r for seq, e in rows if (r := trust.rotation_of(int(seq), e)) is not None]
+        signed = [(cp.size, cp.pubkey) for cp in cps]  # check_extends verified each
+        windows = trust.key_windows([cps[0].pubkey], rotations, signed)
+        if not trust.in_window(windows, signer, size):
+            raise AuditKeyError(
+                f"the signing key {signer[:16]}... neither signed this log's first checkpoint "
+                "nor was handed over to by a rotation signed by both keys (a swapped key "
+                "file, an edited key table?); refusing to sign"
+            )
+
+    def _check_published(
+        self, levels: merkle.MerkleLevels, trusted: set[str], next_id: int
+    ) -> None:
         if self.publication is None:
             return
         latest = publish.latest_published(self.publication)
@@ -196,6 +236,12 @@ class AuditLog:
                 f"the log is not consistent with published checkpoint {cid} (size {n.size}): "
                 "rewritten or rolled back; refusing to sign"
             )
+        if cid >= next_id:
+            raise AuditIntegrityError(
+                f"published checkpoint {cid} is not in the database (its latest is "
+                f"{next_id - 1 if next_id else 'none'}): checkpoint rows were deleted; "
+                "refusing to sign"
+            )
 
     def checkpoint(self) -> Checkpoint:
         """Check that the stored log extends every signed checkpoint; sign its head."""
@@ -205,11 +251,21 @@ class AuditLog:
             levels = recompute(con)
             cps = self.checkpoints()
             check_extends(levels, cps, trusted)
-            self._check_published(levels, set(trusted))
+            self._check_handover(con, cps, signer, levels.size)
+            self._check_published(levels, set(trusted), cps[-1].id + 1 if cps else 0)
             self._levels = levels
             head = _head(con)
             now = clock.now()
             when = max(now, head.last) if head.last else now
+            # never before the latest checkpoint or the last entry (a clock set back, an
+            # edited head row): a tree head is not dated before what it signs
+            last = con.execute(
+                "SELECT try(json_extract_string(entry, '$.time')) FROM audit_log WHERE seq = ?",
+                [levels.size - 1],
+            ).fetchall()
+            for text in (cps[-1].time if cps else None, last[0][0] if last else None):
+                t = _aware(text)
+                when = max(when, t) if t is not None else when
             n = levels.size
             signed = note.sign(self.origin, n, levels.root(n), when.isoformat(), self.key)
             cp = Checkpoint(
@@ -269,6 +325,7 @@ class AuditLog:
         old, new = public_hex(self.public_key), public_hex(new_key.public_key())
         if old == new:
             raise AuditKeyError("the new key is the current key")
+        handing = trust.rotation_message(self.origin, old, new)
         detail = {
             **entry.detail,
             "origin": self.origin,
@@ -276,6 +333,8 @@ class AuditLog:
             "new_pubkey": new,
             "old_vkey": note.vkey(self.origin, self.public_key),
             "new_vkey": note.vkey(self.origin, new_key.public_key()),
+            "old_sig": self.key.sign(handing).hex(),
+            "new_sig": new_key.sign(handing).hex(),
         }
         rotate = entry.model_copy(update={"action": "audit.key_rotate", "detail": detail})
         with self.store.transaction() as con:
@@ -311,6 +370,11 @@ class AuditLog:
         """Proof that the log at ``old_size`` is a prefix of the log at ``new_size``."""
         levels = self._sync()
         n = levels.size if new_size is None else new_size
+        if not 0 <= old_size <= n <= levels.size:
+            raise AuditIntegrityError(
+                f"cannot prove size {old_size} is a prefix of size {n}: the log holds "
+                f"{levels.size} entries (a checkpoint beyond it means entries were removed)"
+            )
         path = levels.consistency_path(old_size, n)
         return ConsistencyProof(old_size, n, levels.root(old_size), levels.root(n), tuple(path))
 
@@ -320,7 +384,7 @@ class AuditLog:
         from idgraph.audit.verify import verify_log
 
         if isinstance(pubkey, list):
-            return verify_log(self.store, pubkey)
+            return verify_log(self.store, pubkey, publication=self.publication)
 
         if pubkey is None and self._key is not None:
             pubkey = self._key.public_key()
@@ -331,4 +395,4 @@ class AuditLog:
                 ).public_key()
             except AuditKeyError:
                 pubkey = None  # no key yet: any checkpoint is reported unverifiable
-        return verify_log(self.store, pubkey)
+        return verify_log(self.store, pubkey, publication=self.publication)

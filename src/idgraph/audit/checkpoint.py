@@ -181,15 +181,36 @@ def _checkpoint_of(row: Sequence[Any]) -> Checkpoint:
     )
 
 
-def load_checkpoints(store: Store) -> list[Checkpoint]:
-    """Every stored checkpoint with its cosignatures, oldest first (as stored)."""
+def load_checkpoints(
+    store: Store, malformed: list[tuple[int, str]] | None = None
+) -> list[Checkpoint]:
+    """Every stored checkpoint with its cosignatures, oldest first (as stored).
+
+    A row that does not parse (a root or signature that is not hex, a note or a
+    cosignature line that is not one: edited in the database) raises
+    :class:`~idgraph.audit.integrity.AuditIntegrityError`, or, given a ``malformed`` list,
+    is left out and reported there as ``(id, reason)``.
+    """
+    from idgraph.audit.integrity import AuditIntegrityError
+
     rows = store.fetchall(f"SELECT {_COLS} FROM audit_checkpoints ORDER BY id")
     cosigs: dict[int, list[str]] = {}
     for cid, line in store.fetchall(
         "SELECT checkpoint_id, line FROM audit_cosignatures ORDER BY checkpoint_id, name"
     ):
         cosigs.setdefault(int(cid), []).append(line)
-    return [_checkpoint_of(r).with_cosignatures(cosigs.get(int(r[0]), [])) for r in rows]
+    out: list[Checkpoint] = []
+    for r in rows:
+        try:
+            cp = _checkpoint_of(r)
+            cp.parsed()
+            out.append(cp.with_cosignatures(cosigs.get(int(r[0]), [])))
+        except (ValueError, TypeError) as exc:  # NoteError is a ValueError
+            reason = f"checkpoint {r[0]}: the stored row does not parse ({exc}): edited?"
+            if malformed is None:
+                raise AuditIntegrityError(reason + "; refusing to use it") from None
+            malformed.append((int(r[0]), reason))
+    return out
 
 
 def insert_checkpoint(store: Store, cp: Checkpoint) -> None:

@@ -52,7 +52,11 @@ def load_private_key(
     if mode & 0o077:
         raise AuditKeyError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise AuditKeyError(f"{path}: cannot read the key ({exc.strerror or exc})") from None
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase)
     except TypeError as exc:  # encrypted without a passphrase, or the reverse
         raise AuditKeyError(
             f"{path}: {'a passphrase is needed' if passphrase is None else 'not encrypted'} "

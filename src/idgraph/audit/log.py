@@ -97,7 +97,10 @@ def _rebuild_head(con: duckdb.DuckDBPyConnection) -> None:
         last, size = entry, seq + 1
     for fix in fixes:
         con.execute("UPDATE audit_log SET chain = ? WHERE seq = ?", list(fix))
-    last_time = AuditEntry.model_validate_json(last).time.isoformat() if last else None
+    try:
+        last_time = AuditEntry.model_validate_json(last).time.isoformat() if last else None
+    except ValueError:  # an edited last row: `audit verify` names it; the head stays usable
+        last_time = None
     cp = con.execute("SELECT max(size) FROM audit_checkpoints").fetchall()[0][0]
     con.execute(
         "INSERT INTO audit_head (id, size, chain, last_time, cp_size, cp_at) "
@@ -121,9 +124,14 @@ def _head(con: duckdb.DuckDBPyConnection) -> Head:
     if not rows:
         raise AuditIntegrityError("audit_head row is missing")
     size, chain, last_time, cp_size, cp_at = rows[0]
-    last = datetime.fromisoformat(last_time).astimezone(UTC) if last_time else None
-    at = datetime.fromisoformat(cp_at) if cp_at else None
-    return Head(int(size), bytes.fromhex(chain), last, int(cp_size or 0), at)
+    try:
+        last = datetime.fromisoformat(last_time).astimezone(UTC) if last_time else None
+        at = datetime.fromisoformat(cp_at) if cp_at else None
+        return Head(int(size), bytes.fromhex(chain), last, int(cp_size or 0), at)
+    except (ValueError, TypeError) as exc:
+        raise AuditIntegrityError(
+            f"audit_head row does not parse ({exc}): edited; nothing appended"
+        ) from None
 
 
 def _stamp(entry: AuditEntry, last: datetime | None) -> tuple[AuditEntry, datetime]:
@@ -177,15 +185,21 @@ def _insert(
     chains: list[str],
 ) -> None:
     sql = "INSERT INTO audit_log (seq, entry, leaf_hash, chain) "
-    if len(seqs) == 1:
-        con.execute(sql + "VALUES (?, ?, ?, ?)", [seqs[0], datas[0], leaves[0], chains[0]])
-        return
-    batch = pa.table({"seq": seqs, "entry": datas, "leaf_hash": leaves, "chain": chains})
-    con.register("_audit_batch", batch)
     try:
-        con.execute(sql + "SELECT seq, entry, leaf_hash, chain FROM _audit_batch")
-    finally:
-        con.unregister("_audit_batch")
+        if len(seqs) == 1:
+            con.execute(sql + "VALUES (?, ?, ?, ?)", [seqs[0], datas[0], leaves[0], chains[0]])
+            return
+        batch = pa.table({"seq": seqs, "entry": datas, "leaf_hash": leaves, "chain": chains})
+        con.register("_audit_batch", batch)
+        try:
+            con.execute(sql + "SELECT seq, entry, leaf_hash, chain FROM _audit_batch")
+        finally:
+            con.unregister("_audit_batch")
+    except duckdb.ConstraintException:
+        raise AuditIntegrityError(
+            f"audit_head says the log holds {seqs[0]} entries but entry {seqs[0]} exists: "
+            "the head row was edited; nothing appended"
+        ) from None
 
 
 @dataclass
@@ -203,7 +217,11 @@ class AutoCheckpoint:
 
     def due(self, size: int, head: Head) -> bool:
         pending = size - head.cp_size
-        if pending <= 0 or size < self.retry_from:
+        if size < self.retry_from:
+            return False
+        if pending < 0:  # the head claims a checkpoint beyond the log: edited; sign to check
+            return True
+        if pending == 0:
             return False
         if self.every_entries > 0 and pending >= self.every_entries:
             return True

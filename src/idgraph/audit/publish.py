@@ -88,13 +88,29 @@ def publish_cosigned(folder: Path, cid: int, witness: str, text: str) -> Path:
     return path
 
 
-def latest_published(folder: Path) -> tuple[int, note.Note] | None:
-    """The highest-numbered checkpoint in the folder (id and parsed note), if any."""
+def published_ids(folder: Path) -> list[int]:
+    """Ids of the checkpoints in the folder (log-signed files only), ascending."""
     sub = folder / "checkpoints"
     if not sub.is_dir():
-        return None
-    ids = [int(m.group(1)) for p in sub.iterdir() if (m := _NAME.match(p.name))]
+        return []
+    return sorted(int(m.group(1)) for p in sub.iterdir() if (m := _NAME.match(p.name)))
+
+
+def read_published(folder: Path, cid: int) -> note.Note:
+    """Checkpoint ``cid`` as published; :class:`AuditIntegrityError` if it is not a note."""
+    path = checkpoint_path(folder, cid)
+    try:
+        return note.parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # NoteError, UnicodeDecodeError are ValueErrors
+        raise AuditIntegrityError(
+            f"published checkpoint {cid}: {path} is not a readable checkpoint note ({exc}): "
+            "the publication folder was altered"
+        ) from None
+
+
+def latest_published(folder: Path) -> tuple[int, note.Note] | None:
+    """The highest-numbered checkpoint in the folder (id and parsed note), if any."""
+    ids = published_ids(folder)
     if not ids:
         return None
-    cid = max(ids)
-    return cid, note.parse(checkpoint_path(folder, cid).read_text(encoding="utf-8"))
+    return ids[-1], read_published(folder, ids[-1])

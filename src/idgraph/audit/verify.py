@@ -19,8 +19,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from idgraph.audit import merkle, trust
+from idgraph.audit import merkle, publish, trust
 from idgraph.audit.checkpoint import Checkpoint, load_checkpoints
+from idgraph.audit.integrity import AuditIntegrityError
 from idgraph.audit.keys import load_public_key, public_hex
 from idgraph.audit.log import GENESIS_CHAIN, ensure_tables
 from idgraph.store import Store
@@ -210,16 +211,29 @@ def _signed(
         elif not trust.in_window(windows, signer, cp.size):
             msg = f"signed by key {signer[:16]}... outside the sizes it may sign (rotated)"
             problems.append(Problem("checkpoint.key", msg, checkpoint=cp.id))
+        elif signer != cp.pubkey:
+            msg = f"the row names key {cp.pubkey[:16]}... but {signer[:16]}... signed it (edited)"
+            problems.append(Problem("checkpoint.pubkey", msg, checkpoint=cp.id))
     return problems
 
 
-def _rotations(con: Any) -> list[trust.Rotation]:
+def _rotations(con: Any) -> tuple[list[trust.Rotation], list[Problem]]:
+    """Rotations recorded in the log; a rotation entry not signed by both keys is a
+    problem (it hands over nothing)."""
     rows = con.execute(
         "SELECT seq, entry FROM audit_log WHERE "
         "try(json_extract_string(entry, '$.action')) = ? ORDER BY seq",
         [trust.ROTATE_ACTION],
     ).fetchall()
-    return [r for seq, e in rows if (r := trust.rotation_of(int(seq), e)) is not None]
+    found, problems = [], []
+    for seq, e in rows:
+        r = trust.rotation_of(int(seq), e)
+        if r is None:
+            msg = "a key rotation not signed by both keys: it hands over nothing"
+            problems.append(Problem("rotation", msg, index=int(seq)))
+        else:
+            found.append(r)
+    return found, problems
 
 
 def _check_checkpoint(
@@ -254,19 +268,49 @@ def _check_checkpoint(
     return None
 
 
+def _published(folder: Path, cps: list[Checkpoint]) -> list[Problem]:
+    """Every checkpoint in the publication folder is in the database, unchanged."""
+    problems: list[Problem] = []
+    stored = {cp.id: cp for cp in cps}
+    for cid in publish.published_ids(folder):
+        try:
+            n = publish.read_published(folder, cid)
+        except AuditIntegrityError as exc:
+            problems.append(Problem("checkpoint.published", str(exc), checkpoint=cid))
+            continue
+        cp = stored.get(cid)
+        mine = cp.parsed() if cp is not None else None
+        if cp is None:
+            msg = "published, but not in the database: checkpoint rows were deleted"
+        elif mine is None or mine.body != n.body:
+            msg = "the database row differs from the published checkpoint (edited)"
+        else:
+            continue
+        problems.append(Problem("checkpoint.published", msg, checkpoint=cid))
+    return problems
+
+
 KeySpec = Ed25519PublicKey | Path | str | bytes
 
 
-def verify_log(store: Store, pubkey: KeySpec | list[KeySpec] | None = None) -> VerifyResult:
+def verify_log(
+    store: Store,
+    pubkey: KeySpec | list[KeySpec] | None = None,
+    *,
+    publication: Path | None = None,
+) -> VerifyResult:
     """Verify the whole log in ``store`` against the trusted checkpoint key(s) ``pubkey``
-    (the original or the current key; rotations recorded in the log link the others)."""
+    (the original or the current key; rotations recorded in the log link the others),
+    and, given the ``publication`` folder, that every checkpoint published is stored."""
     started = time.perf_counter()
     ensure_tables(store)
     specs = pubkey if isinstance(pubkey, list) else [] if pubkey is None else [pubkey]
     keys = [load_public_key(k) for k in specs]
+    malformed: list[tuple[int, str]] = []
     with store.transaction() as con:  # one snapshot for entries and checkpoints
-        cps = load_checkpoints(store)
-        sig_problems = _signed(cps, keys, _rotations(con))
+        cps = load_checkpoints(store, malformed)
+        rotations, rotation_problems = _rotations(con)
+        sig_problems = rotation_problems + _signed(cps, keys, rotations)
         bad_sig = {
             p.checkpoint
             for p in sig_problems
@@ -282,7 +326,12 @@ def verify_log(store: Store, pubkey: KeySpec | list[KeySpec] | None = None) -> V
         while rows := result.fetchmany(_CHUNK):
             scan.feed(rows)
     levels = merkle.MerkleLevels(scan.leaves)
-    cp_problems = list(sig_problems)
+    cp_problems = [
+        Problem("checkpoint.malformed", m.split(": ", 1)[-1], checkpoint=c) for c, m in malformed
+    ]
+    cp_problems += sig_problems
+    if publication is not None:
+        cp_problems += _published(publication, cps)
     prev: Checkpoint | None = None
     for cp in good:
         problem = _check_checkpoint(cp, prev, levels, scan.times)

@@ -6,13 +6,17 @@ new checkpoint and a consistency proof from the size it last cosigned, it cosign
 (``cosignature/v1``, :func:`idgraph.audit.note.cosign`) only if
 
 * the note is signed by a log key the witness was told to trust,
+* that key signs for one origin: the first one the witness cosigned for it (the same
+  key under a new origin is a second history, a fork),
 * the size did not shrink (rollback), and
 * the proof shows the old tree is a prefix of the new one (no rewrite, no fork).
 
 Anything else is refused with :class:`WitnessRefused`. The witness reads no database:
-what it trusts is its state folder. A relying party that requires this witness's
-cosignature (``tools/verify_audit.py --witness-key``) can then not be shown a history
-that differs from what the witness saw, even one the operator re-signed with its key.
+what it trusts is its state folder, and a state that is not what it cosigned (an
+edited size or root, a log it cosigned before gone) is refused. A relying party that
+requires this witness's cosignature (``tools/verify_audit.py --witness-key``) can then
+not be shown a history that differs from what the witness saw, even one the operator
+re-signed with its key.
 """
 
 from __future__ import annotations
@@ -59,8 +63,15 @@ class Witness:
         path = self.state_dir / STATE_FILE
         if not path.exists():
             raise WitnessRefused(f"{state_dir} is not a witness (run with --init first)")
-        self._state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        self.name: str = self._state["name"]
+        try:
+            self._state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            self.name: str = self._state["name"]
+            note.body(self.name, 0, bytes(32), "")  # a valid key name
+            if not isinstance(self._state["logs"], dict):
+                raise TypeError("logs is not an object")
+            [bytes.fromhex(k) for k in self._state["log_keys"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WitnessRefused(f"{path}: not a readable witness state ({exc})") from None
         self.key: Ed25519PrivateKey = load_private_key(path=self.state_dir / KEY_FILE, create=False)
 
     @classmethod
@@ -90,10 +101,26 @@ class Witness:
             _write_state(self.state_dir, self._state)
 
     def seen(self, origin: str) -> Seen | None:
+        """The latest checkpoint cosigned for ``origin``; the state must hold it as this
+        witness cosigned it (an edited size, root or note is refused, not trusted)."""
         got = self._state["logs"].get(origin)
         if got is None:
             return None
-        return Seen(int(got["size"]), base64.b64decode(got["root"]), got["note"])
+        try:
+            n = note.parse(got["note"])
+            seen = Seen(int(got["size"]), base64.b64decode(got["root"]), got["note"])
+        except (note.NoteError, KeyError, TypeError, ValueError):
+            n = None
+        if (
+            n is None
+            or (n.origin, n.size, n.root) != (origin, seen.size, seen.root)
+            or n.cosigned_by(self.name, self.public_key) is None
+        ):
+            raise WitnessRefused(
+                f"{origin}: my state for this log is not a checkpoint I cosigned (the state "
+                "file was edited); refusing until it is restored"
+            )
+        return seen
 
     def cosign(self, note_text: str, proof: Sequence[bytes]) -> note.Signature:
         """Cosign ``note_text`` if it extends what this witness last cosigned."""
@@ -101,9 +128,27 @@ class Witness:
             n = note.parse(note_text)
         except note.NoteError as exc:
             raise WitnessRefused(f"not a checkpoint: {exc}") from exc
-        keys = [Ed25519PublicKey.from_public_bytes(bytes.fromhex(k)) for k in self._log_keys()]
-        if not any(n.signed_by(n.origin, k) for k in keys):
+        signer = next(
+            (
+                k
+                for k in self._log_keys()
+                if n.signed_by(n.origin, Ed25519PublicKey.from_public_bytes(bytes.fromhex(k)))
+            ),
+            None,
+        )
+        if signer is None:
             raise WitnessRefused(f"{n.origin} size {n.size}: not signed by a log key I trust")
+        bound = self._origin_of(signer)
+        if bound == n.origin and n.origin not in self._state["logs"]:
+            raise WitnessRefused(
+                f"{n.origin}: I cosigned this log before but my state no longer holds its "
+                "checkpoint (the state file was edited); refusing until it is restored"
+            )
+        if bound is not None and bound != n.origin:
+            raise WitnessRefused(
+                f"{n.origin}: signed by the key of log {bound}; a log key signs one log: a "
+                "second history under another name is a fork"
+            )
         seen = self.seen(n.origin)
         if seen is not None:
             if n.size < seen.size:
@@ -118,6 +163,7 @@ class Witness:
                 )
         sig = note.cosign(n, self.name, self.key, clock.now())
         signed = n.with_signature(sig)
+        self._state["key_origins"][signer] = n.origin
         self._state["logs"][n.origin] = {
             "size": n.size,
             "root": base64.b64encode(n.root).decode(),
@@ -126,6 +172,20 @@ class Witness:
         }
         _write_state(self.state_dir, self._state)
         return sig
+
+    def _origin_of(self, signer: str) -> str | None:
+        """The one log (origin) the log key ``signer`` signs for, as this witness saw it."""
+        bound: dict[str, str] = self._state.setdefault("key_origins", {})
+        if signer not in bound:  # a state from before key_origins: find it in the notes kept
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(signer))
+            for origin, got in self._state["logs"].items():
+                try:
+                    if note.parse(got["note"]).signed_by(origin, key):
+                        bound[signer] = origin
+                        break
+                except (note.NoteError, KeyError, TypeError):
+                    continue
+        return bound.get(signer)
 
     def _log_keys(self) -> list[str]:
         return list(self._state["log_keys"])

@@ -14,6 +14,7 @@ from typing import Final
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record
+from idgraph.policy.names import name_problem
 from idgraph.policy.users import get_user
 from idgraph.store import Store
 
@@ -96,6 +97,9 @@ def _actor(store: Store, actor: str) -> tuple[str, str]:
 def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) -> Case:
     """Open a case owned by ``actor``'s organisation."""
     ensure(store)
+    problem = name_problem("case id", case_id)
+    if problem:
+        raise CaseError(problem)
     if kind not in KINDS:
         raise CaseError(f"unknown case kind {kind!r}; one of {', '.join(KINDS)}")
     now = clock.now_naive()

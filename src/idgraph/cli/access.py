@@ -11,7 +11,9 @@ from datetime import date, datetime
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from idgraph import cases as cases_lib
 from idgraph import clock
@@ -47,7 +49,8 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]])
     for c in columns:
         table.add_column(c)
     for r in rows:
-        table.add_row(*("" if v is None else str(v) for v in r))
+        # cells are text: a title or name typed as "[/x]" is not Rich markup
+        table.add_row(*(Text("" if v is None else str(v)) for v in r))
     return table
 
 
@@ -92,15 +95,20 @@ def users_add(
     role: str = typer.Option(..., "--role"),
     org: str = typer.Option(..., "--org"),
     org_type: str = typer.Option("private", "--org-type", help="government|private|press|academic"),
+    immigration_agency: bool = typer.Option(
+        False, "--immigration-agency",
+        help="The organisation primarily enforces immigration law (N.Y. VTL 201(12)).",
+    ),
     actor: str | None = AS_OPT,
 ) -> None:
     """Add a user (the first user needs no --as; afterwards an admin must act)."""
     with store_of(ctx) as store:
         try:
-            users_lib.add_user(store, name, role, org, org_type=org_type, actor=actor)
+            users_lib.add_user(store, name, role, org, org_type=org_type, actor=actor,
+                               immigration_agency=immigration_agency)
         except users_lib.UserError as exc:
             raise fail(str(exc)) from exc
-    console.print(f"added {name} ({role}, {org})")
+    console.print(escape(f"added {name} ({role}, {org})"))
 
 
 @users_app.command("list")
@@ -125,7 +133,7 @@ def users_disable(ctx: typer.Context, name: str, actor: str | None = AS_OPT) -> 
             users_lib.disable_user(store, name, actor=actor)
         except users_lib.UserError as exc:
             raise fail(str(exc)) from exc
-    console.print(f"disabled {name}")
+    console.print(escape(f"disabled {name}"))
 
 
 # -- cases -----------------------------------------------------------------------------
@@ -144,7 +152,7 @@ def cases_open(
             case = cases_lib.open_case(store, case_id, title=title, kind=kind, actor=actor)
         except cases_lib.CaseError as exc:
             raise fail(str(exc)) from exc
-    console.print(f"opened {case.case_id} for {case.org}")
+    console.print(escape(f"opened {case.case_id} for {case.org}"))
 
 
 @cases_app.command("close")
@@ -154,7 +162,7 @@ def cases_close(ctx: typer.Context, case_id: str, actor: str = AS) -> None:
             cases_lib.close_case(store, case_id, actor=actor)
         except cases_lib.CaseError as exc:
             raise fail(str(exc)) from exc
-    console.print(f"closed {case_id}")
+    console.print(escape(f"closed {case_id}"))
 
 
 @cases_app.command("list")
@@ -232,7 +240,7 @@ def legal_verify(
             doc = legal_lib.verify_legal(store, legal_id, sha256=sha256, actor=actor)
         except (legal_lib.LegalError, ActDenied) as exc:
             raise fail(str(exc)) from exc
-    console.print(f"{doc.legal_id} verified by {doc.verified_by}")
+    console.print(escape(f"{doc.legal_id} verified by {doc.verified_by}"))
 
 
 @legal_app.command("list")
@@ -293,8 +301,8 @@ def denied(exc: AccessDenied) -> typer.Exit:
 def render_profile(profile: Profile, out: Console) -> None:
     """Print a profile as Rich tables (only what the profile holds: already minimised)."""
     out.print(
-        f"[bold]identity {profile.identity_id}[/bold]  purpose {profile.query.purpose}"
-        f"  case {profile.query.case_id}"
+        f"[bold]identity {escape(profile.identity_id)}[/bold]"
+        f"  purpose {escape(profile.query.purpose)}  case {escape(str(profile.query.case_id))}"
     )
     for sid, recs in profile.records.items():
         rows = [
@@ -404,7 +412,7 @@ def notices_sent(
             notices_lib.mark_sent(store, notice_id, by=by)
         except notices_lib.NoticeError as exc:
             raise fail(str(exc)) from exc
-    console.print(f"{notice_id} sent by {by}")
+    console.print(escape(f"{notice_id} sent by {by}"))
 
 
 # -- retention -------------------------------------------------------------------------
@@ -415,6 +423,10 @@ def retention_apply(
     now: datetime | None = typer.Option(None, "--now", formats=["%Y-%m-%d"]),
 ) -> None:
     """Remove records past their source's retention_days (by ingested_at)."""
+    if now is not None and now.date() > clock.today():
+        # a date to come would remove records before their retention ends: destruction,
+        # not retention (tests move the clock with idgraph.clock.frozen instead)
+        raise fail(f"--now {now.date()} is in the future (today is {clock.today()}, UTC)")
     with store_of(ctx) as store:
         try:
             run = apply_retention(store, as_of=now, actor=actor)

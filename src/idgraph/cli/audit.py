@@ -16,16 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from idgraph.audit import AuditIntegrityError, AuditLog
 from idgraph.audit import note as notes
 from idgraph.audit.export import export_log
 from idgraph.audit.keys import AuditKeyError, load_public_key, public_hex, public_pem, replace_key
+from idgraph.audit.note import NoteError
 from idgraph.audit.publish import publish_key
 from idgraph.audit.setup import log_for
 from idgraph.audit.witness import Witness, WitnessRefused
-from idgraph.cli.common import console, err_console, fail, settings_of, store_of
+from idgraph.cli.common import (
+    USER_ERRORS,
+    console,
+    describe,
+    err_console,
+    fail,
+    settings_of,
+    store_of,
+)
 from idgraph.policy.acts import ActDecision, ActDenied, authorise_act
 from idgraph.policy.registry import Registry
 from idgraph.store import Store
@@ -52,6 +61,23 @@ def _log(ctx: typer.Context, store: Store) -> AuditLog:
     return log_for(store, settings_of(ctx))
 
 
+def _public_keys(paths: list[Path], option: str) -> list[Ed25519PublicKey]:
+    """Each file's Ed25519 public key; a missing or unreadable file, or one that holds
+    no such key, ends the command naming the file."""
+    keys = []
+    for p in paths:
+        try:
+            keys.append(load_public_key(p))
+        except OSError as exc:
+            raise fail(f"{option} {describe(exc)}") from exc
+        except AuditKeyError as exc:
+            raise fail(f"{option} {p}: {exc}") from exc
+        except ValueError as exc:  # cryptography's, for a PEM block that does not parse
+            raise fail(f"{option} {p}: not an Ed25519 public key (the PEM does not parse)") \
+                from exc
+    return keys
+
+
 @audit_app.command("verify")
 def verify_command(
     ctx: typer.Context,
@@ -60,6 +86,7 @@ def verify_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Recompute every leaf and the tree; check every checkpoint. Exit 1 on failure."""
+    _public_keys(pubkey, "--pubkey")  # each file names a key, before anything is read
     with store_of(ctx) as store:
         dec = _authorise(ctx, store, as_user, "audit.verify", "verify")
         log = _log(ctx, store)
@@ -124,7 +151,10 @@ def prove_command(
             log.publish()
         except _ERRORS as exc:
             raise fail(str(exc)) from exc
-        ok = proof.verify(load_public_key(proof.checkpoint.pubkey))
+        try:  # the log's own key, never the key the checkpoint row names
+            ok = proof.verify(log.public_key)
+        except AuditKeyError as exc:
+            raise fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps({**proof.to_json(), "verified": ok}, indent=2))
     else:
@@ -182,7 +212,7 @@ def pubkey_command(
     text = public_hex(key) if raw_hex else notes.vkey(log.origin, key) if vkey else public_pem(key)
     if out is not None:
         out.write_text(text if text.endswith("\n") else text + "\n")
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}", markup=False)
     else:
         console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
 
@@ -233,22 +263,24 @@ def witness_command(
 ) -> None:
     """Run an independent witness: cosign the latest checkpoint if it is consistent with
     the last one this witness cosigned; refuse (exit 1) otherwise."""
+    keys = _public_keys(log_key, "--log-key")
     try:
         if init:
-            keys = [load_public_key(p) for p in log_key]
             w = Witness.init(state, name, keys)
             console.print(w.vkey(), markup=False, highlight=False, soft_wrap=True)
             return
         w = Witness(state)
-        for p in log_key:
-            w.trust_log_key(load_public_key(p))
+        for key in keys:
+            w.trust_log_key(key)
         with store_of(ctx) as store:
             log = _log(ctx, store)
             result = _witness_run(log, w)
             if log.publication is not None:
                 publish_key(log.publication, w.name, w.public_key, notes.COSIGNATURE_V1)
-    except (WitnessRefused, *_ERRORS) as exc:
+    except (WitnessRefused, NoteError, *_ERRORS) as exc:
         raise fail(str(exc)) from exc
+    except USER_ERRORS as exc:
+        raise fail(describe(exc)) from exc
     typer.echo(json.dumps(result, indent=2))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,7 +19,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from idgraph.audit.integrity import AuditIntegrityError
 from idgraph.audit.setup import attach as attach_audit
+from idgraph.policy.cedar import PolicySetError
 from idgraph.settings import Settings
 from idgraph.store import Store, open_store
 
@@ -36,14 +39,32 @@ def settings_of(ctx: typer.Context) -> Settings:
     return obj
 
 
+def describe(exc: BaseException) -> str:
+    """One line for an error the user can fix (a file, a folder, the policy set)."""
+    if isinstance(exc, PolicySetError):
+        return f"the deployment's policy set does not load: {exc}"
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc) or type(exc).__name__
+
+
+# Raised from anywhere in a command, these are the user's to fix, not a crash: a file or
+# folder that is missing or unreadable, a policy set that does not load, an audit log
+# whose tables were edited (appending to it is refused, naming what is wrong).
+USER_ERRORS: tuple[type[Exception], ...] = (PolicySetError, OSError, AuditIntegrityError)
+
+
 @contextmanager
 def store_of(ctx: typer.Context) -> Iterator[Store]:
-    """Open the store in the data dir for the length of one command."""
+    """Open the store in the data dir for the length of one command; errors in
+    :data:`USER_ERRORS` end the command with a one-line message (exit 1)."""
     s = settings_of(ctx)
     store = open_store(s.db_path, threads=s.threads, memory_limit=s.memory_limit)
     attach_audit(store, s)  # automatic signed checkpoints on append (docs/audit.md)
     try:
         yield store
+    except USER_ERRORS as exc:
+        raise fail(describe(exc)) from exc
     finally:
         store.close()
 
@@ -64,7 +85,8 @@ def progress() -> Progress:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error and return the Exit to raise."""
-    err_console.print(f"[red]error:[/red] {message}")
+    # the message quotes what the user typed: "[/x]" is text, not Rich markup
+    err_console.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from idgraph.cli.common import console, fail, progress, settings_of, store_of
@@ -79,15 +80,19 @@ def _num(v: float | None, fmt: str) -> str:
 
 
 def _waterfall(ex: dict[str, Any]) -> Table:
-    table = Table(title=f"{ex['record_a']} vs {ex['record_b']} (model {ex['model_id']})")
+    table = Table(title=escape(f"{ex['record_a']} vs {ex['record_b']} (model {ex['model_id']})"))
     for col in ("comparison", "level", "weight", "probability", "why"):
         table.add_column(col)
     table.add_row("prior", "", f"{ex['prior_weight']:+.2f}", f"{ex['prior']:.6f}", "")
     for f in ex["features"]:
         table.add_row(f["comparison"], f["level"], _num(f["weight"], "+.2f"),
-                      _num(f["running_probability"], ".6f"), f["detail"])
-    table.add_row("final", "", f"{ex['match_weight']:+.2f}", f"{ex['probability']:.6f}", "")
+                      _num(f["running_probability"], ".6f"), escape(f["detail"]))  # values
+    table.add_row("final", "", _num(ex["match_weight"], "+.2f"), _num(ex["probability"], ".6f"),
+                  "")
     return table
+
+
+JUDGE_ROLES = ("supervisor", "records_officer")
 
 
 def judge_command(
@@ -98,15 +103,35 @@ def judge_command(
     by: str = typer.Option(..., "--by", help="Who judges."),
     reason: str = typer.Option("", "--reason", help="Why."),
 ) -> None:
-    """Record a human judgement on a pair (applies at the next resolve)."""
+    """Record a human judgement on a pair (applies at the next resolve).
+
+    ``--by`` is a user: an active supervisor or records officer. A judgement merges or
+    splits identities, and so moves records in or out of what an identity-scoped warrant
+    or a subject-access request covers; and an anonymous caller must not learn whether a
+    record id (often a licence number) exists."""
+    from idgraph.audit import AuditEntry, record
     from idgraph.link.judge import judge
+    from idgraph.policy.users import get_user
 
     with store_of(ctx) as store:
+        user = get_user(store, by)
+        if user is None or not user.active or user.role not in JUDGE_ROLES:
+            why = ("unknown or disabled user" if user is None or not user.active
+                   else f"role {user.role!r} may not judge")
+            with store.transaction():
+                record(store, AuditEntry(
+                    principal=by, organisation=user.org if user else None,
+                    role=user.role if user else None, action="link.judge", outcome="deny",
+                    detail={"reason": why, "roles": list(JUDGE_ROLES)},
+                ))
+            raise fail(f"{by!r} may not judge links ({why}; needs {', '.join(JUDGE_ROLES)})",
+                       code=3)
         try:
             j = judge(store, record_a, record_b, verdict, by=by, reason=reason)
         except (KeyError, ValueError) as exc:
             raise fail(str(exc)) from exc
-    console.print(f"{j.judgement_id}: {j.record_id_l} / {j.record_id_r} -> {j.verdict.value}")
+    console.print(escape(f"{j.judgement_id}: {j.record_id_l} / {j.record_id_r} -> "
+                         f"{j.verdict.value}"))
 
 
 def evaluate_command(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from idgraph.cli.common import console, fail, settings_of, store_of
+from idgraph.cli.common import console, describe, fail, settings_of, store_of
 from idgraph.policy.acts import ActDenied
 from idgraph.policy.install import PolicyInstallError, PolicySetInfo, install_policies, show
 
@@ -46,7 +46,7 @@ def policy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
         try:
             info = show(store, settings)
         except (ValueError, FileNotFoundError) as exc:
-            raise fail(str(exc)) from exc
+            raise fail(describe(exc)) from exc
     _print(info, as_json)
 
 
@@ -64,8 +64,8 @@ def policy_install(
             info = install_policies(store, folder, actor=actor, settings=settings)
         except ActDenied as exc:
             raise fail(str(exc), code=3) from exc
-        except (PolicyInstallError, FileNotFoundError) as exc:
-            raise fail(str(exc)) from exc
+        except PolicyInstallError as exc:
+            raise fail(f"policies in {folder} not installed: {exc}") from exc
     _print(info, as_json)
 
 

@@ -71,7 +71,7 @@ def subject_command(
     console.print(
         f"wrote {out}: {report.record_count} records, {len(report.disclosures)} "
         f"disclosures{withheld}, {len(report.notices)} notices (entry #{report.report_entry})",
-        soft_wrap=True,
+        soft_wrap=True, markup=False,
     )
 
 
@@ -102,7 +102,7 @@ def oversight_command(
     console.print(
         f"wrote {out}: {report.totals['reads']} reads, {len(report.patterns)} patterns, "
         f"{len(report.corrections)} corrections (entry #{report.report_entry})",
-        soft_wrap=True,
+        soft_wrap=True, markup=False,
     )
 
 
@@ -126,7 +126,8 @@ def corrections_command(
         except ReportError as exc:
             raise fail(str(exc)) from exc
     write(report, out)
-    console.print(f"wrote {out}: {len(report.corrections)} corrections owed", soft_wrap=True)
+    console.print(f"wrote {out}: {len(report.corrections)} corrections owed", soft_wrap=True,
+                  markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,9 @@ import json
 from datetime import datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from idgraph.cli.common import console, fail, store_of
 from idgraph.policy import sar as sar_lib
@@ -55,6 +57,8 @@ def sar_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List the requests of your organisation (audited)."""
+    if status not in (None, "open", "closed"):
+        raise fail(f"--status {status!r}: one of open, closed")
     with store_of(ctx) as store:
         try:
             items = sar_lib.read_sars(store, actor=actor, status=status)
@@ -67,9 +71,9 @@ def sar_list(
     for col in ("request", "identity", "case", "received", "status", "opened by"):
         table.add_column(col, overflow="fold")
     for s in items:
-        table.add_row(
+        table.add_row(*(Text(v) for v in (
             s.sar_id, s.identity_id, s.case_id, s.received.isoformat(), s.status, s.opened_by
-        )
+        )))
     console.print(table)
 
 
@@ -81,7 +85,7 @@ def sar_close(ctx: typer.Context, sar_id: str, actor: str = AS) -> None:
             sar_lib.close_sar(store, sar_id, actor=actor)
         except (sar_lib.SarError, ActDenied) as exc:
             raise fail(str(exc)) from exc
-    console.print(f"closed {sar_id}")
+    console.print(escape(f"closed {sar_id}"))
 
 
 def register(app: typer.Typer) -> None:

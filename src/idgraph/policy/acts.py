@@ -142,6 +142,7 @@ def decide_act(
             "org": user.org if user else "",
             "org_type": user.org_type if user else "none",
             "active": bool(user and user.active),
+            "immigration_agency": bool(user and user.immigration_agency),
         },
         "parents": [],
     }

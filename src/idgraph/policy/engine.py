@@ -81,6 +81,7 @@ def _principal_entity(query: Query, user: User | None) -> tuple[str, dict[str, A
         "org": user.org if user else "",
         "org_type": user.org_type if user else "none",
         "active": bool(user and user.active),
+        "immigration_agency": bool(user and user.immigration_agency),
     }
     return json.dumps(attrs, sort_keys=True), {
         "uid": {"type": "User", "id": query.principal},
@@ -193,6 +194,32 @@ def _evaluate(
         reg.decision_cache[key] = _decide_source(reg, results[3 * i : 3 * i + 3], key[2], pfields)
 
 
+def _held(segment: Decision, holder: Decision) -> Decision:
+    """A segment's decision joined with its holder's (the source's own segment): both
+    must permit; rules and duties of both apply; only fields both let leave leave.
+
+    A California DMV file's records whose origin column says ``NV`` or ``US`` are still
+    California DMV records (Cal. Veh. Code § 12801.9(j) binds the department that holds
+    them); a national compilation's California records are under California's rules and
+    the compilation's own. Neither segment alone may decide them."""
+    if not holder.permit:
+        rules = tuple(dict.fromkeys([*holder.rules, *(() if segment.permit else segment.rules)]))
+        return Decision(source_id=segment.source_id, permit=False, rules=rules)
+    if not segment.permit:
+        return segment
+    if segment.fields is None or holder.fields is None:
+        fields = segment.fields if holder.fields is None else holder.fields
+    else:
+        fields = tuple(f for f in segment.fields if f in set(holder.fields))
+    return Decision(
+        source_id=segment.source_id,
+        permit=True,
+        rules=tuple(dict.fromkeys([*segment.rules, *holder.rules])),
+        duties=tuple(dict.fromkeys([*segment.duties, *holder.duties])),
+        fields=fields,
+    )
+
+
 def _segments_asked(reg: Registry, sources: Iterable[str] | None) -> list[str]:
     """Segment keys to decide: a source id expands to every segment of the source."""
     if sources is None:
@@ -227,15 +254,24 @@ def allowed(
     pkey, _ = _principal_entity(query, user)
     # The principal's id is part of the key: a deployment policy may name a user.
     base = json.dumps([query.principal, pkey, ctx], sort_keys=True)
+    # A segment of another origin is still held by its source, under the source's own
+    # jurisdiction: the holder's segment is decided too and must permit as well.
+    holders = {
+        sid: reg.segments[sid].source_id
+        for sid in wanted
+        if sid in reg.segments and reg.segments[sid].origin is not None
+    }
     # Legal process is scoped to sources: it covers every segment of the source it names.
     keys = {
         sid: (base, _legal_for(reg, query, reg.segments[sid].source_id, identity_ids), sid)
-        for sid in wanted
+        for sid in dict.fromkeys([*wanted, *holders.values()])
         if sid in reg.segments
     }
     _evaluate(reg, query, user, list(keys.values()), ctx)
     decisions = {
-        sid: reg.decision_cache[keys[sid]]
+        sid: _held(reg.decision_cache[keys[sid]], reg.decision_cache[keys[holders[sid]]])
+        if sid in holders
+        else reg.decision_cache[keys[sid]]
         if sid in keys
         else Decision(source_id=sid, permit=False, rules=(UNREGISTERED_SOURCE,))
         for sid in wanted

@@ -3,7 +3,9 @@
 An explanation quotes the two records' values (names, dates of birth, SSNs), so it
 is a read of personal data like a profile: both records' sources must be permitted
 for the query, and a comparison whose fields the purpose may not see is shown as
-withheld (level, weight and values), while the final probability stays the model's.
+withheld (level, weight and values); so are every running probability from the first
+withheld comparison on and the final weight and probability, since subtracting the
+visible weights from them would give the withheld ones away.
 """
 
 from __future__ import annotations
@@ -38,7 +40,15 @@ COMPARISON_FIELDS: Final[dict[str, frozenset[str]]] = {
 WITHHELD: Final = "withheld: a field this purpose may not see"
 
 
-def _sources_and_identities(store: Store, ids: tuple[str, str]) -> tuple[list[str], list[str]]:
+def _sources_and_identities(
+    store: Store, ids: tuple[str, str]
+) -> tuple[list[str], list[str], list[str]]:
+    """The segments to decide, the identities read, and the ids with no current record.
+
+    A missing record is decided as its id's source (``<source_id>/...``: every segment
+    of it), so whether a record exists is said only to a reader permitted to read its
+    source: to anyone else a missing id and an existing one are denied alike.
+    """
     rows = store.fetchall(
         "SELECT record_id, source_id, origin_jurisdiction FROM records "
         "WHERE is_current AND record_id IN (?, ?)",
@@ -46,13 +56,14 @@ def _sources_and_identities(store: Store, ids: tuple[str, str]) -> tuple[list[st
     )
     found = {r[0]: segment_key(r[1], r[2]) for r in rows}  # decided per segment
     missing = [i for i in ids if i not in found]
+    segments = set(found.values()) | {i.split("/", 1)[0] for i in missing}
     if missing:
-        raise LookupError(f"no current record {missing[0]!r}")
+        return sorted(segments), [], missing
     idents = [r[0] for r in store.fetchall(
         "SELECT DISTINCT identity_id FROM identity_members WHERE record_id IN (?, ?)",
         list(ids))] if store.scalar(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'identity_members'") else []
-    return sorted(set(found.values())), sorted(idents)
+    return sorted(segments), sorted(idents), []
 
 
 def _visible(fields: tuple[str, ...] | None, needed: frozenset[str]) -> bool:
@@ -67,7 +78,7 @@ def read_explanation(
 ) -> dict[str, Any]:
     """The waterfall for two records under ``query``; raises AccessDenied when denied."""
     reg = registry or Registry(store)
-    sources, identities = _sources_and_identities(store, (record_a, record_b))
+    sources, identities, missing = _sources_and_identities(store, (record_a, record_b))
     decision = allowed(reg, query, sources, identity_ids=identities)
     user = get_user(store, query.principal)
 
@@ -83,6 +94,9 @@ def read_explanation(
     if decision.denied:
         audit_decision(store, decision, entry("deny"))
         raise AccessDenied(decision.rules, decision.decisions)
+    if missing:  # the reader may read these sources: saying so reveals nothing more
+        audit_decision(store, decision, entry("error"))  # the look-up is a read too
+        raise LookupError(f"no current record {missing[0]!r}")
     ex = explain(store, record_a, record_b)
     fields: tuple[str, ...] | None = None
     for sid in sources:
@@ -90,13 +104,18 @@ def read_explanation(
         if f is not None:
             fields = f if fields is None else tuple(x for x in fields if x in f)
     features = []
+    hidden = False
     for feat in ex.features:
         item = asdict(feat)
         needed = COMPARISON_FIELDS.get(feat.comparison, frozenset({feat.comparison}))
         if not _visible(fields, needed):
-            item.update(level="withheld", weight=None, detail=WITHHELD,
-                        running_probability=None)
+            hidden = True
+            item.update(level="withheld", weight=None, detail=WITHHELD)
+        if hidden:  # a running total after a withheld weight would give that weight away
+            item.update(running_probability=None)
         features.append(item)
     out = {**asdict(ex), "features": features}
+    if hidden:  # so would the final weight: final - prior - visible weights = withheld ones
+        out.update(match_weight=None, probability=None)
     audit_decision(store, decision, entry("ok", (record_a, record_b)))
     return out

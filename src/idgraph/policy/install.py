@@ -70,10 +70,24 @@ def install_policies(
     if not source.is_dir():
         raise PolicyInstallError(f"{source} is not a folder")
     # The set in force decides the act; loading it records an unannounced change first.
-    reg = Registry(store, settings=settings)
+    # When the target is a new folder, the set in force is the recorded folder's: this
+    # act is how a deployment's folder moves (policy_set._check_folder).
+    load_policies(target)  # the folder named now must load (a broken one is an error)
+    recorded = policy_set.current(store)
+    in_force = settings
+    if recorded is not None and recorded.folder is not None:
+        was = Path(recorded.folder)
+        base = settings or Settings()
+        if was.resolve() == target.resolve():
+            pass
+        elif was.is_dir():
+            in_force = base.model_copy(update={"policy_dir": was})
+        elif was.name == "policies":  # a data dir's default folder, never created
+            in_force = base.model_copy(update={"data_dir": was.parent, "policy_dir": None})
+    reg = Registry(store, settings=in_force)
     dec = authorise_act(store, actor, "policy.install", registry=reg, target=str(source))
-    files = deployment_files(source)
     try:
+        files = deployment_files(source)
         new = load_policies(source)  # validate the whole set before touching the folder
     except ValueError as exc:
         raise PolicyInstallError(str(exc)) from exc

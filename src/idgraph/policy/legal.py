@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from idgraph import clock
 from idgraph.audit import record
+from idgraph.policy.names import name_problem
 from idgraph.store import Store
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ ISSUERS_OF: Final[dict[str, tuple[str, ...]]] = {
 JUDGE_SIGNED: Final[frozenset[str]] = frozenset({"court_order", "judicial_warrant"})
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_EMPTY_SHA256: Final[str] = hashlib.sha256(b"").hexdigest()
 
 DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS legal_process (
@@ -149,6 +151,9 @@ class LegalProcess:
             self.verified
             and org is not None
             and self.org == org
+            # a consent speaks only for the people who gave it (rows from before that was
+            # checked at registration may name nobody: they count for no one)
+            and (self.type != "consent" or bool(self.scope_identities))
             and self.covers(source_id, identity_ids, case_id, on)
         )
 
@@ -245,6 +250,8 @@ def problems(doc: LegalProcess) -> list[str]:
         out.append("expires before it is issued")
     if not doc.number.strip():
         out.append("a document needs its number")
+    elif problem := name_problem("document number", doc.number):  # " W1" is not another paper
+        out.append(problem)
     out += _signer_problems(doc)
     return out
 
@@ -256,6 +263,11 @@ def _signer_problems(doc: LegalProcess) -> list[str]:
     if doc.type == "consent":
         if doc.court or doc.judge or appointment:
             out.append("a consent is given by the subject: no court, judge or appointment")
+        if not doc.scope_identities:
+            # DPPA § 2721(b)(11)-(13), GLBA § 6802(e)(1)-(2), FCRA § 1681b(a)(2), (a)(3)(B):
+            # the consent is "of the individual to whom the information pertains"; one
+            # without its subject would open everyone's records.
+            out.append("a consent is the subject's own: name whose (--scope-identities)")
         if doc.level != "none":
             out.append("a consent has level 'none'")
         return out
@@ -320,6 +332,8 @@ def add_legal(
     from idgraph.policy.users import get_user
 
     ensure(store)
+    if type not in TYPES:  # exact spelling: `Judicial_Warrant` is not a type
+        raise LegalError(f"unknown type {type!r}; one of {', '.join(TYPES)}")
     chosen_issuer = issuer or _default_issuer(type)
     if chosen_issuer is None:
         raise LegalError(f"a {type} needs --issuer ({' | '.join(ISSUERS_OF[type])})")
@@ -408,6 +422,9 @@ def verify_legal(
     digest = sha256.strip().lower()
     if not _SHA256.match(digest):
         raise LegalError("--sha256 must be the 64 hex digits of the scanned document's SHA-256")
+    if digest == _EMPTY_SHA256 or len(set(digest)) == 1:  # no scan was hashed
+        raise LegalError("--sha256 is not the hash of a scanned document (an empty file or a "
+                         "placeholder): hash the scan itself")
     dec = authorise_act(store, actor, "legal.verify", registry=registry, target=legal_id)
     user = get_user(store, actor)
     assert user is not None

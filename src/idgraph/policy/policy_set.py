@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record
-from idgraph.policy.cedar import PolicyBundle
+from idgraph.policy.cedar import PolicyBundle, PolicySetError
 from idgraph.store import Store
 
 DDL: Final[tuple[str, ...]] = (
@@ -98,9 +98,25 @@ def insert(store: Store, bundle: PolicyBundle, folder: Path | None, *, by: str, 
     )
 
 
+def _check_folder(last: RecordedSet | None, folder: Path | None) -> None:
+    """A deployment decides under the folder it recorded: another one named for one
+    command (``IDGRAPH_POLICY_DIR=/tmp/empty idgraph profile ...``) would drop the
+    county's forbids for that read. Only ``idgraph policy install`` (an admin's act)
+    moves it. A store without a folder (in memory) is not pinned."""
+    if last is None or last.folder is None or folder is None:
+        return
+    if Path(last.folder).resolve() != folder.resolve():
+        raise PolicySetError(
+            f"this deployment decides under the policy folder {last.folder}, not {folder}: "
+            "unset IDGRAPH_POLICY_DIR, or move the folder with `idgraph policy install "
+            "DIR --as ADMIN`"
+        )
+
+
 def note_loaded(store: Store, bundle: PolicyBundle, folder: Path | None) -> bool:
     """Record ``bundle`` if it is not the set in force; audit the change. True if it was new."""
     last = current(store)
+    _check_folder(last, folder)
     if last is not None and last.digest == bundle.digest:
         return False
     with store.transaction():

@@ -7,6 +7,9 @@ audit the decision and the response in the same transaction -> return.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,7 +19,7 @@ from typing import Any
 from idgraph import clock
 from idgraph.audit import AuditEntry
 from idgraph.policy.engine import AccessDecision, allowed, audit_decision
-from idgraph.policy.fields import NEVER, minimise
+from idgraph.policy.fields import ALL_FIELDS, FULL, NEVER, minimise
 from idgraph.policy.notices import create_notices
 from idgraph.policy.registry import Registry
 from idgraph.policy.view import ScopedView, accepted_edges, cut, member_rows, record_segment
@@ -183,7 +186,7 @@ def _response_entry(
     )
 
 
-def _source_folders(store: Store, source_ids: set[str]) -> dict[str, Path]:
+def source_folders(store: Store, source_ids: set[str]) -> dict[str, Path]:
     """Each source's manifest folder (what ``source_file`` is shown relative to)."""
     if not source_ids:
         return {}
@@ -259,6 +262,46 @@ def _commit(
     return notices
 
 
+def _fold(value: object) -> str:
+    return "".join(ch for ch in str(value).upper() if ch.isalnum())
+
+
+def _shown_ids(
+    rows: Sequence[Mapping[str, Any]], segments: Sequence[str], decision: AccessDecision
+) -> dict[str, str]:
+    """Record ids that may not leave as they are, each with the pseudonym shown instead.
+
+    A source's own record id is often an identifier of the person: a DMV file is keyed
+    by licence number, a court file by case number. Provenance passes every decision,
+    so a read that may not see those fields (``research``, ``locate_witness``, FCRA
+    § 1681f's identifying information) would get them back in ``record_id`` and
+    ``source_record_id``. Such a record is shown as ``<source>/~<pseudonym>``: a keyed
+    hash under a key drawn for this response only, the same for the record throughout
+    the response (links, sections), different in every other (its file line is
+    dropped too, for the same reason). The audit log keeps the
+    real ids. A record keeps its id only when its segment may disclose every full field
+    and its id equals no value of a field withheld from it (an SSN-keyed file)."""
+    key = secrets.token_bytes(16)
+    out: dict[str, str] = {}
+    for r, g in zip(rows, segments, strict=True):
+        allowed = set(decision.fields_for(g))
+        own = _fold(r.get("source_record_id") or str(r["record_id"]).split("/", 1)[-1])
+        withheld_values = {_fold(v) for f, v in r.items() if f in ALL_FIELDS - allowed and v}
+        if allowed >= FULL and own not in withheld_values:
+            continue
+        mac = hmac.new(key, str(r["record_id"]).encode(), hashlib.sha256).hexdigest()[:12]
+        out[str(r["record_id"])] = f"{r['source_id']}/~{mac}"
+    return out
+
+
+def _with_shown_id(row: dict[str, Any], shown: Mapping[str, str]) -> dict[str, Any]:
+    rid = str(row.get("record_id"))
+    if rid not in shown:
+        return row
+    # the file line is a handle on the record too: it would link it across responses
+    return {**row, "record_id": shown[rid], "source_record_id": None, "source_line": None}
+
+
 def read_profile(
     store: Store,
     query: Query,
@@ -279,9 +322,13 @@ def read_profile(
         raise AccessDenied(decision.rules or ("default.deny",), decision.decisions)
     view, rows = _visible(store, decision, identity_id, anchor)
     segments = [record_segment(r) for r in rows]  # outputs are keyed by segment
-    minimised = [minimise(r, decision.fields_for(g)) for r, g in zip(rows, segments, strict=True)]
+    shown = _shown_ids(rows, segments, decision)
+    minimised = [
+        _with_shown_id(minimise(r, decision.fields_for(g)), shown)
+        for r, g in zip(rows, segments, strict=True)
+    ]
     by_source: dict[str, list[dict[str, Any]]] = {}
-    folders = _source_folders(store, {r["source_id"] for r in minimised})
+    folders = source_folders(store, {r["source_id"] for r in minimised})
     for g, r in zip(segments, minimised, strict=True):
         clean = {k: _jsonable(v) for k, v in r.items() if v is not None}
         if "source_file" in clean:
@@ -296,6 +343,6 @@ def read_profile(
         by_source,
         **_sections(minimised),
         sources=outcomes,
-        edges=view.edges,
+        edges=tuple((shown.get(a, a), shown.get(b, b)) for a, b in view.edges),
         notices=tuple(notices),
     )

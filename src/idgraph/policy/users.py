@@ -12,6 +12,7 @@ from typing import Final
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record
+from idgraph.policy.names import name_problem
 from idgraph.store import Store
 
 ROLES: Final[tuple[str, ...]] = (
@@ -23,12 +24,18 @@ ROLES: Final[tuple[str, ...]] = (
     "counsel",  # an organisation's legal officer: verifies legal process, reads nothing
 )
 ORG_TYPES: Final[tuple[str, ...]] = ("government", "private", "press", "academic")
+# Principals the system itself writes into the audit log (policy.change, bootstrap,
+# refusals of an act without --as): no user may take these names.
+RESERVED: Final[frozenset[str]] = frozenset({"system", "bootstrap", "anonymous"})
 
 DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS users (
         name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, org VARCHAR NOT NULL,
         org_type VARCHAR NOT NULL, disabled BOOLEAN NOT NULL DEFAULT false,
         created_at TIMESTAMP, created_by VARCHAR, disabled_at TIMESTAMP, disabled_by VARCHAR)""",
+    # An agency that primarily enforces immigration law (N.Y. VTL § 201(12), 625 ILCS
+    # 5/6-110.3): the state rules follow the recipient, not only the declared purpose.
+    "ALTER TABLE users ADD COLUMN IF NOT EXISTS immigration_agency BOOLEAN DEFAULT false",
 )
 
 
@@ -43,6 +50,7 @@ class User:
     org: str
     org_type: str
     disabled: bool = False
+    immigration_agency: bool = False  # the organisation primarily enforces immigration law
 
     @property
     def active(self) -> bool:
@@ -57,15 +65,20 @@ def get_user(store: Store, name: str) -> User | None:
     """The stored user ``name`` (disabled or not), or ``None``."""
     ensure(store)
     row = store.fetchone(
-        "SELECT name, role, org, org_type, disabled FROM users WHERE name = ?", [name]
+        "SELECT name, role, org, org_type, disabled, immigration_agency FROM users "
+        "WHERE name = ?", [name]
     )
-    return None if row is None else User(row[0], row[1], row[2], row[3], bool(row[4]))
+    if row is None:
+        return None
+    return User(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]))
 
 
 def list_users(store: Store) -> list[User]:
     ensure(store)
-    rows = store.fetchall("SELECT name, role, org, org_type, disabled FROM users ORDER BY name")
-    return [User(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+    rows = store.fetchall(
+        "SELECT name, role, org, org_type, disabled, immigration_agency FROM users ORDER BY name"
+    )
+    return [User(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
 
 
 def _require_admin(store: Store, actor: str | None) -> User | None:
@@ -86,9 +99,16 @@ def add_user(
     *,
     org_type: str = "private",
     actor: str | None = None,
+    immigration_agency: bool = False,
 ) -> User:
     """Add a user; ``actor`` must be an active admin unless no user exists yet."""
     ensure(store)
+    for what, value in (("user name", name), ("organisation", org)):
+        problem = name_problem(what, value)
+        if problem:
+            raise UserError(problem)
+    if name.lower() in RESERVED:  # audit entries name these as the system itself
+        raise UserError(f"user name {name!r} is reserved for the system's own audit entries")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if org_type not in ORG_TYPES:
@@ -97,10 +117,25 @@ def add_user(
         admin = _require_admin(store, actor)
         if get_user(store, name) is not None:
             raise UserError(f"user {name!r} exists")
+        # An organisation is of one type: the rules that read org_type (DPPA (b)(1), GLBA
+        # (e)(5), FCRA (a)(4)-(6), 1681f: government only) would otherwise follow whichever
+        # user of a private company was added as "government".
+        known = store.fetchone(
+            "SELECT org_type FROM users WHERE org = ? AND org_type <> ? LIMIT 1", [org, org_type]
+        )
+        if known is not None:
+            raise UserError(f"organisation {org!r} is {known[0]!r}, not {org_type!r}")
+        if store.fetchone(
+            "SELECT 1 FROM users WHERE org = ? AND coalesce(immigration_agency, false) <> ?",
+            [org, immigration_agency],
+        ):
+            what = "is" if not immigration_agency else "is not"
+            raise UserError(f"organisation {org!r} {what} an immigration agency "
+                            "(--immigration-agency must match its other users)")
         store.execute(
-            "INSERT INTO users (name, role, org, org_type, disabled, created_at, created_by) "
-            "VALUES (?, ?, ?, ?, false, ?, ?)",
-            [name, role, org, org_type, clock.now_naive(), actor],
+            "INSERT INTO users (name, role, org, org_type, disabled, created_at, created_by, "
+            "immigration_agency) VALUES (?, ?, ?, ?, false, ?, ?, ?)",
+            [name, role, org, org_type, clock.now_naive(), actor, immigration_agency],
         )
         record(
             store,
@@ -110,10 +145,11 @@ def add_user(
                 role=admin.role if admin else None,
                 action="users.add",
                 outcome="ok",
-                detail={"user": name, "role": role, "org": org, "org_type": org_type},
+                detail={"user": name, "role": role, "org": org, "org_type": org_type,
+                        "immigration_agency": immigration_agency},
             ),
         )
-    return User(name, role, org, org_type)
+    return User(name, role, org, org_type, immigration_agency=immigration_agency)
 
 
 def disable_user(store: Store, name: str, *, actor: str | None) -> None:

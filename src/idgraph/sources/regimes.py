@@ -40,15 +40,17 @@ REGIMES: Final[dict[str, Regime]] = {
                "N.Y. Veh. & Traf. Law § 201(12)", "US-NY",
                ("ny.vtl201.basis", "ny.vtl201.notice")),
         Regime("CA-VC-1808", "California DMV records: public inspection and its limits",
-               "Cal. Veh. Code §§ 1808-1808.47", "US-CA"),
+               "Cal. Veh. Code §§ 1808-1808.47", "US-CA", ("ca.dmv.immigration",)),
         Regime("CA-VC-12801.9", "California licences under AB 60: no use for immigration "
-               "enforcement", "Cal. Veh. Code § 12801.9(j)", "US-CA"),
+               "enforcement", "Cal. Veh. Code § 12801.9(j)", "US-CA", ("ca.dmv.immigration",)),
         Regime("IL-625-ILCS-5/2-123", "Illinois Vehicle Code: sale and release of "
-               "Secretary of State records", "625 ILCS 5/2-123", "US-IL"),
-        Regime("IL-15-ILCS-335", "Illinois Identification Card Act", "15 ILCS 335", "US-IL"),
+               "Secretary of State records", "625 ILCS 5/2-123", "US-IL",
+               ("il.sos.basis", "il.sos.notice")),
+        Regime("IL-15-ILCS-335", "Illinois Identification Card Act", "15 ILCS 335", "US-IL",
+               ("il.sos.basis", "il.sos.notice")),
         Regime("CPNI", "Customer proprietary network information", "47 U.S.C. § 222", "US"),
         Regime("SCA", "Stored Communications Act: subscriber records to a governmental "
-               "entity", "18 U.S.C. §§ 2702-2703", "US"),
+               "entity", "18 U.S.C. §§ 2702-2703", "US", ("sca.government_process",)),
     )
 }
 

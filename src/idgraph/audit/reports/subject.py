@@ -18,12 +18,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal
 
-from idgraph.audit import AuditLog
+from idgraph.audit import AuditEntry, AuditLog, record
 from idgraph.audit.reports.common import (
     DISCLOSURE_ACTIONS,
     CheckpointInfo,
     Disclosure,
     NoticeRow,
+    ReportError,
     audit_report,
     authorise,
     cases_by_id,
@@ -135,6 +136,9 @@ def held_records(store: Store, identity_id: str) -> list[SourceRecords]:
         "WHERE m.identity_id = ? ORDER BY r.source_id, r.record_id",
         [identity_id],
     )
+    from idgraph.policy.profile import shown_path, source_folders  # policy imports audit
+
+    folders = source_folders(store, {r[1] for r in rows})
     groups: dict[str, SourceRecords] = {}
     for r in rows:
         days = r[12]
@@ -150,7 +154,8 @@ def held_records(store: Store, identity_id: str) -> list[SourceRecords]:
                 versions=int(r[4]),
                 batch_id=r[5],
                 ingested_at=iso(r[6]),
-                source_file=r[7],
+                # as a profile shows it: never an absolute path on the server
+                source_file=None if r[7] is None else shown_path(r[7], folders.get(r[1])),
                 source_line=None if r[8] is None else int(r[8]),
                 retain_until=iso(until),
                 values=values,
@@ -197,6 +202,17 @@ def subject_report(
     user = authorise(
         store, actor, COPY_ROLES[copy], "report.subject", when, {"copy": copy}, [identity_id]
     )
+    if user.role == "records_officer" and not _requested(store, user.org, identity_id):
+        # The report quotes every record held and every organisation that read them: a
+        # records officer gives it only in answer to that person's own request (as a
+        # ``subject_access`` read needs one, base.subject_access_request).
+        why = f"no open subject-access request for {identity_id} in {user.org!r} (idgraph sar open)"
+        record(store, AuditEntry(
+            time=when, principal=actor, organisation=user.org, role=user.role,
+            action="report.subject", outcome="deny", identity_ids=(identity_id,),
+            detail={"copy": copy, "reason": why},
+        ))
+        raise ReportError(f"{actor!r} may not produce report.subject: {why}")
     sources = held_records(store, identity_id)
     held = {rec.record_id for g in sources for rec in g.records}
     lineage = lineage_of(store, identity_id)
@@ -255,6 +271,13 @@ def subject_report(
         checkpoint=cp_info,
         notes=notes,
     )
+
+
+def _requested(store: Store, org: str, identity_id: str) -> bool:
+    """Whether ``org`` has an open subject-access request for ``identity_id``."""
+    from idgraph.policy.sar import list_sars  # the policy package imports the audit log
+
+    return any(s.identity_id == identity_id for s in list_sars(store, org=org, status="open"))
 
 
 def _notes(copy: str, withheld: int, withheld_notices: int) -> list[str]:
