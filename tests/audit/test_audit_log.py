@@ -148,3 +148,22 @@ def test_legacy_table_is_upgraded_in_place(store: Store) -> None:
         )
     assert record(store, _entry(3)) == 3
     assert AuditLog(store, key=Ed25519PrivateKey.generate()).verify().ok
+
+
+def test_verify_reports_entries_not_yet_signed(tmp_path: Path) -> None:
+    """An honest log with entries after its last checkpoint is OK, but says they are
+    not yet signed (a third party cannot yet hold the operator to them)."""
+    from idgraph.store import open_store
+
+    store = open_store(tmp_path / "x.duckdb")
+    log = AuditLog(store, tmp_path)
+    for i in range(3):
+        log.append(AuditEntry(principal="u", action="t", outcome="ok", detail={"i": i}))
+    unsigned = log.verify()
+    assert unsigned.ok and (unsigned.signed, unsigned.unsigned) == (0, 3)
+    assert "3 after the last checkpoint, not yet signed" in unsigned.summary()
+    log.checkpoint()
+    log.append(AuditEntry(principal="u", action="t", outcome="ok"))
+    later = log.verify()
+    assert later.ok and (later.signed, later.unsigned) == (3, 1)
+    assert later.to_json()["unsigned"] == 1

@@ -55,6 +55,12 @@ class VerifyResult:
     checkpoints: int
     problems: tuple[Problem, ...]
     seconds: float
+    signed: int = 0  # entries covered by the latest checkpoint that verified
+
+    @property
+    def unsigned(self) -> int:
+        """Entries after the latest good checkpoint: not yet committed to by a signature."""
+        return self.size - self.signed
 
     @property
     def ok(self) -> bool:
@@ -76,8 +82,14 @@ class VerifyResult:
 
     def summary(self) -> str:
         if self.ok:
+            tail = (
+                f"; {self.unsigned} after the last checkpoint, not yet signed"
+                if self.unsigned
+                else ""
+            )
             return (
-                f"OK: {self.size} entries, {self.checkpoints} checkpoints, root {self.root.hex()}"
+                f"OK: {self.size} entries, {self.checkpoints} checkpoints, root "
+                f"{self.root.hex()}{tail}"
             )
         return f"FAIL: {self.first_problem} ({len(self.problems)} problems)"
 
@@ -87,6 +99,8 @@ class VerifyResult:
             "size": self.size,
             "root": self.root.hex(),
             "checkpoints": self.checkpoints,
+            "signed": self.signed,
+            "unsigned": self.unsigned,
             "first_bad_index": self.first_bad_index,
             "first_bad_checkpoint": self.first_bad_checkpoint,
             "problems": [str(p) for p in self.problems],
@@ -347,4 +361,5 @@ def verify_log(
         checkpoints=len(cps),
         problems=tuple(problems),
         seconds=time.perf_counter() - started,
+        signed=prev.size if prev is not None else 0,
     )
