@@ -67,6 +67,7 @@ def setup(store: Store) -> Query:
     doc = add_legal(
         store, type="court_order", number="CO-1", issued=date(2020, 1, 1), actor="gov",
         level="federal", court="S.D.N.Y.", judge="J. Roe", judge_appointment="article_iii",
+        case_id="IM1",
     )
     verify_legal(store, doc.legal_id, sha256="ab" * 32, actor="counsel")
     return Query(

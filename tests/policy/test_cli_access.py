@@ -73,6 +73,8 @@ def test_cli_flow(tmp_path: Path) -> None:
         "state",
         "--scope-identities",
         "I",
+        "--case",
+        "C1",
         "--as",
         "gov",
     )

@@ -56,12 +56,15 @@ class World:
             self.cases.add(case_id)
         return case_id
 
-    def doc(self, org_type: str, type_: str, issuer: str | None, level: str | None) -> str:
+    def doc(
+        self, org_type: str, kind: str, type_: str, issuer: str | None, level: str | None
+    ) -> str:
+        """A verified document of ``org_type`` registered to its case of ``kind``."""
         issuer = issuer or ISSUERS_OF[type_][0]
         if type_ == "consent":
             level = "none"
         level = level or "federal"
-        key = (org_type, type_, issuer, level)
+        key = (org_type, kind, type_, issuer, level)
         if key not in self.docs:
             fields: dict[str, Any] = {"level": level, "issuer": issuer}
             if issuer in ("court", "grand_jury"):
@@ -73,7 +76,8 @@ class World:
                 fields = {"scope_identities": ("X",)}  # the consent of X, who is read
             self.docs[key] = add_verified(
                 self.store, type=type_, number="-".join(key), issued=ISSUED,
-                actor=OPENER[org_type], verifier=COUNSEL[org_type], **fields,
+                actor=OPENER[org_type], verifier=COUNSEL[org_type],
+                case_id=self.case(org_type, kind), **fields,
             )
         return self.docs[key]
 
@@ -127,7 +131,8 @@ def _meeting(world: World, code: Code, alt: dict[str, tuple[str, ...]]) -> dict[
     }
     if "basis" in alt:
         scenario["basis"] = world.doc(
-            org_type, alt["basis"][0], alt.get("issuer", (None,))[0], alt.get("level", (None,))[0]
+            org_type, scenario["kind"], alt["basis"][0], alt.get("issuer", (None,))[0],
+            alt.get("level", (None,))[0],
         )
     return scenario
 
@@ -170,19 +175,23 @@ def attack() -> tuple[Store, dict[str, str]]:
     store = new_store()
     seed(store)
     docs = {
+        # ice's documents are for its criminal case C1, acme's for its civil case P1
         "order": add_verified(store, type="court_order", number="CO-1", issued=ISSUED,
-                              **FED_ORDER),
+                              case_id="C1", **FED_ORDER),
         "fgj": add_verified(store, type="subpoena", number="GJ-1", issued=ISSUED,
-                            issuer="grand_jury", level="federal", court="S.D.N.Y."),
+                            issuer="grand_jury", level="federal", court="S.D.N.Y.",
+                            case_id="C1"),
         "sgj": add_verified(store, type="subpoena", number="GJ-2", issued=ISSUED,
-                            issuer="grand_jury", level="state", court="Kings Cty Sup Ct"),
+                            issuer="grand_jury", level="state", court="Kings Cty Sup Ct",
+                            case_id="C1"),
         "agency": add_verified(store, type="subpoena", number="AS-1", issued=ISSUED,
-                               issuer="agency", level="federal"),
+                               issuer="agency", level="federal", case_id="C1"),
         "pi-court-sub": add_verified(store, type="subpoena", number="CS-1", issued=ISSUED,
                                      issuer="court", level="state", court="NY Sup Ct",
-                                     actor="pi", verifier="pilaw"),
+                                     actor="pi", verifier="pilaw", case_id="P1"),
         "pi-consent": add_verified(store, type="consent", number="C-1", issued=ISSUED,
-                                   scope_identities=("X",), actor="pi", verifier="pilaw"),
+                                   scope_identities=("X",), actor="pi", verifier="pilaw",
+                                   case_id="P1"),
     }
     return store, docs
 

@@ -76,7 +76,8 @@ def test_misfit_document_is_refused(
     store = new_store()
     seed(store)
     with pytest.raises(LegalError, match=match):
-        add_legal(store, type=type_, number=name, issued=ISSUED, actor="gov", **fields)
+        add_legal(store, type=type_, number=name, issued=ISSUED, actor="gov", case_id="IM1",
+                  **fields)
     assert list_legal(store) == []
 
 
@@ -98,7 +99,8 @@ FITS: list[tuple[str, dict[str, Any]]] = [
 def test_fitting_document_is_registered_unverified(type_: str, fields: dict[str, Any]) -> None:
     store = new_store()
     seed(store)
-    doc = add_legal(store, type=type_, number="N-1", issued=ISSUED, actor="gov", **fields)
+    doc = add_legal(store, type=type_, number="N-1", issued=ISSUED, actor="gov", case_id="IM1",
+                    **fields)
     assert get_legal(store, doc.legal_id) == doc
     assert (doc.org, doc.registered_by, doc.verified) == ("ice", "gov", False)
 
@@ -110,7 +112,7 @@ def test_cli_refuses_a_judicial_warrant_no_judge_signed(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, [
         "--data-dir", str(tmp_path), "legal", "add", "--type", "judicial_warrant",
         "--level", "federal", "--issuer", "agency", "--number", "X", "--issued", "2026-01-01",
-        "--as", "gov",
+        "--case", "IM1", "--as", "gov",
     ])
     assert res.exit_code != 0
     with open_store(tmp_path / "idgraph.duckdb") as store:
@@ -140,7 +142,7 @@ def world() -> tuple[Store, dict[str, str]]:
         "agency-subpoena": ("subpoena", {"level": "federal", "issuer": "agency"}),
     }
     ids = {
-        name: add_verified(store, type=t, number=name, issued=ISSUED, **f)
+        name: add_verified(store, type=t, number=name, issued=ISSUED, case_id="IM1", **f)
         for name, (t, f) in docs.items()
     }
     return store, ids
@@ -188,7 +190,7 @@ def test_state_rules_check_the_signer(
 # -- item 2: nobody checks the paper -> a second person of the organisation must -------
 def _fed_order(store: Store, actor: str = "gov", **kw: Any) -> str:
     return add_legal(store, type="court_order", number=kw.pop("number", "CO-9"),
-                     issued=ISSUED, actor=actor, **{**FED, **kw}).legal_id
+                     issued=ISSUED, actor=actor, **{**FED, "case_id": "IM1", **kw}).legal_id
 
 
 def _ny(
@@ -270,9 +272,10 @@ def test_attaching_to_another_organisations_case_is_refused_and_audited() -> Non
 def test_document_counts_only_for_its_organisation() -> None:
     store = new_store()
     seed(store)
-    lid = add_verified(store, type="court_order", number="CO-1", issued=ISSUED, **FED)
+    lid = add_verified(store, type="court_order", number="CO-1", issued=ISSUED,
+                       case_id="IM1", **FED)
     doc = get_legal(store, lid)
-    assert doc is not None and doc.case_id is None and doc.org == "ice"
+    assert doc is not None and doc.case_id == "IM1" and doc.org == "ice"
     assert doc.counts_for("ice", "ny_dmv", ["X"], "IM1", date(2026, 3, 1))
     assert not doc.counts_for("acme", "ny_dmv", ["X"], "P1", date(2026, 3, 1))
     # acme names ice's order as its basis: refused as a whole

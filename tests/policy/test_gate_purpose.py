@@ -65,7 +65,7 @@ def test_records_officer_cannot_declare_subject_access_under_an_immigration_case
 def test_investigator_cannot_enforce_immigration_under_a_criminal_case() -> None:
     store = build()
     basis = add_verified(store, type="court_order", number="CO-1", issued=date(2026, 1, 1),
-                         **FED)
+                         case_id="IM1", **FED)
     dec = decide(store, "gov", IMM, "C1", claims=("DPPA-b1",), basis=basis)
     assert not dec.any_permitted
     assert all("base.purpose_case_kind" in d.rules for d in dec.decisions.values())

@@ -45,7 +45,8 @@ def env() -> tuple[Store, Registry, dict[str, str]]:
     seed(store)
     ids = {}
     for name, typ, fields in LEGAL:
-        kw: dict[str, Any] = {"expires": date(2099, 1, 1), **fields}
+        # every gov document is for the immigration case the `imm` rows read under
+        kw: dict[str, Any] = {"expires": date(2099, 1, 1), "case_id": "IM1", **fields}
         if name == "unverified":
             doc = add_legal(
                 store, type=typ, number=name, issued=date(2020, 1, 1), actor="gov", **kw
@@ -55,7 +56,7 @@ def env() -> tuple[Store, Registry, dict[str, str]]:
             ids[name] = add_verified(store, type=typ, number=name, issued=date(2020, 1, 1), **kw)
     ids["piconsent"] = add_verified(
         store, type="consent", number="PC-1", issued=date(2020, 1, 1), actor="pi",
-        scope_identities=("X",),
+        scope_identities=("X",), case_id="E1",
         verifier="pilaw",
     )
     open_sar(store, "X", case_id="SA1", requester="the subject, ID checked in person",

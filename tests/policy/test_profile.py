@@ -183,6 +183,7 @@ def test_ny_notice_created_for_immigration_disclosure() -> None:
         judge="J. Roe",
         judge_appointment="article_iii",
         scope_identities=["J"],
+        case_id="IM1",
     )
     at = datetime(2026, 11, 27, 10)  # a Friday
     imm = {"purpose": "civil_immigration_enforcement", "case_id": "IM1", "basis": basis}

@@ -119,21 +119,27 @@ def env() -> tuple[Store, dict[str, str]]:
     link(store, "X", recs, list(itertools.pairwise(recs)))
     ids = {
         "fedwarrant": add_verified(
-            store, type="judicial_warrant", number="RT-W1", issued=date(2020, 1, 1), **FED
+            store, type="judicial_warrant", number="RT-W1", issued=date(2020, 1, 1),
+            case_id="IM1", **FED
+        ),
+        # a document counts only under its own case: the criminal case's own warrant
+        "fedwarrant-c1": add_verified(
+            store, type="judicial_warrant", number="RT-W2", issued=date(2020, 1, 1),
+            case_id="C1", **FED
         ),
         "courtsub": add_verified(
             store, type="subpoena", number="RT-S1", issued=date(2020, 1, 1), issuer="court",
             level="state", court="Cook County Circuit Court", judge="J. Poe",
-            judge_appointment="state", scope_identities=("X",),
+            judge_appointment="state", scope_identities=("X",), case_id="IM1",
         ),
     }
     ids["agencysub"] = add_verified(
         store, type="subpoena", number="RT-AS1", issued=date(2020, 1, 1), issuer="agency",
-        level="federal",
+        level="federal", case_id="C1",
     )
     ids["adminwarrant"] = add_verified(
         store, type="administrative_warrant", number="RT-AW1", issued=date(2020, 1, 1),
-        level="federal",
+        level="federal", case_id="C1",
     )
     open_sar(store, "X", case_id="SA1", requester="the subject, ID checked in person",
              received=date(2026, 1, 2), actor="rec")
@@ -385,13 +391,14 @@ NAMES = [
     ("case-rtl-mark", ["cases", "open", "CR-1\u200f", "--title", "t", "--as", "alice"],
      "invisible or control"),
     ("legal-number-space", ["legal", "add", "--type", "administrative_warrant", "--level",
-                            "federal", "--number", " W1", "--issued", "2026-01-01", "--as",
-                            "alice"], "leading or trailing space"),
+                            "federal", "--number", " W1", "--issued", "2026-01-01", "--case",
+                            "CR-1", "--as", "alice"], "leading or trailing space"),
     ("legal-type-mixed-case", ["legal", "add", "--type", "Judicial_Warrant", "--level", "federal",
-                               "--number", "W1", "--issued", "2026-01-01", "--as", "alice"],
+                               "--number", "W1", "--issued", "2026-01-01", "--case", "CR-1",
+                               "--as", "alice"],
      "unknown type"),
     ("legal-type-made-up", ["legal", "add", "--type", "warrant", "--number", "W1", "--issued",
-                            "2026-01-01", "--as", "alice"], "unknown type"),
+                            "2026-01-01", "--case", "CR-1", "--as", "alice"], "unknown type"),
 ]
 
 
@@ -449,10 +456,11 @@ def test_consent_naming_nobody_is_refused_and_counts_for_no_one(
     included) to a private investigator."""
     store, _ = env
     with pytest.raises(LegalError, match="scope-identities"):
-        add_legal(store, type="consent", number="RT-C0", issued=date(2020, 1, 1), actor="pi")
+        add_legal(store, type="consent", number="RT-C0", issued=date(2020, 1, 1), actor="pi",
+                  case_id="P1")
     # a row registered before the check (no identity named) counts for no one
     doc = add_legal(store, type="consent", number="RT-C1", issued=date(2020, 1, 1),
-                    actor="pi", scope_identities=("X",))
+                    actor="pi", scope_identities=("X",), case_id="P1")
     verify_legal(store, doc.legal_id, sha256="cd" * 32, actor="pilaw")
     store.execute("UPDATE legal_process SET scope_identities = [] WHERE legal_id = ?",
                   [doc.legal_id])
@@ -473,7 +481,7 @@ def test_verification_needs_the_hash_of_a_scan(
 ) -> None:
     store, _ = env
     doc = add_legal(store, type="court_order", number=f"RT-O-{digest[:4]}",
-                    issued=date(2020, 1, 1), actor="gov", **FED)
+                    issued=date(2020, 1, 1), actor="gov", case_id="C1", **FED)
     with pytest.raises(LegalError, match="not the hash of a scanned document"):
         verify_legal(store, doc.legal_id, sha256=digest, actor="lawyer")
 
@@ -489,7 +497,7 @@ SCA = [
     ("government-no-process", "gov", "C1", None, False, "sca.government_process"),
     ("government-admin-warrant", "gov", "C1", "adminwarrant", False, "sca.government_process"),
     ("government-agency-subpoena", "gov", "C1", "agencysub", True, "grant.investigator"),
-    ("government-court-order", "gov", "C1", "fedwarrant", True, "grant.investigator"),
+    ("government-court-order", "gov", "C1", "fedwarrant-c1", True, "grant.investigator"),
     ("private-party", "pi", "P1", None, True, "grant.investigator"),
 ]
 
@@ -615,7 +623,7 @@ def agency(env: tuple[Store, dict[str, str]]) -> dict[str, str]:
     open_case(store, "ERO-CR", title="smuggling", kind="criminal", actor="agent")
     return {"agentwarrant": add_verified(
         store, type="judicial_warrant", number="RT-ERO-W1", issued=date(2020, 1, 1),
-        actor="agent", verifier="agentsup", **FED,
+        actor="agent", verifier="agentsup", case_id="ERO-CR", **FED,
     )}
 
 

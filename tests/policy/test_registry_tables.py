@@ -75,11 +75,11 @@ def test_subpoena_issuer_and_validation() -> None:
     seed(store)
     court = add_legal(
         store, type="subpoena", number="S1", issued=date(2026, 1, 1), issuer="court",
-        court="Albany Cty Ct", level="state", actor="gov",
+        court="Albany Cty Ct", level="state", actor="gov", case_id="C1",
     )
     agency = add_legal(
         store, type="subpoena", number="S2", issued=date(2026, 1, 1), issuer="agency",
-        level="federal", actor="gov",
+        level="federal", actor="gov", case_id="C1",
     )
     assert (court.issuer, agency.issuer) == ("court", "agency")
     assert (court.org, agency.org, agency.verified) == ("ice", "ice", False)
@@ -87,7 +87,7 @@ def test_subpoena_issuer_and_validation() -> None:
     with pytest.raises(LegalError, match="already"):
         add_legal(
             store, type="subpoena", number="S1", issued=date(2026, 1, 1), issuer="court",
-            court="Albany Cty Ct", level="state", actor="gov",
+            court="Albany Cty Ct", level="state", actor="gov", case_id="C1",
         )
     with pytest.raises(LegalError, match="expires"):
         add_legal(
@@ -101,11 +101,12 @@ def test_subpoena_issuer_and_validation() -> None:
             judge_appointment="state",
             level="state",
             actor="gov",
+            case_id="C1",
         )
     with pytest.raises(ActDenied):
         add_legal(
             store, type="consent", number="O", issued=date(2026, 2, 1), actor="zed",
-            scope_identities=("X",),
+            scope_identities=("X",), case_id="C1",
         )
 
 

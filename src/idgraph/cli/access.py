@@ -200,10 +200,13 @@ def legal_add(
     expires: datetime | None = typer.Option(None, "--expires", formats=["%Y-%m-%d"]),
     scope_identities: list[str] | None = typer.Option(None, "--scope-identities"),
     scope_sources: list[str] | None = typer.Option(None, "--scope-sources"),
-    case_id: str | None = typer.Option(None, "--case"),
+    case_id: str = typer.Option(
+        ..., "--case", help="The open case it was obtained for: it counts only under it."
+    ),
     actor: str = AS,
 ) -> None:
-    """Register a legal-process document; prints its id. It counts once verified."""
+    """Register a legal-process document; prints its id. It counts once verified, and only
+    under its case."""
     with store_of(ctx) as store:
         try:
             doc = legal_lib.add_legal(

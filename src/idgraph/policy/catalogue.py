@@ -3,7 +3,8 @@
 The catalogue lives in ``catalogue.yaml`` beside this module; a deployment may pass
 its own file. Policies refer to purpose names and code names; the decision point
 rejects any name the catalogue does not know. Each purpose lists the case kinds it
-may be declared under (``case_kinds``); each code that the law ties to more than
+may be declared under (``case_kinds``) and the organisation types that may declare it
+(``org_types``, from ``users.ORG_TYPES``); each code that the law ties to more than
 being claimed lists what its text requires (``requires``), the Cedar rule that
 enforces it, and the text it is read from.
 """
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
+
+from idgraph.policy.users import ORG_TYPES
 
 # What a requirement alternative may test (see catalogue.yaml's comment on `codes`).
 CONDITIONS: Final[tuple[str, ...]] = (
@@ -37,6 +40,7 @@ class Purpose:
     name: str
     description: str
     case_kinds: tuple[str, ...] = ()  # the case kinds it may be declared under
+    org_types: tuple[str, ...] = ()  # the organisation types that may declare it
     fields: tuple[str, ...] | None = None  # None: no purpose-wide field limit
 
 
@@ -81,6 +85,11 @@ class Catalogue:
         p = self.purposes.get(purpose)
         return p is not None and case_kind in p.case_kinds
 
+    def org_type_fits(self, purpose: str, org_type: str) -> bool:
+        """Whether an organisation of ``org_type`` may declare ``purpose``."""
+        p = self.purposes.get(purpose)
+        return p is not None and org_type in p.org_types
+
 
 def _requirement(code: str, spec: dict[str, Any]) -> Requirement:
     alternatives = []
@@ -104,10 +113,19 @@ def _parse(data: dict[str, Any]) -> Catalogue:
     for name, spec in (data.get("purposes") or {}).items():
         if not spec.get("case_kinds"):
             raise ValueError(f"catalogue: purpose {name!r} lists no case_kinds")
+        if not spec.get("org_types"):
+            raise ValueError(f"catalogue: purpose {name!r} lists no org_types")
+        org_types = tuple(str(t) for t in spec["org_types"])
+        if unknown := [t for t in org_types if t not in ORG_TYPES]:
+            raise ValueError(
+                f"catalogue: purpose {name!r}: unknown org_types {unknown}; "
+                f"one of {', '.join(ORG_TYPES)}"
+            )
         purposes[name] = Purpose(
             name=name,
             description=str(spec.get("description", "")),
             case_kinds=tuple(spec["case_kinds"]),
+            org_types=org_types,
             fields=tuple(spec["fields"]) if spec.get("fields") else None,
         )
     codes = {

@@ -114,6 +114,9 @@ def _context(
         "case_open": case_open,
         "case_kind": case_kind,
         "case_kind_fits": reg.catalogue.fits(query.purpose, case_kind),
+        "purpose_org_type_fits": reg.catalogue.org_type_fits(
+            query.purpose, user.org_type if user else "none"
+        ),
         "subject_access_request": sar,
         # A named basis must be registered, and registered by the reader's organisation.
         "basis_registered": query.basis is None or (basis is not None and basis.org == org),

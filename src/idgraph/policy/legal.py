@@ -7,14 +7,16 @@ administrative warrant is issued by an agency; a subpoena by a court, an agency 
 grand jury; a consent by the subject. An Article III or magistrate judge sits only
 on a federal court, a state judge only on a state court.
 
-A document belongs to the organisation of the user who registered it and may be
-attached only to an open case of that organisation. It **counts** (is a basis the
-policies see) only when all hold: a second person of that organisation with a
-supervising or legal role verified it against the scanned paper (``verify_legal``:
-who, when, SHA-256); the query is made by that organisation; it is in force on the
-query date (issued <= date <= expires); it belongs to the query's case (when
-attached to one); and its scope covers the source and every identity read (an
-empty scope list means "not limited" on that axis).
+A document belongs to the organisation of the user who registered it and is
+registered to one open case of that organisation (``case_id`` is required: a warrant
+obtained for a criminal matter must not serve an immigration read of the same
+organisation). It **counts** (is a basis the policies see) only when all hold: a
+second person of that organisation with a supervising or legal role verified it
+against the scanned paper (``verify_legal``: who, when, SHA-256); the query is made
+by that organisation; it is in force on the query date (issued <= date <= expires);
+it belongs to the query's case (a document with no case, registered before cases
+were required, counts for nothing); and its scope covers the source and every
+identity read (an empty scope list means "not limited" on that axis).
 """
 
 from __future__ import annotations
@@ -129,7 +131,9 @@ class LegalProcess:
         """Whether this document's dates, case and scope cover reading ``source_id``."""
         if not self.in_force(on):
             return False
-        if self.case_id is not None and self.case_id != case_id:
+        # Only under its own case: a document with no case (a row from before cases were
+        # required) would otherwise serve every case of its organisation.
+        if self.case_id is None or self.case_id != case_id:
             return False
         if self.scope_sources and source_id not in self.scope_sources:
             return False
@@ -324,14 +328,17 @@ def add_legal(
     issuer: str | None = None,
     scope_identities: Sequence[str] = (),
     scope_sources: Sequence[str] = (),
-    case_id: str | None = None,
+    case_id: str,
     registry: Registry | None = None,
 ) -> LegalProcess:
-    """Register a document for ``actor``'s organisation (audited); returns it unverified."""
+    """Register a document for ``actor``'s organisation under ``case_id`` (an open case of
+    that organisation; audited); returns it unverified. It counts only under that case."""
     from idgraph.policy.acts import authorise_act  # acts imports the registry, which imports us
     from idgraph.policy.users import get_user
 
     ensure(store)
+    if not case_id or not case_id.strip():
+        raise LegalError("a document is registered to the case it was obtained for (--case)")
     if type not in TYPES:  # exact spelling: `Judicial_Warrant` is not a type
         raise LegalError(f"unknown type {type!r}; one of {', '.join(TYPES)}")
     chosen_issuer = issuer or _default_issuer(type)
@@ -367,8 +374,7 @@ def add_legal(
         org=user.org,
         registered_by=actor,
     )
-    if case_id is not None:
-        _check_case(store, dec, case_id, user.org)
+    _check_case(store, dec, case_id, user.org)
     row = asdict(doc)
     with store.transaction():
         if get_legal(store, doc.legal_id) is not None:
