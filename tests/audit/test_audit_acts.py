@@ -73,7 +73,7 @@ def test_audit_acts_are_authorised(
         assert res.exit_code == 0, res.output
         assert last.outcome in ("ok", "fail")
         return
-    assert res.exit_code == 1
+    assert res.exit_code == 3  # DENIED: every refusal by the policy layer
     assert "may not" in res.output
     assert SECRET not in res.output and not out.exists()
     assert last.outcome == "deny" and last.rules

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from idgraph import cases as cases_lib
 from idgraph import clock
-from idgraph.cli.common import console, err_console, fail, settings_of, store_of
+from idgraph.cli.common import DENIED, console, err_console, fail, settings_of, store_of
 from idgraph.policy import legal as legal_lib
 from idgraph.policy import listing
 from idgraph.policy import notices as notices_lib
@@ -118,7 +118,7 @@ def users_list(ctx: typer.Context, actor: str = AS, as_json: bool = JSON) -> Non
         try:
             users = listing.list_users(store, actor)
         except ActDenied as exc:
-            raise fail(str(exc), code=3) from exc
+            raise fail(str(exc), code=DENIED) from exc
     cols = ["name", "role", "org", "org type", "status"]
     rows = [
         [u.name, u.role, u.org, u.org_type, "disabled" if u.disabled else "active"] for u in users
@@ -178,7 +178,7 @@ def cases_list(
         try:
             found = listing.list_cases(store, actor, org=org, status=status)
         except ActDenied as exc:
-            raise fail(str(exc), code=3) from exc
+            raise fail(str(exc), code=DENIED) from exc
     rows = [[c.case_id, c.title, c.status, c.kind, c.org, c.opened_by, c.opened_at] for c in found]
     show_rows("cases", ["case", "title", "status", "kind", "org", "by", "at"], rows, as_json)
 
@@ -225,7 +225,9 @@ def legal_add(
                 case_id=case_id,
                 actor=actor,
             )
-        except (legal_lib.LegalError, ActDenied) as exc:
+        except ActDenied as exc:
+            raise fail(str(exc), code=DENIED) from exc
+        except legal_lib.LegalError as exc:
             raise fail(str(exc)) from exc
     console.print(doc.legal_id)
 
@@ -241,7 +243,9 @@ def legal_verify(
     with store_of(ctx) as store:
         try:
             doc = legal_lib.verify_legal(store, legal_id, sha256=sha256, actor=actor)
-        except (legal_lib.LegalError, ActDenied) as exc:
+        except ActDenied as exc:
+            raise fail(str(exc), code=DENIED) from exc
+        except legal_lib.LegalError as exc:
             raise fail(str(exc)) from exc
     console.print(escape(f"{doc.legal_id} verified by {doc.verified_by}"))
 
@@ -258,7 +262,7 @@ def legal_list(
         try:
             docs = listing.list_legal(store, actor, case_id=case_id)
         except ActDenied as exc:
-            raise fail(str(exc), code=3) from exc
+            raise fail(str(exc), code=DENIED) from exc
     rows = [
         [
             d.legal_id,
@@ -298,7 +302,7 @@ def denied(exc: AccessDenied) -> typer.Exit:
             for sid, ok, rules in exc.breakdown()
         ]
         print_whole(_table("denied: per source", ["source", "outcome", "rules"], rows), err_console)
-    return fail(f"denied by {', '.join(exc.rules)}", code=3)
+    return fail(f"denied by {', '.join(exc.rules)}", code=DENIED)
 
 
 def render_profile(profile: Profile, out: Console) -> None:
@@ -386,7 +390,7 @@ def notices_list(
         try:
             items = listing.list_notices(store, actor, today=day, overdue=overdue)
         except ActDenied as exc:
-            raise fail(str(exc), code=3) from exc
+            raise fail(str(exc), code=DENIED) from exc
     rows = [
         [
             n.notice_id,

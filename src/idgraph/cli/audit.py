@@ -27,6 +27,7 @@ from idgraph.audit.publish import publish_key
 from idgraph.audit.setup import log_for
 from idgraph.audit.witness import Witness, WitnessRefused
 from idgraph.cli.common import (
+    DENIED,
     USER_ERRORS,
     console,
     describe,
@@ -54,7 +55,7 @@ def _authorise(ctx: typer.Context, store: Store, actor: str, act: str, target: s
         reg = Registry(store, settings=settings_of(ctx))
         return authorise_act(store, actor, act, registry=reg, target=target)
     except ActDenied as exc:
-        raise fail(str(exc)) from exc
+        raise fail(str(exc), code=DENIED) from exc
 
 
 def _log(ctx: typer.Context, store: Store) -> AuditLog:

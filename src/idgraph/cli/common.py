@@ -83,6 +83,9 @@ def progress() -> Progress:
     )
 
 
+DENIED = 3  # exit status of every refusal by the policy layer (a read or an act)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error and return the Exit to raise."""
     # the message quotes what the user typed: "[/x]" is text, not Rich markup

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from idgraph.cli.common import console, fail, progress, settings_of, store_of
+from idgraph.cli.common import DENIED, console, fail, progress, settings_of, store_of
 
 
 def resolve_command(
@@ -125,7 +125,7 @@ def judge_command(
                     detail={"reason": why, "roles": list(JUDGE_ROLES)},
                 ))
             raise fail(f"{by!r} may not judge links ({why}; needs {', '.join(JUDGE_ROLES)})",
-                       code=3)
+                       code=DENIED)
         try:
             j = judge(store, record_a, record_b, verdict, by=by, reason=reason)
         except (KeyError, ValueError) as exc:

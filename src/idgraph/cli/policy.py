@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from idgraph.cli.common import console, describe, fail, settings_of, store_of
+from idgraph.cli.common import DENIED, console, describe, fail, settings_of, store_of
 from idgraph.policy.acts import ActDenied
 from idgraph.policy.install import PolicyInstallError, PolicySetInfo, install_policies, show
 
@@ -63,7 +63,7 @@ def policy_install(
         try:
             info = install_policies(store, folder, actor=actor, settings=settings)
         except ActDenied as exc:
-            raise fail(str(exc), code=3) from exc
+            raise fail(str(exc), code=DENIED) from exc
         except PolicyInstallError as exc:
             raise fail(f"policies in {folder} not installed: {exc}") from exc
     _print(info, as_json)

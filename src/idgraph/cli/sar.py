@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from idgraph.cli.common import console, fail, store_of
+from idgraph.cli.common import DENIED, console, fail, store_of
 from idgraph.policy import sar as sar_lib
 from idgraph.policy.acts import ActDenied
 
@@ -44,7 +44,9 @@ def sar_open(
                 received=received.date(),
                 actor=actor,
             )
-        except (sar_lib.SarError, ActDenied) as exc:
+        except ActDenied as exc:
+            raise fail(str(exc), code=DENIED) from exc
+        except sar_lib.SarError as exc:
             raise fail(str(exc)) from exc
     console.print(sar.sar_id)
 
@@ -63,7 +65,7 @@ def sar_list(
         try:
             items = sar_lib.read_sars(store, actor=actor, status=status)
         except ActDenied as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), code=DENIED) from exc
     if as_json:
         console.print_json(json.dumps([s.to_dict() for s in items]))
         return
@@ -83,7 +85,9 @@ def sar_close(ctx: typer.Context, sar_id: str, actor: str = AS) -> None:
     with store_of(ctx) as store:
         try:
             sar_lib.close_sar(store, sar_id, actor=actor)
-        except (sar_lib.SarError, ActDenied) as exc:
+        except ActDenied as exc:
+            raise fail(str(exc), code=DENIED) from exc
+        except sar_lib.SarError as exc:
             raise fail(str(exc)) from exc
     console.print(escape(f"closed {sar_id}"))
 
