@@ -116,6 +116,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with_pass = {"IDGRAPH_AUDIT_KEY_PASSPHRASE": PASS}
     ok(locked, "users", "add", "admin", "--role", "admin", "--org", "ops",
        "--org-type", "government")
+    ok(locked, "users", "add", "ig", "--role", "overseer", "--org", "oig",
+       "--org-type", "government", "--as", "admin")
     ok(locked, "audit", "checkpoint", "--as", "admin", env=with_pass)
     assert b"ENCRYPTED" in (locked / "audit_ed25519.pem").read_bytes()
     yield World(root, data, locked, doc, own, verified, sar)
@@ -279,7 +281,7 @@ CASES = [
     Case("locked-rotate-key", ("audit", "rotate-key", "--as", "admin"), "passphrase",
          locked=True),
     Case("locked-pubkey", ("audit", "pubkey",), "passphrase", locked=True),
-    Case("locked-export", ("audit", "export", "--out", "{root}/locked.jsonl", "--as", "admin"),
+    Case("locked-export", ("audit", "export", "--out", "{root}/locked.jsonl", "--as", "ig"),
          "passphrase", locked=True),
     Case("locked-wrong-passphrase", ("audit", "checkpoint", "--as", "admin"), "decrypt",
          (("IDGRAPH_AUDIT_KEY_PASSPHRASE", "wrong"),), locked=True),

@@ -71,7 +71,7 @@ def test_mark_sent_audited_once() -> None:
     # The investigator who made the disclosure does not certify the notice; an unknown
     # name, or another organisation's records officer, cannot either.
     add_user(store, "rec_acme", "records_officer", "acme", org_type="private", actor="root")
-    for who, why in [("gov", "default.deny"), ("nobody", "act.principal_known")]:
+    for who, why in [("gov", "act.role_ceiling"), ("nobody", "act.principal_known")]:
         with pytest.raises(NoticeError, match=why):
             mark_sent(store, nid, by=who)
     with pytest.raises(NoticeError, match="owed by 'acme'"):

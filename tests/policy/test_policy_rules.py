@@ -109,8 +109,8 @@ CASES = [
     row("ok-baseline", "court", True, "grant.investigator"),
     row("unknown-user", "court", False, "base.principal_active", who="nobody"),
     row("disabled-user", "court", False, "base.principal_active", who="off"),
-    row("admin-cannot-read", "court", False, "default.deny", who="admin2"),
-    row("counsel-cannot-read", "court", False, "default.deny", who="lawyer"),
+    row("admin-cannot-read", "court", False, "base.reader_role", who="admin2"),
+    row("counsel-cannot-read", "court", False, "base.reader_role", who="lawyer"),
     row("unknown-purpose", "court", False, "base.purpose_known", purpose="curiosity"),
     row("unknown-code", "court", False, "base.claims_known", claims=("DPPA-b99",)),
     row("no-case", "court", False, "base.case_open", case=None),
@@ -191,7 +191,7 @@ CASES = [
         case="SA1",
         ident="Y",
     ),
-    row("records-officer-other", "court", False, "default.deny", who="rec"),
+    row("records-officer-other", "court", False, "base.reader_role", who="rec"),
     row(
         "overseer-oversight",
         "court",
@@ -201,7 +201,7 @@ CASES = [
         purpose="oversight",
         case="OV1",
     ),
-    row("overseer-investigating", "court", False, "default.deny", who="ovs"),
+    row("overseer-investigating", "court", False, "base.reader_role", who="ovs"),
 ]
 
 

@@ -27,7 +27,11 @@ def test_bootstrap_then_admin_only() -> None:
     user = get_user(store, "ann")
     assert user is not None and not user.active
     assert [u.name for u in list_users(store)] == ["ann", "root"]
-    assert [e["action"] for e in audit_rows(store)] == ["users.add", "users.add", "users.disable"]
+    # refusals are audited too (a refusal by the policy layer is in the log)
+    assert [(e["action"], e["outcome"]) for e in audit_rows(store)] == [
+        ("users.add", "ok"), ("users.add", "deny"), ("users.add", "deny"), ("users.add", "ok"),
+        ("users.add", "deny"), ("users.disable", "ok"),
+    ]
 
 
 BAD_USERS = [("x", "wizard", "private"), ("x", "admin", "cult")]

@@ -9,6 +9,7 @@ checkpoint (and the latest one in the publication folder) against it
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,14 @@ from idgraph.audit.checkpoint import (
 )
 from idgraph.audit.entry import AuditEntry
 from idgraph.audit.integrity import AuditIntegrityError, check_extends, recompute
-from idgraph.audit.keys import AuditKeyError, key_path, load_private_key, public_hex
+from idgraph.audit.keys import (
+    AuditKeyError,
+    key_path,
+    load_private_key,
+    pending_path,
+    public_hex,
+    stage_key,
+)
 from idgraph.audit.log import _head, append_entries, ensure_tables
 from idgraph.store import Store
 
@@ -79,6 +87,7 @@ class AuditLog:
         self.data_dir = data_dir
         self.origin = origin
         self._key = key
+        self._from_file = False  # the key was read from key_path (rotations replace it)
         self._key_path = key_path
         self._passphrase = passphrase
         if publication is None and data_dir is not None:
@@ -106,8 +115,29 @@ class AuditLog:
             path = self.key_path
             if path is None:
                 raise ValueError("AuditLog needs a data_dir, a key_path or a key to sign")
-            self._key = load_private_key(path=path, passphrase=self.passphrase())
+            key = load_private_key(path=path, passphrase=self.passphrase())
+            self._key = self._adopt_pending(path, key)
+            self._from_file = True
         return self._key
+
+    def _adopt_pending(self, path: Path, key: Ed25519PrivateKey) -> Ed25519PrivateKey:
+        """A rotation stages the new key (``<key>.next``) before it commits. If the process
+        died after the commit but before replacing the key file, the log has handed over
+        to the staged key: adopt it (else the log could never sign again). A staged key
+        the log never recorded (the rotation rolled back) is removed."""
+        pending = pending_path(path)
+        if not pending.exists():
+            return key
+        keys = self.recorded_keys()
+        staged = load_private_key(path=pending, create=False, passphrase=self.passphrase())
+        old = keys.get(public_hex(key.public_key()))
+        new = keys.get(public_hex(staged.public_key()))
+        if old is not None and old[1] is not None and new is not None and new[1] is None:
+            os.replace(pending, path)
+            return staged
+        if new is None:
+            pending.unlink(missing_ok=True)
+        return key
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -301,6 +331,34 @@ class AuditLog:
             publish.publish_key(self.publication, self.origin, key)
         return publish.publish_checkpoints(self.publication, self.checkpoints())
 
+    def check_cosigner(self, checkpoint_id: int, witness: str, line_or_key: str | bytes) -> None:
+        """Refuse a second witness under a name another key already cosigned with
+        (``line_or_key``: a cosignature line or the witness's 4-byte key id): its
+        cosignature would be dropped silently and its publication fail."""
+        rows = self.store.fetchall(
+            "SELECT line FROM audit_cosignatures WHERE checkpoint_id = ? AND name = ?",
+            [checkpoint_id, witness],
+        )
+        if not rows:
+            return
+        try:
+            kid = (
+                line_or_key
+                if isinstance(line_or_key, bytes)
+                else note.parse_signature(line_or_key).key_id
+            )
+            held = note.parse_signature(rows[0][0]).key_id
+        except note.NoteError:
+            raise AuditIntegrityError(
+                f"checkpoint {checkpoint_id}: the cosignature of {witness} does not parse"
+            ) from None
+        if kid != held:
+            raise AuditIntegrityError(
+                f"checkpoint {checkpoint_id} is already cosigned by another witness named "
+                f"{witness} (key id {held.hex()}): two witnesses share a name; give each its "
+                "own --name"
+            )
+
     def add_cosignature(self, checkpoint_id: int, witness: str, line: str) -> Checkpoint:
         """Store a witness's cosignature line (after checking it parses) and publish it."""
         cps = {cp.id: cp for cp in self.checkpoints()}
@@ -308,6 +366,7 @@ class AuditLog:
         if cp is None or cp.note is None:
             raise ValueError(f"no signed-note checkpoint {checkpoint_id}")
         merged = cp.with_cosignatures([line])
+        self.check_cosigner(checkpoint_id, witness, line)
         self.store.execute(
             "INSERT INTO audit_cosignatures VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [checkpoint_id, witness, line, clock.now().isoformat()],
@@ -320,8 +379,11 @@ class AuditLog:
         """Hand over to ``new_key``: log an ``audit.key_rotate`` entry naming both keys,
         sign it with the old key, retire the old key, and cross-sign with the new one.
 
-        The caller replaces the key file after this returns (the database commits first).
+        A key read from ``key_path`` is replaced there once the database has committed;
+        the new key is staged beside it first (``<key>.next``), so a crash in between
+        loses nothing (:meth:`_adopt_pending`).
         """
+        old_key = self.key
         old, new = public_hex(self.public_key), public_hex(new_key.public_key())
         if old == new:
             raise AuditKeyError("the new key is the current key")
@@ -337,6 +399,28 @@ class AuditLog:
             "new_sig": new_key.sign(handing).hex(),
         }
         rotate = entry.model_copy(update={"action": "audit.key_rotate", "detail": detail})
+        path = self.key_path if self._from_file else None
+        if path is not None and self.store.in_transaction:
+            raise AuditKeyError(
+                "rotate the key outside a transaction (the key file is replaced once the "
+                "rotation has committed)"
+            )
+        staged = stage_key(path, new_key, self.passphrase()) if path is not None else None
+        try:
+            signed = self._rotate(rotate, old, new, new_key)
+        except BaseException:
+            self._key = old_key  # rolled back: the old key still signs
+            if staged is not None:
+                staged.unlink(missing_ok=True)
+            raise
+        if path is not None and staged is not None:
+            os.replace(staged, path)  # the database committed: the new key takes over
+        self.publish()
+        return signed
+
+    def _rotate(
+        self, rotate: AuditEntry, old: str, new: str, new_key: Ed25519PrivateKey
+    ) -> tuple[Checkpoint, Checkpoint]:
         with self.store.transaction() as con:
             index = self.append(rotate)
             handover = self.checkpoint()  # the old key vouches for the new one
@@ -347,7 +431,6 @@ class AuditLog:
             )
             self._key = new_key
             cross = self.checkpoint()
-        self.publish()
         return handover, cross
 
     # -- proofs -----------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from idgraph import clock
 
@@ -38,6 +38,13 @@ class AuditEntry(BaseModel):
     identity_ids: tuple[str, ...] = ()
     record_ids: tuple[str, ...] = ()
     detail: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("time")
+    @classmethod
+    def _utc(cls, t: datetime) -> datetime:
+        """A time without an offset is UTC (the project's convention, ``clock.now_naive``),
+        never the server's local zone (which would shift it by the zone's offset)."""
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
     def canonical(self) -> bytes:
         """Deterministic JSON (sorted keys, UTC ISO time, no spaces)."""

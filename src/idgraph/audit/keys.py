@@ -90,6 +90,25 @@ def _create(path: Path, passphrase: bytes | None) -> Ed25519PrivateKey:
     return key
 
 
+def pending_path(path: Path) -> Path:
+    """Where a rotation stages the new key before the database commits it."""
+    return path.with_name(path.name + ".next")
+
+
+def stage_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None) -> Path:
+    """Write ``key`` (0600, encrypted with ``passphrase``) next to the key file, before a
+    rotation commits: a crash between the commit and the key file's replacement then
+    leaves the new key on disk (:meth:`AuditLog.key` adopts it), never lost."""
+    pending = pending_path(path)
+    pending.unlink(missing_ok=True)
+    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private_pem(key, passphrase))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return pending
+
+
 def replace_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None) -> None:
     """Atomically replace the key file at ``path`` with ``key`` (mode 0600)."""
     tmp = path.with_name(path.name + ".new")

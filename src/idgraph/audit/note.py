@@ -176,6 +176,11 @@ def parse(text: str) -> Note:
     return Note(head + "\n", origin, int(size_text), root, time, _signatures(tail))
 
 
+def parse_signature(line: str) -> Signature:
+    """One signature line (``— name base64``)."""
+    return _signatures(line)[0]
+
+
 def _signatures(tail: str) -> tuple[Signature, ...]:
     sigs: list[Signature] = []
     for line in tail.split("\n"):

@@ -22,9 +22,11 @@ re-signed with its key.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from idgraph.audit.keys import load_private_key, public_hex
 
 KEY_FILE = "witness_ed25519.pem"
 STATE_FILE = "witness.json"
+LOCK_FILE = "witness.lock"
 
 
 class WitnessRefused(Exception):
@@ -60,9 +63,13 @@ class Witness:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
-        path = self.state_dir / STATE_FILE
-        if not path.exists():
+        if not (self.state_dir / STATE_FILE).exists():
             raise WitnessRefused(f"{state_dir} is not a witness (run with --init first)")
+        self._load()
+        self.key: Ed25519PrivateKey = load_private_key(path=self.state_dir / KEY_FILE, create=False)
+
+    def _load(self) -> None:
+        path = self.state_dir / STATE_FILE
         try:
             self._state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
             self.name: str = self._state["name"]
@@ -72,7 +79,19 @@ class Witness:
             [bytes.fromhex(k) for k in self._state["log_keys"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise WitnessRefused(f"{path}: not a readable witness state ({exc})") from None
-        self.key: Ed25519PrivateKey = load_private_key(path=self.state_dir / KEY_FILE, create=False)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the state folder's lock and re-read the state: two runs of this witness
+        at once (cron overlap, or an operator showing each a different fork) must not
+        both cosign from the same old state, which would cosign a split view."""
+        with open(self.state_dir / LOCK_FILE, "a", encoding="utf-8") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                self._load()
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     @classmethod
     def init(cls, state_dir: Path, name: str, log_keys: Sequence[Ed25519PublicKey]) -> Witness:
@@ -96,9 +115,10 @@ class Witness:
 
     def trust_log_key(self, key: Ed25519PublicKey) -> None:
         hx = public_hex(key)
-        if hx not in self._state["log_keys"]:
-            self._state["log_keys"].append(hx)
-            _write_state(self.state_dir, self._state)
+        with self._locked():  # never write back a state older than what is on disk
+            if hx not in self._state["log_keys"]:
+                self._state["log_keys"].append(hx)
+                _write_state(self.state_dir, self._state)
 
     def seen(self, origin: str) -> Seen | None:
         """The latest checkpoint cosigned for ``origin``; the state must hold it as this
@@ -123,7 +143,12 @@ class Witness:
         return seen
 
     def cosign(self, note_text: str, proof: Sequence[bytes]) -> note.Signature:
-        """Cosign ``note_text`` if it extends what this witness last cosigned."""
+        """Cosign ``note_text`` if it extends what this witness last cosigned (as its
+        state says now, read under the state folder's lock)."""
+        with self._locked():
+            return self._cosign(note_text, proof)
+
+    def _cosign(self, note_text: str, proof: Sequence[bytes]) -> note.Signature:
         try:
             n = note.parse(note_text)
         except note.NoteError as exc:

@@ -47,6 +47,10 @@ class CaseError(ValueError):
     """A case operation that may not proceed."""
 
 
+class CaseRefused(CaseError):
+    """The actor may not open or close cases (a refusal by the policy layer; CLI exit 3)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     case_id: str
@@ -85,13 +89,23 @@ def list_cases(store: Store, *, org: str | None = None, status: str | None = Non
     return [Case(*r) for r in rows]
 
 
-def _actor(store: Store, actor: str) -> tuple[str, str]:
+CASE_ROLES: Final[tuple[str, ...]] = ("investigator", "supervisor", "records_officer", "overseer")
+
+
+def _actor(store: Store, actor: str, action: str, case_id: str) -> tuple[str, str]:
+    """The actor's organisation and role; a refusal is audited (``action``, deny)."""
     user = get_user(store, actor)
-    if user is None or not user.active:
-        raise CaseError(f"unknown or disabled user {actor!r}")
-    if user.role not in ("investigator", "supervisor", "records_officer", "overseer"):
-        raise CaseError(f"role {user.role!r} may not open or close cases")
-    return user.org, user.role
+    if user is not None and user.active and user.role in CASE_ROLES:
+        return user.org, user.role
+    why = (f"unknown or disabled user {actor!r}" if user is None or not user.active
+           else f"role {user.role!r} may not open or close cases")
+    with store.transaction():
+        record(store, AuditEntry(
+            principal=actor, organisation=user.org if user else None,
+            role=user.role if user else None, action=action, outcome="deny",
+            case_id=case_id, detail={"reason": why},
+        ))
+    raise CaseRefused(why)
 
 
 def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) -> Case:
@@ -103,8 +117,8 @@ def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) 
     if kind not in KINDS:
         raise CaseError(f"unknown case kind {kind!r}; one of {', '.join(KINDS)}")
     now = clock.now_naive()
+    org, role = _actor(store, actor, "cases.open", case_id)
     with store.transaction():
-        org, role = _actor(store, actor)
         if get_case(store, case_id) is not None:
             raise CaseError(f"case {case_id!r} exists")
         store.execute(
@@ -129,8 +143,8 @@ def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) 
 def close_case(store: Store, case_id: str, *, actor: str) -> None:
     """Close a case of ``actor``'s organisation: no read can use it afterwards."""
     ensure(store)
+    org, role = _actor(store, actor, "cases.close", case_id)
     with store.transaction():
-        org, role = _actor(store, actor)
         case = get_case(store, case_id)
         if case is None or case.org != org:
             raise CaseError(f"no case {case_id!r} in {org!r}")

@@ -25,7 +25,7 @@ from idgraph.policy import users as users_lib
 from idgraph.policy.acts import ActDenied
 from idgraph.policy.profile import AccessDenied, Profile, read_profile
 from idgraph.policy.registry import Registry
-from idgraph.policy.retention import RetentionError, apply_retention
+from idgraph.policy.retention import RetentionError, RetentionRefused, apply_retention
 from idgraph.policy.view import GraphMissing
 from idgraph.schema import Query
 
@@ -106,6 +106,8 @@ def users_add(
         try:
             users_lib.add_user(store, name, role, org, org_type=org_type, actor=actor,
                                immigration_agency=immigration_agency)
+        except users_lib.UserRefused as exc:
+            raise fail(str(exc), code=DENIED) from exc
         except users_lib.UserError as exc:
             raise fail(str(exc)) from exc
     console.print(escape(f"added {name} ({role}, {org})"))
@@ -131,6 +133,8 @@ def users_disable(ctx: typer.Context, name: str, actor: str | None = AS_OPT) -> 
     with store_of(ctx) as store:
         try:
             users_lib.disable_user(store, name, actor=actor)
+        except users_lib.UserRefused as exc:
+            raise fail(str(exc), code=DENIED) from exc
         except users_lib.UserError as exc:
             raise fail(str(exc)) from exc
     console.print(escape(f"disabled {name}"))
@@ -150,6 +154,8 @@ def cases_open(
     with store_of(ctx) as store:
         try:
             case = cases_lib.open_case(store, case_id, title=title, kind=kind, actor=actor)
+        except cases_lib.CaseRefused as exc:
+            raise fail(str(exc), code=DENIED) from exc
         except cases_lib.CaseError as exc:
             raise fail(str(exc)) from exc
     console.print(escape(f"opened {case.case_id} for {case.org}"))
@@ -160,6 +166,8 @@ def cases_close(ctx: typer.Context, case_id: str, actor: str = AS) -> None:
     with store_of(ctx) as store:
         try:
             cases_lib.close_case(store, case_id, actor=actor)
+        except cases_lib.CaseRefused as exc:
+            raise fail(str(exc), code=DENIED) from exc
         except cases_lib.CaseError as exc:
             raise fail(str(exc)) from exc
     console.print(escape(f"closed {case_id}"))
@@ -225,7 +233,7 @@ def legal_add(
                 case_id=case_id,
                 actor=actor,
             )
-        except ActDenied as exc:
+        except (ActDenied, legal_lib.LegalRefused) as exc:
             raise fail(str(exc), code=DENIED) from exc
         except legal_lib.LegalError as exc:
             raise fail(str(exc)) from exc
@@ -243,7 +251,7 @@ def legal_verify(
     with store_of(ctx) as store:
         try:
             doc = legal_lib.verify_legal(store, legal_id, sha256=sha256, actor=actor)
-        except ActDenied as exc:
+        except (ActDenied, legal_lib.LegalRefused) as exc:
             raise fail(str(exc), code=DENIED) from exc
         except legal_lib.LegalError as exc:
             raise fail(str(exc)) from exc
@@ -417,6 +425,8 @@ def notices_sent(
     with store_of(ctx) as store:
         try:
             notices_lib.mark_sent(store, notice_id, by=by)
+        except notices_lib.NoticeRefused as exc:
+            raise fail(str(exc), code=DENIED) from exc
         except notices_lib.NoticeError as exc:
             raise fail(str(exc)) from exc
     console.print(escape(f"{notice_id} sent by {by}"))
@@ -437,6 +447,8 @@ def retention_apply(
     with store_of(ctx) as store:
         try:
             run = apply_retention(store, as_of=now, actor=actor)
+        except RetentionRefused as exc:
+            raise fail(str(exc), code=DENIED) from exc
         except RetentionError as exc:
             raise fail(str(exc)) from exc
     console.print(f"retention run {run.run_id}: {run.removed} removed")

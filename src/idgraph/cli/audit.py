@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from idgraph.audit import AuditIntegrityError, AuditLog
 from idgraph.audit import note as notes
 from idgraph.audit.export import export_log
-from idgraph.audit.keys import AuditKeyError, load_public_key, public_hex, public_pem, replace_key
+from idgraph.audit.keys import AuditKeyError, load_public_key, public_hex, public_pem
 from idgraph.audit.note import NoteError
 from idgraph.audit.publish import publish_key
 from idgraph.audit.setup import log_for
@@ -183,8 +183,10 @@ def export_command(
         dec = _authorise(ctx, store, as_user, "audit.read", "export")
         log = _log(ctx, store)
         try:
+            # the read is committed before the first byte is written: an export that is
+            # killed or fails half-way has still left its trace (and contains it)
+            log.append(dec.entry("ok", detail={"read": "export", "out": out.name}))
             with store.transaction(), err_console.status(f"exporting {log.size():,} entries"):
-                log.append(dec.entry("ok", detail={"read": "export", "out": out.name}))
                 summary = export_log(log, out, proofs=proofs)
             log.publish()
         except _ERRORS as exc:
@@ -230,8 +232,8 @@ def rotate_key_command(ctx: typer.Context, as_user: str = AsOption) -> None:
             raise fail("no key path")
         new = Ed25519PrivateKey.generate()
         try:
+            # replaces the key file once committed (staged first: a crash loses nothing)
             handover, cross = log.rotate_key(new, dec.entry("ok"))
-            replace_key(path, new, log.passphrase())
         except _ERRORS as exc:
             log.append(dec.entry("refused", detail={"reason": str(exc)}))
             raise fail(str(exc)) from exc
@@ -246,6 +248,8 @@ def _witness_run(log: AuditLog, w: Witness) -> dict[str, Any]:
     cp = log.latest_checkpoint()
     if cp is None or cp.note is None:
         cp = log.checkpoint()
+    # before cosigning: a second witness under a name another key uses is refused
+    log.check_cosigner(cp.id, w.name, notes.key_id(w.name, w.public_key, notes.COSIGNATURE_V1))
     seen = w.seen(log.origin)
     old = seen.size if seen is not None and seen.size <= cp.size else 0
     proof = log.consistency(old, cp.size).path if seen is not None else ()

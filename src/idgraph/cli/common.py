@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -54,12 +57,36 @@ def describe(exc: BaseException) -> str:
 USER_ERRORS: tuple[type[Exception], ...] = (PolicySetError, OSError, AuditIntegrityError)
 
 
+def _open_waiting(s: Settings) -> Store:
+    """Open the store; while another process holds it (DuckDB allows one writer per
+    file), wait up to ``IDGRAPH_LOCK_WAIT_SECONDS`` (default 30), then end the command
+    with one line: two processes never append to the log at once (no fork, no duplicate
+    index), and the second never fails with a traceback."""
+    try:
+        wait = max(0.0, float(os.environ.get("IDGRAPH_LOCK_WAIT_SECONDS", "30")))
+    except ValueError:
+        wait = 30.0
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return open_store(s.db_path, threads=s.threads, memory_limit=s.memory_limit)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise fail(f"cannot open {s.db_path}: {str(exc).splitlines()[0]}") from None
+            if time.monotonic() >= deadline:
+                raise fail(
+                    f"{s.db_path} is in use by another idgraph process (waited {wait:g} s; "
+                    "IDGRAPH_LOCK_WAIT_SECONDS); nothing was done, try again"
+                ) from None
+            time.sleep(0.2)
+
+
 @contextmanager
 def store_of(ctx: typer.Context) -> Iterator[Store]:
     """Open the store in the data dir for the length of one command; errors in
     :data:`USER_ERRORS` end the command with a one-line message (exit 1)."""
     s = settings_of(ctx)
-    store = open_store(s.db_path, threads=s.threads, memory_limit=s.memory_limit)
+    store = _open_waiting(s)
     attach_audit(store, s)  # automatic signed checkpoints on append (docs/audit.md)
     try:
         yield store
@@ -89,7 +116,8 @@ DENIED = 3  # exit status of every refusal by the policy layer (a read or an act
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error and return the Exit to raise."""
     # the message quotes what the user typed: "[/x]" is text, not Rich markup
-    err_console.print(f"[red]error:[/red] {escape(message)}")
+    # one line whatever the terminal's width (a script reads it line by line)
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -44,7 +44,7 @@ def sar_open(
                 received=received.date(),
                 actor=actor,
             )
-        except ActDenied as exc:
+        except (ActDenied, sar_lib.SarRefused) as exc:
             raise fail(str(exc), code=DENIED) from exc
         except sar_lib.SarError as exc:
             raise fail(str(exc)) from exc
@@ -85,7 +85,7 @@ def sar_close(ctx: typer.Context, sar_id: str, actor: str = AS) -> None:
     with store_of(ctx) as store:
         try:
             sar_lib.close_sar(store, sar_id, actor=actor)
-        except ActDenied as exc:
+        except (ActDenied, sar_lib.SarRefused) as exc:
             raise fail(str(exc), code=DENIED) from exc
         except sar_lib.SarError as exc:
             raise fail(str(exc)) from exc

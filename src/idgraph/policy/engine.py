@@ -130,7 +130,7 @@ def _legal_for(reg: Registry, query: Query, source_id: str, identity_ids: Sequen
     doc = reg.legal.get(query.basis) if query.basis else None
     user = reg.users.get(query.principal)
     on = query.at.date() if query.at else clock.today()
-    if doc is not None and doc.counts_for(
+    if doc is not None and query.basis not in reg.legal_reshaped and doc.counts_for(
         user.org if user else None, source_id, identity_ids, query.case_id, on
     ):
         return json.dumps(doc.cedar(), sort_keys=True)

@@ -38,6 +38,7 @@ COMPARISON_FIELDS: Final[dict[str, frozenset[str]]] = {
     "plate": frozenset({"plate"}),
 }
 WITHHELD: Final = "withheld: a field this purpose may not see"
+UNLINKED: Final = "unlinked:"  # prefix of the stand-in identity of a record in none
 
 
 def _sources_and_identities(
@@ -59,10 +60,14 @@ def _sources_and_identities(
     segments = set(found.values()) | {i.split("/", 1)[0] for i in missing}
     if missing:
         return sorted(segments), [], missing
-    idents = [r[0] for r in store.fetchall(
-        "SELECT DISTINCT identity_id FROM identity_members WHERE record_id IN (?, ?)",
-        list(ids))] if store.scalar(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'identity_members'") else []
+    members = dict(store.fetchall(
+        "SELECT record_id, identity_id FROM identity_members WHERE record_id IN (?, ?)",
+        list(ids))) if store.scalar(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'identity_members'") else {}
+    # A record in no identity yet (ingested since the last resolve) is about someone no
+    # identity-scoped document or subject-access request names: it stands for itself,
+    # so a request for A does not open A's record *and* a stranger's.
+    idents = {members.get(i) or f"{UNLINKED}{i}" for i in ids}
     return sorted(segments), sorted(idents), []
 
 

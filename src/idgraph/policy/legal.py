@@ -220,6 +220,25 @@ def _from_row(r: tuple[Any, ...]) -> LegalProcess:
     return LegalProcess(**row)
 
 
+def reshaped_scopes(store: Store) -> set[str]:
+    """Ids of identity-scoped documents one of whose identities was merged, split, retired
+    or first created after the document was registered (``sar.lineage_changed``).
+
+    The investigator named identity ids for the people the paper names; after a
+    ``judge ... same`` and a resolve the same id holds another person's records too. Such
+    a document no longer counts until a second person verifies it again (``legal verify``,
+    allowed again for exactly this), checking the paper against the identities as they
+    are now; events before the latest verification do not count against it."""
+    from idgraph.policy.sar import lineage_changed
+
+    ensure(store)
+    rows = store.fetchall(
+        "SELECT legal_id, scope_identities, greatest(registered_at, verified_at) "
+        "FROM legal_process WHERE len(scope_identities) > 0 AND registered_at IS NOT NULL"
+    )
+    return lineage_changed(store, [(r[0], tuple(r[1]), r[2]) for r in rows])
+
+
 def get_legal(store: Store, legal_id: str) -> LegalProcess | None:
     ensure(store)
     row = store.fetchone(f"SELECT {_COLS} FROM legal_process WHERE legal_id = ?", [legal_id])
@@ -252,6 +271,10 @@ def problems(doc: LegalProcess) -> list[str]:
         out.append(f"unknown judge appointment {appointment!r}; one of {', '.join(APPOINTMENTS)}")
     if doc.expires is not None and doc.expires < doc.issued:
         out.append("expires before it is issued")
+    if doc.issued > clock.today():
+        # paper dated after the day it is registered and verified as scanned is not a
+        # document that exists yet: it would start counting on its own, unreviewed
+        out.append(f"issued {doc.issued} is in the future (today is {clock.today()}, UTC)")
     if not doc.number.strip():
         out.append("a document needs its number")
     elif problem := name_problem("document number", doc.number):  # " W1" is not another paper
@@ -298,11 +321,15 @@ def _signer_problems(doc: LegalProcess) -> list[str]:
     return out
 
 
-def _refuse(store: Store, dec: ActDecision, reason: str, **fields: Any) -> LegalError:
+class LegalRefused(LegalError):
+    """An object-level refusal of an authorised act (audited as a deny; CLI exit 3)."""
+
+
+def _refuse(store: Store, dec: ActDecision, reason: str, **fields: Any) -> LegalRefused:
     """Audit an object-level refusal of an authorised act; the error to raise."""
     with store.transaction():
         record(store, dec.entry(outcome="deny", detail={"reason": reason}, **fields))
-    return LegalError(reason)
+    return LegalRefused(reason)
 
 
 def _jsonable(value: Any) -> Any:
@@ -442,7 +469,9 @@ def verify_legal(
     if doc.registered_by == actor:
         raise _refuse(store, dec, "the registrant cannot verify their own document",
                       basis=legal_id)
-    if doc.verified:
+    # verified once, a document is verified again only when its identities were merged
+    # or split since (reshaped_scopes): the paper is checked against them as they are now
+    if doc.verified and legal_id not in reshaped_scopes(store):
         raise _refuse(store, dec, f"{legal_id} already verified by {doc.verified_by}",
                       basis=legal_id)
     now = clock.now_naive()

@@ -40,6 +40,10 @@ class NoticeError(ValueError):
     """A notice operation that may not proceed."""
 
 
+class NoticeRefused(NoticeError):
+    """Sending a notice refused by the policy layer (audited; CLI exit 3)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     notice_id: str
@@ -165,7 +169,7 @@ def mark_sent(store: Store, notice_id: str, *, by: str, at: datetime | None = No
     try:
         decision = authorise_act(store, by, "notices.send", target=notice_id)
     except ActDenied as exc:  # already audited
-        raise NoticeError(str(exc)) from exc
+        raise NoticeRefused(str(exc)) from exc
     with store.transaction():
         row = store.fetchone(
             "SELECT identity_id, org, sources, rule, sent_at FROM notices WHERE notice_id = ?",

@@ -152,7 +152,10 @@ class Registry:
         self.users = {u.name: u for u in users_mod.list_users(self.store)}
         self.cases = {c.case_id: c for c in cases_mod.list_cases(self.store)}
         self.legal = {d.legal_id: d for d in legal_mod.list_legal(self.store)}
-        self.sars = sar_mod.list_sars(self.store, status="open")
+        # identity-scoped documents whose identities were merged or split since (legal.py)
+        self.legal_reshaped = legal_mod.reshaped_scopes(self.store)
+        # open requests whose identity was not merged or split since (policy/sar.py)
+        self.sars = sar_mod.answering(self.store)
         self.sources = load_sources(self.store)
         # segment key -> segment; source id -> its segment keys (its own first)
         self.segments = load_segments(self.store, self.sources)

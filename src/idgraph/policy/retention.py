@@ -44,6 +44,10 @@ class RetentionError(ValueError):
     """A retention run that may not proceed."""
 
 
+class RetentionRefused(RetentionError):
+    """The actor may not apply retention (a refusal by the policy layer; CLI exit 3)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionRun:
     run_id: str
@@ -127,7 +131,14 @@ def apply_retention(
     as_of = as_of or now
     user = get_user(store, actor) if actor else None
     if actor and (user is None or not user.active or user.role not in ("records_officer", "admin")):
-        raise RetentionError(f"{actor!r} may not apply retention (records_officer or admin)")
+        why = f"{actor!r} may not apply retention (records_officer or admin)"
+        with store.transaction():
+            record_many(store, [AuditEntry(
+                principal=actor, organisation=user.org if user else None,
+                role=user.role if user else None, action="retention.apply", outcome="deny",
+                detail={"reason": why},
+            )])
+        raise RetentionRefused(why)
     hits = expired(store, as_of)
     ids = [h[0] for h in hits]
     by_source = dict(sorted(Counter(h[1] for h in hits).items()))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+import duckdb
+
 from idgraph import clock
 from idgraph.audit import record
 from idgraph.store import Store
@@ -100,6 +102,69 @@ def list_sars(
     return [SubjectAccessRequest(*r) for r in rows]
 
 
+# Lineage events that can change who an identity id stands for (identity_lineage,
+# link/ids.py): records of another cluster merged in (or the identity merged away),
+# retired, the id given to a split-off piece, or first given to a cluster (a request
+# opened for an id no one had yet). See lineage_changed for which side counts.
+RESHAPING: Final[tuple[str, ...]] = ("merged", "split", "retired", "new")
+
+
+def lineage_changed(
+    store: Store, wanted: Sequence[tuple[str, Sequence[str], datetime]]
+) -> set[str]:
+    """Keys of ``wanted`` (key, identity ids, since) any of whose identities, at or after
+    ``since``, took in another's records (``merged``), was merged into another or
+    retired, or was itself given to a split-off piece or a new cluster (``split``,
+    ``new``): the id then stands for records it did not stand for."""
+    ids = sorted({i for _, idents, _ in wanted for i in idents})
+    if not ids:
+        return set()
+    try:
+        rows = store.fetchall(
+            'SELECT identity_id, event, related, "at" FROM identity_lineage '
+            "WHERE event IN (SELECT unnest(?)) AND (list_contains(?, identity_id) "
+            "OR list_has_any(related, ?))",
+            [list(RESHAPING), ids, ids],
+        )
+    except duckdb.CatalogException:
+        return set()
+    out: set[str] = set()
+    for key, idents, since in wanted:
+        for ident, event, related, at in rows:
+            # a piece split off an identity only takes records away from it: that
+            # does not change whose the rest are (the subject report explains it)
+            if at is not None and at >= since and (
+                ident in idents
+                or (event == "merged" and any(i in idents for i in related or ()))
+            ):
+                out.add(key)
+                break
+    return out
+
+
+def reshaped(store: Store, sars: Sequence[SubjectAccessRequest]) -> set[str]:
+    """Ids of the requests whose identity was merged with another, split, retired or first
+    created after the request was opened.
+
+    The requester's identity was checked against the identity as it was: after a merge
+    (a ``judge ... same`` and a resolve, or a new model) the same id holds another
+    person's records too, or has gone to another cluster. Such
+    a request no longer answers a read; the records officer checks again and opens a
+    new one. An id that named no identity when the request was opened (a typo; an id
+    link/ids.py derives deterministically and a later run gives to whoever's records
+    come first) answers no one either. An identity that only gained or lost records of
+    its own ("kept", or a piece split off it) still answers: that is the data held about
+    the person."""
+    return lineage_changed(store, [(s.sar_id, (s.identity_id,), s.opened_at) for s in sars])
+
+
+def answering(store: Store) -> list[SubjectAccessRequest]:
+    """The open requests that still answer a read (see :func:`reshaped`)."""
+    sars = list_sars(store, status="open")
+    stale = reshaped(store, sars)
+    return [s for s in sars if s.sar_id not in stale]
+
+
 def answers(
     sars: Sequence[SubjectAccessRequest],
     org: str | None,
@@ -113,10 +178,14 @@ def answers(
     return all(i in covered for i in identity_ids)
 
 
-def _refuse(store: Store, dec: ActDecision, reason: str, **fields: Any) -> SarError:
+class SarRefused(SarError):
+    """An object-level refusal of an authorised act (audited as a deny; CLI exit 3)."""
+
+
+def _refuse(store: Store, dec: ActDecision, reason: str, **fields: Any) -> SarRefused:
     with store.transaction():
         record(store, dec.entry(outcome="deny", detail={"reason": reason}, **fields))
-    return SarError(reason)
+    return SarRefused(reason)
 
 
 def open_sar(

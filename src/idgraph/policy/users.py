@@ -43,6 +43,10 @@ class UserError(ValueError):
     """A user operation that may not proceed."""
 
 
+class UserRefused(UserError):
+    """The actor may not manage users (a refusal by the policy layer; CLI exit 3)."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     name: str
@@ -81,13 +85,21 @@ def list_users(store: Store) -> list[User]:
     return [User(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
 
 
-def _require_admin(store: Store, actor: str | None) -> User | None:
-    """The acting admin; ``None`` only while the table is empty (bootstrap)."""
+def _require_admin(store: Store, actor: str | None, action: str) -> User | None:
+    """The acting admin; ``None`` only while the table is empty (bootstrap). A refusal
+    is audited (``action``, deny) and raised as :class:`UserRefused`."""
     if store.scalar("SELECT count(*) FROM users") == 0 and actor is None:
         return None
     user = get_user(store, actor) if actor else None
     if user is None or not user.active or user.role != "admin":
-        raise UserError(f"only an active admin may manage users (acting as {actor!r})")
+        why = f"only an active admin may manage users (acting as {actor!r})"
+        with store.transaction():
+            record(store, AuditEntry(
+                principal=actor or "anonymous", organisation=user.org if user else None,
+                role=user.role if user else None, action=action, outcome="deny",
+                detail={"reason": why},
+            ))
+        raise UserRefused(why)
     return user
 
 
@@ -113,8 +125,8 @@ def add_user(
         raise UserError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if org_type not in ORG_TYPES:
         raise UserError(f"unknown org type {org_type!r}; one of {', '.join(ORG_TYPES)}")
+    admin = _require_admin(store, actor, "users.add")
     with store.transaction():
-        admin = _require_admin(store, actor)
         if get_user(store, name) is not None:
             raise UserError(f"user {name!r} exists")
         # An organisation is of one type: the rules that read org_type (DPPA (b)(1), GLBA
@@ -155,8 +167,8 @@ def add_user(
 def disable_user(store: Store, name: str, *, actor: str | None) -> None:
     """Disable ``name``: from now on every request they make is denied."""
     ensure(store)
+    admin = _require_admin(store, actor, "users.disable")
     with store.transaction():
-        admin = _require_admin(store, actor)
         if get_user(store, name) is None:
             raise UserError(f"no user {name!r}")
         store.execute(

@@ -274,10 +274,11 @@ def subject_report(
 
 
 def _requested(store: Store, org: str, identity_id: str) -> bool:
-    """Whether ``org`` has an open subject-access request for ``identity_id``."""
-    from idgraph.policy.sar import list_sars  # the policy package imports the audit log
+    """Whether ``org`` has an open subject-access request for ``identity_id`` that still
+    answers (the identity was not merged or split since: policy/sar.py ``reshaped``)."""
+    from idgraph.policy.sar import answering  # the policy package imports the audit log
 
-    return any(s.identity_id == identity_id for s in list_sars(store, org=org, status="open"))
+    return any(s.identity_id == identity_id and s.org == org for s in answering(store))
 
 
 def _notes(copy: str, withheld: int, withheld_notices: int) -> list[str]:
