@@ -63,6 +63,9 @@ ERRORS = [
     ("open", "C1", "criminal", "gov", "exists"),
     ("open", "C9", "criminal", "root", "may not"),
     ("close", "P1", "", "gov", "no case"),
+    # a colleague of the same organisation who did not open it, and is no supervisor
+    ("close", "C1", "", "rec", "only 'gov'"),
+    ("close", "SA1", "", "gov", "only 'rec'"),
 ]
 
 
@@ -75,3 +78,16 @@ def test_case_errors(op: str, case_id: str, kind: str, actor: str, match: str) -
             open_case(store, case_id, title="t", kind=kind, actor=actor)
         else:
             close_case(store, case_id, actor=actor)
+
+
+def test_close_by_opener_or_supervisor_once_and_refusals_audited() -> None:
+    store = new_store()
+    seed(store)
+    add_user(store, "boss", "supervisor", "ice", org_type="government", actor="root")
+    with pytest.raises(CaseError, match="only 'gov'"):
+        close_case(store, "C1", actor="rec")
+    denied = [e for e in audit_rows(store) if e["action"] == "cases.close"]
+    assert [(e["principal"], e["outcome"]) for e in denied] == [("rec", "deny")]
+    close_case(store, "C1", actor="boss")  # a supervisor of the organisation may
+    with pytest.raises(CaseError, match="already closed"):
+        close_case(store, "C1", actor="gov")

@@ -144,10 +144,22 @@ def close_case(store: Store, case_id: str, *, actor: str) -> None:
     """Close a case of ``actor``'s organisation: no read can use it afterwards."""
     ensure(store)
     org, role = _actor(store, actor, "cases.close", case_id)
+    case = get_case(store, case_id)
+    if case is None or case.org != org:
+        raise CaseError(f"no case {case_id!r} in {org!r}")
+    if actor != case.opened_by and role != "supervisor":
+        # Closing ends the case's reads and releases what was withheld from subjects for
+        # it: the one who opened it decides, or a supervisor of the organisation.
+        why = f"only {case.opened_by!r} (who opened it) or a supervisor may close {case_id!r}"
+        with store.transaction():
+            record(store, AuditEntry(
+                principal=actor, organisation=org, role=role, action="cases.close",
+                outcome="deny", case_id=case_id, detail={"reason": why},
+            ))
+        raise CaseRefused(why)
+    if not case.is_open:
+        raise CaseError(f"case {case_id!r} is already closed")
     with store.transaction():
-        case = get_case(store, case_id)
-        if case is None or case.org != org:
-            raise CaseError(f"no case {case_id!r} in {org!r}")
         store.execute(
             "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE case_id = ?",
             [actor, clock.now_naive(), case_id],
