@@ -14,7 +14,9 @@ checkpoint's root. Checkpoints kept earlier (--checkpoint, repeatable) must be
 consistent with the export: a kept size beyond the export is a rollback, a different
 root at the same size a rewrite. Nothing signed fails; entries after the last checkpoint
 (or the last one every --witness-key cosigned) fail unless --allow-unsigned-tail.
-A subject-access report: its checkpoint signature and each disclosure's inclusion proof.
+A subject-access report: its checkpoint signature, each disclosure's inclusion proof, and
+its own report.subject entry (proven too), which must be for the report's identity and
+name exactly the disclosures listed and the withheld count.
 --pubkey is required (a verifier key also pins the log's origin). Malformed or crafted
 input (extra or missing headers, lines out of order, another origin, entries back-dated
 into signed history, rotations not signed by both keys, ...) fails naming the line.
@@ -754,18 +756,19 @@ FIELDS = ("action", "principal", "organisation", "role", "purpose", "basis", "ca
 def check_report(
     report: dict[str, Any], trust: Trust, kept: list[Cp], origin: str | None = None
 ) -> str:
-    """A subject-access report's JSON exactly as the subject receives it."""
+    """A subject-access report's JSON exactly as the subject receives it.
+
+    Besides each disclosure's proof, the report's own ``report.subject`` entry (proven in
+    the same checkpoint) must be for this identity and name exactly the disclosures
+    listed and the withheld count: a copy with one removed, added or swapped fails."""
     disclosures = report.get("disclosures") or []
     if not isinstance(disclosures, list) or not all(isinstance(d, dict) for d in disclosures):
         raise Fail("the report's disclosures are not a list of objects")
-    if not disclosures:
-        if report.get("checkpoint"):  # nothing to prove, but a checkpoint shown must hold
-            _checked(cp_of(report["checkpoint"], _label(report["checkpoint"])), trust, kept)
-        return "OK: the report lists no disclosures (nothing to prove)"
     if not report.get("checkpoint"):
-        raise Fail("nothing is signed: the report has disclosures but no checkpoint")
+        raise Fail("nothing is signed: the report has no checkpoint")
     cp = cp_of(report["checkpoint"], _label(report["checkpoint"]))
     unchecked = _checked(cp, trust, kept, origin)
+    named = _report_entry(report, cp)
     hidden = 0
     seen: set[int] = set()
     for d in disclosures:
@@ -792,11 +795,60 @@ def check_report(
         for f in FIELDS:
             if e.get(f) != d.get(f):
                 raise Fail(f"disclosure {i}: {f} {d.get(f)!r} is not what entry {i} says")
+    r = report["report_entry"]
+    if seen != named:
+        missing = ", ".join(map(str, sorted(named - seen))) or "none"
+        extra = ", ".join(map(str, sorted(seen - named))) or "none"
+        raise Fail(
+            f"the disclosures listed are not the ones report entry {r} names (missing from "
+            f"the report: {missing}; not named by the entry: {extra})"
+        )
     return (
         f"OK: {len(disclosures)} disclosures proven in {cp.label} (size {cp.size}, root "
-        f"{cp.root.hex()}); {hidden} by leaf hash only (entry names other people)"
+        f"{cp.root.hex()}); {hidden} by leaf hash only (entry names other people); "
+        f"report entry {r} names exactly these and {report.get('withheld')} withheld"
         f"{unchecked}"
     )
+
+
+def _report_entry(report: dict[str, Any], cp: Cp) -> set[int]:
+    """Check the report's own ``report.subject`` entry; return the disclosure indexes
+    it names."""
+    r, p = report.get("report_entry"), report.get("report_proof")
+    if not _count(r) or not isinstance(p, dict) or not isinstance(p.get("entry"), str):
+        raise Fail(
+            "no report entry: the report does not carry its report.subject entry with an "
+            "inclusion proof, so nothing binds which disclosures it lists"
+        )
+    if p.get("index", r) != r or p.get("tree_size", cp.size) != cp.size:
+        raise Fail(f"report entry {r}: proof is for another entry or tree than {cp.label}")
+    _proved(r, {**p, "tree_size": cp.size}, cp)
+    try:
+        e = json.loads(p["entry"])
+    except (ValueError, RecursionError):
+        e = None
+    detail = e.get("detail") if isinstance(e, dict) else None
+    if not isinstance(e, dict) or not isinstance(detail, dict):
+        raise Fail(f"report entry {r}: not a JSON object with a detail")
+    if e.get("action") != "report.subject" or e.get("outcome") != "ok":
+        raise Fail(f"report entry {r}: is {e.get('action')!r}, not an ok report.subject entry")
+    if e.get("identity_ids") != [report.get("identity_id")]:
+        raise Fail(
+            f"report entry {r}: is a report on {e.get('identity_ids')!r}, not on "
+            f"{report.get('identity_id')!r}"
+        )
+    if detail.get("copy") != report.get("copy"):
+        raise Fail(f"report entry {r}: copy {report.get('copy')!r} is not what it says")
+    shown = detail.get("shown")
+    if not isinstance(shown, list) or not all(_count(i) for i in shown):
+        raise Fail(f"report entry {r}: names no list of disclosures shown")
+    withheld = report.get("withheld")
+    if type(withheld) is not int or withheld != detail.get("withheld"):
+        raise Fail(
+            f"withheld count {repr(withheld)[:24]} is not what report entry {r} says "
+            f"({detail.get('withheld')!r})"
+        )
+    return set(shown)
 
 
 def main(argv: list[str] | None = None) -> int:

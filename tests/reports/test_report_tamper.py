@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from idgraph.audit import AuditEntry, AuditIntegrityError
 from idgraph.audit.keys import public_hex
 from idgraph.audit.log import GENESIS_CHAIN
 from idgraph.audit.reports import subject_report, to_json
+from idgraph.audit.reports.common import disclosure_of, load_entries, prove, to_jsonable
 from idgraph.store import Store
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_audit.py"
@@ -60,60 +62,100 @@ def test_forged_purpose_is_not_signed_into_a_new_checkpoint() -> None:
         subject_report(store, "P-ALICE", log=log, actor="rec", at=AT)
 
 
-def test_forged_purpose_under_an_existing_checkpoint_is_flagged() -> None:
+def test_forged_purpose_under_an_existing_checkpoint_refuses_the_report() -> None:
+    """The report signs a checkpoint over its own report.subject entry (which binds the
+    disclosures it lists), so a rewrite under an existing checkpoint stops it too."""
     store, log = build()
     log.checkpoint()
     forge_purpose(store, 0, "subject_access")
-    report = subject_report(store, "P-ALICE", log=log, actor="rec", at=AT)
-    forged = next(d for d in report.disclosures if d.index == 0)
-    assert forged.purpose == "subject_access"
-    assert forged.proof is not None and not forged.proof.verified
+    with pytest.raises(AuditIntegrityError, match="refusing to sign"):
+        subject_report(store, "P-ALICE", log=log, actor="rec", at=AT)
 
 
 # -- the standalone verifier reads the subject's copy --------------------------------
+Edit = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
 def _disclosure(report: dict[str, Any], index: int) -> dict[str, Any]:
     return next(d for d in report["disclosures"] if d["index"] == index)
 
 
-def _purpose(r: dict[str, Any]) -> None:
+def _purpose(r: dict[str, Any], _: dict[str, Any]) -> None:
     _disclosure(r, 0)["purpose"] = "subject_access"
 
 
-def _path(r: dict[str, Any]) -> None:
+def _path(r: dict[str, Any], _: dict[str, Any]) -> None:
     _disclosure(r, 2)["proof"]["path"][0] = "11" * 32
 
 
-def _entry(r: dict[str, Any]) -> None:
+def _entry(r: dict[str, Any], _: dict[str, Any]) -> None:
     p = _disclosure(r, 0)["proof"]
     p["entry"] = p["entry"].replace("criminal_investigation", "subject_access")
 
 
-def _unsigned(r: dict[str, Any]) -> None:
+def _unsigned(r: dict[str, Any], _: dict[str, Any]) -> None:
     r["checkpoint"] = None
 
 
-def _root(r: dict[str, Any]) -> None:
+def _root(r: dict[str, Any], _: dict[str, Any]) -> None:
     r["checkpoint"]["root"] = "22" * 32
 
 
-CASES: list[tuple[Callable[[dict[str, Any]], None] | None, int, str]] = [
+# The operator hides a read from the person: every proof left in the copy still holds.
+def _delete(r: dict[str, Any], _: dict[str, Any]) -> None:
+    r["disclosures"] = [d for d in r["disclosures"] if d["index"] != 2]
+
+
+def _withheld(r: dict[str, Any], _: dict[str, Any]) -> None:
+    r["withheld"] = 0
+
+
+def _swap(r: dict[str, Any], bob: dict[str, Any]) -> None:
+    """Another person's disclosure, genuinely proven in the same checkpoint, for one of hers."""
+    r["disclosures"] = [bob if d["index"] == 2 else d for d in r["disclosures"]]
+
+
+def _drop_report_entry(r: dict[str, Any], _: dict[str, Any]) -> None:
+    _delete(r, _)
+    r["report_proof"] = None
+
+
+def _alter_report_entry(r: dict[str, Any], _: dict[str, Any]) -> None:
+    _delete(r, _)
+    p = r["report_proof"]
+    p["entry"] = p["entry"].replace('"shown":[0,2,6,', '"shown":[0,6,')
+
+
+CASES: list[tuple[Edit | None, int, str]] = [
     (None, 0, "OK: 5 disclosures proven in checkpoint 0"),
     (_purpose, 1, "disclosure 0: purpose 'subject_access' is not what entry 0 says"),
     (_path, 1, "entry 2: inclusion proof fails"),
     (_entry, 1, "entry 0: leaf hash does not match"),
     (_unsigned, 1, "nothing is signed"),
     (_root, 1, "bad signature"),
+    (_delete, 1, "not the ones report entry 18 names (missing from the report: 2;"),
+    (_withheld, 1, "withheld count 0 is not what report entry 18 says (1)"),
+    (_swap, 1, "(missing from the report: 2; not named by the entry: 4)"),
+    (_drop_report_entry, 1, "no report entry"),
+    (_alter_report_entry, 1, "entry 18: leaf hash does not match"),
 ]
 
 
 @pytest.mark.parametrize(("edit", "code", "text"), CASES)
 def test_verifier_reads_the_subject_report_json(
-    tmp_path: Path, edit: Callable[[dict[str, Any]], None] | None, code: int, text: str
+    tmp_path: Path, edit: Edit | None, code: int, text: str
 ) -> None:
     store, log = build()
     report = json.loads(to_json(subject_report(store, "P-ALICE", log=log, actor="rec", at=AT)))
+    assert report["withheld"] == 1 and report["report_entry"] == 18
+    cp = log.latest_checkpoint()
+    assert cp is not None and cp.size == report["checkpoint"]["size"]
+    # P-BOB's read by inv1 (entry 4), proven in the checkpoint of her report
+    (bob_read,) = [i for i in load_entries(store) if i.index == 4]
+    proof = prove(log, 4, cp, show_entry=True)
+    bob = to_jsonable(replace(disclosure_of(bob_read, {}), proof=proof))
     if edit is not None:
-        edit(report)
+        edit(report, bob)
     path = tmp_path / "alice.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     done = subprocess.run(

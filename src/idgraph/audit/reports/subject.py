@@ -5,8 +5,13 @@
   ``retention_days``).
 * Disclosures: every response that left the system naming the identity (or an
   identity merged into it) or any of its records, each with an inclusion proof
-  against one signed checkpoint (signed now when none covers them).
+  against one signed checkpoint (signed now: it covers the report's own entry too).
 * Notices owed and sent.
+* The report's own ``report.subject`` entry, with its inclusion proof against the same
+  checkpoint: it names the identity, the predecessor identities the report covers
+  (``covers``), the sorted indexes of the disclosures shown (``shown``) and the number
+  withheld, so a copy with a disclosure removed, added or swapped, or another withheld
+  count, no longer matches what the log signed (tools/verify_audit.py checks it).
 
 The subject's copy withholds disclosures (and their notices) made in an OPEN
 CRIMINAL case, and says how many; the overseer's copy shows everything.
@@ -24,6 +29,7 @@ from idgraph.audit.reports.common import (
     CheckpointInfo,
     Disclosure,
     NoticeRow,
+    Proof,
     ReportError,
     audit_report,
     authorise,
@@ -111,6 +117,7 @@ class SubjectReport:
     notices: list[NoticeRow]
     withheld_notices: int
     checkpoint: CheckpointInfo | None
+    report_proof: Proof | None = None  # the report.subject entry, proven in ``checkpoint``
     notes: list[str] = field(default_factory=list)
 
 
@@ -243,17 +250,20 @@ def subject_report(
             "disclosures": len(shown),
             "withheld": len(withheld),
             "notices": len(notices),
+            # binds the report's contents to the log (tools/verify_audit.py check_report)
+            "covers": sorted(ids - {identity_id}),
+            "shown": sorted(d.index for d, _ in shown),
         },
         [identity_id],
     )
-    cp_info = None
+    # One checkpoint covers the disclosures and the report's own entry (the newest).
+    cp = covering_checkpoint(log, entry)
+    cp_info = checkpoint_info(log, cp)
     disclosures: list[Disclosure] = []
-    if shown:
-        cp = covering_checkpoint(log, max(d.index for d, _ in shown))
-        cp_info = checkpoint_info(log, cp)
-        for d, only_me in shown:
-            proof = prove(log, d.index, cp, show_entry=copy == "overseer" or only_me)
-            disclosures.append(replace(d, proof=proof))
+    for d, only_me in shown:
+        proof = prove(log, d.index, cp, show_entry=copy == "overseer" or only_me)
+        disclosures.append(replace(d, proof=proof))
+    report_proof = prove(log, entry, cp, show_entry=True)
     notes = _notes(copy, len(withheld), len(hidden_notices) if copy == "subject" else 0)
     return SubjectReport(
         identity_id=identity_id,
@@ -269,6 +279,7 @@ def subject_report(
         notices=notices,
         withheld_notices=len(hidden_notices) if copy == "subject" else 0,
         checkpoint=cp_info,
+        report_proof=report_proof,
         notes=notes,
     )
 
