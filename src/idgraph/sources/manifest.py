@@ -25,7 +25,7 @@ from pydantic import (
 from idgraph.normalize import jurisdictions
 from idgraph.normalize.base import InvalidValue
 from idgraph.schema import CANONICAL_FIELDS, DATE_FIELDS, SourceKind
-from idgraph.sources.regimes import canonical_regimes
+from idgraph.sources.regimes import REGIMES, canonical_regimes
 
 InputFormat = Literal["csv", "jsonl", "parquet"]
 NameOrder = Literal["first_last", "last_first"]
@@ -133,10 +133,30 @@ class Manifest(_Strict):
             raise ValueError(f"country_level: true needs a country code, not {code}")
         return code
 
+    @field_validator("regimes", mode="before")
+    @classmethod
+    def _regimes_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            raise ValueError(f"must be a list, e.g. [{v.strip()}], not the string {v!r}")
+        return v
+
     @field_validator("regimes")
     @classmethod
-    def _check_regimes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return canonical_regimes(v)
+    def _check_regimes(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """Catalogued spellings, each a law of the source's own country: ``DPPA`` on a
+        source declared ``IL`` (Israel) is a US source mislabelled to escape US-IL rules."""
+        codes = canonical_regimes(v)
+        own = info.data.get("jurisdiction")
+        if own:
+            country = own.split("-", 1)[0]
+            foreign = [c for c in codes if REGIMES[c].jurisdiction.split("-", 1)[0] != country]
+            if foreign:
+                laws = ", ".join(f"{c} ({REGIMES[c].jurisdiction})" for c in foreign)
+                raise ValueError(
+                    f"{laws}: not the law of {own}; a source under them is in their "
+                    "jurisdiction (for Illinois write US-IL, not IL with country_level)"
+                )
+        return codes
 
     @field_validator("fields")
     @classmethod

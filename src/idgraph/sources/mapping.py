@@ -239,6 +239,8 @@ def _origin(
 ) -> None:
     """Each record's origin jurisdiction (ISO 3166-2); None when it is the source's own.
 
+    Where no origin is given (no column, or a blank), a dmv or id_card record's
+    ``dl_state`` is its origin.
     Bare codes and names are read within the country of the source's jurisdiction
     (a ``US`` compilation's ``CA`` is California). An unknown value is an issue on
     ``origin_jurisdiction``; ingest quarantines the whole row (see ingest.prepare_chunk).
@@ -247,4 +249,24 @@ def _origin(
     country = own.split("-", 1)[0]
     codes = map_unique(lambda t: jurisdictions.clean(t, country), _col(raw, ORIGIN, n),
                        ORIGIN, issues)
+    if manifest.kind.value in _ISSUED_BY_STATE:
+        # A licence or ID card is a record of the US state that issued it (``dl_state``,
+        # already a USPS code): a file declared ``IL`` (Israel) or ``US`` holding Illinois
+        # licences must not keep them out of Illinois' rules. A mapped origin wins; where
+        # it is blank (or not mapped) the licence's state decides (the stricter reading).
+        # Read from the column, not out["dl_state"]: a malformed number must not drop it.
+        codes = [c or (f"US-{s}" if s else None)
+                 for c, s in zip(codes, map(_state_or_none, _col(raw, "dl_state", n)),
+                                 strict=True)]
     out[ORIGIN] = [None if c == own else c for c in codes]
+
+
+_ISSUED_BY_STATE = frozenset({"dmv", "id_card"})
+
+
+def _state_or_none(text: str | None) -> str | None:
+    """USPS state code, or None (an invalid dl_state is already an issue on dl_state)."""
+    try:
+        return addresses.clean_state(text)
+    except InvalidValue:
+        return None
