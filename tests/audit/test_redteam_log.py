@@ -164,8 +164,9 @@ def non_json_line(lines: Lines) -> str:
     return "\n".join([*text[:3], "this is not json", *text[3:]])
 
 
-def json_array_line(lines: Lines) -> Lines:
-    return [*lines[:3], [1, 2], *lines[3:]]  # type: ignore[list-item]
+def json_array_line(lines: Lines) -> list[Any]:
+    """A line that is JSON but not an object (an array)."""
+    return [*lines[:3], [1, 2], *lines[3:]]
 
 
 def blank_line(lines: Lines) -> str:

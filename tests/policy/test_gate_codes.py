@@ -138,7 +138,7 @@ def _meeting(world: World, code: Code, alt: dict[str, tuple[str, ...]]) -> dict[
 
 
 REQUIRING = [c for c in CAT.codes.values() if c.requires is not None]
-ALTERNATIVES = [(c, i) for c in REQUIRING for i in range(len(c.requires.any_of))]  # type: ignore[union-attr]
+ALTERNATIVES = [(c, i) for c in REQUIRING if c.requires for i in range(len(c.requires.any_of))]
 
 
 def test_every_code_says_what_it_requires_and_names_an_existing_rule() -> None:
