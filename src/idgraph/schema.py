@@ -129,7 +129,17 @@ NORMALISED_COLUMNS: Final[dict[str, str]] = {
     "origin_jurisdiction": "VARCHAR",
 }
 
-RECORD_COLUMNS: Final[dict[str, str]] = {**PROVENANCE_COLUMNS, **NORMALISED_COLUMNS}
+# Provenance added after stores were created: appended after the normalised columns so
+# stores migrated with ADD COLUMN keep RECORD_COLUMNS' order (positional inserts work).
+LATE_PROVENANCE_COLUMNS: Final[dict[str, str]] = {
+    # SHA-256 of the manifest's normalised mapping (Manifest.mapping_digest) the version
+    # was made under; with row_hash it decides "changed". NULL: made before it was kept.
+    "mapping_hash": "VARCHAR",
+}
+
+RECORD_COLUMNS: Final[dict[str, str]] = {
+    **PROVENANCE_COLUMNS, **NORMALISED_COLUMNS, **LATE_PROVENANCE_COLUMNS,
+}
 
 # A *segment* is what the decision point decides on: the records of one source that
 # share an origin jurisdiction. Key: the source id for records of the source's own

@@ -29,6 +29,29 @@ class Settings(BaseSettings):
     ingest_workers: int = Field(
         default=2, description="Worker processes normalising ingest chunks (0 or 1: none)."
     )
+    ingest_max_field_bytes: int = Field(
+        default=8_388_608,
+        description="Largest value (bytes) one field of a source file may hold; a row with a "
+        "longer field is quarantined.",
+    )
+    csv_max_record_lines: int = Field(
+        default=20,
+        description="Most physical lines one quoted CSV row may span; a longer row is malformed.",
+    )
+    ingest_max_invalid_share: float = Field(
+        default=0.2,
+        description="Share of a date column's values that may fail to parse before the batch "
+        "stops (a manifest's max_invalid_share overrides it per field).",
+    )
+    ingest_min_values_for_share: int = Field(
+        default=20,
+        description="Values a column must hold before its invalid share is judged (a column "
+        "where every value fails is always judged).",
+    )
+    allow_outside_paths: bool = Field(
+        default=False,
+        description="Let a manifest's input.path point outside the manifest's folder.",
+    )
     default_region: str = Field(
         default="US", description="Region assumed for phone numbers without a country code."
     )

@@ -270,7 +270,7 @@ def proof_names_missing_checkpoint(d: Path, tmp: Path) -> tuple[int, str]:
 Attack = Callable[[Path, Path], tuple[int, str]]
 CASES: list[tuple[str, Attack, int, str]] = [
     # (name, attack, exit code, text in the one-line answer)
-    ("lock held too long", lock_held_too_long, 1, "in use by another idgraph process"),
+    ("lock held too long", lock_held_too_long, 1, "is in use by process"),
     ("lock released while waiting", lock_released_while_waiting, 0, '"format": "signed-note"'),
     ("crash after rotation commit", crash_after_rotation_commit, 0, '"format": "signed-note"'),
     ("stale staged key", stale_staged_key, 0, '"format": "signed-note"'),

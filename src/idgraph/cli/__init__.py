@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from idgraph.cli import access, audit, data, link, policy, reports, sar
+from idgraph.cli import access, audit, data, link, policy, quarantine, reports, sar
 from idgraph.cli.common import data_dir_settings
 
 app = typer.Typer(
@@ -30,7 +30,7 @@ def _root(
     ctx.obj = data_dir_settings(data_dir)
 
 
-for _group in (data, link, access, audit, policy, reports, sar):
+for _group in (data, quarantine, link, access, audit, policy, reports, sar):
     _group.register(app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,28 +58,77 @@ def describe(exc: BaseException) -> str:
 USER_ERRORS: tuple[type[Exception], ...] = (PolicySetError, OSError, AuditIntegrityError)
 
 
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?)\s*\(PID (\d+)\)")
+_PROGRESS_EVERY = 5.0  # seconds between "still waiting" lines
+
+
+def lock_holder(message: str) -> tuple[int | None, str]:
+    """The process that holds the store, from DuckDB's lock error: ``(PID, program)``;
+    ``(None, "")`` when the message does not say."""
+    m = _LOCK_HOLDER.search(message)
+    if m is None:
+        pid = re.search(r"\bPID (\d+)", message)
+        return (int(pid.group(1)) if pid else None), ""
+    return int(m.group(2)), m.group(1).strip()
+
+
+def _holder_text(message: str) -> str:
+    pid, program = lock_holder(message)
+    if pid is None:
+        return "another process"
+    return f"process {pid}" + (f" ({os.path.basename(program)})" if program else "")
+
+
+def lock_wait_seconds() -> float:
+    """``IDGRAPH_LOCK_WAIT_SECONDS`` (default 30; 0 fails at once)."""
+    try:
+        wait = float(os.environ.get("IDGRAPH_LOCK_WAIT_SECONDS", "30"))
+    except ValueError:
+        return 30.0
+    return wait if wait >= 0 and wait == wait else 30.0  # NaN and negatives: the default
+
+
 def _open_waiting(s: Settings) -> Store:
     """Open the store; while another process holds it (DuckDB allows one writer per
-    file), wait up to ``IDGRAPH_LOCK_WAIT_SECONDS`` (default 30), then end the command
-    with one line: two processes never append to the log at once (no fork, no duplicate
-    index), and the second never fails with a traceback."""
-    try:
-        wait = max(0.0, float(os.environ.get("IDGRAPH_LOCK_WAIT_SECONDS", "30")))
-    except ValueError:
-        wait = 30.0
-    deadline = time.monotonic() + wait
+    file), wait up to ``IDGRAPH_LOCK_WAIT_SECONDS`` (default 30) saying so on stderr,
+    then end the command with one line naming the process that holds it: two processes
+    never append to the log at once (no fork, no duplicate index), and the second never
+    fails with a traceback."""
+    wait = lock_wait_seconds()
+    start = time.monotonic()
+    next_note = start
     while True:
         try:
             return open_store(s.db_path, threads=s.threads, memory_limit=s.memory_limit)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise fail(f"cannot open {s.db_path}: {str(exc).splitlines()[0]}") from None
-            if time.monotonic() >= deadline:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise fail(f"cannot open the store {s.db_path}: {text.splitlines()[0]}") from None
+            holder = _holder_text(text)
+            now = time.monotonic()
+            if now - start >= wait:
                 raise fail(
-                    f"{s.db_path} is in use by another idgraph process (waited {wait:g} s; "
-                    "IDGRAPH_LOCK_WAIT_SECONDS); nothing was done, try again"
+                    f"the store {s.db_path} is in use by {holder}; nothing was done, retry "
+                    f"(waited {wait:g} s; IDGRAPH_LOCK_WAIT_SECONDS sets how long)"
                 ) from None
+            if now >= next_note:
+                first = next_note == start
+                err_console.print(
+                    f"{'waiting' if first else 'still waiting'} for the store: in use by "
+                    f"{holder} ({now - start:.0f} s of {wait:g} s)",
+                    soft_wrap=True, markup=False, highlight=False,
+                )
+                next_note = now + _PROGRESS_EVERY
             time.sleep(0.2)
+        except duckdb.Error as exc:
+            first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise fail(f"cannot open the store {s.db_path}: {first_line}") from None
+        except OSError as exc:  # the data dir is a file, or cannot be created
+            folder = s.db_path.parent
+            if folder.exists() and not folder.is_dir():
+                raise fail(f"cannot open the store {s.db_path}: the data dir {folder} "
+                           "is a file, not a folder") from None
+            raise fail(f"cannot open the store {s.db_path}: {describe(exc)}") from None
 
 
 @contextmanager
@@ -87,8 +137,8 @@ def store_of(ctx: typer.Context) -> Iterator[Store]:
     :data:`USER_ERRORS` end the command with a one-line message (exit 1)."""
     s = settings_of(ctx)
     store = _open_waiting(s)
-    attach_audit(store, s)  # automatic signed checkpoints on append (docs/audit.md)
     try:
+        attach_audit(store, s)  # automatic signed checkpoints on append (docs/audit.md)
         yield store
     except USER_ERRORS as exc:
         raise fail(describe(exc)) from exc

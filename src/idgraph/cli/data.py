@@ -6,10 +6,19 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import TaskID
 from rich.table import Table
 
-from idgraph.cli.common import console, err_console, fail, progress, settings_of, store_of
+from idgraph.cli.common import (
+    console,
+    describe,
+    err_console,
+    fail,
+    progress,
+    settings_of,
+    store_of,
+)
 from idgraph.link import Evaluation, evaluate_files, resolve
 from idgraph.settings import Settings
 from idgraph.sources import FileRejected, IngestSummary, ManifestError, ingest_manifest
@@ -38,7 +47,7 @@ def run_synth(out: Path, people: int, seed: int) -> None:
                            progress=lambda n: bar.update(task, completed=n))
         bar.update(task, completed=people)
     console.print(f"wrote {summary.records:,} records for {people:,} people "
-                  f"in {len(summary.sources)} sources to {out}")
+                  f"in {len(summary.sources)} sources to {escape(str(out))}", soft_wrap=True)
 
 
 def _summary_table(rows: list[IngestSummary]) -> Table:
@@ -48,11 +57,24 @@ def _summary_table(rows: list[IngestSummary]) -> Table:
                 "bad fields", "balanced", "s"):
         t.add_column(col, justify="left" if col == "source" else "right", overflow="fold")
     for s in rows:
-        t.add_row(s.source_id, f"{s.rows:,}", f"{s.records_added:,}",
+        t.add_row(escape(s.source_id), f"{s.rows:,}", f"{s.records_added:,}",
                   f"{s.records_versioned:,}", f"{s.records_unchanged:,}",
                   f"{s.rows_quarantined:,}", f"{s.fields_quarantined:,}",
                   "[green]yes[/green]" if s.balanced else "[red]NO[/red]", f"{s.seconds:.1f}")
     return t
+
+
+def print_error(message: str) -> None:
+    """``error: <message>`` on stderr, on one line; the message is text, never markup
+    (a file named ``c2 [v2].csv`` or ``[/x].csv`` is printed as it is named)."""
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+
+
+def print_files_read(summaries: list[IngestSummary]) -> None:
+    """One line per manifest ingested: ``<source>: read <absolute path of the file>``."""
+    for s in summaries:
+        console.print(f"{s.source_id}: read {s.source_file}", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
@@ -70,7 +92,11 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
             except ManifestError as exc:
                 errors.append(str(exc))
                 continue
-            task = bar.add_task(f"ingesting {m.id}", total=None)
+            except UnicodeDecodeError as exc:  # a manifest is UTF-8 text
+                errors.append(f"{mpath}: not UTF-8 text (byte {exc.start}: "
+                              f"{exc.object[exc.start:exc.end]!r})")
+                continue
+            task = bar.add_task(f"ingesting {escape(m.id)}", total=None)
 
             def advance(n: int, t: TaskID = task) -> None:
                 bar.advance(t, n)
@@ -79,6 +105,14 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
                 s = ingest_manifest(store, m, settings, progress=advance, pool=pool)
             except FileRejected as exc:
                 errors.append(f"rejected {exc.path}: {exc.cause} (store unchanged)")
+                bar.update(task, total=0)
+                continue
+            except ManifestError as exc:  # found while reading (e.g. a path outside)
+                errors.append(f"{exc} (store unchanged)")
+                bar.update(task, total=0)
+                continue
+            except OSError as exc:  # unreadable after all (permissions, a folder, I/O)
+                errors.append(f"rejected {m.input_path}: {describe(exc)} (store unchanged)")
                 bar.update(task, total=0)
                 continue
             bar.update(task, total=s.rows, completed=s.rows)
@@ -95,11 +129,53 @@ def ingest_command(
     with store_of(ctx) as store:
         summaries, errors = run_ingest(store, paths, settings)
     if summaries:
+        print_files_read(summaries)
         console.print(_summary_table(summaries))
     for e in errors:
-        err_console.print(f"[red]error:[/red] {e}")
+        print_error(e)
     if errors or not all(s.balanced for s in summaries):
         raise typer.Exit(1)
+
+
+# Counts come from each batch's own tally (what ``balanced`` checked when it was
+# ingested): a quarantined row is an input row that became no record (unreadable, no
+# record id, a duplicate id, retired under retention, an unknown origin); a bad field is
+# a value dropped from a row that was stored. Over all batches of the source:
+# rows == rows_recorded + quarantined_rows; and the same for the last_batch_* figures.
+SOURCES_SQL = """
+    WITH agg AS (
+        SELECT source_id, count(*) AS batches, sum(rows) AS rows,
+               sum(records_added + records_versioned + records_unchanged) AS recorded,
+               sum(rows_quarantined) AS q_rows, sum(fields_quarantined) AS q_fields
+        FROM batches GROUP BY source_id),
+    last AS (
+        SELECT * FROM batches QUALIFY row_number() OVER
+            (PARTITION BY source_id ORDER BY finished_at DESC, started_at DESC) = 1)
+    SELECT s.source_id, s.kind, s.jurisdiction, array_to_string(s.regimes, ', '),
+           s.retention_days,
+           (SELECT count(*) FROM records r WHERE r.source_id = s.source_id AND r.is_current),
+           (SELECT count(*) FROM records r WHERE r.source_id = s.source_id),
+           coalesce(a.q_rows, 0), coalesce(a.q_fields, 0), l.finished_at,
+           coalesce(a.batches, 0), coalesce(a.rows, 0), coalesce(a.recorded, 0),
+           l.batch_id, l.source_file, l.rows,
+           l.records_added + l.records_versioned + l.records_unchanged,
+           l.records_added, l.records_versioned, l.records_unchanged,
+           l.rows_quarantined, l.fields_quarantined
+    FROM sources s
+    LEFT JOIN agg a ON a.source_id = s.source_id
+    LEFT JOIN last l ON l.source_id = s.source_id
+    ORDER BY s.source_id"""
+SOURCES_KEYS = (
+    "source", "kind", "jurisdiction", "regimes", "retention_days", "records", "versions",
+    "quarantined_rows", "bad_fields", "last_ingest", "batches", "rows", "rows_recorded",
+    "last_batch", "last_batch_file", "last_batch_rows", "last_batch_records",
+    "last_batch_added", "last_batch_versioned", "last_batch_unchanged",
+    "last_batch_quarantined_rows", "last_batch_bad_fields",
+)
+
+
+def _count(v: object) -> str:
+    return "" if v is None else f"{v:,}" if isinstance(v, int) else escape(str(v))
 
 
 def sources_command(
@@ -108,40 +184,30 @@ def sources_command(
 ) -> None:
     """List sources with their legal regimes, record and quarantine counts."""
     with store_of(ctx) as store:
-        rows = store.fetchall("""
-            SELECT s.source_id, s.kind, s.jurisdiction, array_to_string(s.regimes, ', '),
-                   s.retention_days,
-                   (SELECT count(*) FROM records r WHERE r.source_id = s.source_id
-                      AND r.is_current),
-                   (SELECT count(*) FROM records r WHERE r.source_id = s.source_id),
-                   (SELECT count(*) FILTER (WHERE q.field IS NULL OR q.reason LIKE 'duplicate%')
-                      FROM quarantine q WHERE q.batch_id = b.batch_id),
-                   (SELECT count(*) FILTER (WHERE q.field IS NOT NULL
-                      AND q.reason NOT LIKE 'duplicate%')
-                      FROM quarantine q WHERE q.batch_id = b.batch_id),
-                   b.finished_at
-            FROM sources s LEFT JOIN (
-                SELECT * FROM batches QUALIFY row_number() OVER
-                  (PARTITION BY source_id ORDER BY finished_at DESC) = 1) b
-              ON b.source_id = s.source_id
-            ORDER BY s.source_id""")
+        rows = store.fetchall(SOURCES_SQL)
     if not rows:
         raise fail("no sources yet: run `idgraph ingest PATH` first")
-    names = ("source", "kind", "jurisdiction", "regimes", "retention_days", "records",
-             "versions", "quarantined_rows", "bad_fields", "last_ingest")
     if as_json:
         for r in rows:
-            typer.echo(json.dumps(dict(zip(names, r, strict=True)), default=str))
+            typer.echo(json.dumps(dict(zip(SOURCES_KEYS, r, strict=True)), default=str))
         return
     t = Table(title="sources")
     for col in ("source", "kind", "jurisdiction", "regimes", "retention d", "records",
                 "versions", "quarantined rows*", "bad fields*", "last ingest"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(*[("" if v is None else f"{v:,}" if isinstance(v, int) else str(v))
-                    for v in r])
+        d = dict(zip(SOURCES_KEYS, r, strict=True))
+        t.add_row(
+            *[_count(d[k]) for k in ("source", "kind", "jurisdiction", "regimes",
+                                     "retention_days", "records", "versions")],
+            f"{_count(d['quarantined_rows'])} ({_count(d['last_batch_quarantined_rows'])})",
+            f"{_count(d['bad_fields'])} ({_count(d['last_batch_bad_fields'])})",
+            _count(d["last_ingest"]),
+        )
     console.print(t)
-    console.print("* in the latest batch of each source")
+    console.print("* over all batches of the source (the latest batch in brackets); "
+                  "list them with `idgraph quarantine --source SOURCE`", markup=False,
+                  highlight=False)
 
 
 def demo_command(
@@ -152,22 +218,25 @@ def demo_command(
     """Synthesise a population into the data dir, ingest, resolve and evaluate it."""
     settings = settings_of(ctx)
     out = settings.data_dir / "synth"
-    console.rule(f"1. synthesise {people:,} people into {out}")
+    console.rule(f"1. synthesise {people:,} people into {escape(str(out))}")
     run_synth(out, people, seed)
     console.rule("2. ingest the sources")
     with store_of(ctx) as store:
         summaries, errors = run_ingest(store, [out], settings)
+        print_files_read(summaries)
         console.print(_summary_table(summaries))
         for e in errors:
-            err_console.print(f"[red]error:[/red] {e}")
+            print_error(e)
         if errors or not all(s.balanced for s in summaries):
             raise typer.Exit(1)
         total = store.scalar("SELECT count(*) FROM records WHERE is_current")
-        console.print(f"{len(summaries)} sources, {total:,} current records in {settings.db_path}")
+        console.print(f"{len(summaries)} sources, {total:,} current records in "
+                      f"{escape(str(settings.db_path))}", soft_wrap=True)
         console.rule("3. resolve records into identities")
         with progress() as bar:
             task = bar.add_task("resolving", total=None)
-            res = resolve(store, settings, lambda msg: bar.update(task, description=msg))
+            res = resolve(store, settings,
+                          lambda msg: bar.update(task, description=escape(msg)))
         console.print(f"{res.n_records:,} records -> {res.n_identities:,} identities "
                       f"(run {res.run_id}; {res.n_accepted:,} links accepted, "
                       f"merges refused by rule: {res.refused})")

@@ -70,7 +70,7 @@ PROVENANCE: Final[frozenset[str]] = frozenset(
 )
 
 # Never leaves: the unmapped input row may hold anything.
-NEVER: Final[frozenset[str]] = frozenset({"raw", "row_hash"})
+NEVER: Final[frozenset[str]] = frozenset({"raw", "row_hash", "mapping_hash"})
 
 
 def allowed_fields(

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from idgraph import clock
 from idgraph.schema import NORMALISED_COLUMNS, RECORD_COLUMNS
 from idgraph.settings import Settings
 from idgraph.sources.manifest import Manifest, find_manifests, load_manifest
-from idgraph.sources.mapping import ORIGIN, normalise_chunk
+from idgraph.sources.mapping import ORIGIN, FieldIssue, normalise_chunk
 from idgraph.sources.parallel import ordered_map, worker_pool
 from idgraph.sources.readers import Chunk, FileRejected, header_columns, read_chunks
 from idgraph.store import Store
@@ -47,7 +47,13 @@ Progress = Callable[[int], None]
 
 @dataclass
 class IngestSummary:
-    """What one batch did. ``rows == records + rows_quarantined`` must hold."""
+    """What one batch did; ``balanced`` must hold.
+
+    Rows: ``rows == records + rows_quarantined``. Lines, counted from the file's bytes
+    independently of the parser (parquet: rows): every data line read is blank or part
+    of a row (``lines == lines_in_rows + lines_blank``), so rows a parser swallowed
+    cannot go unnoticed.
+    """
 
     source_id: str
     source_file: str
@@ -59,6 +65,9 @@ class IngestSummary:
     rows_quarantined: int = 0
     fields_quarantined: int = 0
     seconds: float = 0.0
+    lines: int = 0
+    lines_blank: int = 0
+    lines_in_rows: int = 0
 
     @property
     def records(self) -> int:
@@ -66,7 +75,8 @@ class IngestSummary:
 
     @property
     def balanced(self) -> bool:
-        return self.rows == self.records + self.rows_quarantined
+        return (self.rows == self.records + self.rows_quarantined
+                and self.lines == self.lines_in_rows + self.lines_blank)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "records": self.records, "balanced": self.balanced}
@@ -113,6 +123,12 @@ class Prepared:
     rows_quarantined: int
     fields_quarantined: int
     columns: frozenset[str]
+    # Per judged field (see judged_fields): non-null values seen, and (failures, examples)
+    field_values: dict[str, int] = field(default_factory=dict)
+    field_failures: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+    lines_read: int = 0  # the chunk's line counts (see readers.Chunk)
+    lines_blank: int = 0
+    lines_in_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,7 @@ class ChunkContext:
     file: str
     now: datetime
     region: str
+    mapping_hash: str = ""  # Manifest.mapping_digest(), computed once per batch
 
 
 def prepare_chunk(ctx: ChunkContext, chunk: Chunk) -> Prepared:
@@ -133,19 +150,29 @@ def prepare_chunk(ctx: ChunkContext, chunk: Chunk) -> Prepared:
     ]
     n = len(chunk)
     ids = chunk.columns.get(m.record_id) or [None] * n
-    keep = [i for i, v in enumerate(ids) if v is not None and v.strip()]
-    for i in sorted(set(range(n)) - set(keep)):
-        q.append((m.id, ctx.file, chunk.lines[i], None, m.record_id, None,
-                  f"missing record id in column {m.record_id!r}", ctx.batch_id))
+    bad_ids = {i: why for i, col, why in chunk.bad_cells if col == m.record_id}
+    keep: list[int] = []
+    for i, v in enumerate(ids):
+        if i in bad_ids:
+            q.append((m.id, ctx.file, chunk.lines[i], None, m.record_id, _shown(v),
+                      f"{bad_ids[i]} in record id column {m.record_id!r}", ctx.batch_id))
+        elif v is None or not v.strip():
+            q.append((m.id, ctx.file, chunk.lines[i], None, m.record_id, None,
+                      f"missing record id in column {m.record_id!r}", ctx.batch_id))
+        else:
+            keep.append(i)
     out = Prepared(None, q, n + len(chunk.errors), len(chunk.errors) + n - len(keep), 0,
-                   frozenset(chunk.columns))
+                   frozenset(chunk.columns), lines_read=chunk.lines_read,
+                   lines_blank=chunk.lines_blank, lines_in_rows=chunk.lines_in_rows)
     if len(keep) < n:
-        chunk = Chunk({k: [v[i] for i in keep] for k, v in chunk.columns.items()},
-                      [chunk.lines[i] for i in keep], [])
+        chunk = _rows(chunk, keep)
         n = len(keep)
     if n == 0:
         return out
-    norm, issues = normalise_chunk(m, chunk.columns, n, ctx.region)
+    usable, unusable = _unusable_values(m, chunk)
+    norm, issues = normalise_chunk(m, usable, n, ctx.region)
+    issues = unusable + issues
+    out.field_values, out.field_failures = _field_counts(m, chunk, n, issues)
     src_ids = [str(v).strip() for v in chunk.columns[m.record_id]]
     # A row whose origin jurisdiction is unknown is not stored: which law governs it
     # (and so which rules decide its reads) cannot be told.
@@ -174,6 +201,87 @@ def prepare_chunk(ctx: ChunkContext, chunk: Chunk) -> Prepared:
     return out
 
 
+def _rows(chunk: Chunk, keep: list[int]) -> Chunk:
+    """The chunk's rows ``keep`` (bad cells renumbered); no errors or line counts."""
+    at = {old: new for new, old in enumerate(keep)}
+    return Chunk({k: [v[i] for i in keep] for k, v in chunk.columns.items()},
+                 [chunk.lines[i] for i in keep], [],
+                 [(at[i], col, why) for i, col, why in chunk.bad_cells if i in at])
+
+
+def _shown(value: str | None, limit: int = 200) -> str | None:
+    """A value as a quarantine row shows it: NUL visible, long text cut."""
+    if value is None:
+        return None
+    text = value.replace("\x00", "\\x00")
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _unusable_values(
+    m: Manifest, chunk: Chunk
+) -> tuple[dict[str, list[str | None]], list[FieldIssue]]:
+    """The columns with every bad cell (NUL, nested JSON) nulled, and one issue for each
+    canonical field that reads such a cell. The chunk itself keeps the value for the raw
+    row; a bad cell of an unmapped column is no issue."""
+    if not chunk.bad_cells:
+        return chunk.columns, []
+    readers: dict[str, list[str]] = {}
+    for name, spec in m.fields.items():
+        for col in spec.columns():
+            readers.setdefault(col, []).append(name)
+    usable = dict(chunk.columns)
+    issues: list[FieldIssue] = []
+    for i, col, why in chunk.bad_cells:
+        if col not in readers:
+            continue
+        if usable[col] is chunk.columns[col]:
+            usable[col] = list(chunk.columns[col])
+        shown = _shown(usable[col][i])
+        usable[col][i] = None
+        issues.extend(FieldIssue(i, name, shown, why) for name in readers[col])
+    return usable, issues
+
+
+# Fields whose failures stop the batch unless the manifest says otherwise: a date column
+# that does not parse is almost always a wrong format, not bad data.
+STOP_BY_DEFAULT: frozenset[str] = frozenset(
+    {"dob", "birth_year", "observed_at", "booked_at", "released_at"})
+_EXAMPLES = 3
+
+
+def judged_fields(m: Manifest) -> list[str]:
+    """Mapped fields whose share of invalid values may stop a batch."""
+    return [f for f, spec in m.fields.items()
+            if spec.max_invalid_share is not None or f in STOP_BY_DEFAULT]
+
+
+def _field_counts(
+    m: Manifest, chunk: Chunk, n: int, issues: list[FieldIssue]
+) -> tuple[dict[str, int], dict[str, tuple[int, list[str]]]]:
+    """Non-null values and failures (with a few examples) of each judged field."""
+    values: dict[str, int] = {}
+    failures: dict[str, tuple[int, list[str]]] = {}
+    for name in judged_fields(m):
+        spec = m.fields[name]
+        cols = [chunk.columns.get(c) or [None] * n for c in spec.columns()]
+        if spec.value is not None:
+            values[name] = n
+        else:
+            values[name] = sum(1 for row in zip(*cols, strict=True)
+                               if any(v is not None and v.strip() for v in row))
+        rows = {iss.row: iss for iss in issues if iss.field == name}
+        if rows:
+            examples: list[str] = []
+            for iss in rows.values():
+                ex = f"{iss.value!r} ({iss.reason})"
+                if ex not in examples:
+                    examples.append(ex)
+                if len(examples) == _EXAMPLES:
+                    break
+            failures[name] = (len(rows), examples)
+    return values, failures
+
+
 def _stage_table(
     ctx: ChunkContext, chunk: Chunk, norm: dict[str, list[Any]], src_ids: list[str], n: int
 ) -> pa.Table:
@@ -195,15 +303,22 @@ def _stage_table(
     }
     for name in NORMALISED_COLUMNS:
         data[name] = norm.get(name) or [None] * n
+    data["mapping_hash"] = [ctx.mapping_hash or ctx.manifest.mapping_digest()] * n
     return pa.table(data, schema=_STAGE_SCHEMA)
 
 
 class _Batch:
     """Accumulates one file's rows in a staging table inside the open transaction."""
 
-    def __init__(self, store: Store, ctx: ChunkContext, summary: IngestSummary) -> None:
+    def __init__(
+        self, store: Store, ctx: ChunkContext, summary: IngestSummary,
+        settings: Settings | None = None,
+    ) -> None:
         self.store, self.m, self.s, self.file = store, ctx.manifest, summary, ctx.file
+        self.settings = settings or Settings()
         self.seen_columns: set[str] = set()
+        self.field_values: dict[str, int] = {}
+        self.field_failures: dict[str, tuple[int, list[str]]] = {}
         cols = ", ".join(f"{n} {t}" for n, t in RECORD_COLUMNS.items())
         store.execute("DROP TABLE IF EXISTS temp.ingest_stage")
         store.execute(f"CREATE TEMP TABLE ingest_stage ({cols})")
@@ -211,9 +326,18 @@ class _Batch:
     def add(self, p: Prepared) -> None:
         s = self.s
         self.seen_columns.update(p.columns)
+        for name, count in p.field_values.items():
+            self.field_values[name] = self.field_values.get(name, 0) + count
+        for name, (bad, examples) in p.field_failures.items():
+            had, shown = self.field_failures.get(name, (0, []))
+            shown = shown + [e for e in examples if e not in shown]
+            self.field_failures[name] = (had + bad, shown[:_EXAMPLES])
         s.rows += p.rows
         s.rows_quarantined += p.rows_quarantined
         s.fields_quarantined += p.fields_quarantined
+        s.lines += p.lines_read
+        s.lines_blank += p.lines_blank
+        s.lines_in_rows += p.lines_in_rows
         if p.table is not None:
             self.store.con.register("ingest_chunk", p.table)
             try:
@@ -235,9 +359,40 @@ class _Batch:
         finally:
             self.store.con.unregister("ingest_q")
 
+    def check_invalid_shares(self) -> None:
+        """Stop the batch (FileRejected) when too many of a field's values failed.
+
+        A date field (see STOP_BY_DEFAULT) may have at most
+        ``settings.ingest_max_invalid_share`` of its non-null values fail; any field may
+        set its own ``max_invalid_share`` (1 never stops). Judged once the field held
+        ``settings.ingest_min_values_for_share`` values, or when every value failed.
+        """
+        for name, values in self.field_values.items():
+            spec = self.m.fields[name]
+            limit = spec.max_invalid_share
+            if limit is None:
+                limit = self.settings.ingest_max_invalid_share
+            bad, examples = self.field_failures.get(name, (0, []))
+            if limit >= 1 or values == 0 or bad == 0:
+                continue
+            if values < self.settings.ingest_min_values_for_share and bad < values:
+                continue
+            if bad / values <= limit:
+                continue
+            how = f"with format {spec.format!r}" if spec.format else "as a valid value"
+            raise FileRejected(
+                self.file,
+                f"field {name!r}: {bad} of {values} values ({bad / values:.0%}) could not be "
+                f"read {how} (more than the {limit:.0%} allowed), e.g. {', '.join(examples)}; "
+                f"the manifest's mapping of {name} is likely wrong: fix fields.{name}"
+                f"{'.format' if spec.format else ''}, or set fields.{name}.max_invalid_share "
+                "to accept such a file; nothing was stored",
+            )
+
     def finish(self) -> None:
         """Merge the staged rows into ``records``: new, new version, or unchanged."""
         m, s = self.m, self.s
+        self.check_invalid_shares()
         if self.m.input.format == "jsonl" and s.rows:
             missing = [c for c in m.required_columns() if c not in self.seen_columns]
             if missing:
@@ -265,22 +420,26 @@ class _Batch:
                 FROM temp.ingest_ranked s WHERE rn = 1 AND NOT (TRUE {tomb})""")
             s.rows_quarantined += int(retired)
         st.execute(f"""CREATE OR REPLACE TEMP TABLE ingest_cls AS
-            SELECT s.*, c.version AS cur_version, c.row_hash AS cur_hash
+            SELECT s.*, c.version AS cur_version, c.row_hash AS cur_hash,
+              c.row_hash IS NOT NULL AND (c.row_hash <> s.row_hash
+                OR c.mapping_hash IS DISTINCT FROM s.mapping_hash) AS changed
             FROM temp.ingest_ranked s LEFT JOIN records c
               ON c.record_id = s.record_id AND c.is_current
             WHERE s.rn = 1 {tomb if has_tomb else ''}""")
         counts = st.fetchone("""SELECT
             count(*) FILTER (WHERE cur_hash IS NULL),
-            count(*) FILTER (WHERE cur_hash IS NOT NULL AND cur_hash <> row_hash),
-            count(*) FILTER (WHERE cur_hash = row_hash) FROM temp.ingest_cls""")
+            count(*) FILTER (WHERE changed),
+            count(*) FILTER (WHERE cur_hash IS NOT NULL AND NOT changed)
+            FROM temp.ingest_cls""")
         assert counts is not None
         s.records_added, s.records_versioned, s.records_unchanged = (int(c) for c in counts)
         st.execute("""UPDATE records SET is_current = false WHERE is_current AND record_id IN
-            (SELECT record_id FROM temp.ingest_cls
-             WHERE cur_hash IS NOT NULL AND cur_hash <> row_hash)""")
+            (SELECT record_id FROM temp.ingest_cls WHERE changed)""")
         cols = [c if c != "version" else "coalesce(cur_version, 0) + 1" for c in RECORD_COLUMNS]
-        st.execute(f"""INSERT INTO records SELECT {', '.join(cols)} FROM temp.ingest_cls
-            WHERE cur_hash IS NULL OR cur_hash <> row_hash""")
+        # By name: a migrated store's columns may be in another order than RECORD_COLUMNS.
+        st.execute(f"""INSERT INTO records ({', '.join(RECORD_COLUMNS)})
+            SELECT {', '.join(cols)} FROM temp.ingest_cls
+            WHERE cur_hash IS NULL OR changed""")
         for t in ("ingest_stage", "ingest_ranked", "ingest_cls"):
             st.execute(f"DROP TABLE IF EXISTS temp.{t}")
 
@@ -296,7 +455,7 @@ def ingest_manifest(
     """
     t0 = time.perf_counter()
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
-    path = m.input_path
+    path = m.check_input_path(settings.allow_outside_paths)
     if not path.exists():
         raise FileRejected(path, "file not found")
     _check_columns(m)
@@ -304,12 +463,15 @@ def ingest_manifest(
     started = clock.now_naive()
     batch_id = f"{m.id}-{started:%Y%m%dT%H%M%S%f}-{sha[:8]}"
     s = IngestSummary(m.id, str(path), batch_id)
-    ctx = ChunkContext(m, batch_id, str(path), started, settings.default_region)
+    ctx = ChunkContext(m, batch_id, str(path), started, settings.default_region,
+                       m.mapping_digest())
     chunks = read_chunks(path, m.input.format, chunk_rows=settings.ingest_chunk_rows,
-                         encoding=m.input.encoding, delimiter=m.input.delimiter)
+                         encoding=m.input.encoding, delimiter=m.input.delimiter,
+                         max_field_bytes=settings.ingest_max_field_bytes,
+                         max_record_lines=settings.csv_max_record_lines)
     with store.transaction():
         register_source(store, m, m.base_dir)
-        batch = _Batch(store, ctx, s)
+        batch = _Batch(store, ctx, s, settings)
         for prepared in ordered_map(prepare_chunk, ctx, chunks, pool):
             batch.add(prepared)
             if progress:

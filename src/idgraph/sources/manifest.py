@@ -6,8 +6,12 @@ and the key, so a records officer can fix the manifest without reading code.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
+import json
 import re
 import string
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +36,17 @@ NameOrder = Literal["first_last", "last_first"]
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
+# Bump when a normaliser changes what it makes of the same input: every record's
+# mapping hash (see Manifest.mapping_digest) changes, so a re-ingest re-versions them.
+NORMALISER_VERSION = "1"
+
+# strptime directives a date format may use (``%%`` is a literal percent sign).
+_DATE_DIRECTIVES = frozenset("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")
+_YEAR_DIRECTIVES = frozenset("YyGcx")
+_DIRECTIVE_RE = re.compile(r"%(.?)")
+_SAMPLE_DATETIME = datetime(1987, 11, 23, 14, 35, 56, tzinfo=UTC)
+_FORMAT_HINT = "write a strptime format, e.g. '%m/%d/%Y' for 11/23/1987 or '%Y-%m-%d'"
+
 
 class ManifestError(ValueError):
     """A manifest that cannot be used, with the file and key at fault."""
@@ -51,6 +66,35 @@ class InputSpec(_Strict):
     format: InputFormat
     encoding: str = "utf-8"
     delimiter: str = ","
+    # True: input.path may point outside the manifest's folder (see Manifest.check_input_path)
+    allow_outside: bool = False
+
+    @field_validator("encoding")
+    @classmethod
+    def _check_encoding(cls, v: str) -> str:
+        """A text codec Python knows (``base64``, ``rot13``, ``zlib`` are not text)."""
+        try:
+            info = codecs.lookup(v)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {v!r}; use a Python codec name such as utf-8, "
+                "cp1252 or latin-1"
+            ) from None
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"{v!r} is not a text encoding; use e.g. utf-8 or cp1252")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _check_delimiter(cls, v: str) -> str:
+        """One character, and not one the CSV format itself needs."""
+        if len(v) != 1:
+            raise ValueError(
+                f"must be exactly one character, not {v!r} ({len(v)} characters)"
+            )
+        if v in "\"\r\n\0":
+            raise ValueError(f"{v!r} cannot be a delimiter (a quote, newline or NUL)")
+        return v
 
 
 class FieldSpec(_Strict):
@@ -61,6 +105,16 @@ class FieldSpec(_Strict):
     value: str | int | None = None
     format: str | None = None  # strptime format for dates
     order: NameOrder | None = None  # for full names
+    # Share (0..1) of the field's non-null values that may fail to normalise before
+    # the batch stops; None: the setting for date fields, no stop for other fields.
+    max_invalid_share: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @field_validator("format")
+    @classmethod
+    def _check_format(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_date_format(v)
+        return v
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
@@ -93,6 +147,7 @@ class Manifest(_Strict):
     record_id: str
     fields: dict[str, FieldSpec]
     base_dir: Path = Path(".")  # folder of the manifest file (set by the loader)
+    manifest_path: Path | None = None  # the manifest file itself (set by the loader)
 
     @field_validator("id")
     @classmethod
@@ -177,6 +232,52 @@ class Manifest(_Strict):
     def input_path(self) -> Path:
         return (self.base_dir / self.input.path).resolve()
 
+    def check_input_path(self, allow_outside: bool = False) -> Path:
+        """The input file, refused when it lies outside the manifest's folder.
+
+        The resolved path (symlinks followed) must be inside the resolved folder, unless
+        ``input.allow_outside: true`` or ``allow_outside`` (the setting) says otherwise.
+        """
+        path = self.input_path
+        if self.input.allow_outside or allow_outside:
+            return path
+        folder = self.base_dir.resolve()
+        if not path.is_relative_to(folder):
+            raise ManifestError(
+                self.manifest_path or folder, "input.path",
+                f"{self.input.path!r} resolves to {path}, outside the manifest's folder "
+                f"{folder}; set input.allow_outside: true (or IDGRAPH_ALLOW_OUTSIDE_PATHS=1) "
+                "to read it",
+            )
+        return path
+
+    def mapping_digest(self) -> str:
+        """SHA-256 of everything that decides a record's normalised values.
+
+        Stored per record version: a re-ingest under a changed mapping (fields, record
+        id, input settings, jurisdiction, or the normalisers themselves) re-versions
+        every row, so a fixed mapping is never silently ignored.
+        """
+        fields = {
+            name: spec.model_dump(mode="json", exclude={"max_invalid_share"}, exclude_none=True)
+            for name, spec in sorted(self.fields.items())
+        }
+        try:
+            encoding = codecs.lookup(self.input.encoding).name
+        except LookupError:  # pragma: no cover - refused at load
+            encoding = self.input.encoding
+        doc = {
+            "normaliser": NORMALISER_VERSION,
+            "record_id": self.record_id,
+            "fields": fields,
+            "input": {"format": self.input.format, "encoding": encoding,
+                      "delimiter": self.input.delimiter},
+            "jurisdiction": self.jurisdiction,
+            "kind": self.kind.value,
+        }
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def required_columns(self) -> list[str]:
         """Every input column the mapping reads (the record id first)."""
         cols = [self.record_id]
@@ -185,7 +286,31 @@ class Manifest(_Strict):
         return cols
 
     def public_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"base_dir"})
+        return self.model_dump(mode="json", exclude={"base_dir", "manifest_path"})
+
+
+def check_date_format(fmt: str) -> None:
+    """Raise ValueError unless ``fmt`` is a strptime format that can read a date.
+
+    It needs at least one ``%`` directive, only directives strptime knows, a year, and
+    a sample date written with it must read back.
+    """
+    found = _DIRECTIVE_RE.findall(fmt)
+    if not [d for d in found if d != "%"]:
+        raise ValueError(f"{fmt!r} has no % directive, so no value can match it; {_FORMAT_HINT}")
+    bad = sorted({f"%{d}" if d else "a lone % at the end" for d in found
+                  if d not in _DATE_DIRECTIVES})
+    if bad:
+        raise ValueError(f"{fmt!r} uses unknown directive(s) {', '.join(bad)}; {_FORMAT_HINT}")
+    if not _YEAR_DIRECTIVES.intersection(found):
+        raise ValueError(f"{fmt!r} has no year (%Y or %y); {_FORMAT_HINT}")
+    try:
+        text = _SAMPLE_DATETIME.strftime(fmt)
+        back = datetime.strptime(text, fmt)
+    except (ValueError, re.error) as exc:
+        raise ValueError(f"{fmt!r} cannot be read back ({exc}); {_FORMAT_HINT}") from None
+    if back.year != _SAMPLE_DATETIME.year:
+        raise ValueError(f"{fmt!r} does not read back the year; {_FORMAT_HINT}")
 
 
 def _normalise_fields(raw: Any) -> Any:
@@ -203,12 +328,13 @@ def parse_manifest(data: Any, path: Path | str = "<manifest>") -> Manifest:
     if "fields" in data:
         data["fields"] = _normalise_fields(data["fields"])
     data["base_dir"] = Path(path).parent if str(path) != "<manifest>" else Path(".")
+    data["manifest_path"] = Path(path) if str(path) != "<manifest>" else None
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "required key is missing"
         elif err["type"] == "extra_forbidden":

@@ -25,6 +25,7 @@ _RECORDS_DDL = (
 # order, so positional inserts keep working on migrated stores).
 _RECORDS_MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE records ADD COLUMN IF NOT EXISTS origin_jurisdiction VARCHAR",
+    "ALTER TABLE records ADD COLUMN IF NOT EXISTS mapping_hash VARCHAR",
 )
 
 _CORE_DDL: tuple[str, ...] = (
