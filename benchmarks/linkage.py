@@ -7,6 +7,12 @@
                                                  # same, then B-cubed and hard cases
     python benchmarks/linkage.py --skip-febrl --scale 220000 --store DATA_DIR
                                                  # same, on an ingested store (copied first)
+    python benchmarks/linkage.py --skip-febrl --population all --people 20000
+        # populations idgraph did not generate (pseudopeople's sample data, the
+        # foreign-conventions generator) and its own synth: each made, ingested through
+        # the ingest API, resolved by idgraph and the reference in the same run, and
+        # B-cubed printed side by side per population (pip install -e .[bench] for
+        # pseudopeople; --population may be repeated)
 
 Reference ("splink-febrl4-tutorial"): reproduced from memory of the Splink docs'
 febrl4 link_only example: NameComparison(given_name), NameComparison(surname),
@@ -45,6 +51,12 @@ from typing import Any
 import pyarrow as pa
 import splink.comparison_library as cl
 from febrl_records import load_febrl3_store, load_febrl4_store
+from populations.make import (
+    POPULATIONS,
+    ingest_population,
+    make_population,
+    misses_by_convention,
+)
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
@@ -462,7 +474,7 @@ def _evaluate_reference(db: Path, truth_csv: Path) -> Evaluation:
 
 
 def _accuracy(ours_db: Path, ref_db: Path | None, ref_run: Run | None,
-              truth_csv: Path) -> None:
+              truth_csv: Path) -> dict[str, Evaluation]:
     store = open_store(ours_db)
     b = blocking_recall(store, truth_csv)
     print(f"idgraph blocking recall: {b.pairs:.4f} of {b.true_pairs:,} true pairs blocked; "
@@ -489,6 +501,7 @@ def _accuracy(ours_db: Path, ref_db: Path | None, ref_run: Run | None,
                      evs.values()]
             texts = [f"{c['wrongly_merged']:,} of {c['pairs']:,}" for c in cells]
             print(f"{kind:<28}" + "".join(f"{t:>26}" for t in texts))
+    return evs
 
 
 def _cells(run: Run | None, count: Count | None, records: int) -> list[str]:
@@ -515,10 +528,20 @@ def _ratio(a: float | None, b: float | None, ref_status: str) -> str:
     return f"{'<=' if ref_status == 'timeout' else ''}{a / b:.3g}"
 
 
-def synth(people: int, opts: argparse.Namespace, timing_only: bool = False) -> None:
+def synth(people: int, opts: argparse.Namespace, timing_only: bool = False,
+          prepared: tuple[str, Path, Path] | None = None,
+          after: Callable[[Path], None] | None = None) -> dict[str, Evaluation]:
+    """Resolve a population with idgraph and the reference; their evaluations.
+
+    ``prepared``: (label, data dir holding an ingested idgraph.duckdb, truth.csv) of a
+    population made elsewhere; else ``opts.store`` or ``idgraph synth --people people``.
+    ``after`` is called with idgraph's resolved store once accuracy is printed.
+    """
     with tempfile.TemporaryDirectory(prefix="idg-linkage-") as tmp:
         work = Path(tmp)
-        if opts.store:
+        if prepared is not None:
+            label, data, truth_csv = prepared
+        elif opts.store:
             data = Path(opts.store)
             truth_csv = Path(opts.truth) if opts.truth else None
             label = f"store {data} (copied)"
@@ -587,7 +610,42 @@ def synth(people: int, opts: argparse.Namespace, timing_only: bool = False) -> N
                 _ratio(ours.rss, ref.rss, ref.status), ""])
 
         if not timing_only and truth_csv is not None and ours.status == "done":
-            _accuracy(ours_db, ref_db, ref, truth_csv)
+            evs = _accuracy(ours_db, ref_db, ref, truth_csv)
+            if after is not None:
+                after(ours_db)
+            return evs
+        return {}
+
+
+def population(name: str, opts: argparse.Namespace) -> dict[str, Evaluation]:
+    """Make, ingest and resolve one population with idgraph and the reference."""
+    with tempfile.TemporaryDirectory(prefix=f"idg-pop-{name}-") as tmp:
+        src, data = Path(tmp) / "src", Path(tmp) / "data"
+        t0 = time.perf_counter()
+        label = make_population(name, src, opts)
+        t1 = time.perf_counter()
+        rows = ingest_population(src, data)
+        print(f"\n=== population {name}: {label}\n{rows:,} rows; made in "
+              f"{t1 - t0:.1f} s, ingested in {time.perf_counter() - t1:.1f} s")
+        after = ((lambda db: misses_by_convention(db, src))
+                 if (src / "conventions.csv").exists() else None)
+        return synth(opts.people, opts, prepared=(label, data, src / "truth.csv"),
+                     after=after)
+
+
+def side_by_side(results: dict[str, dict[str, Evaluation]]) -> None:
+    """B-cubed precision/recall/F1 of every population, idgraph beside the reference."""
+    print(f"\nB3 by population, same run, same records ('-': not run or not finished)\n"
+          f"{'':<23}{'idgraph':^27}{REF_NAME:^27}")
+    print(f"{'population':<14}{'records':>9}" + f"{'P':>9}{'R':>9}{'F1':>9}" * 2)
+    for pop, evs in results.items():
+        n = max((ev.n_records for ev in evs.values()), default=0)
+        cells = ""
+        for key in ("idgraph", REF_NAME):
+            ev = evs.get(key)
+            vals = [] if ev is None else [ev.bcubed_precision, ev.bcubed_recall, ev.bcubed_f1]
+            cells += "".join(f"{v:9.4f}" for v in vals) if vals else f"{'-':>9}" * 3
+        print(f"{pop:<14}{n:>9,}{cells}")
 
 
 def main(argv: list[str]) -> None:
@@ -612,6 +670,13 @@ def main(argv: list[str]) -> None:
                         "records, else from a record sample")
     parser.add_argument("--count-sample", type=float, default=0.05,
                         help="record sample proportion per side for that estimate")
+    parser.add_argument("--population", choices=(*POPULATIONS, "all"), action="append",
+                        help="a population to make, ingest and resolve with idgraph and the "
+                        "reference, B3 side by side (repeatable; 'all' = every one)")
+    parser.add_argument("--people", type=int, default=20_000,
+                        help="people in the foreign and synth populations (20000)")
+    parser.add_argument("--seed", type=int, default=7,
+                        help="seed of every --population (pseudopeople's noise too)")
     parser.add_argument("--idgraph-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--reference-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -631,6 +696,11 @@ def main(argv: list[str]) -> None:
         synth(args.synth, args)
     if args.scale:
         synth(args.scale, args, timing_only=not args.scale_accuracy)
+    if args.population:
+        chosen = POPULATIONS if "all" in args.population else tuple(
+            dict.fromkeys(args.population))
+        results = {name: population(name, args) for name in chosen}
+        side_by_side(results)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
     [
         ("main.lock", PROJECT["dependencies"]),
         ("dev.lock", PROJECT["dependencies"] + PROJECT["optional-dependencies"]["dev"]),
+        ("bench.lock", PROJECT["dependencies"] + PROJECT["optional-dependencies"]["dev"]
+         + PROJECT["optional-dependencies"]["bench"]),
     ],
 )
 def test_every_dependency_is_pinned(lock: str, requirements: list[str]) -> None:
@@ -41,7 +43,10 @@ def test_every_dependency_is_pinned(lock: str, requirements: list[str]) -> None:
     assert not missing, f"{lock} lacks {missing}: re-run the compile command in README.md"
 
 
-def test_main_pins_agree_with_dev() -> None:
-    main, dev = _pins("main.lock"), _pins("dev.lock")
-    differ = {k: (v, dev[k]) for k, v in main.items() if k in dev and dev[k] != v}
-    assert not differ
+@pytest.mark.parametrize(
+    ("narrow", "wide"), [("main.lock", "dev.lock"), ("dev.lock", "bench.lock")]
+)
+def test_locks_agree(narrow: str, wide: str) -> None:
+    small, big = _pins(narrow), _pins(wide)
+    differ = {k: (v, big.get(k)) for k, v in small.items() if big.get(k) != v}
+    assert not differ, f"{narrow} and {wide} disagree (or {wide} lacks a pin): {differ}"
