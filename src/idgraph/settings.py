@@ -30,23 +30,24 @@ class Settings(BaseSettings):
         default=2, description="Worker processes normalising ingest chunks (0 or 1: none)."
     )
     ingest_max_field_bytes: int = Field(
-        default=8_388_608,
+        default=8_388_608, ge=1024, le=2**31 - 1,
         description="Largest value (bytes) one field of a source file may hold; a row with a "
         "longer field is quarantined.",
     )
     csv_max_record_lines: int = Field(
-        default=20,
+        default=20, ge=1,
         description="Most physical lines one quoted CSV row may span; a longer row is malformed.",
     )
     ingest_max_invalid_share: float = Field(
-        default=0.2,
+        default=0.2, ge=0.0, le=1.0,
         description="Share of a date column's values that may fail to parse before the batch "
         "stops (a manifest's max_invalid_share overrides it per field).",
     )
     ingest_min_values_for_share: int = Field(
-        default=20,
+        default=20, ge=1,
         description="Values a column must hold before its invalid share is judged (a column "
-        "where every value fails is always judged).",
+        "where every value fails is always judged); the default share is judged against at "
+        "least this many.",
     )
     allow_outside_paths: bool = Field(
         default=False,

@@ -38,6 +38,8 @@ ROWS: dict[int, tuple[str, str | None, str]] = {
     7: ("6,Fox,1980-01-02,CA,extra", "row", "expected 4 columns"),
     8: ("7,Golf,1980-01-02,CA", None, ""),
     9: (f"8,Hotel,{LONG},CA", "field", "does not match format"),
+    # a bad record id names its field and is still a whole row (kind stored by ingest)
+    10: ("9\x00X,India,1980-01-02,CA", "row", "NUL byte"),
 }
 DATA = "c2 [v2].csv"
 
@@ -144,7 +146,7 @@ def test_quarantine_lists_file_line_id_field_value_reason(tmp_path: Path,
     ok(data, "ingest", str(folder))
     rows = json_lines(ok(data, "quarantine", "--json"))
     file = str((folder / DATA).resolve())
-    assert [q["line"] for q in rows] == [3, 4, 5, 6, 7, 9]  # sorted by file and line
+    assert [q["line"] for q in rows] == [3, 4, 5, 6, 7, 9, 10]  # sorted by file and line
     assert all(q["file"] == file and q["source"] == "src_b" for q in rows)
     by_line = {q["line"]: q for q in rows}
     assert by_line[5] == {**by_line[5], "record_id": "4", "field": "dob",
@@ -156,13 +158,13 @@ def test_quarantine_lists_file_line_id_field_value_reason(tmp_path: Path,
     assert file in table  # "c2 [v2].csv", brackets and all
     assert "'[/x]9999" in table and LONG not in table  # cut, shown as text
     assert f"({len(LONG):,} chars)" in table
-    assert "6 quarantine rows: 4 rows not stored, 2 values dropped from stored rows" in table
+    assert "7 quarantine rows: 5 rows not stored, 2 values dropped from stored rows" in table
 
     cut = invoke(data, "quarantine", "--limit", "2")
     assert cut.exit_code == 0
-    assert "showing the first 2 of 6" in cut.stdout
+    assert "showing the first 2 of 7" in cut.stdout
     cut_json = invoke(data, "quarantine", "--json", "--limit", "2")
-    assert len(json_lines(cut_json)) == 2 and "showing the first 2 of 6" in cut_json.stderr
+    assert len(json_lines(cut_json)) == 2 and "showing the first 2 of 7" in cut_json.stderr
 
     (src,) = json_lines(ok(data, "sources", "--json"))
     by_batch = json_lines(ok(data, "quarantine", "--json", "--batch", src["last_batch"]))

@@ -228,3 +228,12 @@ def test_records_removed_by_retention_never_come_back(tmp_path: Path, store: Sto
     write_csv(tmp_path / "dmv.csv", changed)
     third = ingest_manifest(store, mp, settings(tmp_path))
     assert third.records_added == 1 and third.balanced
+
+
+def test_batches_keep_the_line_counts_the_balance_checked(tmp_path: Path, store: Store) -> None:
+    write_csv(tmp_path / "dmv.csv", ROWS)
+    s = ingest_manifest(store, write_manifest(tmp_path, "dmv.csv"), settings(tmp_path))
+    row = store.fetchone("SELECT rows, lines, lines_blank, lines_in_rows FROM batches "
+                         "WHERE batch_id = ?", [s.batch_id])
+    assert row == (s.rows, s.lines, s.lines_blank, s.lines_in_rows)
+    assert s.lines == len(ROWS) and s.balanced

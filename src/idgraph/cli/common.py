@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -38,9 +39,25 @@ def settings_of(ctx: typer.Context) -> Settings:
     root = ctx.find_root()
     obj = root.obj
     if not isinstance(obj, Settings):
-        obj = Settings()
+        obj = data_dir_settings(None)
         root.obj = obj
     return obj
+
+
+# C0 and C1 control characters (but tab and newline), DEL, and the bidirectional
+# overrides and line separators that reorder or break what a terminal shows.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print: an ESC sequence, a carriage return, a bell or a bidi
+    override in a file name or a value is shown as ``\\x1b``/``\\u202e``, never acted on
+    by the terminal (a file named ``x\\x1b[2J.csv`` cannot clear the screen)."""
+    return _UNPRINTABLE.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+        else f"\\u{ord(m.group()):04x}", text)
 
 
 def describe(exc: BaseException) -> str:
@@ -80,12 +97,18 @@ def _holder_text(message: str) -> str:
 
 
 def lock_wait_seconds() -> float:
-    """``IDGRAPH_LOCK_WAIT_SECONDS`` (default 30; 0 fails at once)."""
+    """``IDGRAPH_LOCK_WAIT_SECONDS`` (default 30; 0 fails at once). A value that is no
+    number of seconds (``abc``, ``-1``, ``nan``) ends the command saying so: read silently
+    as 30 it would wait when the user asked it not to."""
+    text = os.environ.get("IDGRAPH_LOCK_WAIT_SECONDS", "30")
     try:
-        wait = float(os.environ.get("IDGRAPH_LOCK_WAIT_SECONDS", "30"))
+        wait = float(text)
     except ValueError:
-        return 30.0
-    return wait if wait >= 0 and wait == wait else 30.0  # NaN and negatives: the default
+        wait = -1.0
+    if not wait >= 0:  # negatives and NaN
+        raise fail(f"IDGRAPH_LOCK_WAIT_SECONDS={text!r} is not a number of seconds (0 or "
+                   "more); nothing was done")
+    return wait
 
 
 def _open_waiting(s: Settings) -> Store:
@@ -167,7 +190,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error and return the Exit to raise."""
     # the message quotes what the user typed: "[/x]" is text, not Rich markup
     # one line whatever the terminal's width (a script reads it line by line)
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(printable(message))}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -177,4 +200,12 @@ DataDirOption = typer.Option(
 
 
 def data_dir_settings(data_dir: Path | None) -> Settings:
-    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    """Settings from the environment; a variable that does not validate ends the command
+    with one line naming it (``IDGRAPH_INGEST_WORKERS='abc': ...``), not a traceback."""
+    try:
+        return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "IDGRAPH_" + "_".join(str(p) for p in err["loc"]).upper()
+        shown = err.get("input")
+        raise fail(f"{name}={shown!r}: {err['msg']}") from None

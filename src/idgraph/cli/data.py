@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
+import duckdb
 import typer
 from rich.markup import escape
 from rich.progress import TaskID
@@ -15,6 +21,7 @@ from idgraph.cli.common import (
     describe,
     err_console,
     fail,
+    printable,
     progress,
     settings_of,
     store_of,
@@ -22,7 +29,7 @@ from idgraph.cli.common import (
 from idgraph.link import Evaluation, evaluate_files, resolve
 from idgraph.settings import Settings
 from idgraph.sources import FileRejected, IngestSummary, ManifestError, ingest_manifest
-from idgraph.sources.manifest import find_manifests, load_manifest
+from idgraph.sources.manifest import Manifest, find_manifests, load_manifest
 from idgraph.sources.parallel import worker_pool
 from idgraph.store import Store
 
@@ -52,12 +59,13 @@ def run_synth(out: Path, people: int, seed: int) -> None:
 
 def _summary_table(rows: list[IngestSummary]) -> Table:
     t = Table(title="ingest summary")
-    # "balanced" is rows = records + quarantined rows
-    for col in ("source", "rows", "added", "versioned", "same", "quarantined",
+    # "balanced": rows = records + quarantined rows, and the file's physical lines (counted
+    # from its bytes) = lines in rows + blank lines
+    for col in ("source", "lines", "rows", "added", "versioned", "same", "quarantined",
                 "bad fields", "balanced", "s"):
         t.add_column(col, justify="left" if col == "source" else "right", overflow="fold")
     for s in rows:
-        t.add_row(escape(s.source_id), f"{s.rows:,}", f"{s.records_added:,}",
+        t.add_row(escape(s.source_id), f"{s.lines:,}", f"{s.rows:,}", f"{s.records_added:,}",
                   f"{s.records_versioned:,}", f"{s.records_unchanged:,}",
                   f"{s.rows_quarantined:,}", f"{s.fields_quarantined:,}",
                   "[green]yes[/green]" if s.balanced else "[red]NO[/red]", f"{s.seconds:.1f}")
@@ -67,35 +75,121 @@ def _summary_table(rows: list[IngestSummary]) -> Table:
 def print_error(message: str) -> None:
     """``error: <message>`` on stderr, on one line; the message is text, never markup
     (a file named ``c2 [v2].csv`` or ``[/x].csv`` is printed as it is named)."""
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(printable(message))}", soft_wrap=True)
 
 
 def print_files_read(summaries: list[IngestSummary]) -> None:
     """One line per manifest ingested: ``<source>: read <absolute path of the file>``."""
     for s in summaries:
-        console.print(f"{s.source_id}: read {s.source_file}", markup=False, highlight=False,
-                      soft_wrap=True)
+        console.print(printable(f"{s.source_id}: read {s.source_file}"), markup=False,
+                      highlight=False, soft_wrap=True)
+
+
+class IngestInterrupted(Exception):
+    """Ctrl-C or SIGTERM during ``run_ingest``: what was done before it, and what not."""
+
+    def __init__(self, summaries: list[IngestSummary], errors: list[str], code: int) -> None:
+        super().__init__("interrupted")
+        self.summaries, self.errors, self.code = summaries, errors, code
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the ingest is so that it stops as Ctrl-C stops it: the
+    batch's transaction rolls back and the workers are shut down, not left to warn."""
+
+
+_SIGNALLED: list[int] = []  # signals _on_sigterm received (read when DuckDB hides them)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _SIGNALLED.append(signum)
+    raise _Terminated()
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt()
+
+
+def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM behind ``exc``: itself, one in its chain of causes, or one
+    DuckDB turned into its own error (an interrupted query, then an aborted transaction);
+    None for a real store error (a full disk)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    if signal.SIGTERM in _SIGNALLED:
+        return _Terminated()
+    if _SIGNALLED:  # Ctrl-C that DuckDB caught in a query and left as an aborted transaction
+        return KeyboardInterrupt()
+    if isinstance(exc, duckdb.InterruptException):
+        return KeyboardInterrupt()
+    return None
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """While ingesting, SIGTERM raises :class:`_Terminated` and Ctrl-C KeyboardInterrupt,
+    each noted so that one DuckDB reports as an aborted transaction is still told apart
+    from a store error (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _SIGNALLED.clear()
+    old = signal.signal(signal.SIGTERM, _on_sigterm)
+    old_int = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
+
+
+def _load_all(paths: list[Path], errors: list[str]) -> list[Manifest]:
+    """Every manifest under ``paths``, each file once; a source id declared by two
+    manifests is refused for all of them (the second would re-version the first's
+    records as its own)."""
+    loaded: list[Manifest] = []
+    seen: set[Path] = set()
+    manifests = find_manifests(paths)
+    if not manifests:
+        errors.append(f"no manifests (*.yaml) found in {', '.join(map(str, paths))}")
+    for mpath in manifests:
+        try:
+            key = mpath.resolve()
+        except OSError:
+            key = mpath
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            loaded.append(load_manifest(mpath))
+        except ManifestError as exc:
+            errors.append(str(exc))
+    by_id: dict[str, list[Manifest]] = {}
+    for m in loaded:
+        by_id.setdefault(m.id, []).append(m)
+    for sid, ms in by_id.items():
+        if len(ms) > 1:
+            names = ", ".join(str(m.manifest_path) for m in ms)
+            errors.append(f"source id {sid!r} is declared by {len(ms)} manifests ({names}): "
+                          "each source needs its own id; none of them was ingested")
+    return [m for m in loaded if len(by_id[m.id]) == 1]
 
 
 def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
         list[IngestSummary], list[str]]:
-    """Ingest every manifest under ``paths``; return summaries and errors."""
+    """Ingest every manifest under ``paths``; return summaries and errors.
+
+    Raises :class:`IngestInterrupted` on Ctrl-C or SIGTERM: the source being ingested is
+    rolled back, the ones before it stay stored."""
     summaries: list[IngestSummary] = []
     errors: list[str] = []
-    manifests = find_manifests(paths)
-    if not manifests:
-        errors.append(f"no manifests (*.yaml) found in {', '.join(map(str, paths))}")
+    manifests = _load_all(paths, errors)
     with progress() as bar, worker_pool(settings.ingest_workers) as pool:
-        for mpath in manifests:
-            try:
-                m = load_manifest(mpath)
-            except ManifestError as exc:
-                errors.append(str(exc))
-                continue
-            except UnicodeDecodeError as exc:  # a manifest is UTF-8 text
-                errors.append(f"{mpath}: not UTF-8 text (byte {exc.start}: "
-                              f"{exc.object[exc.start:exc.end]!r})")
-                continue
+        for i, m in enumerate(manifests):
             task = bar.add_task(f"ingesting {escape(m.id)}", total=None)
 
             def advance(n: int, t: TaskID = task) -> None:
@@ -115,6 +209,33 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
                 errors.append(f"rejected {m.input_path}: {describe(exc)} (store unchanged)")
                 bar.update(task, total=0)
                 continue
+            except (KeyboardInterrupt, duckdb.Error) as caught:
+                # DuckDB runs the signal handler inside a query: the interrupt may come back
+                # as a DuckDB error (an interrupted or aborted transaction) with it as cause
+                stop = _interruption(caught)
+                if stop is None:
+                    assert isinstance(caught, duckdb.Error)
+                    rest = [x.id for x in manifests[i + 1:]]
+                    first = (str(caught).splitlines() or [type(caught).__name__])[0]
+                    errors.append(
+                        f"the store failed while ingesting {m.id} ({first}): "
+                        "nothing of it was stored; the run stopped"
+                        + (f"; not ingested: {', '.join(rest)}" if rest else ""))
+                    break
+                rest = [x.id for x in manifests[i + 1:]]
+                how = "terminated (SIGTERM)" if isinstance(stop, _Terminated) else "interrupted"
+                errors.append(
+                    f"{how} while ingesting {m.id}: nothing of it was stored"
+                    + (f"; not ingested: {', '.join(rest)}" if rest else "")
+                    + (f"; stored before: {', '.join(x.source_id for x in summaries)}"
+                       if summaries else ""))
+                raise IngestInterrupted(summaries, errors,
+                                        143 if isinstance(stop, _Terminated) else 130) from None
+            except Exception as exc:  # a bug in a reader must not print a traceback
+                errors.append(f"rejected {m.input_path}: {type(exc).__name__}: {exc} "
+                              "(store unchanged)")
+                bar.update(task, total=0)
+                continue
             bar.update(task, total=s.rows, completed=s.rows)
             summaries.append(s)
     return summaries, errors
@@ -126,13 +247,25 @@ def ingest_command(
 ) -> None:
     """Ingest sources into the store; every row becomes a record or a quarantine row."""
     settings = settings_of(ctx)
-    with store_of(ctx) as store:
-        summaries, errors = run_ingest(store, paths, settings)
+    code = 0
+    with _sigterm_stops():
+        try:
+            with store_of(ctx) as store:
+                summaries, errors = run_ingest(store, paths, settings)
+        except IngestInterrupted as stop:
+            summaries, errors, code = stop.summaries, stop.errors, stop.code
+        except KeyboardInterrupt as exc:  # waiting for the store, or closing it
+            how = "terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
+            raise fail(f"{how}: no source whose ingest had not finished was stored; "
+                       "`idgraph sources` lists what is",
+                       143 if isinstance(exc, _Terminated) else 130) from None
     if summaries:
         print_files_read(summaries)
         console.print(_summary_table(summaries))
     for e in errors:
         print_error(e)
+    if code:
+        raise typer.Exit(code)
     if errors or not all(s.balanced for s in summaries):
         raise typer.Exit(1)
 
@@ -222,7 +355,12 @@ def demo_command(
     run_synth(out, people, seed)
     console.rule("2. ingest the sources")
     with store_of(ctx) as store:
-        summaries, errors = run_ingest(store, [out], settings)
+        try:
+            summaries, errors = run_ingest(store, [out], settings)
+        except IngestInterrupted as stop:
+            for e in stop.errors:
+                print_error(e)
+            raise typer.Exit(stop.code) from None
         print_files_read(summaries)
         console.print(_summary_table(summaries))
         for e in errors:

@@ -17,19 +17,31 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from idgraph.cli.common import console, err_console, fail, store_of
+from idgraph.cli.common import console, err_console, fail, printable, store_of
 
-# The quarantine table has no kind column yet: tell the kinds apart by how ingest writes
-# them. A row-level quarantine either names no field (a reader error, a row retired under
-# retention) or says why the row was not stored.
-KIND_SQL = """CASE WHEN field IS NULL
+# Ingest writes each quarantine row's kind; rows from stores made before the column
+# existed are told apart by how ingest wrote them: a row-level quarantine either names no
+# field (a reader error, a row retired under retention) or says why the row was not stored.
+KIND_SQL = """coalesce(kind, CASE WHEN field IS NULL
         OR reason LIKE 'missing record id%'
         OR reason LIKE 'duplicate record id%'
         OR reason LIKE '%row not stored%'
-    THEN 'row' ELSE 'field' END"""
+    THEN 'row' ELSE 'field' END)"""
 
 TABLE_VALUE_CHARS = 40  # longer values are cut in the table (--json has them whole)
 KEYS = ("source", "batch", "file", "line", "record_id", "field", "value", "reason", "kind")
+MAX_LIMIT = 2**62  # --limit beyond any table (DuckDB's LIMIT is a BIGINT)
+# json.dumps leaves these raw; str.splitlines() (and some JSON-lines readers) breaks a
+# line at each of them, so a value holding one would cut its JSON line in two.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def json_line(row: dict[str, object]) -> str:
+    """One quarantine row as one JSON line, whatever line breaks its values hold."""
+    text = json.dumps(row, ensure_ascii=False, default=str)
+    for raw, esc in _LINE_BREAKS.items():
+        text = text.replace(raw, esc)
+    return text
 
 
 def shown(value: str | None, limit: int = TABLE_VALUE_CHARS) -> str:
@@ -70,14 +82,13 @@ def quarantine_command(
             f"""SELECT source_id, batch_id, source_file, source_line, source_record_id,
                 field, value, reason, {KIND_SQL} FROM quarantine {where}
             ORDER BY source_file, source_line NULLS FIRST, batch_id, field NULLS FIRST, reason
-            {'LIMIT ' + str(int(limit)) if limit else ''}""", params)
+            {'LIMIT ' + str(min(int(limit), MAX_LIMIT)) if limit else ''}""", params)
     assert totals is not None
     total, whole_rows = int(totals[0]), int(totals[1])
     cut = f"showing the first {len(rows):,} of {total:,} (--limit 0 for all)"
     if as_json:
         for r in rows:
-            typer.echo(json.dumps(dict(zip(KEYS, r, strict=True)), ensure_ascii=False,
-                                  default=str))
+            typer.echo(json_line(dict(zip(KEYS, r, strict=True))))
         if len(rows) < total:
             err_console.print(cut, markup=False, highlight=False)
         return
@@ -88,8 +99,8 @@ def quarantine_command(
         if source is None:
             t.add_column("source", overflow="fold")
         for src, _b, file, line, rid, field, value, reason, kind in rows:
-            cells = [escape(file or ""), "" if line is None else str(line), escape(rid or ""),
-                     escape(field or ""), escape(shown(value)), escape(reason or ""), kind]
+            cells = [escape(printable(c)) for c in (file or "", "" if line is None else str(line),
+                     rid or "", field or "", shown(value), reason or "", kind)]
             t.add_row(*cells, *([escape(src)] if source is None else []))
         console.print(t)
     console.print(

@@ -39,8 +39,11 @@ _STAGE_SCHEMA = pa.schema(
 _QUARANTINE_SCHEMA = pa.schema([
     ("source_id", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64()),
     ("source_record_id", pa.string()), ("field", pa.string()), ("value", pa.string()),
-    ("reason", pa.string()), ("batch_id", pa.string()),
+    ("reason", pa.string()), ("batch_id", pa.string()), ("kind", pa.string()),
 ])
+_Q_COLUMNS = ", ".join(_QUARANTINE_SCHEMA.names)
+# kind: ROW, the input row became no record; FIELD, one value was dropped from a record.
+ROW, FIELD = "row", "field"
 
 Progress = Callable[[int], None]
 
@@ -145,7 +148,7 @@ def prepare_chunk(ctx: ChunkContext, chunk: Chunk) -> Prepared:
     """Validate record ids, normalise values, build raw rows and hashes for one chunk."""
     m = ctx.manifest
     q: list[tuple[Any, ...]] = [
-        (m.id, ctx.file, line, None, None, None, reason, ctx.batch_id)
+        (m.id, ctx.file, line, None, None, None, reason, ctx.batch_id, ROW)
         for line, reason in chunk.errors
     ]
     n = len(chunk)
@@ -155,10 +158,10 @@ def prepare_chunk(ctx: ChunkContext, chunk: Chunk) -> Prepared:
     for i, v in enumerate(ids):
         if i in bad_ids:
             q.append((m.id, ctx.file, chunk.lines[i], None, m.record_id, _shown(v),
-                      f"{bad_ids[i]} in record id column {m.record_id!r}", ctx.batch_id))
+                      f"{bad_ids[i]} in record id column {m.record_id!r}", ctx.batch_id, ROW))
         elif v is None or not v.strip():
             q.append((m.id, ctx.file, chunk.lines[i], None, m.record_id, None,
-                      f"missing record id in column {m.record_id!r}", ctx.batch_id))
+                      f"missing record id in column {m.record_id!r}", ctx.batch_id, ROW))
         else:
             keep.append(i)
     out = Prepared(None, q, n + len(chunk.errors), len(chunk.errors) + n - len(keep), 0,
@@ -184,7 +187,7 @@ def prepare_chunk(ctx: ChunkContext, chunk: Chunk) -> Prepared:
         if iss.field == ORIGIN:
             reason += "; row not stored: the law that governs it is unknown"
         q.append((m.id, ctx.file, chunk.lines[iss.row], src_ids[iss.row], iss.field,
-                  iss.value, reason, ctx.batch_id))
+                  iss.value, reason, ctx.batch_id, ROW if iss.field == ORIGIN else FIELD))
     out.fields_quarantined = sum(
         1 for iss in issues if iss.row not in unknown_origin and iss.field != ORIGIN)
     if unknown_origin:
@@ -303,7 +306,7 @@ def _stage_table(
     }
     for name in NORMALISED_COLUMNS:
         data[name] = norm.get(name) or [None] * n
-    data["mapping_hash"] = [ctx.mapping_hash or ctx.manifest.mapping_digest()] * n
+    data["mapping_hash"] = [ctx.mapping_hash or ctx.manifest.mapping_digest(ctx.region)] * n
     return pa.table(data, schema=_STAGE_SCHEMA)
 
 
@@ -355,7 +358,7 @@ class _Batch:
         )
         self.store.con.register("ingest_q", tbl)
         try:
-            self.store.execute("INSERT INTO quarantine SELECT * FROM ingest_q")
+            self.store.execute(f"INSERT INTO quarantine ({_Q_COLUMNS}) SELECT * FROM ingest_q")
         finally:
             self.store.con.unregister("ingest_q")
 
@@ -364,20 +367,24 @@ class _Batch:
 
         A date field (see STOP_BY_DEFAULT) may have at most
         ``settings.ingest_max_invalid_share`` of its non-null values fail; any field may
-        set its own ``max_invalid_share`` (1 never stops). Judged once the field held
-        ``settings.ingest_min_values_for_share`` values, or when every value failed.
+        set its own ``max_invalid_share`` (1 never stops), judged exactly. The default
+        share is judged against at least ``settings.ingest_min_values_for_share`` values
+        (so one bad date of three does not stop a batch), and every value failing stops it.
         """
         for name, values in self.field_values.items():
             spec = self.m.fields[name]
             limit = spec.max_invalid_share
+            explicit = limit is not None
             if limit is None:
                 limit = self.settings.ingest_max_invalid_share
             bad, examples = self.field_failures.get(name, (0, []))
             if limit >= 1 or values == 0 or bad == 0:
                 continue
-            if values < self.settings.ingest_min_values_for_share and bad < values:
-                continue
-            if bad / values <= limit:
+            # the manifest's own share is exact; the default is judged as if the field
+            # held at least ingest_min_values_for_share values (a few bad values in a
+            # small file are data, 10 of 19 is a wrong format), or when every value failed
+            floor = values if explicit else max(values, self.settings.ingest_min_values_for_share)
+            if bad < values and bad <= limit * floor:
                 continue
             how = f"with format {spec.format!r}" if spec.format else "as a valid value"
             raise FileRejected(
@@ -402,10 +409,10 @@ class _Batch:
             SELECT *, row_number() OVER w AS rn, first_value(source_line) OVER w AS first_line
             FROM temp.ingest_stage WINDOW w AS (PARTITION BY record_id ORDER BY source_line)""")
         dup = st.scalar("SELECT count(*) FROM temp.ingest_ranked WHERE rn > 1")
-        st.execute("""INSERT INTO quarantine SELECT source_id, source_file, source_line,
-            source_record_id, ?, source_record_id,
-            'duplicate record id in file (first at line ' || first_line || ')', batch_id
-            FROM temp.ingest_ranked WHERE rn > 1""", [m.record_id])
+        st.execute(f"""INSERT INTO quarantine ({_Q_COLUMNS}) SELECT source_id, source_file,
+            source_line, source_record_id, ?, source_record_id,
+            'duplicate record id in file (first at line ' || first_line || ')', batch_id, ?
+            FROM temp.ingest_ranked WHERE rn > 1""", [m.record_id, ROW])
         s.rows_quarantined += int(dup)
         tomb = ("AND NOT EXISTS (SELECT 1 FROM retention_tombstones t"
                 " WHERE t.record_id = s.record_id AND t.row_hash = s.row_hash)")
@@ -414,10 +421,10 @@ class _Batch:
         if has_tomb:
             retired = st.scalar(f"""SELECT count(*) FROM temp.ingest_ranked s
                 WHERE rn = 1 AND NOT (TRUE {tomb})""")
-            st.execute(f"""INSERT INTO quarantine SELECT source_id, source_file, source_line,
-                source_record_id, NULL, NULL,
-                'record removed under the retention policy; not ingested again', batch_id
-                FROM temp.ingest_ranked s WHERE rn = 1 AND NOT (TRUE {tomb})""")
+            st.execute(f"""INSERT INTO quarantine ({_Q_COLUMNS}) SELECT source_id,
+                source_file, source_line, source_record_id, NULL, NULL,
+                'record removed under the retention policy; not ingested again', batch_id, ?
+                FROM temp.ingest_ranked s WHERE rn = 1 AND NOT (TRUE {tomb})""", [ROW])
             s.rows_quarantined += int(retired)
         st.execute(f"""CREATE OR REPLACE TEMP TABLE ingest_cls AS
             SELECT s.*, c.version AS cur_version, c.row_hash AS cur_hash,
@@ -459,12 +466,13 @@ def ingest_manifest(
     if not path.exists():
         raise FileRejected(path, "file not found")
     _check_columns(m)
+    before = path.stat()
     sha = file_sha256(path)
     started = clock.now_naive()
     batch_id = f"{m.id}-{started:%Y%m%dT%H%M%S%f}-{sha[:8]}"
     s = IngestSummary(m.id, str(path), batch_id)
     ctx = ChunkContext(m, batch_id, str(path), started, settings.default_region,
-                       m.mapping_digest())
+                       m.mapping_digest(settings.default_region))
     chunks = read_chunks(path, m.input.format, chunk_rows=settings.ingest_chunk_rows,
                          encoding=m.input.encoding, delimiter=m.input.delimiter,
                          max_field_bytes=settings.ingest_max_field_bytes,
@@ -477,12 +485,23 @@ def ingest_manifest(
             if progress:
                 progress(prepared.rows)
         batch.finish()
+        after = path.stat()
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            # rows added or rewritten while it was read would be stored under the hash of
+            # another file: the whole batch rolls back
+            raise FileRejected(path, "the file changed while it was being read (size or "
+                               "modification time); nothing was stored, retry when it is "
+                               "complete")
         s.seconds = time.perf_counter() - t0
         store.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """INSERT INTO batches (batch_id, source_id, source_file, file_sha256, started_at,
+                finished_at, rows, records_added, records_unchanged, records_versioned,
+                rows_quarantined, fields_quarantined, lines, lines_blank, lines_in_rows)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [batch_id, m.id, str(path), sha, started, clock.now_naive(),
              s.rows, s.records_added, s.records_unchanged, s.records_versioned,
-             s.rows_quarantined, s.fields_quarantined],
+             s.rows_quarantined, s.fields_quarantined, s.lines, s.lines_blank,
+             s.lines_in_rows],
         )
     return s
 

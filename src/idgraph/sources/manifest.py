@@ -10,6 +10,7 @@ import codecs
 import hashlib
 import json
 import re
+import stat
 import string
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,13 @@ _YEAR_DIRECTIVES = frozenset("YyGcx")
 _DIRECTIVE_RE = re.compile(r"%(.?)")
 _SAMPLE_DATETIME = datetime(1987, 11, 23, 14, 35, 56, tzinfo=UTC)
 _FORMAT_HINT = "write a strptime format, e.g. '%m/%d/%Y' for 11/23/1987 or '%Y-%m-%d'"
+MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a page of YAML, not a data file
+_TEMPLATE_HINT = "columns as {COLUMN}, e.g. '{HOUSE_NO} {STREET}' ({{ and }} for braces)"
+# Codecs Python calls text encodings that no data file is written in: unicode_escape
+# turns the text "\x41" into "A", idna and punycode refuse ordinary text, undefined
+# refuses everything.
+_NOT_FILE_ENCODINGS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
 
 
 class ManifestError(ValueError):
@@ -69,6 +77,17 @@ class InputSpec(_Strict):
     # True: input.path may point outside the manifest's folder (see Manifest.check_input_path)
     allow_outside: bool = False
 
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, v: str) -> str:
+        """A file name: not empty (the manifest's own folder), no NUL byte (no OS takes
+        one; Python raises on it)."""
+        if not v.strip():
+            raise ValueError("is empty; give the data file, relative to the manifest")
+        if "\0" in v:
+            raise ValueError(f"{v!r} holds a NUL byte, which no file name can")
+        return v
+
     @field_validator("encoding")
     @classmethod
     def _check_encoding(cls, v: str) -> str:
@@ -82,6 +101,11 @@ class InputSpec(_Strict):
             ) from None
         if not getattr(info, "_is_text_encoding", True):
             raise ValueError(f"{v!r} is not a text encoding; use e.g. utf-8 or cp1252")
+        if info.name in _NOT_FILE_ENCODINGS:
+            raise ValueError(
+                f"{v!r} is not an encoding files are written in (it rewrites or refuses "
+                "ordinary text); use e.g. utf-8, cp1252 or latin-1"
+            )
         return v
 
     @field_validator("delimiter")
@@ -89,8 +113,12 @@ class InputSpec(_Strict):
     def _check_delimiter(cls, v: str) -> str:
         """One character, and not one the CSV format itself needs."""
         if len(v) != 1:
+            hint = ""
+            if v.startswith("\\"):
+                hint = (f"; YAML reads escapes such as {v} only in double quotes: write "
+                        f'delimiter: "{v}"')
             raise ValueError(
-                f"must be exactly one character, not {v!r} ({len(v)} characters)"
+                f"must be exactly one character, not {v!r} ({len(v)} characters){hint}"
             )
         if v in "\"\r\n\0":
             raise ValueError(f"{v!r} cannot be a delimiter (a quote, newline or NUL)")
@@ -114,6 +142,36 @@ class FieldSpec(_Strict):
     def _check_format(cls, v: str | None) -> str | None:
         if v is not None:
             check_date_format(v)
+        return v
+
+    @field_validator("template")
+    @classmethod
+    def _check_template(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_template(v)
+        return v
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_not_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"{str(v).lower()} is a YAML boolean, not a value of a field; "
+                             "quote it if the text is meant")
+        return v
+
+    @field_validator("value")
+    @classmethod
+    def _check_value(cls, v: str | int | None) -> str | int | None:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("is empty: every row would get no value; remove the field "
+                             "or give the constant")
+        return v
+
+    @field_validator("max_invalid_share", mode="before")
+    @classmethod
+    def _share_not_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"must be a number from 0 to 1 (a share), not {str(v).lower()}")
         return v
 
     @model_validator(mode="after")
@@ -142,7 +200,9 @@ class Manifest(_Strict):
     jurisdiction: str
     regimes: tuple[str, ...] = Field(default=())
     collected_for: str
-    retention_days: int = Field(gt=0)
+    # at most ~2,700 years: the store keeps it as a 32-bit INTEGER, and retention
+    # subtracts it from today (a larger value failed the whole batch in DuckDB)
+    retention_days: int = Field(gt=0, le=1_000_000)
     input: InputSpec
     record_id: str
     fields: dict[str, FieldSpec]
@@ -239,6 +299,13 @@ class Manifest(_Strict):
         ``input.allow_outside: true`` or ``allow_outside`` (the setting) says otherwise.
         """
         path = self.input_path
+        kind = _not_a_file(path)
+        if kind:
+            raise ManifestError(
+                self.manifest_path or self.base_dir, "input.path",
+                f"{self.input.path!r} resolves to {path}, {kind}, not a regular file; "
+                "point it at the data file",
+            )
         if self.input.allow_outside or allow_outside:
             return path
         folder = self.base_dir.resolve()
@@ -251,12 +318,14 @@ class Manifest(_Strict):
             )
         return path
 
-    def mapping_digest(self) -> str:
+    def mapping_digest(self, region: str | None = None) -> str:
         """SHA-256 of everything that decides a record's normalised values.
 
         Stored per record version: a re-ingest under a changed mapping (fields, record
         id, input settings, jurisdiction, or the normalisers themselves) re-versions
-        every row, so a fixed mapping is never silently ignored.
+        every row, so a fixed mapping is never silently ignored. ``region`` is the
+        default region phones without a country code are read in (the setting
+        ``default_region``): another region normalises the same phone differently.
         """
         fields = {
             name: spec.model_dump(mode="json", exclude={"max_invalid_share"}, exclude_none=True)
@@ -275,6 +344,8 @@ class Manifest(_Strict):
             "jurisdiction": self.jurisdiction,
             "kind": self.kind.value,
         }
+        if region is not None:
+            doc["region"] = region.strip().upper()
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -313,6 +384,38 @@ def check_date_format(fmt: str) -> None:
         raise ValueError(f"{fmt!r} does not read back the year; {_FORMAT_HINT}")
 
 
+def check_template(template: str) -> None:
+    """Raise ValueError unless ``template`` joins columns as plain ``{COLUMN}`` fields.
+
+    ``str.format`` would read ``{}``/``{0}`` as positions, ``{A.B}``/``{A[0]}`` as
+    attribute or item access, ``{A!r}`` as a conversion and ``{A:>99999999}`` as padding:
+    each crashes ingest or builds something else than the column's text. A template
+    must name at least one column (a constant is ``value:``).
+    """
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"{template!r} does not parse ({exc}); write {_TEMPLATE_HINT}") from None
+    names: list[str] = []
+    for _, name, spec, conv in parts:
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+        if not name or name.isdigit():
+            raise ValueError(f"{template!r}: {shown} names no column; write {_TEMPLATE_HINT}")
+        if conv or spec:
+            raise ValueError(f"{template!r}: {shown} has a conversion or format spec; "
+                             f"write {_TEMPLATE_HINT}")
+        if any(c in name for c in ".[]"):
+            raise ValueError(f"{template!r}: {shown}: a template cannot name a column with "
+                             "'.', '[' or ']' in it (str.format reads them as attribute or "
+                             f"item access); write {_TEMPLATE_HINT}")
+        names.append(name)
+    if not names:
+        raise ValueError(f"{template!r} names no column, so every row would get no value; "
+                         f"write {_TEMPLATE_HINT}, or use value: for a constant")
+
+
 def _normalise_fields(raw: Any) -> Any:
     """Accept the short form ``field: COLUMN`` as ``{column: COLUMN}``."""
     if not isinstance(raw, dict):
@@ -342,15 +445,112 @@ def parse_manifest(data: Any, path: Path | str = "<manifest>") -> Manifest:
         raise ManifestError(path, key, msg) from None
 
 
+def _not_a_file(path: Path) -> str:
+    """What ``path`` is when it exists and is no regular file ("" otherwise): reading a
+    FIFO waits for a writer for ever, a device like /dev/zero never ends."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ""  # missing or unreadable: ingest says so
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str, line: int, first: int) -> None:
+        self.key = key
+        super().__init__(f"given twice (lines {first} and {line}); YAML keeps only the "
+                         "last one: remove one of them")
+
+
+def _check_duplicate_keys(node: yaml.Node | None, path: str = "") -> None:
+    """Raise _DuplicateKey for a mapping key written twice (PyYAML silently keeps the
+    last). Aliased nodes are visited once, so an alias bomb costs nothing."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(node, path)] if node is not None else []
+    while stack:
+        n, where = stack.pop()
+        if id(n) in seen_nodes:
+            continue
+        seen_nodes.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for k, v in n.value:
+                name = str(k.value) if isinstance(k, yaml.ScalarNode) else "?"
+                key = f"{where}.{name}" if where else name
+                line = k.start_mark.line + 1
+                if isinstance(k, yaml.ScalarNode) and name != "<<":
+                    if name in first:
+                        raise _DuplicateKey(key, line, first[name])
+                    first[name] = line
+                stack.append((v, key))
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend((v, f"{where}.{i}" if where else str(i)) for i, v in enumerate(n.value))
+
+
+class _ManifestLoader(yaml.SafeLoader):
+    """SafeLoader that keeps YAML 1.1 surprises as the text written: ``01234`` (octal),
+    ``12:30`` (base 60), ``0x1F`` stay strings, as do ``ON``/``NO``/``yes``; only
+    plain decimals are ints and only ``true``/``false`` booleans. A ZIP constant
+    ``01234`` must not become 668, nor Ontario ``ON`` become True."""
+
+
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
+
+
+def _int_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    if _DECIMAL.fullmatch(node.value):
+        return loader.construct_yaml_int(node)
+    return node.value
+
+
+def _bool_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    if node.value.lower() in ("true", "false"):
+        return loader.construct_yaml_bool(node)
+    return node.value
+
+
+_ManifestLoader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
+_ManifestLoader.add_constructor("tag:yaml.org,2002:bool", _bool_or_text)
+
+
 def load_manifest(path: Path | str) -> Manifest:
     """Read and validate one manifest file."""
     p = Path(path)
+    kind = _not_a_file(p)
+    if kind and kind != "a folder":  # a folder: the OSError below says so
+        raise ManifestError(p, "<file>", f"is {kind}, not a manifest file")
+    try:
+        size = p.stat().st_size
+    except OSError:
+        size = 0
+    if size > MAX_MANIFEST_BYTES:
+        raise ManifestError(p, "<file>", f"{size:,} bytes: not a manifest (at most "
+                            f"{MAX_MANIFEST_BYTES:,} bytes)")
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ManifestError(p, "<file>", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ManifestError(p, "<file>", f"not UTF-8 text at line {line}, byte {exc.start}: "
+                            f"{exc.reason}") from None
     try:
-        data = yaml.safe_load(text)
+        _check_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+        data = yaml.load(text, Loader=_ManifestLoader)  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ManifestError(p.resolve(), exc.key, str(exc)) from None
     except yaml.YAMLError as exc:
         raise ManifestError(p, "<yaml>", f"not valid YAML: {exc}") from None
     return parse_manifest(data, p.resolve())

@@ -63,14 +63,17 @@ def _show(key: Any) -> str | None:
 def _column_values(spec: FieldSpec, cols: dict[str, list[str | None]], n: int) -> list[str | None]:
     """The raw text of one canonical field for every row of the chunk."""
     if spec.column is not None:
-        return [None if v is None else v.strip() or None for v in cols[spec.column]]
+        # a column absent from this chunk (a JSONL key that first appears later) is nulls
+        return [None if v is None else v.strip() or None
+                for v in cols.get(spec.column) or [None] * n]
     if spec.value is not None:
         return [str(spec.value)] * n
     assert spec.template is not None
     fields = spec.columns()
     out: list[str | None] = []
+    present = {f: cols.get(f) or [None] * n for f in fields}
     for i in range(n):
-        vals = {f: (cols[f][i] or "").strip() for f in fields}
+        vals = {f: (present[f][i] or "").strip() for f in fields}
         if not any(vals.values()):
             out.append(None)
         else:

@@ -11,7 +11,12 @@ every physical line is counted from the bytes, independently of the CSV parser. 
 CSV parser is fed one record at a time from those lines, so a row it cannot parse (an
 unterminated quote, a wrong number of columns, a field over the size limit) costs only
 that row's first line: the lines after it are read again, and an unbalanced quote
-cannot swallow the file.
+cannot swallow the file. Lines end at \\n (as ``wc -l`` counts them) unless the file's
+first line ends in a lone \\r: a stray \\r inside a value costs its own row only. A row
+repeating the header (files joined with ``cat``) is malformed, not a record.
+
+JSON lines keep their numbers exact (an id beyond 2**53 is not rounded onto another) and
+an object naming a key twice is a malformed row (which value is meant cannot be told).
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ import codecs
 import csv
 import gzip
 import json
+import math
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,8 +44,16 @@ from idgraph.sources.textlines import NumberedLines, TextDecodeError, physical_l
 DEFAULT_MAX_FIELD_BYTES = 8_388_608
 DEFAULT_MAX_RECORD_LINES = 20
 NUL_VALUE = "NUL byte in value"
+CONTROL_VALUE = "control character in value"
 NESTED_OBJECT = "nested JSON object is not a value"
 NESTED_ARRAY = "nested JSON array is not a value"
+NOT_A_NUMBER = "NaN or infinity is not a value"
+LONE_SURROGATE = "lone surrogate escape in value: not text"
+NOT_UTF8 = "bytes that are not UTF-8 text"
+# C0 controls other than tab, line feed and carriage return, and DEL: never text in a
+# name, an address or an identifier (an escape sequence would reach a terminal).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class FileRejected(Exception):
@@ -53,14 +69,16 @@ class FileRejected(Exception):
 class Chunk:
     """A block of rows: ``columns[name][i]`` is row i's value as text (or None).
 
-    ``bad_cells`` names values that are present but must not be used (a NUL byte, a
-    nested JSON object or array): (row index, column, reason). The value stays in
-    ``columns`` so the raw row keeps it. The line counts let the ingest check that every
-    physical line of the file is accounted for: ``lines_read`` data lines came off the
-    file (header excluded), ``lines_blank`` of them were blank, and ``lines_in_rows`` is
-    the sum of the lines spanned by every row (good or error). Summed over a file,
-    ``lines_read == lines_in_rows + lines_blank`` (one chunk alone need not balance: a
-    line read again after a malformed row may land in the next chunk).
+    ``bad_cells`` names values that are present but must not be used (a NUL byte or
+    another control character, a nested JSON object or array, NaN or infinity, a lone
+    surrogate escape, parquet bytes that are not UTF-8): (row index, column, reason).
+    The value stays in ``columns`` so the raw row keeps it. The line counts let the
+    ingest check that every physical line of the file is accounted for: ``lines_read``
+    data lines came off the file (header excluded), ``lines_blank`` of them were blank,
+    and ``lines_in_rows`` is the sum of the lines spanned by every row (good or error).
+    Summed over a file, ``lines_read == lines_in_rows + lines_blank`` (one chunk alone
+    need not balance: a line read again after a malformed row may land in the next
+    chunk).
     """
 
     columns: dict[str, list[str | None]]
@@ -80,11 +98,75 @@ def _text(v: Any) -> str | None:
         return None
     if isinstance(v, str):
         return v
+    if isinstance(v, _JsonFloat):
+        return v.as_text()
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "backslashreplace")
     if isinstance(v, dict | list):
         return json.dumps(v, sort_keys=True, default=str)
     return str(v)
+
+
+class _JsonFloat(float):
+    """A JSON number with a fraction or exponent (or NaN/Infinity), with its text.
+
+    Its value as text is exact: ``9007199254740993.0`` is not rounded to ...992 and
+    ``1e400`` is not infinity. An integral number reads as an integer (``1.0`` -> ``1``).
+    """
+
+    text: str
+
+    def __new__(cls, text: str) -> _JsonFloat:
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+    def as_text(self) -> str:
+        if not math.isfinite(self) and self.text.lstrip("-") in ("NaN", "Infinity"):
+            return self.text
+        try:
+            d = Decimal(self.text)
+        except InvalidOperation:
+            return self.text
+        if d.is_finite() and d == d.to_integral_value() and d.adjusted() < 4000:
+            return str(int(d))
+        return repr(float(self)) if math.isfinite(self) else self.text
+
+
+class _JsonBigInt(str):
+    """A JSON integer too long for int() (over 4,300 digits), kept as its text."""
+
+
+def _json_int(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return _JsonBigInt(text)
+
+
+class _Pairs(dict[str, Any]):
+    """A JSON object that named a key twice (``dup``); the last value is kept."""
+
+    dup: str = ""
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    out, seen = _Pairs(obj), set()
+    for k, _ in pairs:
+        if k in seen:
+            out.dup = k
+            break
+        seen.add(k)
+    return out
+
+
+_JSON = json.JSONDecoder(parse_float=_JsonFloat, parse_int=_json_int,
+                         parse_constant=_JsonFloat, object_pairs_hook=_json_pairs)
 
 
 def _too_long(text: str, limit: int) -> bool:
@@ -214,6 +296,16 @@ class _Rows:
     def size(self) -> int:
         return self.n + len(self.errors)
 
+    def add(self, header: Sequence[str], row: list[str], line: int, check: bool) -> None:
+        """Add a well-formed CSV row; ``check``: its text holds a control character, so
+        look for the values that do (each a bad cell)."""
+        for h, v in zip(header, row, strict=True):
+            self.columns[h].append(v if v != "" else None)
+            if check and _CONTROL.search(v):
+                self.bad.append((self.n, h, _unusable(v)))
+        self.lines.append(line)
+        self.n += 1
+
     def chunk(self, lines_read: int) -> Chunk:
         return Chunk(self.columns, self.lines, self.errors, self.bad, lines_read,
                      self.blank, self.in_rows)
@@ -265,20 +357,21 @@ def _csv_chunks(
             if problem is None and row and max(map(len, row)) > max_field_bytes // 4 and any(
                     _too_long(v, max_field_bytes) for v in row):
                 problem = f"a field is longer than the limit of {max_field_bytes} bytes"
-            if problem is not None or row is None:
+            if problem is None and row and _is_header(row, header):
+                problem = "the header row again (files joined together?)"
+            rows = [row] if problem is None and row is not None else None
+            if (rows is None and len(src.taken) == 1 and problem is not None
+                    and "new-line character seen in unquoted field" in problem):
+                rows = _cr_rows(text, delimiter, header)
+            if rows is None:
                 acc.errors.append((first, _malformed(first, problem, len(src.taken))))
                 acc.in_rows += 1
                 lines.push_back(src.taken[1:])
             else:
-                for h, v in zip(header, row, strict=True):
-                    acc.columns[h].append(v if v != "" else None)
-                if any("\x00" in t for _, t in src.taken):
-                    acc.bad.extend((acc.n, h, NUL_VALUE) for h, v in zip(header, row,
-                                                                        strict=True)
-                                   if "\x00" in v)
-                acc.lines.append(first)
+                check = any(_CONTROL.search(t) for _, t in src.taken)
+                for one in rows:
+                    acc.add(header, one, first, check)
                 acc.in_rows += len(src.taken)
-                acc.n += 1
             if acc.size() >= chunk_rows:
                 yield acc.chunk(lines.taken - mark)
                 acc, mark = _Rows(header), lines.taken
@@ -286,9 +379,41 @@ def _csv_chunks(
             yield acc.chunk(lines.taken - mark)
 
 
+def _cr_rows(text: str, delimiter: str, header: list[str]) -> list[list[str]] | None:
+    """The rows of a line holding lone carriage returns, when every piece between them
+    is a whole row (a classic-Mac file joined to a Unix or Windows one); None when not
+    (a stray \\r inside a value: the line is one malformed row)."""
+    rows: list[list[str]] = []
+    for piece in text.rstrip("\r\n").split("\r"):
+        try:
+            parsed = list(csv.reader([piece], delimiter=delimiter))
+        except csv.Error:
+            return None
+        if len(parsed) != 1 or len(parsed[0]) != len(header) or _is_header(parsed[0], header):
+            return None
+        rows.append(parsed[0])
+    return rows
+
+
+def _is_header(row: list[str], header: list[str]) -> bool:
+    """The row repeats the header (a second file's header, its BOM too, after a cat)."""
+    return (len(row) == len(header) and row[0].lstrip("\ufeff").strip() == header[0]
+            and [v.strip() for v in row[1:]] == header[1:])
+
+
+def _unusable(value: str) -> str:
+    """Why a value holding a control character must not be used."""
+    return NUL_VALUE if "\x00" in value else CONTROL_VALUE
+
+
 def _malformed(first: int, problem: str | None, span: int) -> str:
-    if span == 1 and problem is not None and problem.startswith("expected "):
-        return problem  # a ragged row on one line
+    if span == 1 and problem is not None and problem.startswith(("expected ", "the header")):
+        return f"line {first}: {problem}"  # a ragged or repeated-header row on one line
+    if problem is not None and "new-line character seen in unquoted field" in problem:
+        return (f"malformed row at line {first}: a carriage return (\\r) inside an "
+                "unquoted field")
+    if span == 1 and problem is not None and "longer than the limit" in problem:
+        return f"malformed row at line {first}: {problem}"
     return (f"unterminated quote or malformed row starting at line {first}: {problem}"
             + ("; the lines after it are read again" if span > 1 else ""))
 
@@ -311,9 +436,11 @@ def read_jsonl(
                 acc.blank += 1
                 continue
             acc.in_rows += 1
+            if text.startswith("\ufeff"):  # a later file's BOM, after a cat
+                text = text[1:]
             obj = _json_object(lineno, text, acc, max_field_bytes)
             if obj is not None:
-                _add_object(acc, obj, has_nul="\\u0000" in text)
+                _add_object(acc, obj, escaped="\\" in text or "\x7f" in text)
                 acc.lines.append(lineno)
             if acc.size() >= chunk_rows:
                 yield acc.chunk(read)
@@ -327,21 +454,32 @@ def _json_object(lineno: int, text: str, acc: _Rows, limit: int) -> dict[str, An
         acc.errors.append((lineno, f"line {lineno} is longer than the limit of {limit} bytes"))
         return None
     try:
-        obj = json.loads(text)
+        obj = _JSON.decode(text)
     except json.JSONDecodeError as exc:
         acc.errors.append((lineno, f"not valid JSON: {exc.msg}"))
         return None
     except RecursionError:
         acc.errors.append((lineno, "not valid JSON: nested too deeply"))
         return None
+    except ValueError as exc:
+        acc.errors.append((lineno, f"not valid JSON: {exc}"))
+        return None
     if not isinstance(obj, dict):
         acc.errors.append((lineno, "not a JSON object"))
+        return None
+    if isinstance(obj, _Pairs):
+        acc.errors.append((lineno, f"key {obj.dup!r} appears twice in the object: which "
+                                   "value is meant cannot be told"))
         return None
     return obj
 
 
-def _add_object(acc: _Rows, obj: dict[str, Any], *, has_nul: bool) -> None:
+def _add_object(acc: _Rows, obj: dict[str, Any], *, escaped: bool) -> None:
+    """Add one row. ``escaped``: the line has a backslash or DEL, so a value may hold a
+    control character or a lone surrogate (neither can appear in JSON unescaped)."""
     cols, n = acc.columns, acc.n
+    if escaped and any(_SURROGATE.search(k) for k in obj):
+        obj = {_escaped(k): v for k, v in obj.items()}
     for k, v in obj.items():
         if k not in cols:
             cols[k] = [None] * n
@@ -349,30 +487,68 @@ def _add_object(acc: _Rows, obj: dict[str, Any], *, has_nul: bool) -> None:
             acc.bad.append((n, k, NESTED_OBJECT))
         elif isinstance(v, list):
             acc.bad.append((n, k, NESTED_ARRAY))
-        elif has_nul and isinstance(v, str) and "\x00" in v:
-            acc.bad.append((n, k, NUL_VALUE))
+        elif isinstance(v, float) and not math.isfinite(v):
+            acc.bad.append((n, k, NOT_A_NUMBER))
+        elif escaped and isinstance(v, str):
+            if _SURROGATE.search(v):
+                acc.bad.append((n, k, LONE_SURROGATE))
+                obj[k] = _escaped(v)
+            elif _CONTROL.search(v):
+                acc.bad.append((n, k, _unusable(v)))
     for k, col in cols.items():
         col.append(_text(obj.get(k)))
     acc.n += 1
 
 
+def _escaped(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (storable UTF-8)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _parquet_column(col: pa.Array) -> pa.Array:
+    """A column as plain values: a dictionary-encoded column decoded."""
+    return col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
+
+
+def _is_binary(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_binary(typ) or pa.types.is_large_binary(typ)
+                or pa.types.is_fixed_size_binary(typ) or pa.types.is_binary_view(typ))
+
+
 def _parquet_bad_cells(batch: pa.RecordBatch) -> list[tuple[int, str, str]]:
     bad: list[tuple[int, str, str]] = []
     for i, name in enumerate(batch.schema.names):
-        col, typ = batch.column(i), batch.schema.field(i).type
+        col = _parquet_column(batch.column(i))
+        typ = col.type
+        hits: list[tuple[str, Any]] = []
         if pa.types.is_struct(typ) or pa.types.is_map(typ):
-            reason: str | None = NESTED_OBJECT
-            hit = pc.is_valid(col)
+            hits.append((NESTED_OBJECT, pc.is_valid(col)))
         elif (pa.types.is_list(typ) or pa.types.is_large_list(typ)
-              or pa.types.is_fixed_size_list(typ)):
-            reason, hit = NESTED_ARRAY, pc.is_valid(col)
-        elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
-            reason, hit = NUL_VALUE, pc.fill_null(pc.match_substring(col, "\x00"), False)
-        else:
-            reason = None
-        if reason is not None:
+              or pa.types.is_fixed_size_list(typ) or pa.types.is_list_view(typ)
+              or pa.types.is_large_list_view(typ)):
+            hits.append((NESTED_ARRAY, pc.is_valid(col)))
+        elif (pa.types.is_string(typ) or pa.types.is_large_string(typ)
+              or pa.types.is_string_view(typ)):
+            nul = pc.fill_null(pc.match_substring(col, "\x00"), False)
+            ctl = pc.fill_null(pc.match_substring_regex(col, _CONTROL.pattern), False)
+            hits += [(NUL_VALUE, nul), (CONTROL_VALUE, pc.and_not(ctl, nul))]
+        elif pa.types.is_floating(typ):
+            hits.append((NOT_A_NUMBER, pc.fill_null(pc.invert(pc.is_finite(col)), False)))
+        elif _is_binary(typ):
+            rows = [r for r, v in enumerate(col.to_pylist()) if v is not None
+                    and not _utf8(v)]
+            bad.extend((r, name, NOT_UTF8) for r in rows)
+        for reason, hit in hits:
             bad.extend((int(r), name, reason) for r in pc.indices_nonzero(hit).to_pylist())
     return bad
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_parquet(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
@@ -386,7 +562,7 @@ def read_parquet(path: Path, *, chunk_rows: int) -> Iterator[Chunk]:
         _unique(path, list(pf.schema_arrow.names), "the schema")
         start = 1
         for batch in pf.iter_batches(batch_size=chunk_rows):
-            cols = {name: [_text(v) for v in batch.column(i).to_pylist()]
+            cols = {name: [_text(v) for v in _parquet_column(batch.column(i)).to_pylist()]
                     for i, name in enumerate(batch.schema.names)}
             lines = list(range(start, start + batch.num_rows))
             start += batch.num_rows

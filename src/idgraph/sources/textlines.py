@@ -18,6 +18,7 @@ _BLOCK = 1 << 16
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class TextDecodeError(Exception):
@@ -28,11 +29,23 @@ class TextDecodeError(Exception):
         super().__init__(cause)
 
 
+def _breaks(text: str) -> str | None:
+    """How the file ends its lines, from its first line break: "\\n" (with or without a
+    \\r before it) or "\\r" (a classic Mac file); None before the first break."""
+    at = _NEWLINE.search(text)
+    if at is None or (at.group() == "\r" and at.end() == len(text)):
+        return None  # a \r at the end may be the first half of a \r\n
+    return "\r" if at.group() == "\r" else "\n"
+
+
 def physical_lines(raw: gzip.GzipFile | IO[bytes], encoding: str) -> Iterator[str]:
     """The file's text lines (with their endings: \\r\\n, \\r or \\n), BOM stripped.
 
-    Decoded incrementally over binary blocks, so an encoding error names the line and
-    byte offset of the file (of the decompressed stream for gzip).
+    A file whose first line ends in \\n or \\r\\n has lines ended by \\n only, as ``wc -l``,
+    ``sed`` and editors count them: a stray \\r inside a value is part of its line, not a
+    line of its own. A file whose first line ends in a lone \\r (classic Mac) is split at
+    every \\r, \\n or \\r\\n. Decoded incrementally over binary blocks, so an encoding
+    error names the line and byte offset of the file (of the decompressed stream for gzip).
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     fed = 0  # bytes given to the decoder so far
@@ -40,6 +53,7 @@ def physical_lines(raw: gzip.GzipFile | IO[bytes], encoding: str) -> Iterator[st
     carry = ""  # decoded text not yet split into lines
     head = b""
     started = False
+    breaks: str | None = None
     while True:
         block = raw.read(_BLOCK)
         head = head or block[:4]
@@ -49,7 +63,12 @@ def physical_lines(raw: gzip.GzipFile | IO[bytes], encoding: str) -> Iterator[st
             text = decoder.decode(block, final)
         except UnicodeDecodeError as exc:
             raise _decode_error(encoding, exc, state, block, fed, done, carry, head,
-                                isinstance(raw, gzip.GzipFile)) from None
+                                isinstance(raw, gzip.GzipFile), breaks) from None
+        except UnicodeError as exc:  # "UTF-16 stream does not start with BOM"
+            base = "utf-32" if "32" in encoding else "utf-16"
+            raise TextDecodeError(
+                f"line {done + 1}, byte {fed}: not valid {encoding} text: no byte-order mark "
+                f"({exc}); set input.encoding to {base}-le or {base}-be") from None
         fed += len(block)
         if text and not started:
             started = True
@@ -58,13 +77,19 @@ def physical_lines(raw: gzip.GzipFile | IO[bytes], encoding: str) -> Iterator[st
         hold = ""
         if not final and carry.endswith("\r"):
             carry, hold = carry[:-1], "\r"  # the \n of a \r\n may be in the next block
-        cut = max(carry.rfind("\n"), carry.rfind("\r")) + 1
+        if breaks is None:  # the carry before this block had no break but a final \r
+            tail = carry[-len(text) - 1:] + hold
+            breaks = _breaks(tail) or ("\r" if final and "\r" in tail else None)
+        if breaks == "\n":
+            cut = carry.rfind("\n") + 1
+        else:
+            cut = max(carry.rfind("\n"), carry.rfind("\r")) + 1
         if cut:
             body, carry = carry[:cut], carry[cut:]
-            if "\r" in body:
-                lines = _LINE.findall(body)
-            else:
+            if breaks == "\n" or "\r" not in body:
                 lines = [s + "\n" for s in body[:-1].split("\n")]
+            else:
+                lines = _LINE.findall(body)
             done += len(lines)
             yield from lines
         carry += hold
@@ -77,6 +102,7 @@ def physical_lines(raw: gzip.GzipFile | IO[bytes], encoding: str) -> Iterator[st
 def _decode_error(
     encoding: str, exc: UnicodeDecodeError, state: tuple[bytes, int],
     block: bytes, fed: int, done: int, carry: str, head: bytes, gz: bool,
+    breaks: str | None = None,
 ) -> TextDecodeError:
     pending = state[0]
     offset = fed - len(pending) + exc.start
@@ -87,11 +113,16 @@ def _decode_error(
         before += d.decode(block[: max(0, exc.start - len(pending))])
     except (UnicodeDecodeError, ValueError):
         pass
-    line = done + len(_NEWLINE.findall(before)) + 1
+    if (breaks or _breaks(before)) == "\n":
+        line = done + before.count("\n") + 1
+    else:
+        line = done + len(_NEWLINE.findall(before)) + 1
     where = f"line {line}, byte {offset}" + (" of the decompressed stream" if gz else "")
     cause = f"{where}: not valid {exc.encoding} text: {exc.reason}"
     if head.startswith(_UTF16_BOMS) and "16" not in encoding:
         cause += " (the file starts with a UTF-16 byte-order mark: set input.encoding: utf-16)"
+    elif head.startswith(_GZIP_MAGIC) and gz:
+        cause += " (the decompressed stream is itself gzip: the file was compressed twice)"
     return TextDecodeError(cause)
 
 

@@ -45,6 +45,12 @@ _CORE_DDL: tuple[str, ...] = (
         file_sha256 VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
         rows BIGINT, records_added BIGINT, records_unchanged BIGINT,
         records_versioned BIGINT, rows_quarantined BIGINT, fields_quarantined BIGINT)""",
+    # added later (stores made before gain them when opened): whole row or one value,
+    # and the batch's physical line counts (docs/sources.md, "What ingest guarantees")
+    "ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS kind VARCHAR",
+    "ALTER TABLE batches ADD COLUMN IF NOT EXISTS lines BIGINT",
+    "ALTER TABLE batches ADD COLUMN IF NOT EXISTS lines_blank BIGINT",
+    "ALTER TABLE batches ADD COLUMN IF NOT EXISTS lines_in_rows BIGINT",
 )
 
 
