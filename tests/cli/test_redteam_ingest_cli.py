@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -380,10 +381,16 @@ def test_interrupted_ingest_says_what_was_stored(tmp_path: Path, sig: int, code:
     assert p.returncode == code, err
     assert "Traceback" not in err and "leaked semaphore" not in err, err
     how = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
-    assert f"{how} while ingesting rb_b: nothing of it was stored" in err, err
-    assert "rb_a: read" in out  # committed before the signal, and said so
+    # under load the signal may land while rb_a is still being ingested: either way the
+    # source being ingested is named, none of it is stored, and what came before is
+    m = re.search(rf"{re.escape(how)} while ingesting (rb_[ab]): nothing of it was stored",
+                  err)
+    assert m, err
+    before = {"rb_a": set(), "rb_b": {"rb_a"}}[m.group(1)]
+    if before:
+        assert "rb_a: read" in out  # committed before the signal, and said so
     ids = {r[0].split("/")[0] for r in records(data)}
-    assert ids == {"rb_a"}
+    assert ids == before
     time.sleep(1.5)
     assert not [k for k in kids if _alive(k)], "workers outlived the interrupted ingest"
 
