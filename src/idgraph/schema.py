@@ -137,8 +137,18 @@ LATE_PROVENANCE_COLUMNS: Final[dict[str, str]] = {
     "mapping_hash": "VARCHAR",
 }
 
+# Normalised columns added after stores were created, appended last for the same reason.
+LATE_NORMALISED_COLUMNS: Final[dict[str, str]] = {
+    # the canonical fields whose value was kept though it failed a validity check (a
+    # phone number with an unassigned area code, an SSN in area 9xx); NULL: every value
+    # verified. Matching compares kept values like any other. docs/sources.md,
+    # "Unverified values".
+    "unverified": "VARCHAR[]",
+}
+
 RECORD_COLUMNS: Final[dict[str, str]] = {
     **PROVENANCE_COLUMNS, **NORMALISED_COLUMNS, **LATE_PROVENANCE_COLUMNS,
+    **LATE_NORMALISED_COLUMNS,
 }
 
 # A *segment* is what the decision point decides on: the records of one source that

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
+from link_fixtures import AddRecord
 
 from idgraph.link.model import settings_dict
 from idgraph.link.train import TrainedModel, save_model
 from idgraph.schema import RECORD_COLUMNS
 from idgraph.store import Store, open_store
-
-AddRecord = Callable[..., str]
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ from datetime import date
 
 import duckdb
 import pytest
-from conftest import AddRecord
+from link_fixtures import AddRecord
 
 from idgraph.link.blocking import Blocking, blocked_pairs_sql, create_blocked_pairs
 from idgraph.link.model import INPUT_TABLE, blocking_rules

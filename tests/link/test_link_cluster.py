@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from idgraph.link.cluster import (
-    AMBIGUITY_MARGIN,
+    ClusterInput,
     ClusterResult,
+    NodeKeys,
     WeakEdges,
     _ambiguous,
     _attach,
@@ -19,6 +21,7 @@ from idgraph.link.cluster import (
     _homonyms,
     cluster,
 )
+from idgraph.link.config import LinkConfig, RuleId
 from idgraph.link.constraints import Constraints, Dob, Facts, column_facts, record_facts
 from idgraph.link.ids import new_id
 
@@ -53,9 +56,12 @@ def _plain_cluster(
     weak: WeakEdges,
 ) -> ClusterResult:
     """cluster() as first written: the second greedy pass runs over every kept edge."""
+    config = LinkConfig()
     first, uf, _ = _greedy(facts, edges, must, vias)
-    doubtful = _ambiguous(facts, edges, weights, first.labels, uf, AMBIGUITY_MARGIN)
-    homonyms = _homonyms(facts, homes, first.labels, uf, houses)
+    doubtful = _ambiguous(facts, edges, weights, first.labels, uf, config.ambiguity_margin)
+    households = _homonyms(facts, NodeKeys(homes, houses), first.labels, uf, config)
+    homonyms = set().union(*households.values())
+    before = set(homonyms)
     grown = bool(homonyms)
     while grown:  # bare records tied to a held one by a contact or identifier
         grown = False
@@ -65,7 +71,7 @@ def _plain_cluster(
                     homonyms.add(y)
                     grown = True
     if not doubtful and not homonyms:
-        return _attach(first, uf, edges, weights, weak, set())
+        return _attach(replace(first, state=uf), edges, weights, weak, set(), config)
     keep = [k for k, (a, b) in enumerate(edges) if a not in doubtful and b not in doubtful
             and (vias[k] or (a not in homonyms and b not in homonyms))]
     second, uf, _ = _greedy(facts, [edges[k] for k in keep], must, [vias[k] for k in keep])
@@ -73,10 +79,13 @@ def _plain_cluster(
     refused = dict(second.refused)
     if doubtful:
         refused["ambiguous"] = len(doubtful)
-    if homonyms - doubtful:
-        refused["homonym"] = len(homonyms - doubtful)
-    result = ClusterResult(second.labels, accepted, refused, second.forced)
-    return _attach(result, uf, edges, weights, weak, doubtful | homonyms)
+    if homonyms - before:
+        households[RuleId.CONTACTS] = homonyms - before
+    for rule, records in households.items():
+        if records - doubtful:
+            refused[rule.value] = len(records - doubtful)
+    result = ClusterResult(second.labels, accepted, refused, second.forced, state=uf)
+    return _attach(result, edges, weights, weak, doubtful | homonyms, config)
 
 
 def _partition(labels: list[int]) -> list[tuple[int, ...]]:
@@ -105,8 +114,7 @@ def test_second_pass_on_changed_components_only_changes_nothing(seed: int) -> No
     weak_edges = [(a, b) for a, b in weak_edges if a != b]
     weak = WeakEdges(weak_edges, [rng.uniform(-2, 3) for _ in weak_edges],
                      [rng.choice([0, 2]) for _ in weak_edges], 3.17)
-    fast = cluster(facts, edges, must, weights, via=vias, homes=homes, weak=weak,
-                   houses=houses)
+    fast = cluster(ClusterInput(facts, edges, weights, vias, must, NodeKeys(homes, houses), weak))
     plain = _plain_cluster(facts, edges, must, weights, vias, homes, houses, weak)
     assert _partition(fast.labels) == _partition(plain.labels)
     assert fast.accepted == plain.accepted

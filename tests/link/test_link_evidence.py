@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest import AddRecord
+from link_fixtures import AddRecord
 
 from idgraph.link.evidence import decode_evidence
 from idgraph.link.explain import explain

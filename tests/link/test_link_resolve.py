@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest import AddRecord
+from link_fixtures import AddRecord
 
 from idgraph.link.explain import explain
 from idgraph.link.judge import judge

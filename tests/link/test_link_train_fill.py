@@ -9,6 +9,8 @@ import pytest
 
 from idgraph.link.train import (
     CONTACT_DIFFERENT_M_FLOOR,
+    DIFFERENT_M_FLOOR,
+    IDENTIFIER_DIFFERENT_M_FLOOR,
     UNOBSERVED_M,
     fill_unobserved,
     floor_contact_m,
@@ -72,7 +74,11 @@ def test_a_looser_level_never_outweighs_the_strictest() -> None:
     ("phone", 1e-21, CONTACT_DIFFERENT_M_FLOOR),  # EM collapsed: a second number was a veto
     ("email", 0.0, CONTACT_DIFFERENT_M_FLOOR),
     ("phone", 0.14, 0.14),  # a good fit stays
-    ("ssn", 1e-21, 1e-21),  # identifiers are not contacts: a different SSN may stay a veto
+    # identifiers are not contacts: a different SSN stays a veto, the same one every time
+    ("ssn", 1e-21, IDENTIFIER_DIFFERENT_M_FLOOR),
+    ("ssn", 1e-3, 1e-3),
+    # EM collapsed on a sample without a disagreeing match: -10 bits, not -40..-80
+    ("middle_name", 1e-21, DIFFERENT_M_FLOOR),
 ])
 def test_contacts_different_m_floor(name: str, m: float, expected: float) -> None:
     comp = _comparison(("exact", 0.99, 1e-6), ("different", m, 0.999))

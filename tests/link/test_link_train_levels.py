@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import AddRecord
+from link_fixtures import AddRecord
 from splink.internals.comparison import Comparison
 
 from idgraph.link.evidence import comparison_names

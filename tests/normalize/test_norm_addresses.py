@@ -47,17 +47,50 @@ def test_parse_fields() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("line", "reason"),
-    [
-        ("garbage text", "no street, city or ZIP"),
-        ("123 Main St, Springfield, XX 62704", "not a US state"),
-        ("123 Main St, Springfield, IL 627", "not a ZIP"),
-    ],
-)
-def test_parse_invalid(line: str, reason: str) -> None:
-    with pytest.raises(InvalidValue, match=reason):
-        parse(line)
+def test_parse_invalid() -> None:
+    with pytest.raises(InvalidValue, match="no street, city or ZIP"):
+        parse("garbage text")
+
+
+# Issue 13: one bad part nulls only itself; before, each of these raised and the whole
+# address (house number, street, city) was lost.
+BAD_PART_LINES = [
+    ("123 Main St, Springfield, XX 62704",
+     Address("123", "MAIN ST", None, "SPRINGFIELD", None, "62704"), "state"),
+    ("123 Main St, Springfield, IL 627",
+     Address("123", "MAIN ST", None, "SPRINGFIELD", "IL", None), "zip"),
+    ("123 Main St, Springfield, IL 00000",
+     Address("123", "MAIN ST", None, "SPRINGFIELD", "IL", None), "zip"),
+]
+
+
+@pytest.mark.parametrize(("line", "expected", "part"), BAD_PART_LINES)
+def test_parse_bad_part_nulls_only_itself(line: str, expected: Address, part: str) -> None:
+    address = parse(line)
+    assert address == expected
+    assert [p for p, _ in address.problems] == [part]
+
+
+BAD_PART_COLUMNS = [
+    # (street line, unit, city, state, zip) -> kept address, the parts left out
+    (("5112 145th st", None, "Anytown", "WA", "00000"),
+     Address("5112", "145TH ST", None, "ANYTOWN", "WA", None), ["zip"]),
+    (("5112 145th st", None, "Anytown", "WA", "001200"),
+     Address("5112", "145TH ST", None, "ANYTOWN", "WA", None), ["zip"]),
+    (("927 Broomfield Ln", "Apartment", "Anytown", "WA", "98101"),
+     Address("927", "BROOMFIELD LN", None, "ANYTOWN", "WA", "98101"), ["unit"]),
+    (("927 Broomfield Ln", "Apt 4", "12345", "Ontario", "98101"),
+     Address("927", "BROOMFIELD LN", "APT 4", None, None, "98101"), ["city", "state"]),
+]
+
+
+@pytest.mark.parametrize(("parts", "expected", "bad"), BAD_PART_COLUMNS)
+def test_from_parts_bad_part_nulls_only_itself(
+    parts: tuple[str | None, ...], expected: Address, bad: list[str]
+) -> None:
+    address = from_parts(*parts)
+    assert address == expected
+    assert [p for p, _ in address.problems] == bad
 
 
 def test_parse_blank() -> None:
@@ -138,6 +171,10 @@ def test_clean_state_invalid(text: str) -> None:
 ZIP_CASES = [
     ("62704", "62704"), ("62704-1234", "62704"), ("627041234", "62704"),
     ("2134", "02134"), (" 02134 ", "02134"), ("", None),
+    # a letter typed for a digit (pseudopeople's OCR noise): read as the digit
+    ("0O123", "00123"), ("6270I", "62701"), ("62704-I234", "62704"),
+    # five digits no table knows are kept: there is no ZIP table to verify against
+    ("99999", "99999"),
 ]
 
 
@@ -146,7 +183,9 @@ def test_clean_zip(text: str, expected: str | None) -> None:
     assert clean_zip(text) == expected
 
 
-@pytest.mark.parametrize("text", ["00000", "123", "627045", "ABCDE", "62704-12", "1234-5678"])
+# junk: "00000" (and its look-alike "0O000") is a placeholder, the rest unreadable
+@pytest.mark.parametrize("text", ["00000", "0O000", "O0000", "123", "627045", "ABCDE",
+                                  "62704-12", "1234-5678", "OOOOO"])
 def test_clean_zip_invalid(text: str) -> None:
     with pytest.raises(InvalidValue):
         clean_zip(text)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idgraph.normalize.base import InvalidValue
+from idgraph.normalize.base import InvalidValue, Partial
 from idgraph.normalize.dates import PartialDate, Precision, clean, clean_dob, clean_timestamp
 
 TODAY = date(2026, 11, 29)
@@ -68,13 +68,36 @@ DOB_INVALID = [
     ("2026-11-30", "in the future"),
     ("1899-12-31", "before 1900"),
     ("1901-06-01", "age over 120"),
+    ("2030-13-01", "month 13"),  # bad month and a future year: nothing kept
+    ("1880-02-30", "day 30"),  # bad day and a year before 1900: nothing kept
 ]
 
 
 @pytest.mark.parametrize(("text", "reason"), DOB_INVALID)
 def test_clean_dob_invalid(text: str, reason: str) -> None:
-    with pytest.raises(InvalidValue, match=reason):
+    with pytest.raises(InvalidValue, match=reason) as info:
         clean_dob(text, today=TODAY)
+    assert not isinstance(info.value, Partial)
+
+
+# Issue 13: an impossible month or day no longer voids the year with it. Before, each
+# of these raised InvalidValue and the record lost its birth year.
+DOB_PARTIAL = [
+    ("1980-13-05", None, "month 13"),
+    ("13/05/1980", None, "month 13"),  # perhaps day-month swapped: not guessed
+    ("02/30/1980", "%m/%d/%Y", "day 30"),
+    ("19801305", "%Y%m%d", "month 13"),
+    ("1980-04-31", "%Y-%m-%d", "day 31"),
+]
+
+
+@pytest.mark.parametrize(("text", "fmt", "reason"), DOB_PARTIAL)
+def test_clean_dob_keeps_the_year_of_an_impossible_date(
+    text: str, fmt: str | None, reason: str
+) -> None:
+    with pytest.raises(Partial, match=reason) as info:
+        clean_dob(text, fmt, today=TODAY)
+    assert info.value.value == PartialDate(date(1980, 1, 1), "year")
 
 
 @pytest.mark.parametrize(

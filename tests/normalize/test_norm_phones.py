@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idgraph.normalize.base import InvalidValue
+from idgraph.normalize.base import InvalidValue, Unverified
 from idgraph.normalize.phones import clean
 
 CASES = [
@@ -31,12 +31,16 @@ def test_clean(text: str | None, expected: str | None) -> None:
     assert clean(text) == expected
 
 
+# Junk: nothing to compare (no area code, not a number, a placeholder).
 INVALID = [
-    ("555-0100", "not a valid"),  # seven digits, no area code
+    ("555-0100", "not a possible"),  # seven digits, no area code
     ("911", "not a possible"),
-    ("(000) 123-4567", "not a valid"),
-    ("(123) 456-7890", "not a valid"),
-    ("(217) 155-1234", "not a valid"),
+    ("(123) 456-7890", "placeholder"),
+    ("000-000-0000", "placeholder"),
+    ("999.999.9999", "placeholder"),
+    ("+1 987 654 3210", "placeholder"),
+    ("(555) 225-5669", "placeholder"),  # own synth gave it to three unrelated people
+    ("+1 555 225 5669", "placeholder"),
     ("hello", "not a phone number"),
     ("12", "not a"),
 ]
@@ -44,8 +48,34 @@ INVALID = [
 
 @pytest.mark.parametrize(("text", "reason"), INVALID)
 def test_clean_invalid(text: str, reason: str) -> None:
-    with pytest.raises(InvalidValue, match=reason):
+    with pytest.raises(InvalidValue, match=reason) as info:
         clean(text)
+    assert not isinstance(info.value, Unverified)
+
+
+# Well-formed but unassigned: kept (E.164 digits) and flagged unverified. Before issue
+# 13 these were nulled, and two records of one person lost the number they share.
+UNVERIFIED = [
+    ("(217) 155-1234", "+12171551234"),  # exchange starts with 1
+    ("(000) 123-4567", "+10001234567"),  # area code starts with 0
+    ("(999) 555-0134", "+19995550134"),  # area code not assigned
+    ("+1 (011) 245-1234 x7", "+10112451234"),  # full phonenumbers path
+    ("+44 20 0000 1234", None),  # a foreign number: valid or unverified, never junk
+]
+
+
+@pytest.mark.parametrize(("text", "kept"), UNVERIFIED)
+def test_clean_unverified_kept(text: str, kept: str | None) -> None:
+    try:
+        value = clean(text)
+    except Unverified as exc:
+        value = str(exc.value)
+        assert "not a valid" in exc.reason
+    assert value is not None and value.startswith("+")
+    if kept is not None:
+        assert value == kept
+        with pytest.raises(Unverified):
+            clean(text)
 
 
 def test_region() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +99,10 @@ def test_records_keep_provenance_raw_row_and_normalised_values(
     assert row[9] == "+12125550134"
     assert row[10:13] == ("MAIN ST", "12", "12207")
     assert row[13] == "day"
-    bad = store.fetchone("SELECT dob, last_name FROM records WHERE record_id = 'test_dmv/2'")
-    assert bad is not None and bad[0] is None and bad[1] is not None
+    bad = store.fetchone("SELECT dob, dob_precision, last_name FROM records "
+                         "WHERE record_id = 'test_dmv/2'")
+    # 02/30/1980: the impossible day is dropped, the birth year kept (issue 13)
+    assert bad is not None and bad[:2] == (date(1980, 1, 1), "year") and bad[2] is not None
     z = store.scalar("SELECT zip FROM records WHERE record_id = 'test_dmv/3'")
     assert z == "12180"
 

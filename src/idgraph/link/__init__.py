@@ -1,6 +1,7 @@
 """idgraph.link: Splink model, training, constrained clustering, persistent ids,
 explanations, judgements and evaluation."""
 
+from idgraph.link.config import RULES, LinkConfig, Rule
 from idgraph.link.constraints import Constraints
 from idgraph.link.evaluate import Evaluation, evaluate, evaluate_files
 from idgraph.link.explain import Explanation, Feature, explain
@@ -9,7 +10,7 @@ from idgraph.link.resolve import ResolveSummary, resolve
 from idgraph.link.train import TrainedModel, latest_model, train
 
 __all__ = [
-    "Constraints", "Evaluation", "Explanation", "Feature", "Judgement", "ResolveSummary",
-    "TrainedModel", "Verdict", "evaluate", "evaluate_files", "explain", "judge",
-    "latest_model", "latest_verdicts", "resolve", "train",
+    "RULES", "Constraints", "Evaluation", "Explanation", "Feature", "Judgement", "LinkConfig",
+    "ResolveSummary", "Rule", "TrainedModel", "Verdict", "evaluate", "evaluate_files",
+    "explain", "judge", "latest_model", "latest_verdicts", "resolve", "train",
 ]

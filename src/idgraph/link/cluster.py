@@ -3,22 +3,67 @@
 Plain connected components over-merge look-alikes (a Jr reaches his father through a
 shared address record). Here two clusters merge only if no cannot-link fact stands
 between them. Must-links (``same`` judgements) merge first; ``different`` judgements
-are cannot-link facts like any other.
+are cannot-link facts like any other. Every cannot-link and hold rule is named in
+:data:`idgraph.link.config.RULES` and switched in :class:`~idgraph.link.config.LinkConfig`;
+refusals are counted by rule id.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from idgraph.link.constraints import VIA_CONTACT, Facts, firsts_fit
+from idgraph.link.config import LinkConfig, RuleId
+from idgraph.link.constraints import VIA_EVIDENCE, Facts, firsts_fit
 
 _Ints = npt.NDArray[np.int64]
+
+
+class NodeKeys(NamedTuple):
+    """Per record, the household keys of the hold rules (-1 where a part is missing;
+    None: that rule has no keys). They only ever compare for equality, so resolve
+    numbers them by Arrow dictionary codes rather than ranking them by SQL window sorts
+    over a million strings."""
+
+    home: Sequence[int] | None = None  # given-name sound, surname sound, house + street
+    house: Sequence[int] | None = None  # surname sound, house + street
+    name: Sequence[int] | None = None  # given-name sound, first two surname sounds
+    address: Sequence[int] | None = None  # house + street
+    born: Sequence[int] | None = None  # surname sound, full date of birth
+
+
+@dataclass(frozen=True)
+class WeakEdges:
+    """Edges below the threshold (down to the weak floor) for the attach pass."""
+
+    edges: Sequence[tuple[int, int]]
+    weights: Sequence[float]
+    via: Sequence[int]
+    min_weight: float  # combined evidence needed: the threshold's match weight
+
+
+@dataclass(frozen=True)
+class ClusterInput:
+    """Everything :func:`cluster` clusters.
+
+    ``edges`` are sorted by match probability, strongest first, and already cut at the
+    threshold; ``weights`` are their match weights (bits) and ``via`` says per edge which
+    identifiers the pair agrees on (:data:`~idgraph.link.constraints.VIA_ID`,
+    ``VIA_CONTACT``). ``must_links`` are ``same`` judgements (a human looked)."""
+
+    facts: list[Facts]
+    edges: Sequence[tuple[int, int]]
+    weights: Sequence[float] | None = None
+    via: Sequence[int] | None = None
+    must_links: Sequence[tuple[int, int]] = ()
+    keys: NodeKeys = field(default_factory=NodeKeys)
+    weak: WeakEdges | None = None
 
 
 @dataclass(frozen=True)
@@ -27,10 +72,12 @@ class ClusterResult:
 
     labels: list[int]
     accepted: list[bool]  # per edge: merged or already together at the end
-    refused: dict[str, int]  # rule name -> number of merges it refused
+    refused: dict[str, int]  # rule id -> number of merges it refused (records it held)
     forced: int  # must-links applied
     attached: int = 0  # small clusters joined by the attach pass
     held: frozenset[int] = frozenset()  # records held back (ambiguous, homonyms)
+    # the clusters' union-find (facts per cluster), for a later attach pass
+    state: _UnionFind | None = field(default=None, compare=False, repr=False)
 
 
 class _UnionFind:
@@ -52,18 +99,25 @@ class _UnionFind:
             self.parent[x], x = root, self.parent[x]
         return root
 
-    def try_union(self, a: int, b: int, force: bool = False, via: int = 0) -> str | None:
+    def try_union(self, a: int, b: int, force: bool = False, via: int = 0) -> RuleId | None:
         """Merge the clusters of a and b unless a rule forbids; return that rule."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
         return self.union_roots(ra, rb, force, via)
 
-    def union_roots(self, ra: int, rb: int, force: bool = False, via: int = 0) -> str | None:
-        """``try_union`` of two distinct roots."""
+    def union_roots(self, ra: int, rb: int, force: bool = False,
+                    via: int = 0) -> RuleId | None:
+        """``try_union`` of two distinct roots. A forced merge (a must-link) overrides
+        every rule but a human ``different`` judgement."""
         why = self.facts[ra].conflict(self.facts[rb], via)
-        if why is not None and not (force and not why.startswith("j")):
+        if why is not None and not (force and why is not RuleId.JUDGEMENT):
             return why
+        self.merge(ra, rb)
+        return None
+
+    def merge(self, ra: int, rb: int) -> None:
+        """Merge two distinct roots (the rules were checked by the caller)."""
         if self.size[ra] < self.size[rb]:
             ra, rb = rb, ra
         self.parent[rb] = ra
@@ -71,7 +125,6 @@ class _UnionFind:
         if not self.owned[ra]:
             self.facts[ra], self.owned[ra] = self.facts[ra].copy(), True
         self.facts[ra].absorb(self.facts[rb])
-        return None
 
     def labels(self) -> _Ints:
         """The root of every element (``find`` of each, in one vectorised sweep)."""
@@ -96,74 +149,54 @@ def accepted_edges(labels: _Ints, ends: _Ints) -> list[bool]:
     return same
 
 
-# A record whose best link into its own cluster beats its link into a rival cluster (one
-# its own cluster cannot merge with) by less than this many bits is ambiguous and is
-# left on its own.
-AMBIGUITY_MARGIN = 8.0
+def cluster(graph: ClusterInput, config: LinkConfig | None = None) -> ClusterResult:
+    """Cluster ``len(graph.facts)`` records under the rules ``config`` leaves on.
 
+    Edges merge greedily, strongest first, unless a cannot-link rule stands between the
+    two clusters (:meth:`Facts.conflict`). A must-link overrides the rule-based
+    cannot-links but never a ``different`` judgement. Then the hold rules look at the
+    result and leave records alone, and the edges are run again without them:
 
-@dataclass(frozen=True)
-class WeakEdges:
-    """Edges below the threshold (down to the predict floor) for the attach pass."""
+    - ``ambiguous`` (with ``weights``): a record that fits two mutually exclusive
+      clusters about equally well (the no-suffix, no-birth-date record at the address
+      of both a Jr and a Sr);
+    - ``middle_name`` (``keys.born``: surname and full birth date): records that joined
+      one twin only by the other's first name (:func:`_middle_named`);
+    - ``homonym`` (``keys.home``: given name, surname and address): where the first
+      pass shows two generations under one key (birth years ``homonym_years`` apart,
+      or two suffixes, or a suffix no birth date arbitrates), that key's bare records
+      (no birth date or suffix) join only through an edge that agrees on an identifier
+      or contact; ``twins``
+      (``keys.house``: surname and address) does the same for the records whose given
+      name fits both of two twins (one birth year, given names that cannot be one);
+      ``kin`` (``keys.name``, ``keys.address``) reaches the addresses either
+      generation lived at; ``contacts`` holds the bare records
+      tied to a held one by a phone, email or identifier.
 
-    edges: Sequence[tuple[int, int]]
-    weights: Sequence[float]
-    via: Sequence[int]
-    min_weight: float  # combined evidence needed: the threshold's match weight
-    max_size: int = 1  # clusters up to this size are attached (1: single records)
-    margin: float = AMBIGUITY_MARGIN
-
-
-# Two clusters with one given name and surname at one address whose birth years lie
-# this far apart are two people (a parent and a child named alike).
-HOMONYM_YEARS = 15
-
-
-def cluster(
-    facts: list[Facts],
-    edges: Sequence[tuple[int, int]],
-    must_links: Sequence[tuple[int, int]] = (),
-    weights: Sequence[float] | None = None,
-    margin: float = AMBIGUITY_MARGIN,
-    via: Sequence[int] | None = None,
-    homes: Sequence[int] | None = None,
-    weak: WeakEdges | None = None,
-    houses: Sequence[int] | None = None,
-    kin: tuple[Sequence[int], Sequence[int]] | None = None,
-    born: Sequence[int] | None = None,
-) -> ClusterResult:
-    """Cluster ``len(facts)`` records.
-
-    ``edges`` must be sorted by match probability, strongest first, and already cut
-    at the threshold; ``via`` says per edge which identifiers the pair agrees on
-    (:data:`~idgraph.link.constraints.VIA_ID`, ``VIA_CONTACT``). A must-link overrides
-    rule-based cannot-links (a human looked) but never a ``different`` judgement. With
-    ``weights``, a second pass leaves alone each record that fits two mutually
-    exclusive clusters about equally well (the no-suffix, no-birth-date record at the
-    address of both a Jr and a Sr). ``homes`` gives per record a key of given name,
-    surname and address (-1: none): where the first pass shows two people under one
-    key (birth years :data:`HOMONYM_YEARS` apart, or two suffixes), that key's bare
-    records (no birth date, suffix or strong identifier) join only through an edge
-    that agrees on an identifier or contact; ``houses`` (surname and address) does the
-    same for twins (one birth year, given names that cannot be one). With ``weak``
-    (edges below the threshold), a last pass attaches small clusters by their combined
-    evidence (:func:`_attach`). ``born`` (surname and full birth date per record) finds
-    twins, and the records that joined one twin only by the other's first name
-    (:func:`_middle_named`) are left alone too.
+    With ``graph.weak`` (edges below the threshold), a last pass attaches small
+    clusters by their combined evidence (:func:`attach_best`).
     """
-    vias = list(via) if via is not None else [0] * len(edges)
+    config = config or LinkConfig()
+    facts, edges, keys = graph.facts, graph.edges, graph.keys
+    weights, must_links, weak = graph.weights, graph.must_links, graph.weak
+    on = config.rules
+    vias = list(graph.via) if graph.via is not None else [0] * len(edges)
     first, uf, whys = _greedy(facts, edges, must_links, vias)
-    doubtful = (_ambiguous(facts, edges, weights, first.labels, uf, margin)
-                if weights is not None else set())
-    middle_named = (_middle_named(facts, born, first.labels, uf) - doubtful
-                    if born is not None else set())
+    doubtful = (_ambiguous(facts, edges, weights, first.labels, uf, config.ambiguity_margin)
+                if weights is not None and on[RuleId.AMBIGUOUS] else set())
+    middle_named = (_middle_named(facts, keys.born, first.labels, uf) - doubtful
+                    if keys.born is not None and on[RuleId.MIDDLE_NAME] else set())
     doubtful |= middle_named
-    homonyms = (_homonyms(facts, homes, first.labels, uf, houses, kin)
-                if homes is not None else set())
-    if homonyms and via is not None:
-        homonyms = _through_contacts(facts, edges, vias, homonyms)
+    households = _homonyms(facts, keys, first.labels, uf, config)
+    homonyms = set().union(*households.values())
+    if homonyms and graph.via is not None and on[RuleId.CONTACTS]:
+        tied = _through_contacts(facts, edges, vias, homonyms) - homonyms
+        if tied:
+            households[RuleId.CONTACTS] = tied
+            homonyms |= tied
     if not doubtful and not homonyms:
-        return _attach(first, uf, edges, weights, weak, set()) if weak else first
+        result = replace(first, state=uf)
+        return _attach(result, edges, weights, weak, set(), config) if weak else result
     held = frozenset(doubtful | homonyms)
     ends = edge_array(edges)
     held_doubtful, held_homonym = _mask(len(facts), doubtful), _mask(len(facts), homonyms)
@@ -171,21 +204,22 @@ def cluster(
     # end is a homonym
     keep = np.flatnonzero(
         ~held_doubtful[ends[:, 0]] & ~held_doubtful[ends[:, 1]]
-        & ((np.asarray(vias, dtype=np.int64) != 0)
+        & (((np.asarray(vias, dtype=np.int64) & VIA_EVIDENCE) != 0)
            | (~held_homonym[ends[:, 0]] & ~held_homonym[ends[:, 1]]))
     ).tolist()
     second, uf = _regreedy(facts, edges, must_links, vias, keep, (uf, whys))
     accepted = accepted_edges(np.asarray(second.labels, dtype=np.int64), edge_array(edges))
     refused = dict(second.refused)
     if doubtful - middle_named:
-        refused["ambiguous"] = len(doubtful - middle_named)
+        refused[RuleId.AMBIGUOUS.value] = len(doubtful - middle_named)
     if middle_named:
-        refused["middle_name"] = len(middle_named)
-    if homonyms - doubtful:
-        refused["homonym"] = len(homonyms - doubtful)
-    result = ClusterResult(second.labels, accepted, refused, second.forced, held=held)
-    return replace(_attach(result, uf, edges, weights, weak, set(held)) if weak else result,
-                   held=held)
+        refused[RuleId.MIDDLE_NAME.value] = len(middle_named)
+    for rule, records in households.items():
+        if records - doubtful:
+            refused[rule.value] = len(records - doubtful)
+    result = ClusterResult(second.labels, accepted, refused, second.forced, held=held,
+                           state=uf)
+    return _attach(result, edges, weights, weak, set(held), config) if weak else result
 
 
 def _through_contacts(
@@ -203,7 +237,7 @@ def _through_contacts(
     record into his father's identity through its own name-and-address link. At ~1M
     records most wrongly merged Jr/Sr pairs went that way."""
     ends = edge_array(edges)
-    tied = ends[np.asarray(vias, dtype=np.int64) != 0]
+    tied = ends[(np.asarray(vias, dtype=np.int64) & VIA_EVIDENCE) != 0]
     if not len(tied):
         return held
     mask = _mask(len(facts), held)
@@ -288,36 +322,69 @@ def _regreedy(
 
 def _homonyms(
     facts: list[Facts],
-    homes: Sequence[int],
+    keys: NodeKeys,
     labels: list[int],
     uf: _UnionFind,
-    houses: Sequence[int] | None = None,
-    kin: tuple[Sequence[int], Sequence[int]] | None = None,
-) -> set[int]:
-    """Bare records under a name-and-address key the first pass shows two generations
-    share, or under a surname-and-address key it shows twins share.
+    config: LinkConfig,
+) -> dict[RuleId, set[int]]:
+    """The records each household rule holds (a record counts under the first):
 
-    With ``kin`` (a name key and an address key per record), a household of two
-    generations under one name reaches further: a bare record with that name at any
-    address either of them has lived at is held too (a son's old phone line billed to
-    the family home his father left)."""
-    held: set[int] = set()
+    - ``homonym``: bare records under a name-and-address key the first pass shows two
+      generations share;
+    - ``twins``: bare records under a surname-and-address key the first pass shows
+      twins share, whose given name fits both twins (:func:`_twin_doubts`);
+    - ``kin``: where two generations share a name, a bare record with that name at any
+      address either of them has lived at (a son's old phone line billed to the family
+      home his father left)."""
     lab = np.asarray(labels, dtype=np.int64)
+    on = config.rules
+    held: dict[RuleId, set[int]] = {}
     generations: list[tuple[int, list[int]]] = []  # (home key, roots) of two generations
-    for keys, two in ((homes, _two_people), (houses, _twins)):
-        if keys is None:
-            continue
-        key = np.asarray(keys, dtype=np.int64)
+    if keys.home is not None and on[RuleId.HOMONYM]:
+        key = np.asarray(keys.home, dtype=np.int64)
         groups = _clusters_under_keys(key, lab)
-        shared = {k for k, roots in groups if two(uf, roots)}
-        if two is _two_people:
-            generations = [(k, roots) for k, roots in groups if k in shared]
-        if shared:
-            under = np.flatnonzero(np.isin(key, np.fromiter(shared, dtype=np.int64)))
-            held |= {i for i in under.tolist() if facts[i].bare()}
-    if kin is not None and generations:
-        held |= _kin_households(facts, lab, np.asarray(homes, dtype=np.int64), generations,
-                                *kin)
+        generations = [(k, roots) for k, roots in groups
+                       if _two_people(uf, roots, config.homonym_years)]
+        if generations:
+            shared = np.fromiter((k for k, _ in generations), dtype=np.int64)
+            under = np.flatnonzero(np.isin(key, shared))
+            held[RuleId.HOMONYM] = {i for i in under.tolist() if facts[i].bare()}
+    if keys.house is not None and on[RuleId.TWINS]:
+        twins = _twin_doubts(facts, np.asarray(keys.house, dtype=np.int64), lab, uf)
+        held[RuleId.TWINS] = twins - held.get(RuleId.HOMONYM, set())
+    if (on[RuleId.KIN] and keys.home is not None and keys.name is not None
+            and keys.address is not None and generations):
+        kin = _kin_households(facts, lab, np.asarray(keys.home, dtype=np.int64),
+                              generations, keys.name, keys.address)
+        held[RuleId.KIN] = kin.difference(*held.values())
+    return {rule: records for rule, records in held.items() if records}
+
+
+def _twin_doubts(
+    facts: list[Facts], key: npt.NDArray[np.int64], lab: npt.NDArray[np.int64],
+    uf: _UnionFind,
+) -> set[int]:
+    """Bare records under a surname-and-address key where the first pass shows twins
+    (:func:`_twins`), whose given name fits two twins' clusters.
+
+    A bare MARY at the house of twins MARY and ANNA can only be MARY (the given-name
+    rule keeps her from ANNA); MARY's parents' bare records are none of the twins'
+    business. Only a record that could be either twin (an initial, a shared nickname)
+    is held."""
+    held: set[int] = set()
+    members = _groups_of(key)
+    for k, roots in _clusters_under_keys(key, lab):
+        pairs = [(a, b) for i, a in enumerate(roots) for b in roots[i + 1:]
+                 if _is_twin_pair(uf, a, b)]
+        if not pairs:
+            continue
+        for i in members(k).tolist():
+            if not facts[i].bare():
+                continue
+            fits = {r for r in {x for pair in pairs for x in pair}
+                    if facts[i].conflict(uf.facts[r], generation=False) is None}
+            if any(a in fits and b in fits for a, b in pairs):
+                held.add(i)
     return held
 
 
@@ -392,13 +459,13 @@ def _middle_named(
     for _, group in _clusters_under_keys(np.asarray(born, dtype=np.int64), lab):
         for host, rival in itertools.permutations(group, 2):
             mine, theirs = uf.facts[host].names, uf.facts[rival].names
-            middles = {x[3] for x in mine if x[3] is not None and len(x[3]) > 1}
-            if (not theirs or not any(n[0] in middles for n in mine)
+            middles = {x.middle for x in mine if x.middle is not None and len(x.middle) > 1}
+            if (not theirs or not any(n.first in middles for n in mine)
                     or uf.facts[host].conflict(uf.facts[rival]) is None):
                 continue
             unlike = [x for x in mine if not any(firsts_fit(x, y) for y in theirs)]
             names = {n for n in mine
-                     if n not in unlike and any(n[0] == x[3] for x in unlike)
+                     if n not in unlike and any(n.first == x.middle for x in unlike)
                      and not any(firsts_fit(n, x) for x in unlike)}
             if names:
                 held |= {i for i in members(host).tolist() if facts[i].names & names}
@@ -406,27 +473,30 @@ def _middle_named(
 
 
 def _years(facts: Facts) -> set[int]:
-    return {d[2] for d in facts.dobs if d[2] is not None}
+    return {d.year for d in facts.dobs if d.year is not None}
 
 
-def _twins(uf: _UnionFind, roots: list[int]) -> bool:
-    """Are two of these clusters born in one year with given names that cannot be one?"""
-    return any(
-        _years(uf.facts[a]) & _years(uf.facts[b])
-        and uf.facts[a].conflict(uf.facts[b]) == "given_name"
-        for i, a in enumerate(roots) for b in roots[i + 1:]
-    )
+def _is_twin_pair(uf: _UnionFind, a: int, b: int) -> bool:
+    """Are two clusters born in one year with given names that cannot be one?"""
+    return bool(_years(uf.facts[a]) & _years(uf.facts[b])
+                and uf.facts[a].conflict(uf.facts[b]) is RuleId.GIVEN_NAME)
 
 
-_KIN_RULES = frozenset({"dob", "suffix", "generation"})
+# Refusals that show two people of one household. ``generation`` among them: a
+# suffixed cluster beside an unsuffixed one that no birth date arbitrates is the
+# father-and-son case itself (without it, 1 -> 2 Jr/Sr pairs merged on the foreign
+# population; the bare records are held, not refused: an identifier or contact still
+# joins them). Not ``dob``: two birth dates no typo explains, less than the homonym
+# years apart, are a noisy date more often than a second generation (pseudopeople).
+_KIN_RULES = frozenset({RuleId.SUFFIX, RuleId.GENERATION})
 
 
-def _two_people(uf: _UnionFind, roots: list[int]) -> bool:
-    """Do two of these clusters belong to two generations (birth years
-    :data:`HOMONYM_YEARS` apart, or a suffix rule between them)?"""
-    years = [min(d[2] for d in uf.facts[r].dobs if d[2] is not None)
-             for r in roots if any(d[2] is not None for d in uf.facts[r].dobs)]
-    if years and max(years) - min(years) >= HOMONYM_YEARS:
+def _two_people(uf: _UnionFind, roots: list[int], years_apart: int) -> bool:
+    """Do two of these clusters belong to two generations (birth years ``years_apart``
+    apart, or a suffix or generation rule between them)?"""
+    years = [min(d.year for d in uf.facts[r].dobs if d.year is not None)
+             for r in roots if any(d.year is not None for d in uf.facts[r].dobs)]
+    if years and max(years) - min(years) >= years_apart:
         return True
     return any(uf.facts[a].conflict(uf.facts[b]) in _KIN_RULES
                for i, a in enumerate(roots) for b in roots[i + 1:])
@@ -458,16 +528,21 @@ def _ambiguous(
     doubtful = set()
     for r, o in zip(rec[near].tolist(), other[near].tolist(), strict=True):
         own = uf.facts[labels[r]]
-        if own.conflict(uf.facts[o]) is None:
+        why = own.conflict(uf.facts[o])
+        if why is None:
             continue  # the two clusters could merge: not mutually exclusive
+        if why is RuleId.GENERATION and not facts[r].bare():
+            # the clusters are kept apart only by what the rival lacks (a suffix or a
+            # birth date); the record has it, like its own cluster: nothing to doubt
+            continue
         # a generation refusal means "cannot tell which": that is ambiguity too
-        if facts[r].conflict(uf.facts[o], VIA_CONTACT) is None:
+        if facts[r].conflict(uf.facts[o], generation=False) is None:
             doubtful.add(r)
     return doubtful
 
 
 # why each must-link and each edge was refused (None: merged or already together)
-_Whys = tuple[list[str | None], list[str | None]]
+_Whys = tuple[list[RuleId | None], list[RuleId | None]]
 
 
 def _run(
@@ -480,7 +555,7 @@ def _run(
     must_whys = [uf.try_union(a, b, force=True) for a, b in must_links]
     # try_union inlined: most ends are roots or already in one cluster
     parent, find, union = uf.parent, uf.find, uf.union_roots
-    edge_whys: list[str | None] = []
+    edge_whys: list[RuleId | None] = []
     add = edge_whys.append
     for (a, b), via in zip(edges, vias, strict=True):
         ra = a if parent[a] == a else find(a)
@@ -492,8 +567,8 @@ def _run(
 def _result(
     uf: _UnionFind,
     ends: _Ints,
-    must_whys: list[str | None],
-    edge_whys: list[str | None],
+    must_whys: list[RuleId | None],
+    edge_whys: list[RuleId | None],
 ) -> ClusterResult:
     refused: Counter[str] = Counter()
     forced = 0
@@ -501,10 +576,10 @@ def _result(
         if why is None:
             forced += 1
         else:
-            refused["judgement"] += 1
+            refused[RuleId.JUDGEMENT.value] += 1  # only a judgement refuses a must-link
     for why in edge_whys:
         if why is not None:
-            refused["judgement" if why == "j" else why] += 1
+            refused[why.value] += 1
     labels = uf.labels()
     return ClusterResult(labels.tolist(), accepted_edges(labels, ends), dict(refused), forced)
 
@@ -526,12 +601,14 @@ def _tally(
     weights: Sequence[float] | None,
     weak: WeakEdges,
     excluded: set[int],
-) -> dict[int, dict[int, tuple[float, int]]]:
-    """small cluster -> other cluster -> (summed match weight, via bits of its edges)."""
+    max_size: int,
+) -> dict[int, list[Candidate]]:
+    """small cluster -> the other clusters its edges reach, with the summed match weight
+    and the via bits of those edges."""
     lab = np.asarray(labels, dtype=np.int64)
     roots, counts = np.unique(lab, return_counts=True)
     small = np.zeros(len(labels), dtype=bool)
-    small[roots[counts <= weak.max_size]] = True
+    small[roots[counts <= max_size]] = True
     out = np.zeros(len(labels), dtype=bool)
     out[list(excluded)] = True
     score: dict[int, dict[int, tuple[float, int]]] = {}
@@ -547,41 +624,107 @@ def _tally(
                 if small[s]:
                     total, bits = score.setdefault(s, {}).get(big, (0.0, 0))
                     score[s][big] = (total + w, bits | via)
-    return score
+    return {s: [Candidate(t, total, via) for t, (total, via) in targets.items()]
+            for s, targets in score.items()}
 
 
 def _attach(
     result: ClusterResult,
-    uf: _UnionFind,
     edges: Sequence[tuple[int, int]],
     weights: Sequence[float] | None,
     weak: WeakEdges,
     excluded: set[int],
+    config: LinkConfig,
 ) -> ClusterResult:
     """Attach each small cluster to the cluster its edges (strong and weak) point at.
 
-    The match weights of all edges between the two are summed; the small cluster joins
-    the best cluster when that sum reaches ``weak.min_weight``, no rule forbids it,
-    and no rival cluster the best one cannot merge with comes within ``weak.margin``.
-    Records held back as ambiguous or homonyms are never attached.
+    The match weights of all edges between the two are summed, and
+    :func:`attach_best` decides. Records held back as ambiguous or homonyms are never
+    attached.
     """
-    score = _tally(result.labels, edges, weights, weak, excluded)
-    attached = 0
-    for small in sorted(score, key=lambda r: -max(t for t, _ in score[r].values())):
-        ranked = sorted(score[small].items(), key=lambda kv: -kv[1][0])
-        best, (total, via) = ranked[0]
-        if total < weak.min_weight:
-            continue
-        rs, rb = uf.find(small), uf.find(best)
-        if rs == rb or uf.facts[rs].conflict(uf.facts[rb], via) is not None:
-            continue
-        if any(t >= total - weak.margin and uf.facts[rb].conflict(uf.facts[uf.find(o)])
-               is not None for o, (t, _) in ranked[1:]):
-            continue
-        if uf.try_union(rs, rb, via=via) is None:
-            attached += 1
+    if not config.attach or result.state is None:
+        return result
+    candidates = _tally(result.labels, edges, weights, weak, excluded, config.attach_max_size)
+    attached = attach_best(result.state, candidates, weak.min_weight, config)
     if not attached:
         return result
-    final = uf.labels()
-    return ClusterResult(final.tolist(), accepted_edges(final, edge_array(edges)), result.refused,
-                         result.forced, attached)
+    final = result.state.labels()
+    return replace(result, labels=final.tolist(),
+                   accepted=accepted_edges(final, edge_array(edges)), attached=attached)
+
+
+def _rival(mine: Facts, best: Facts, other: Facts, via: int) -> bool:
+    """Is ``other`` a rival to ``best`` for ``mine``: a cluster ``best`` cannot merge
+    with, that ``mine`` could join?
+
+    Missing is not different: where only a suffix or birth date that ``other`` lacks
+    keeps it from ``best`` (the generation rule), and ``mine`` has one, ``other`` is no
+    rival."""
+    why = best.conflict(other)
+    if why is None or (why is RuleId.GENERATION and not mine.bare()):
+        return False
+    return mine.conflict(other, via, generation=False) is None
+
+
+class Candidate(NamedTuple):
+    """A cluster a small cluster could join, and how well it fits."""
+
+    target: int  # a record of that cluster (its label)
+    score: float  # combined evidence, bits
+    via: int  # VIA_* bits the evidence agrees on
+
+
+# the clusters' state: a union-find whose roots carry each cluster's facts
+ClusterState = _UnionFind
+
+
+def state_of(facts: list[Facts], labels: Sequence[int]) -> ClusterState:
+    """The union-find of clusters given by ``labels`` (each label a member index)."""
+    uf = _UnionFind(facts)
+    for i, label in enumerate(labels):
+        if i != label:
+            ra, rb = uf.find(label), uf.find(i)
+            if ra != rb:
+                uf.merge(ra, rb)
+    return uf
+
+
+def attach_best(
+    uf: ClusterState,
+    candidates: Mapping[int, Sequence[Candidate]],
+    min_weight: float,
+    config: LinkConfig,
+) -> int:
+    """Join small clusters to the cluster that fits them best; return how many joined.
+
+    The one "best unless a rival is close" decision of both attach passes (summed
+    pairwise weights, :func:`_attach`; whole-identity scores,
+    :func:`idgraph.link.fragments.join_fragments`). Strongest small clusters first,
+    each joins its best candidate when that scores ``min_weight`` or more, no rule
+    forbids the merge, and (rule ``rival``) no rival cluster that the best one cannot
+    merge with scores within ``config.ambiguity_margin`` bits.
+    """
+    margin = config.ambiguity_margin
+    rival_on = config.rules[RuleId.RIVAL]
+    moved = 0
+    order = sorted(candidates, key=lambda s: (-max(c.score for c in candidates[s]), s))
+    for small in order:
+        rs = uf.find(small)
+        ranked = sorted(((c.score, uf.find(c.target), c.via) for c in candidates[small]),
+                        key=lambda c: (-c[0], c[1]))
+        ranked = [c for c in ranked if c[1] != rs]
+        if not ranked:
+            continue
+        total, rb, via = ranked[0]
+        if total < min_weight:
+            continue
+        mine, theirs = uf.facts[rs], uf.facts[rb]
+        if mine.conflict(theirs, via) is not None:
+            continue
+        if rival_on and any(t >= total - margin and ro != rb
+                            and _rival(mine, theirs, uf.facts[ro], v)
+                            for t, ro, v in ranked[1:]):
+            continue  # a rival the best one cannot merge with: cannot tell which
+        uf.merge(rs, rb)
+        moved += 1
+    return moved

@@ -12,8 +12,9 @@ edges counts once (missing values count nothing), plus the prior once: the score
 pair would get if one record carried the identity's best-matching values. A fragment
 joins the best cluster when that score reaches the threshold's match weight, the
 cannot-link rules allow it, and no rival cluster the best one cannot merge with comes
-within :data:`AMBIGUITY_MARGIN` bits. Records the clustering held back (ambiguous,
-household homonyms) are never moved, and nothing joins a cluster through them.
+within ``LinkConfig.ambiguity_margin`` bits (rule ``rival``). Records the clustering held
+back (ambiguous, household homonyms) are never moved, and nothing joins a cluster
+through them.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from idgraph.link.cluster import AMBIGUITY_MARGIN
+from idgraph.link.cluster import Candidate, ClusterState, attach_best, state_of
+from idgraph.link.config import LinkConfig
 from idgraph.link.constraints import Facts
 from idgraph.store import Store
-
-# Fragments up to this many records are scored against the identities around them.
-MAX_FRAGMENT = 3
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,8 @@ class FragmentScore:
 
 
 def score_fragments(store: Store, labels: Sequence[int], held: set[int], n_comparisons: int,
-                    prior_weight: float,
-                    floor: float = -math.inf) -> dict[int, list[FragmentScore]]:
+                    prior_weight: float, floor: float = -math.inf,
+                    max_fragment: int = 3) -> dict[int, list[FragmentScore]]:
     """fragment label -> its candidate targets scoring ``floor`` or more, best first.
 
     Reads ``__idg_edges`` (``cw``: per-comparison weights, NULL where a value is
@@ -76,7 +75,7 @@ def score_fragments(store: Store, labels: Sequence[int], held: set[int], n_compa
                 SELECT d.s, d.c, CAST(? AS DOUBLE) + ({best}) AS score,
                        bit_or(d.via) AS via
                 FROM d JOIN sizes ON sizes.label = d.s
-                WHERE sizes.n <= {MAX_FRAGMENT}
+                WHERE sizes.n <= {int(max_fragment)}
                 GROUP BY d.s, d.c
                 HAVING NOT bool_or(d.held))
             WHERE score >= ?""", params=[prior_weight, floor]).to_arrow_table()
@@ -95,59 +94,17 @@ def join_fragments(
     facts: list[Facts],
     candidates: dict[int, list[FragmentScore]],
     min_weight: float,
-    margin: float = AMBIGUITY_MARGIN,
+    config: LinkConfig | None = None,
+    state: ClusterState | None = None,
 ) -> tuple[list[int], int]:
-    """Move fragments into their best cluster where the rules allow; return the new
-    labels and how many fragments moved. Strongest fragments first."""
-    involved = set(candidates) | {f.target for fs in candidates.values() for f in fs}
-    lab = np.asarray(labels, dtype=np.int64)
-    rows = np.flatnonzero(np.isin(lab, np.fromiter(involved, dtype=np.int64)))
-    members: dict[int, list[int]] = {}
-    for i, label in zip(rows.tolist(), lab[rows].tolist(), strict=True):
-        members.setdefault(label, []).append(i)
-    cluster_facts: dict[int, Facts] = {}
-
-    def facts_of(label: int) -> Facts:
-        if label not in cluster_facts:
-            merged = Facts()
-            for i in members.get(label, []):
-                merged.absorb(facts[i])
-            if members.get(label):
-                first = facts[members[label][0]]
-                merged.ssn_tolerance, merged.generations = first.ssn_tolerance, first.generations
-            cluster_facts[label] = merged
-        return cluster_facts[label]
-
-    parent: dict[int, int] = {}
-
-    def find(label: int) -> int:
-        while parent.get(label, label) != label:
-            label = parent[label]
-        return label
-
-    moved = 0
-    order = sorted(candidates, key=lambda s: (-candidates[s][0].score, s))
-    for s in order:
-        if find(s) != s:
-            continue  # already absorbed into another fragment's move
-        cands = [f for f in candidates[s] if find(f.target) != s]
-        if not cands:
-            continue
-        top = cands[0]
-        target = find(top.target)
-        if top.score < min_weight:
-            continue
-        mine, theirs = facts_of(s), facts_of(target)
-        if mine.conflict(theirs, top.via) is not None:
-            continue
-        if any(other.score >= top.score - margin and find(other.target) != target
-               and theirs.conflict(facts_of(find(other.target))) is not None
-               for other in cands[1:]):
-            continue  # a rival the best one cannot merge with: cannot tell which
-        parent[s] = target
-        theirs.absorb(mine)
-        moved += 1
+    """Move fragments into their best cluster where the rules allow
+    (:func:`~idgraph.link.cluster.attach_best`); return the new labels and how many
+    fragments moved. ``state`` is the clustering's union-find for these labels (built
+    from ``labels`` when not given)."""
+    uf = state if state is not None else state_of(facts, labels)
+    moved = attach_best(
+        uf, {s: [Candidate(f.target, f.score, f.via) for f in fs] for s, fs in candidates.items()},
+        min_weight, config or LinkConfig())
     if not moved:
         return labels, 0
-    roots = {label: find(label) for label in parent}
-    return [roots.get(label, label) for label in labels], moved
+    return uf.labels().tolist(), moved

@@ -260,6 +260,24 @@ def comparisons() -> list[dict[str, Any]]:
     ]
 
 
+# When does one record carry what a comparison compares (both records must, or the pair
+# falls in the comparison's null level)? Training draws random pairs for u among such
+# records when they are few (see :func:`idgraph.link.train.estimate_u`).
+RECORD_KNOWN: Final[dict[str, str]] = {
+    "first_name": "first_name IS NOT NULL",
+    "middle_name": "middle_name IS NOT NULL",
+    "last_name": "last_name IS NOT NULL",
+    "dob": "birth_year IS NOT NULL",
+    "sex": "sex IS NOT NULL",
+    "address": "(street IS NOT NULL OR zip IS NOT NULL)",
+    "phone": "phone IS NOT NULL",
+    "email": "email IS NOT NULL",
+    "ssn": "ssn IS NOT NULL",
+    "dl_key": "dl_key IS NOT NULL",
+    "plate": "plate IS NOT NULL",
+}
+
+
 # Candidate pairs: a pair is scored when any rule holds (OR of the rules).
 # Birth years that could belong to one person (as ``constraints.dobs_compatible`` has
 # it: unknown, a year apart, or a one-digit slip within the decade). Namesakes born
@@ -303,6 +321,13 @@ BLOCKING_RULES: Final[tuple[str, ...]] = (
     "AND l.birth_year = r.birth_year",
     "l.first_name_canon = r.first_name_canon AND l.last_name_phonetic = r.last_name_phonetic "
     "AND l.birth_year = r.birth_year",
+    # one address, the names read the other way round by sound (NAVARRETE DAVE at the
+    # house of DAVE NAVARRETE, a compound surname cut differently): one rule per direction,
+    # so each is a plain hash join on four keys (an OR would join on the address alone)
+    "l.house_number = r.house_number AND l.street = r.street AND l.zip = r.zip "
+    "AND l.first_name_phonetic = r.last_name_phonetic",
+    "l.house_number = r.house_number AND l.street = r.street AND l.zip = r.zip "
+    "AND l.last_name_phonetic = r.first_name_phonetic",
 )
 
 def blocking_rules(dates_of_birth: bool = True) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import jellyfish
 import numpy as np
@@ -29,14 +29,23 @@ from splink import DuckDBAPI
 
 from idgraph.link.blocking import BLOCKED_PAIRS, Blocking
 from idgraph.link.cluster import (
-    AMBIGUITY_MARGIN,
+    ClusterInput,
     ClusterResult,
+    NodeKeys,
     WeakEdges,
     accepted_edges,
     cluster,
     edge_array,
 )
-from idgraph.link.constraints import VIA_CONTACT, VIA_ID, Constraints, Facts, column_facts
+from idgraph.link.config import LinkConfig, RuleId
+from idgraph.link.constraints import (
+    VIA_CONTACT,
+    VIA_ID,
+    VIA_NAME_SWAP,
+    Constraints,
+    Facts,
+    column_facts,
+)
 from idgraph.link.evidence import comparison_names, evidence_sql, level_labels, weights_sql
 from idgraph.link.fragments import join_fragments, score_fragments
 from idgraph.link.ids import LineageEvent, assign_ids
@@ -57,10 +66,10 @@ from idgraph.store import Store
 
 Progress = Callable[[str], None]
 EDGE_FLOOR = 0.5  # link_edges keeps pairs from here up
-# Pairs from here up are kept after scoring: weak evidence still counts when a
-# fragment is scored against a whole identity (:mod:`idgraph.link.fragments`).
-PREDICT_FLOOR = 0.01
-WEAK_FLOOR = 0.5  # edges from here to the threshold feed the pairwise attach pass
+# Pairs from LinkConfig.predict_floor up are kept after scoring: weak evidence still
+# counts when a fragment is scored against a whole identity
+# (:mod:`idgraph.link.fragments`); edges from LinkConfig.weak_floor to the threshold feed
+# the pairwise attach pass.
 
 
 @dataclass(frozen=True)
@@ -120,23 +129,17 @@ def _via_sql(model: dict[str, Any], alias: str = "p") -> str:
                  for g, label in labels[n].items() if label == "exact"]
         return " OR ".join(exact) or "false"
 
+    swapped = [f"{alias}.gamma_first_name = {g}"
+               for g, label in labels.get("first_name", {}).items()
+               if label == "given and surname swapped"]
     return (f"(CASE WHEN {agree(('ssn', 'dl_key'))} THEN {VIA_ID} ELSE 0 END"
-            f" + CASE WHEN {agree(('phone', 'email'))} THEN {VIA_CONTACT} ELSE 0 END)")
+            f" + CASE WHEN {agree(('phone', 'email'))} THEN {VIA_CONTACT} ELSE 0 END"
+            f" + CASE WHEN {' OR '.join(swapped) or 'false'} THEN {VIA_NAME_SWAP} ELSE 0 END)")
 
 
-class NodeKeys(NamedTuple):
-    """Per record, the household keys of the clustering rules (-1 where a part is
-    missing). They only ever compare for equality, so they are numbered by Arrow
-    dictionary codes rather than ranked by SQL window sorts over a million strings."""
-
-    home: list[int]  # given-name sound, surname sound, house + street
-    house: list[int]  # surname sound, house + street
-    name: list[int]  # given-name sound, first two surname sounds
-    address: list[int]  # house + street
-    born: list[int]  # surname sound, full date of birth
-
-
-def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts], NodeKeys]:
+def _load_nodes(
+    store: Store, rules: Constraints, off: frozenset[RuleId] = frozenset()
+) -> tuple[list[str], list[Facts], NodeKeys]:
     """Record ids (in index order), their facts, and their household keys."""
     nodes = f"""SELECT record_id, ssn, dl_key,
                suffix, dob_day, dob_month, birth_year, first_name, first_name_canon,
@@ -164,7 +167,7 @@ def _load_nodes(store: Store, rules: Constraints) -> tuple[list[str], list[Facts
         col["ssn"], col["dl_key"], col["suffix"],
         (col["dob_day"], col["dob_month"], col["birth_year"]), rules,
         (col["first_name"], col["first_name_canon"], col["first_name_phonetic"],
-         col["middle_name"]))
+         col["middle_name"]), off)
     has_address = table.column("has_address").to_numpy()
     has_last = table.column("has_last").to_numpy()
     has_first = table.column("has_first").to_numpy()
@@ -235,8 +238,8 @@ def _apply_judgements(
         if verdict is Verdict.SAME:
             must.append((index[a], index[b]))
         elif verdict is Verdict.DIFFERENT:
-            facts[index[a]].keys[f"j:{k}"] = "l"
-            facts[index[b]].keys[f"j:{k}"] = "r"
+            facts[index[a]].keys[(RuleId.JUDGEMENT, str(k))] = "l"
+            facts[index[b]].keys[(RuleId.JUDGEMENT, str(k))] = "r"
     return must
 
 
@@ -252,6 +255,7 @@ def resolve(
     store: Store,
     settings: Settings,
     progress: Progress | None = None,
+    config: LinkConfig | None = None,
     *,
     constraints: Constraints | None = None,
     retrain: bool = False,
@@ -260,9 +264,11 @@ def resolve(
     say = progress or (lambda _msg: None)
     ensure_tables(store)
     started, t0 = _now(), time.perf_counter()
-    threshold = settings.match_threshold
+    config = config or LinkConfig()
+    threshold = (settings.match_threshold if config.match_threshold is None
+                 else config.match_threshold)
     n = prepare_input(store)
-    rules = constraints or Constraints()
+    rules = constraints or Constraints(ssn_typo_tolerance=config.ssn_typo_tolerance)
     # candidate pairs, made while the model trains
     blocking = Blocking(store, rules=blocking_rules(rules.dates_of_birth))
     try:
@@ -275,21 +281,22 @@ def resolve(
     say(f"{blocking.result():,} candidate pairs to score")
     times = {"train": time.perf_counter() - t0}
     say("predicting pairwise match probabilities")
-    _predict(store, model.model, min(PREDICT_FLOOR, EDGE_FLOOR, threshold))
+    _predict(store, model.model, min(config.predict_floor, EDGE_FLOOR, threshold))
     times["predict"] = time.perf_counter() - t0 - sum(times.values())
     say("clustering under cannot-link constraints")
     with _gc_paused():
-        ids, facts, keys = _load_nodes(store, rules)
+        ids, facts, keys = _load_nodes(store, rules, config.off())
         must = _apply_judgements(store, ids, facts)
         eids, edges, weights, via = _edges(store, threshold)
-        _, low_edges, low_weights, low_via = _edges(store, WEAK_FLOOR, threshold)
+        _, low_edges, low_weights, low_via = _edges(store, config.weak_floor, threshold)
         weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
-        result = cluster(facts, edges, must, weights, via=via, homes=keys.home, weak=weak,
-                         houses=keys.house, kin=(keys.name, keys.address), born=keys.born)
-        if rules.dates_of_birth and rules.strong_identifiers:
+        result = cluster(ClusterInput(facts, edges, weights, via, must, keys, weak), config)
+        if rules.dates_of_birth and rules.strong_identifiers and config.join_fragments:
             # best levels across an identity are only safe with the rules that tell
             # namesakes apart (off on FEBRL, whose generator garbles those fields)
-            result = _join_fragments(store, model.model, facts, edges, result, threshold)
+            result = _join_fragments(store, model.model, facts, edges, result, threshold,
+                                     config)
+        result = replace(result, state=None)  # the clusters' facts are no longer needed
         clusters = _groups(ids, result)
         members = store.con.sql(
             "SELECT record_id, identity_id FROM identity_members").to_arrow_table()
@@ -301,7 +308,7 @@ def resolve(
         say("writing identities")
         run_id = "R-" + started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         summary = _write(store, run_id, started, threshold, model.model_id, n,
-                         (eids, result), (clusters, identity_ids, events))
+                         (eids, result), (clusters, identity_ids, events), config)
     times["write"] = time.perf_counter() - t0 - sum(times.values())
     return ResolveSummary(**{**summary.__dict__, "seconds": times})
 
@@ -313,14 +320,16 @@ def _join_fragments(
     edges: list[tuple[int, int]],
     result: ClusterResult,
     threshold: float,
+    config: LinkConfig,
 ) -> ClusterResult:
     """Score small clusters against whole identities and join them where it is clear."""
     candidates = score_fragments(store, result.labels, set(result.held),
                                  len(comparison_names(model)),
                                  _weight(float(model["probability_two_random_records_match"])),
-                                 floor=_weight(threshold) - AMBIGUITY_MARGIN)
+                                 floor=_weight(threshold) - config.ambiguity_margin,
+                                 max_fragment=config.max_fragment)
     labels, moved = join_fragments(result.labels, facts, candidates, _weight(threshold),
-                                   AMBIGUITY_MARGIN)
+                                   config, result.state)
     if not moved:
         return result
     accepted = accepted_edges(np.asarray(labels, dtype=np.int64), edge_array(edges))
@@ -371,6 +380,7 @@ def _write(
     n: int,
     clustered: tuple[list[int], ClusterResult],
     identities: tuple[list[list[str]], list[str], list[LineageEvent]],
+    config: LinkConfig,
 ) -> ResolveSummary:
     eids, result = clustered
     clusters, identity_ids, events = identities
@@ -389,7 +399,7 @@ def _write(
                              len(clusters), result.refused, lineage_counts)
     detail = {"refused": result.refused, "forced": result.forced, "attached": result.attached,
               "lineage": lineage_counts,
-              "n_accepted": summary.n_accepted}
+              "n_accepted": summary.n_accepted, "config": config.to_dict()}
     lineage = pa.table({
         "identity_id": pa.array([e.identity_id for e in events], pa.string()),
         "event": pa.array([e.event for e in events], pa.string()),

@@ -12,7 +12,9 @@ import hashlib
 import inspect
 import json
 import logging
-from collections.abc import Callable, Iterator
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from idgraph.link.model import (
     DETERMINISTIC_RULES,
     INPUT_SQL,
     INPUT_TABLE,
+    RECORD_KNOWN,
     TRAINING_RULES,
     settings_dict,
 )
@@ -181,6 +184,21 @@ def train(
 
     ``prepared``: the caller has just built the input table (rebuilding it costs
     ~12 s at 1M records)."""
+    model, detail = fit(store, max_pairs=max_pairs, seed=seed, progress=progress,
+                        sample=sample, prepared=prepared)
+    return save_model(store, model, detail)
+
+
+def fit(
+    store: Store,
+    *,
+    max_pairs: float = 1e6,
+    seed: int = 42,
+    progress: Progress | None = None,
+    sample: int = TRAIN_SAMPLE,
+    prepared: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The trained model dict and a description of the run, not saved (see :func:`train`)."""
     ensure_tables(store)
     say = progress or (lambda _msg: None)
     n = (int(one(store, f"SELECT count(*) FROM {INPUT_TABLE}")) if prepared
@@ -197,17 +215,29 @@ def train(
             list(DETERMINISTIC_RULES), recall=0.8
         )
         say("estimating u by random sampling")
-        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+        u_levels = estimate_u(store, max_pairs, seed)
+        linker = build_linker(store, _with_u(linker.misc.save_model_to_json(), u_levels),
+                              SAMPLE_TABLE)
         sessions = 0
         for rule in TRAINING_RULES:
             say(f"EM on {rule}")
+            before = linker.misc.save_model_to_json()
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, estimate_without_term_frequencies=True
                 )
                 sessions += 1
+                # floored before the next session: a ``different`` level at m ~ 0 would
+                # give its pairs a posterior of 0 there, and a level seen only in such
+                # pairs an m of 0.0, which Splink refuses (the whole session was lost)
+                trained = linker.misc.save_model_to_json()
+                if floor_contact_m(trained):
+                    linker = build_linker(store, trained, SAMPLE_TABLE)
             except Exception as exc:  # a training rule that finds no pairs is not fatal
                 say(f"skipped EM on {rule}: {exc}")
+                # a session that fails half-way has already written some of its values
+                # (a prior of 0.53 instead of 1.6e-4 was seen): start again from before
+                linker = build_linker(store, before, SAMPLE_TABLE)
         if used_labels:
             say(f"estimating m from {n_labels} judged pairs")
             linker.training.estimate_m_from_pairwise_labels("__idg_labels")
@@ -218,7 +248,172 @@ def train(
                   "labels": n_labels, "labels_used": used_labels, "max_pairs": max_pairs,
                   "seed": seed, "filled": filled}
         linker.table_management.delete_tables_created_by_splink_from_db()
-    return save_model(store, model, detail)
+    return model, detail
+
+
+# Random pairs for u are drawn independently, pair by pair. Splink's random sampling
+# takes every pair among a random subset of records (1e6 pairs are all pairs of ~1,400
+# records), so its counts cluster by person: a rare level (a surname swapped with the
+# given name, the same house on a similar street) was seen a handful of times and its
+# weight moved by up to 2 bits from one seed to the next on a 3,000-person population.
+U_PAIRS: Final = "__idg_u_pairs"
+# A level seen in fewer random pairs than this gets u = U_MIN_COUNT / pairs (both values
+# known): a count that small is mostly luck (an email agreeing by chance in 0 or 3 of
+# the ~50k pairs with two emails moved its weight 6 bits between seeds), and the bound
+# can only understate the level's weight. At 30 the count's own noise is ~0.26 bits.
+U_MIN_COUNT: Final = 30
+
+
+def _draws_sql(tag: str, known: str, pairs: int, seed: int) -> str:
+    """``pairs`` random pairs of the training sample's records where ``known`` holds,
+    each drawn independently (a pair of one record with itself is dropped)."""
+    return f"""SELECT '{tag}' AS match_key, least(l.uid, r.uid) AS join_key_l,
+               greatest(l.uid, r.uid) AS join_key_r
+        FROM (SELECT hash(i, {int(seed)}, '{tag}l') % n.n AS a,
+                     hash(i, {int(seed)}, '{tag}r') % n.n AS b
+              FROM range({int(pairs)}) AS t(i),
+                   (SELECT count(*) AS n FROM {SAMPLE_TABLE} WHERE {known}) AS n) AS d
+        JOIN (SELECT row_number() OVER (ORDER BY uid) - 1 AS k, uid FROM {SAMPLE_TABLE}
+              WHERE {known}) AS l ON l.k = d.a
+        JOIN (SELECT row_number() OVER (ORDER BY uid) - 1 AS k, uid FROM {SAMPLE_TABLE}
+              WHERE {known}) AS r ON r.k = d.b
+        WHERE d.a <> d.b"""
+
+
+def estimate_u(store: Store, max_pairs: float, seed: int) -> dict[str, dict[int, float]]:
+    """u of every non-null level (comparison -> gamma -> share of the random pairs
+    where both values are known that fall in that level), from ``max_pairs`` pairs of
+    the training sample drawn independently with ``seed``. A comparison whose values
+    few records carry (an email, a licence) would be known in few of those pairs: it
+    gets its own ``max_pairs / 10`` pairs drawn among the records that carry it. A rare
+    level's count is raised to :data:`U_MIN_COUNT`. A comparison never known on both
+    sides is left out (:func:`fill_unobserved` gives it a u)."""
+    pairs = int(max_pairs)
+    own_pairs = max(pairs // 10, 1)
+    n = int(one(store, f"SELECT count(*) FROM {SAMPLE_TABLE}"))
+    carried = store.fetchall("SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE {cond})" for cond in RECORD_KNOWN.values())
+        + f" FROM {SAMPLE_TABLE}")[0]
+    tag_of: dict[str, str] = {}
+    parts = [_draws_sql("all", "true", pairs, seed)]
+    for name, cond, count in zip(RECORD_KNOWN, RECORD_KNOWN.values(), carried, strict=True):
+        tag_of[name] = "all"
+        if int(count) >= 2 and (int(count) / n) ** 2 * pairs < own_pairs:
+            tag_of[name] = name
+            parts.append(_draws_sql(name, cond, own_pairs, seed))
+    store.execute(f"CREATE OR REPLACE TABLE {U_PAIRS} AS " + "\nUNION ALL\n".join(parts))
+    placeholder = json.loads(json.dumps(settings_dict()))  # levels share dicts (_ELSE)
+    for comp in placeholder["comparisons"]:
+        for level in comp["comparison_levels"]:
+            if not level.get("is_null_level"):
+                level["m_probability"] = level["u_probability"] = 0.5
+                level.pop("tf_adjustment_column", None)
+    out: dict[str, dict[int, float]] = {}
+    with levels_without_values() as levels_only:
+        linker = build_linker(store, placeholder, SAMPLE_TABLE, keep_values=not levels_only)
+        linker.table_management.register_blocked_pairs_for_predict(
+            DuckDBAPI(connection=store.con).register(U_PAIRS))
+        pred = linker.inference.predict(warning_mode="never")
+        for comp in placeholder["comparisons"]:
+            name = comp["output_column_name"]
+            rows = store.fetchall(
+                f"SELECT gamma_{name}, count(*) FROM {pred.physical_name} "
+                f"WHERE gamma_{name} <> -1 AND match_key = ? GROUP BY 1",
+                [tag_of.get(name, "all")])
+            known = sum(int(r[1]) for r in rows)
+            if not known:
+                continue
+            seen = {int(g): int(c) for g, c in rows}
+            levels = sum(1 for lv in comp["comparison_levels"] if not lv.get("is_null_level"))
+            out[name] = {g: max(seen.get(g, 0), U_MIN_COUNT) / known for g in range(levels)}
+        linker.table_management.delete_tables_created_by_splink_from_db()
+    store.execute(f"DROP TABLE IF EXISTS {U_PAIRS}")
+    for name, (column, gamma) in _exact_levels(placeholder).items():
+        exact = _exact_u(store, column, RECORD_KNOWN[name])
+        if exact is not None:
+            out.setdefault(name, {})[gamma] = exact
+    return out
+
+
+_EQUAL = re.compile(r"^(\w+)_l = \1_r$")
+
+
+def _exact_levels(model: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    """Comparisons whose strictest level is one column's equality: name -> (column,
+    gamma). Not the licence: its null level also holds numbers of two states."""
+    found: dict[str, tuple[str, int]] = {}
+    for comp in model["comparisons"]:
+        name = comp["output_column_name"]
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        match = _EQUAL.match(levels[0]["sql_condition"]) if levels else None
+        if match and name in RECORD_KNOWN and name != "dl_key":
+            found[name] = (match.group(1), len(levels) - 1)
+    return found
+
+
+def _exact_u(store: Store, column: str, known: str) -> float | None:
+    """Share of all pairs of the training sample's records that carry the comparison
+    (``known``) whose ``column`` is equal: counted from the values, not sampled. (A
+    shared email is ~2 in a million pairs: 1e5 sampled pairs see none, and a count
+    raised to :data:`U_MIN_COUNT` understated its weight by 7 bits.) Never below one
+    pair in all pairs; None when fewer than two records carry it."""
+    row = store.fetchall(
+        f"""SELECT sum(n * (n - 1)), (SELECT count(*) FROM {SAMPLE_TABLE} WHERE {known})
+        FROM (SELECT count(*) AS n FROM {SAMPLE_TABLE}
+              WHERE {known} AND {column} IS NOT NULL GROUP BY {column})""")[0]
+    holders = int(row[1])
+    if holders < 2:
+        return None
+    pairs = holders * (holders - 1)
+    return max(float(row[0] or 0), 2.0) / pairs
+
+
+def _with_u(model: dict[str, Any], u_levels: dict[str, dict[int, float]]) -> dict[str, Any]:
+    """The model with the estimated u of each level (Splink numbers the non-null levels
+    from the strictest, n - 1, down to 0)."""
+    for comp in model["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        found = u_levels.get(comp["output_column_name"], {})
+        for gamma, level in zip(range(len(levels) - 1, -1, -1), levels, strict=True):
+            if gamma in found:
+                level["u_probability"] = found[gamma]
+    return model
+
+
+def level_weights(model: dict[str, Any]) -> dict[str, float]:
+    """Match weight (log2 m/u, bits) of every non-null level: "comparison: label"."""
+    weights: dict[str, float] = {}
+    for comp in model["comparisons"]:
+        for level in comp["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if _unset(m) or _unset(u) or not float(m) or not float(u):
+                continue
+            name = f"{comp['output_column_name']}: {level['label_for_charts']}"
+            weights[name] = math.log2(float(m) / float(u))
+    return weights
+
+
+def weight_spread(
+    store: Store, seeds: Sequence[int] = (1, 2, 3, 4, 5), *, sample: int = TRAIN_SAMPLE,
+    max_pairs: float = 1e6, progress: Progress | None = None,
+) -> dict[str, tuple[float, float]]:
+    """(lowest, highest) match weight of every level over models trained with each seed
+    (a seed picks the training sample and the u sample); nothing is saved."""
+    prepare_input(store)
+    runs = [level_weights(fit(store, seed=s, sample=sample, max_pairs=max_pairs,
+                              prepared=True, progress=progress)[0]) for s in seeds]
+    return {name: (min(r[name] for r in runs if name in r),
+                   max(r[name] for r in runs if name in r))
+            for name in dict.fromkeys(k for r in runs for k in r)}
+
+
+def format_spread(spread: dict[str, tuple[float, float]]) -> str:
+    """One line per level: lowest and highest weight and their difference, widest first."""
+    rows = sorted(spread.items(), key=lambda kv: kv[1][0] - kv[1][1])
+    return "\n".join(f"{name:<62} {lo:7.2f} {hi:7.2f}  spread {hi - lo:5.2f} bits"
+                      for name, (lo, hi) in rows)
 
 
 # m of an ``exact`` level EM never saw among its candidate matches (licence or plate
@@ -271,17 +466,38 @@ CONTACT_COMPARISONS: Final = ("phone", "email")
 CONTACT_DIFFERENT_M_FLOOR: Final = 0.05
 
 
+# Any other ``different`` level: where the training blocks hold no matched pair that
+# disagrees (no middle name that differs in a small population), EM drives m to ~1e-20
+# and the weight to -40..-80 bits, a different number each seed (-39 to -50 for middle
+# names over five seeds at 1,500 people). The floor makes it -10 bits: still decisive,
+# and the same every time. A different SSN or licence number stays a veto (-40 bits),
+# the same veto every time.
+DIFFERENT_M_FLOOR: Final = 0.001
+IDENTIFIER_COMPARISONS: Final = ("ssn", "dl_key")
+IDENTIFIER_DIFFERENT_M_FLOOR: Final = 1e-12
+
+
+def _different_m_floor(comparison: str) -> float:
+    if comparison in CONTACT_COMPARISONS:
+        return CONTACT_DIFFERENT_M_FLOOR
+    if comparison in IDENTIFIER_COMPARISONS:
+        return IDENTIFIER_DIFFERENT_M_FLOOR
+    return DIFFERENT_M_FLOOR
+
+
 def floor_contact_m(model: dict[str, Any]) -> list[str]:
     """Raise m of the ``different`` level of phone and email to at least
-    :data:`CONTACT_DIFFERENT_M_FLOOR`, in place; return what was raised."""
+    :data:`CONTACT_DIFFERENT_M_FLOOR`, of SSN and licence to at least
+    :data:`IDENTIFIER_DIFFERENT_M_FLOOR` and of every other comparison to at least
+    :data:`DIFFERENT_M_FLOOR`, in place; return what was raised."""
     raised = []
     for comp in model["comparisons"]:
-        if comp["output_column_name"] not in CONTACT_COMPARISONS:
-            continue
+        floor = _different_m_floor(comp["output_column_name"])
         for level in comp["comparison_levels"]:
             if (level.get("label_for_charts") == "different" and not level.get("is_null_level")
-                    and float(level["m_probability"]) < CONTACT_DIFFERENT_M_FLOOR):
-                level["m_probability"] = CONTACT_DIFFERENT_M_FLOOR
+                    and not _unset(level.get("m_probability"))
+                    and float(level["m_probability"]) < floor):
+                level["m_probability"] = floor
                 raised.append(f"{comp['output_column_name']}: different (m floor)")
     return raised
 

@@ -9,17 +9,26 @@ Decisions (tested in tests/normalize/test_addresses.py):
 * Units use Publication 28 secondary designators (APARTMENT -> APT, SUITE -> STE).
   A bare number or "#4" has no designator, and becomes "UNIT 4".
 * ZIP is ZIP5. "62704-1234" and "627041234" -> "62704"; four digits are a ZIP whose
-  leading zero a spreadsheet dropped ("2134" -> "02134"); anything else raises.
+  leading zero a spreadsheet dropped ("2134" -> "02134"); a letter O, I or L typed
+  for a digit is read as that digit ("0O123" -> "00123"); anything else raises.
+  "00000" is a placeholder (a simulator's or a form's "no ZIP"), not evidence: it
+  raises. There is no table of assigned ZIPs: any other five digits are kept.
 * City abbreviations FT/MT/ST/STE/PT are spelled out (ST LOUIS -> SAINT LOUIS) so that
   both spellings meet.
 * PO boxes: street "PO BOX 123", no house number.
+* A bad part nulls only itself (issue 13, "nothing lost in normalisation"): a ZIP,
+  state, unit or city that does not clean is left out of the Address and named in
+  ``Address.problems`` ((part, reason) pairs, which ingest quarantines); house number,
+  street and the other parts stay. Before, one such part voided the whole address
+  (on a simulator population with ZIP 00000, 94% of records lost their street).
+  ``parse`` still raises when it finds no street, city or ZIP at all.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
 
@@ -134,6 +143,8 @@ class Address:
     city: str | None
     state: str | None
     zip: str | None
+    # parts that did not clean and were left out: (part, reason), e.g. ("zip", "...")
+    problems: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def one_line(self) -> str:
@@ -224,13 +235,31 @@ def clean_zip(text: str | None) -> str | None:
         return None
     assert text is not None
     raw = fold(text).replace(" ", "")
+    if _ZIP_LOOKALIKES.fullmatch(raw) and any(c.isdigit() for c in raw):
+        raw = raw.translate(_ZIP_DIGITS)  # "0O000": a letter typed for a digit
     match = re.fullmatch(r"(\d{4,5})(?:-?(\d{4}))?", raw)
     if match is None or (len(match.group(1)) == 4 and match.group(2)):
         raise InvalidValue(f"not a ZIP code: {raw[:12]}")
     zip5 = match.group(1).zfill(5)
     if zip5 == "00000":
-        raise InvalidValue("ZIP 00000 does not exist")
+        raise InvalidValue("ZIP 00000 is a placeholder")
     return zip5
+
+
+_ZIP_LOOKALIKES = re.compile(r"[0-9OIL-]+")
+_ZIP_DIGITS = str.maketrans("OIL", "011")
+
+
+def _part(
+    func: Callable[[str | None], str | None], text: str | None, name: str,
+    problems: list[tuple[str, str]],
+) -> str | None:
+    """One cleaned address part; a part that does not clean is None and a problem."""
+    try:
+        return func(text)
+    except InvalidValue as exc:
+        problems.append((name, exc.reason))
+        return None
 
 
 def _split_house(line: str) -> tuple[str | None, str]:
@@ -267,13 +296,15 @@ def from_parts(
     house, street = _split_house(street_line) if street_line else (None, "")
     if unit is None or blank(unit):
         street, unit = _split_unit(street)
+    problems: list[tuple[str, str]] = []
     return Address(
         house_number=house,
         street=clean_street(street),
-        unit=clean_unit(unit),
-        city=clean_city(city),
-        state=clean_state(state),
-        zip=clean_zip(zip),
+        unit=_part(clean_unit, unit, "unit", problems),
+        city=_part(clean_city, city, "city", problems),
+        state=_part(clean_state, state, "state", problems),
+        zip=_part(clean_zip, zip, "zip", problems),
+        problems=tuple(problems),
     )
 
 
@@ -390,13 +421,15 @@ def _parse_with(line: str, tagger: Callable[[str], dict[str, str]]) -> Address |
         unit_text = " ".join(
             parts[k] for k in ("SubaddressType", "SubaddressIdentifier") if k in parts
         )
+    problems: list[tuple[str, str]] = []
     address = Address(
         house_number=" ".join(_words(house)) if house else None,
         street=street,
-        unit=clean_unit(unit_text),
-        city=clean_city(parts.get("PlaceName")),
-        state=clean_state(parts.get("StateName")),
-        zip=clean_zip(parts.get("ZipCode")),
+        unit=_part(clean_unit, unit_text, "unit", problems),
+        city=_part(clean_city, parts.get("PlaceName"), "city", problems),
+        state=_part(clean_state, parts.get("StateName"), "state", problems),
+        zip=_part(clean_zip, parts.get("ZipCode"), "zip", problems),
+        problems=tuple(problems),
     )
     if address.street is None and address.city is None and address.zip is None:
         raise InvalidValue("no street, city or ZIP recognised in address")

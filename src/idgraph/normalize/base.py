@@ -1,11 +1,25 @@
-"""Shared pieces of the normalisers: the invalid-value error and ASCII folding."""
+"""Shared pieces of the normalisers: the invalid-value errors and ASCII folding.
+
+Three outcomes of a check (docs/sources.md, "Unverified values"):
+
+* :class:`InvalidValue` -- junk: nothing usable (unparseable text, a placeholder such
+  as SSN 000-00-0000). Ingest stores null and quarantines the field.
+* :class:`Unverified` -- well-formed but failing a validity check (a phone number with
+  an unassigned area code): still evidence. Ingest stores ``value``, names the field in
+  the record's ``unverified`` column and quarantines nothing.
+* :class:`Partial` -- part of the value is junk (a birth date with month 13): ingest
+  stores ``value``, what survives (the year), and quarantines the reason.
+
+Both are subclasses of InvalidValue, so a caller that wants only verified values can
+keep catching InvalidValue and treat them as invalid.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
-__all__ = ["InvalidValue", "blank", "fold"]
+__all__ = ["InvalidValue", "Partial", "Unverified", "blank", "fold"]
 
 _SPACE = re.compile(r"\s+")
 # Letters that NFKD does not decompose into an ASCII base letter.
@@ -44,6 +58,22 @@ class InvalidValue(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Unverified(InvalidValue):
+    """A well-formed value that fails a validity check; ``value`` is its normal form."""
+
+    def __init__(self, value: object, reason: str) -> None:
+        super().__init__(reason)
+        self.value = value
+
+
+class Partial(InvalidValue):
+    """A value of which only a part is usable; ``value`` is that part, normalised."""
+
+    def __init__(self, value: object, reason: str) -> None:
+        super().__init__(reason)
+        self.value = value
 
 
 def fold(text: str) -> str:

@@ -11,6 +11,12 @@ Decisions (tested in tests/normalize/test_dates.py):
   clock is read; pass ``pivot_year`` to make clean() fully deterministic.
 * Impossible dates raise with the reason ("month 13 out of range",
   "day 30 out of range for month 2 of 2023").
+* A birth date whose month or day is impossible but whose year is plausible keeps the
+  year (issue 13, "nothing lost"): clean_dob raises :class:`Partial` with the year at
+  year precision as its value ("1980-13-05" -> 1980, precision "year"); ingest stores
+  the year and quarantines the reason. A day-month swap is not guessed. A year in the
+  future, before 1900 or meaning an age over 120 is junk as a whole (InvalidValue).
+  No date is "unverified": a date is either possible or not.
 * Timestamps: ISO 8601 with or without time, seconds, fraction and zone ("Z",
   "+05:30"), and US "MM/DD/YYYY HH:MM[:SS] [AM|PM]". Zoned values are converted to
   UTC; the result is always naive UTC. A naive input is taken to be UTC already.
@@ -25,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Literal
 
 from idgraph import clock
-from idgraph.normalize.base import InvalidValue, blank
+from idgraph.normalize.base import InvalidValue, Partial, blank
 
 __all__ = ["PartialDate", "clean", "clean_dob", "clean_timestamp"]
 
@@ -48,14 +54,22 @@ class PartialDate:
         return {"day": full, "month": full[:7], "year": full[:4]}[self.precision]
 
 
+class _BadMonthOrDay(InvalidValue):
+    """A date whose year is fine but whose month or day is impossible."""
+
+    def __init__(self, reason: str, year: int) -> None:
+        super().__init__(reason)
+        self.year = year
+
+
 def _make_date(year: int, month: int, day: int) -> date:
     if not 1 <= year <= 9999:
         raise InvalidValue(f"year {year} out of range")
     if not 1 <= month <= 12:
-        raise InvalidValue(f"month {month} out of range")
+        raise _BadMonthOrDay(f"month {month} out of range", year)
     last = calendar.monthrange(year, month)[1]
     if not 1 <= day <= last:
-        raise InvalidValue(f"day {day} out of range for month {month} of {year}")
+        raise _BadMonthOrDay(f"day {day} out of range for month {month} of {year}", year)
     return date(year, month, day)
 
 
@@ -142,11 +156,28 @@ def clean(
 def clean_dob(
     text: str | None, fmt: str | None = None, today: date | None = None
 ) -> PartialDate | None:
-    """A date of birth: not in the future, not before 1900, age at most 120."""
+    """A date of birth: not in the future, not before 1900, age at most 120.
+
+    Raises Partial (value: the year, at year precision) when only the month or day is
+    impossible.
+    """
     today = today or clock.today()
-    parsed = clean(text, fmt, pivot_year=today.year)
+    try:
+        parsed = clean(text, fmt, pivot_year=today.year)
+    except _BadMonthOrDay as exc:
+        year = PartialDate(date(exc.year, 1, 1), "year")
+        try:
+            _check_dob(year, today)
+        except InvalidValue:
+            raise exc from None
+        raise Partial(year, f"{exc.reason}; birth year kept") from exc
     if parsed is None:
         return None
+    _check_dob(parsed, today)
+    return parsed
+
+
+def _check_dob(parsed: PartialDate, today: date) -> None:
     if parsed.value > today:
         raise InvalidValue(f"date of birth {parsed.iso} is in the future")
     if parsed.value < EARLIEST_DOB:
@@ -154,7 +185,6 @@ def clean_dob(
     oldest = today.replace(year=today.year - MAX_AGE_YEARS, day=min(today.day, 28))
     if parsed.value < oldest:
         raise InvalidValue(f"date of birth {parsed.iso} means an age over {MAX_AGE_YEARS}")
-    return parsed
 
 
 _ISO_TS = re.compile(

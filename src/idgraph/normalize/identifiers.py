@@ -1,5 +1,27 @@
 """Identifiers: SSN, driver licence, plate, e-mail, sex.
 
+Junk, unverified or valid (see idgraph.normalize.base; docs/sources.md, "Unverified
+values"), decided per type:
+
+* SSN: nothing is unverified; the stricter reading stays. Junk (InvalidValue): not
+  nine digits; a placeholder -- a part that is all zeros (area 000, group 00, serial
+  0000: SSA never issues them, and they are how clerks pad an unknown part), nine equal
+  digits (111-11-1111), a run (123-45-6789, 987-65-4321) or a number printed in
+  advertising: unrelated people share these, so keeping them would be false agreement.
+  Area 900-999 is the IRS's ITIN range: another identifier, not the person's SSN, and
+  kept in ``ssn`` it reads as a conflict with the SSN the same person has elsewhere
+  (on the pseudopeople population, 206 such values on 1040 returns were each on one
+  record, and 158 of those people carry a different, valid SSN on other records;
+  keeping them cost B3 precision 0.002 and recall 0.004). Area 666 is never issued.
+* Driver licence: junk when it has no letters or digits, a "*" outside Washington, or
+  (state without a checked format) a length outside 4-20. A number that fails its
+  state's checked format is kept unverified: it may be an older format, another state's
+  licence under a wrong ``dl_state``, or a typo, and equal numbers are still evidence.
+* Plate: 2-8 letters and digits, else junk (nothing to verify against).
+* E-mail: a syntax check only; what fails it cannot be compared reliably and is junk.
+  Nothing is unverified (deliverability is not checked).
+* Sex: a code outside the table is junk; U/UNKNOWN/0/9 are "not given" (None).
+
 Driver-licence formats follow the per-state table of the National Transportation
 Safety Institute (NTSI) "U.S. Driver's License Numbering" reference, which reproduces
 AAMVA's published formats; only the states below are checked, any other state gets a
@@ -25,13 +47,17 @@ import re
 from typing import Final
 
 from idgraph.normalize.addresses import clean_state
-from idgraph.normalize.base import InvalidValue, blank, fold
+from idgraph.normalize.base import InvalidValue, Unverified, blank, fold
 
 __all__ = ["DL_FORMATS", "clean_dl", "clean_email", "clean_plate", "clean_sex", "clean_ssn"]
 
 # SSA: these were printed in advertising (Woolworth wallet insert, SSA's 1940 pamphlet),
 # and 123-45-6789 is the universal placeholder; none identifies a person.
 _ADVERTISING_SSNS: Final[frozenset[str]] = frozenset({"078051120", "219099999", "123456789"})
+
+_PLACEHOLDER_SSNS: Final[frozenset[str]] = frozenset(
+    {d * 9 for d in "0123456789"} | {"987654321", "012345678"}
+)
 
 DL_FORMATS: Final[dict[str, re.Pattern[str]]] = {
     "NY": re.compile(r"\d{9}|\d{8}|\d{16}|[A-Z]\d{7}|[A-Z]\d{18}|[A-Z]{8}"),
@@ -54,7 +80,10 @@ _EMAIL_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def clean_ssn(text: str | None) -> str | None:
-    """Nine-digit SSN, checked against SSA's never-issued ranges."""
+    """Nine-digit SSN, checked against SSA's never-issued ranges.
+
+    Placeholders, area 666 and the ITIN range 9xx raise InvalidValue.
+    """
     if blank(text):
         return None
     assert text is not None
@@ -62,19 +91,26 @@ def clean_ssn(text: str | None) -> str | None:
     if not re.fullmatch(r"\d{9}", digits):
         raise InvalidValue("SSN is not 9 digits")
     area, group, serial = digits[:3], digits[3:5], digits[5:]
-    if area in ("000", "666") or area.startswith("9"):
-        raise InvalidValue(f"SSN area {area} is never issued")
+    if area == "000":
+        raise InvalidValue(f"SSN area {area} is never issued (a placeholder)")
     if group == "00":
-        raise InvalidValue("SSN group 00 is never issued")
+        raise InvalidValue("SSN group 00 is never issued (a placeholder)")
     if serial == "0000":
-        raise InvalidValue("SSN serial 0000 is never issued")
-    if digits in _ADVERTISING_SSNS:
+        raise InvalidValue("SSN serial 0000 is never issued (a placeholder)")
+    if digits in _ADVERTISING_SSNS or digits in _PLACEHOLDER_SSNS:
         raise InvalidValue("SSN is a published advertising/placeholder number")
+    if area == "666":
+        raise InvalidValue("SSN area 666 is never issued")
+    if area.startswith("9"):
+        raise InvalidValue(f"SSN area {area} is never issued (an ITIN, not an SSN)")
     return digits
 
 
 def clean_dl(number: str | None, state: str | None = None) -> str | None:
-    """Driver-licence number, upper-case letters and digits, checked for ``state``."""
+    """Driver-licence number, upper-case letters and digits, checked for ``state``.
+
+    A number that fails the state's format raises Unverified (value: the number).
+    """
     if blank(number):
         return None
     assert number is not None
@@ -90,7 +126,9 @@ def clean_dl(number: str | None, state: str | None = None) -> str | None:
             raise InvalidValue(f"driver licence number of {len(value)} characters")
         return value
     if not pattern.fullmatch(value):
-        raise InvalidValue(f"not a {code} driver licence number format")
+        if not 4 <= len(value) <= 20:
+            raise InvalidValue(f"driver licence number of {len(value)} characters")
+        raise Unverified(value, f"not a {code} driver licence number format")
     return value
 
 

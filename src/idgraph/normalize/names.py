@@ -176,6 +176,22 @@ def is_known_given(name: str | None) -> bool:
 
 
 @lru_cache(maxsize=1 << 16)
+def is_listed_given(name: str | None) -> bool:
+    """Does any given-name table idgraph uses list this name: the US Census lists, the
+    nicknames package or the extra diminutives (PEPE)? A name none lists (MONCHO, a
+    typo, a name from elsewhere) tells nothing about which names it may stand for."""
+    if not name:
+        return False
+    table = _canonical_table()
+    return name in _given_frequency() or name in table or name in _listed_canonicals()
+
+
+@lru_cache(maxsize=1)
+def _listed_canonicals() -> frozenset[str]:
+    return frozenset(_canonical_table().values())
+
+
+@lru_cache(maxsize=1 << 16)
 def is_nickname_of(short: str, name: str) -> bool:
     """Is ``short`` a nickname of ``name`` by the nicknames package (SAM of SAMANTHA as
     well as of SAMUEL, which :func:`canonical_given` cannot say: it picks one)?"""
@@ -334,15 +350,59 @@ def _tolerant_suffix(text: str) -> str | None:
     return None
 
 
+# Placeholders written where a name is unknown: not names, so not "different" names.
+# Registries fill a required name field with them: hospitals register newborns as BABY
+# BOY / BABY GIRL / INFANT before they are named (The Joint Commission, Sentinel Event
+# Alert 61, 2018, on newborn identification); US federal and immigration records write
+# FNU / LNU (first / last name unknown) and NFN (no first name) (DHS, State Department
+# visa and passport conventions); survey and census files carry relation words and
+# honorifics in the name column (GIRL, CHILD, DAUGHTER, MR, MRS, LADY, GENTLEMAN: the
+# NORC list of fake names in the Census Bureau's Person Identification Validation
+# System). A placeholder becomes no given name (no surname for LNU, UNKNOWN, ...); the
+# raw row keeps it. Single letters are initials, never placeholders. Not here: SON, a
+# given name the 1990 Census lists for men (Vietnamese SON), and words that are also
+# common given names.
+_GIVEN_PLACEHOLDERS: Final[frozenset[str]] = frozenset({
+    "BABY", "BABY BOY", "BABY GIRL", "BABYBOY", "BABYGIRL", "BOY", "GIRL", "INFANT",
+    "INFANT BOY", "INFANT GIRL", "NEWBORN", "CHILD", "DAUGHTER", "MR", "MRS", "MS", "MISS",
+    "LADY", "GENTLEMAN", "GENTELMAN", "GENTLEMEN", "UNKNOWN", "UNK", "NONE", "NFN", "FNU",
+    "NO NAME", "NONAME", "NO FIRST NAME", "TEST",
+})
+_SURNAME_PLACEHOLDERS: Final[frozenset[str]] = frozenset({
+    "LNU", "UNKNOWN", "UNK", "NONE", "NO NAME", "NONAME", "NO LAST NAME", "TEST",
+})
+
+
+def is_placeholder_given(name: str | None) -> bool:
+    """Is a (cleaned) given name a placeholder for an unknown name (BABY GIRL, FNU)?"""
+    return name is not None and name in _GIVEN_PLACEHOLDERS
+
+
+def _without_placeholders(
+    first: str | None, middle: str | None, last: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """Drop a placeholder given name (the longest placeholder the first and middle
+    words start with: BABY + GIRL) and a placeholder surname; the words after a
+    placeholder given name stay the middle name (GIRL R -> middle R)."""
+    if last is not None and last in _SURNAME_PLACEHOLDERS:
+        last = None
+    if first is None:
+        return first, middle, last
+    words = f"{first} {middle}".split() if middle else first.split()
+    for n in range(len(words), 0, -1):
+        if " ".join(words[:n]) in _GIVEN_PLACEHOLDERS:
+            return None, " ".join(words[n:]) or None, last
+    return first, middle, last
+
+
 def _build(
     first: str | None, middle: str | None, last: str | None, suffix: str | None
 ) -> Name | None:
-    first_c = clean_name_token(first)
-    middle_c = clean_name_token(middle)
-    last_c = clean_name_token(last)
+    cleaned = clean_name_token(first), clean_name_token(middle), clean_name_token(last)
+    first_c, middle_c, last_c = _without_placeholders(*cleaned)
     if first_c is None and last_c is None:
-        if middle_c is None:
-            return None
+        if middle_c is None or (cleaned[0], cleaned[2]) != (None, None):
+            return None  # nothing but placeholders (and perhaps an initial): no name
         raise InvalidValue("name has a middle name but no first or last name")
     return Name(
         first=first_c,
@@ -377,6 +437,93 @@ def from_parts(
     return _build(first_c, middle_c, last_c, explicit or embedded)
 
 
+# Name order without a comma is evidence, not a promise: sources declare one order and
+# write some rows in the other ("NAVARRETE RAMON" in a "first_last" column). Readings
+# of a name of plain words, by how many words the surname takes in front:
+#   0: GIVEN [MIDDLE ...] SURNAME          (first_last)
+#   1: SURNAME GIVEN [MIDDLE ...]          (last_first)
+#   2: SURNAME SURNAME GIVEN               (last_first, a two-word surname: three words)
+# Each is scored by the 1990 Census given-name and surname frequencies of the words in
+# their roles. The declared order's reading (0, or the better of 1 and 2) stands unless
+# another scores this many times higher. JAMES THOMAS against THOMAS JAMES is 7 to 1
+# (both are given names and surnames): such names keep the declared order.
+ORDER_EVIDENCE: Final = 20.0
+# percent frequency of a listed name rounded to 0.000 and of a name not listed at all
+_LISTED_FLOOR: Final = 0.0005
+_UNLISTED_FLOOR: Final = 0.0001
+
+
+def _frequency(table: dict[str, float], name: str) -> float:
+    if name not in table:
+        return _UNLISTED_FLOOR
+    return max(table[name], _LISTED_FLOOR)
+
+
+def _given(word: str) -> float:
+    return _frequency(_given_frequency(), word)
+
+
+def _surname(word: str) -> float:
+    return _frequency(_census("dist.all.last"), word.split("-")[0])
+
+
+def _middle(word: str) -> float:
+    """A middle word is a given name, a surname (MARIA GARCIA LOPEZ) or an initial."""
+    return 1.0 if len(word) == 1 else max(_given(word), _surname(word))
+
+
+def _reading_score(words: list[str], surname_first: int) -> float:
+    """How likely the words are a name read with ``surname_first`` leading surname words
+    (0: the last word is the surname), the words taken as independent."""
+    if surname_first == 0:
+        given, middles, surnames = words[0], words[1:-1], words[-1:]
+    else:
+        surnames = words[:surname_first]
+        given, middles = words[surname_first], words[surname_first + 1:]
+    score = _given(given)
+    for word in surnames:
+        score *= _surname(word)
+    for word in middles:
+        score *= _middle(word)
+    return score
+
+
+def surname_words_first(words: list[str], declared: Literal["first_last", "last_first"]
+                        ) -> int:
+    """How many leading words are the surname (0, 1 or 2; see the readings above) of a
+    name written without a comma in a column declared ``declared``. Names the rule
+    cannot weigh (a particle as in DE LA CRUZ, a word with no letters, one word, more
+    than four words) keep the declared order's plain reading (0 or 1)."""
+    plain = 0 if declared == "first_last" else 1
+    keys = [clean_name_token(w) for w in words]
+    if not 2 <= len(words) <= 4 or any(
+            k is None or " " in k or w in _PARTICLES for w, k in zip(words, keys, strict=True)):
+        return plain
+    clean = [k for k in keys if k is not None]
+    readings = [0, 1, 2] if len(clean) == 3 else [0, 1]
+    scores = {r: _reading_score(clean, r) for r in readings}
+    own = [0] if declared == "first_last" else [r for r in readings if r > 0]
+    best_own = max(own, key=lambda r: (scores[r], r == plain))
+    if best_own != plain and scores[best_own] < ORDER_EVIDENCE * scores[plain]:
+        best_own = plain
+    other = max((r for r in readings if r not in own), key=lambda r: scores[r])
+    if scores[other] >= ORDER_EVIDENCE * scores[best_own] and _listed(clean, other):
+        return other
+    return best_own
+
+
+def _listed(words: list[str], surname_first: int) -> bool:
+    """Do the tables know the reading's given name as a given name and its surname
+    words as surnames? Overruling the source takes positive evidence: JIRI PAUL (a
+    Czech given name no table lists, and PAUL) is not read as PAUL JIRI."""
+    if surname_first == 0:
+        given, surnames = words[0], words[-1:]
+    else:
+        given, surnames = words[surname_first], words[:surname_first]
+    table = _census("dist.all.last")
+    return given in _given_frequency() and all(w.split("-")[0] in table for w in surnames)
+
+
 def _pre_split(text: str, order: Literal["first_last", "last_first"]) -> tuple[str, str | None]:
     """Pull a generational suffix out of the string and fix up last-first order.
 
@@ -395,13 +542,15 @@ def _pre_split(text: str, order: Literal["first_last", "last_first"]) -> tuple[s
     if len(words) > 1 and _is_suffix_token(words[-1], len(words) > 2):
         suffix = clean_suffix(words.pop())
     body = " ".join(words)
-    if order == "last_first":
-        words = body.split(" ")
+    lead = surname_words_first(words, order)
+    if lead == 1:
         n = 0
         while n < len(words) - 1 and words[n] in _PARTICLES:
             n += 1
         if len(words) > n + 1:
             body = f"{' '.join(words[: n + 1])}, {' '.join(words[n + 1 :])}"
+    elif lead == 2:
+        body = f"{' '.join(words[:2])}, {' '.join(words[2:])}"
     return body, suffix
 
 
@@ -446,8 +595,12 @@ def parse_full(
 ) -> Name | None:
     """Parse a whole name with nameparser; titles (DR, MR, ...) are dropped.
 
-    ``order`` tells how to read a name without a comma: "JOHN SMITH" (first_last) or
-    "SMITH JOHN" (last_first). A comma always means "LAST, FIRST MIDDLE".
+    ``order`` is how the source says it writes a name without a comma: "JOHN SMITH"
+    (first_last) or "SMITH JOHN" (last_first). It is a hint: when the name tables
+    strongly favour the other reading, that one is taken (see
+    :func:`surname_words_first`;
+    the model's "given and surname swapped" level still compares the two readings of
+    names the tables cannot decide). A comma always means "LAST, FIRST MIDDLE".
     """
     if blank(text):
         return None

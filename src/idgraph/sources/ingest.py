@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from idgraph import clock
-from idgraph.schema import NORMALISED_COLUMNS, RECORD_COLUMNS
+from idgraph.schema import LATE_NORMALISED_COLUMNS, NORMALISED_COLUMNS, RECORD_COLUMNS
 from idgraph.settings import Settings
 from idgraph.sources.manifest import Manifest, find_manifests, load_manifest
 from idgraph.sources.mapping import ORIGIN, FieldIssue, normalise_chunk
@@ -307,6 +307,8 @@ def _stage_table(
     for name in NORMALISED_COLUMNS:
         data[name] = norm.get(name) or [None] * n
     data["mapping_hash"] = [ctx.mapping_hash or ctx.manifest.mapping_digest(ctx.region)] * n
+    for name in LATE_NORMALISED_COLUMNS:
+        data[name] = norm.get(name) or [None] * n
     return pa.table(data, schema=_STAGE_SCHEMA)
 
 

@@ -39,7 +39,7 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 # Bump when a normaliser changes what it makes of the same input: every record's
 # mapping hash (see Manifest.mapping_digest) changes, so a re-ingest re-versions them.
-NORMALISER_VERSION = "1"
+NORMALISER_VERSION = "2"  # 2: unverified values kept, bad parts null only themselves
 
 # strptime directives a date format may use (``%%`` is a literal percent sign).
 _DATE_DIRECTIVES = frozenset("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")

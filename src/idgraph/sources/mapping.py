@@ -2,7 +2,13 @@
 
 Every normaliser runs once per *distinct* value (or distinct tuple of values for
 names and addresses), so a million rows with 300k distinct addresses parse 300k
-times. A value a normaliser rejects becomes null with a :class:`FieldIssue`.
+times. A value a normaliser rejects becomes null with a :class:`FieldIssue`; an
+unverified value (:class:`~idgraph.normalize.base.Unverified`, such as a phone number
+with an unassigned area code) is kept and its field named in the row's ``unverified``
+column, with no issue; of a partly bad value (:class:`~idgraph.normalize.base.Partial`,
+a birth date with month 13; an address whose ZIP or unit did not clean, listed in
+``Address.problems``; a bad suffix column) the good part is kept and the bad part is an
+issue on its own field.
 """
 
 from __future__ import annotations
@@ -10,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from idgraph.normalize import addresses, dates, identifiers, jurisdictions, names, phones
-from idgraph.normalize.base import InvalidValue, fold
+from idgraph.normalize.base import InvalidValue, Partial, Unverified, fold
 from idgraph.sources.manifest import FieldSpec, Manifest
 
 K = TypeVar("K", bound=Hashable)
@@ -33,21 +39,38 @@ class FieldIssue:
 def map_unique(
     func: Callable[[K], V | None], keys: Sequence[K], field: str, issues: list[FieldIssue],
     shown: Callable[[K], str | None] | None = None,
+    flagged: list[list[str]] | None = None,
 ) -> list[V | None]:
-    """Apply ``func`` once per distinct key; rejected keys give None and an issue per row."""
+    """Apply ``func`` once per distinct key; rejected keys give None and an issue per row.
+
+    An :class:`Unverified` key gives its value, no issue, and ``field`` appended to the
+    row's list in ``flagged`` (one list per row); a :class:`Partial` key gives its value
+    and an issue.
+    """
     results: dict[K, V | None] = dict.fromkeys(keys)
     bad: dict[K, str] = {}
+    unverified: set[K] = set()
     for key in results:
         if key is None:
             continue
         try:
             results[key] = func(key)
+        except Unverified as exc:
+            results[key] = cast("V", exc.value)
+            unverified.add(key)
+        except Partial as exc:
+            results[key] = cast("V", exc.value)
+            bad[key] = exc.reason
         except InvalidValue as exc:
             bad[key] = exc.reason
     if bad:
         show = shown or _show
         issues.extend(FieldIssue(i, field, show(k), bad[k])
                       for i, k in enumerate(keys) if k in bad)
+    if unverified and flagged is not None:
+        for i, k in enumerate(keys):
+            if k in unverified and field not in flagged[i]:
+                flagged[i].append(field)
     return [results[k] for k in keys]
 
 
@@ -94,22 +117,30 @@ def normalise_chunk(
     raw = {f: _column_values(spec, cols, n) for f, spec in manifest.fields.items()}
     issues: list[FieldIssue] = []
     out: dict[str, list[Any]] = {}
+    flagged: list[list[str]] = [[] for _ in range(n)]
     _names(manifest, raw, n, out, issues)
     _birth(manifest, raw, n, out, issues)
     _address(raw, n, out, issues)
-    _contact(raw, n, out, issues, region)
+    _contact(raw, n, out, issues, region, flagged)
     _events(manifest, raw, n, out, issues)
     _origin(manifest, raw, n, out, issues)
+    out[UNVERIFIED] = [f or None for f in flagged]
     return out, issues
+
+
+UNVERIFIED = "unverified"  # the records column naming a row's unverified fields
 
 
 def _names(
     manifest: Manifest, raw: dict[str, list[str | None]], n: int,
     out: dict[str, list[Any]], issues: list[FieldIssue],
 ) -> None:
+    # The suffix column is cleaned on its own: a bad suffix nulls only the suffix, not
+    # the whole name (clean_suffix is idempotent, so from_parts reads the clean form).
+    suffixes = map_unique(names.clean_suffix, _col(raw, "suffix", n), "suffix", issues)
     parts_keys = list(zip(
         _col(raw, "first_name", n), _col(raw, "middle_name", n),
-        _col(raw, "last_name", n), _col(raw, "suffix", n), strict=True,
+        _col(raw, "last_name", n), suffixes, strict=True,
     ))
     from_parts = map_unique(lambda k: names.from_parts(*k), parts_keys, "first_name", issues)
     full: list[names.Name | None] = [None] * n
@@ -179,9 +210,18 @@ def _address(
     parts = map_unique(
         lambda k: addresses.from_parts(*k) if any(k) else None, keys, "street", issues
     )
-    lines = map_unique(
-        lambda t: addresses.parse(t) if t else None, _col(raw, "address", n), "address", issues
-    )
+    line_col = _col(raw, "address", n)
+    lines = map_unique(lambda t: addresses.parse(t) if t else None, line_col, "address", issues)
+    # A part that did not clean (a ZIP 00000, a unit without a number) was left out of
+    # its address; the rest stays. Its issue names the part ("zip"), or "address" for a
+    # one-line address.
+    for i, (p, a) in enumerate(zip(parts, lines, strict=True)):
+        if p is not None:
+            issues.extend(FieldIssue(i, part, _raw_part(keys[i], part), why)
+                          for part, why in p.problems)
+        if a is not None:
+            issues.extend(FieldIssue(i, "address", line_col[i], f"{part}: {why}")
+                          for part, why in a.problems)
     for name in ("house_number", "street", "unit", "city", "state", "zip", "address"):
         out[name] = []
     for p, a in zip(parts, lines, strict=True):
@@ -194,20 +234,31 @@ def _address(
         out["address"].append(best.one_line if best else None)
 
 
+_ADDRESS_PARTS = ("street", "unit", "city", "state", "zip")
+
+
+def _raw_part(key: tuple[str | None, ...], part: str) -> str | None:
+    """The source text of one part of a from_parts key (street, unit, city, state, zip)."""
+    return key[_ADDRESS_PARTS.index(part)] if part in _ADDRESS_PARTS else _show(key)
+
+
 def _contact(
     raw: dict[str, list[str | None]], n: int,
     out: dict[str, list[Any]], issues: list[FieldIssue], region: str,
+    flagged: list[list[str]],
 ) -> None:
     out["phone"] = map_unique(
-        lambda t: phones.clean(t, region) if t else None, _col(raw, "phone", n), "phone", issues
+        lambda t: phones.clean(t, region) if t else None, _col(raw, "phone", n), "phone", issues,
+        flagged=flagged,
     )
     out["email"] = map_unique(identifiers.clean_email, _col(raw, "email", n), "email", issues)
-    out["ssn"] = map_unique(identifiers.clean_ssn, _col(raw, "ssn", n), "ssn", issues)
+    out["ssn"] = map_unique(identifiers.clean_ssn, _col(raw, "ssn", n), "ssn", issues,
+                            flagged=flagged)
     states = map_unique(addresses.clean_state, _col(raw, "dl_state", n), "dl_state", issues)
     dl_keys = list(zip(_col(raw, "dl_number", n), states, strict=True))
     out["dl_number"] = map_unique(
         lambda k: identifiers.clean_dl(k[0], k[1]) if k[0] else None, dl_keys, "dl_number",
-        issues, shown=lambda k: k[0],
+        issues, shown=lambda k: k[0], flagged=flagged,
     )
     out["dl_state"] = [s if d else None for s, d in zip(states, out["dl_number"], strict=True)]
     out["plate"] = map_unique(identifiers.clean_plate, _col(raw, "plate", n), "plate", issues)

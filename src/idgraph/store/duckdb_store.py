@@ -26,6 +26,7 @@ _RECORDS_DDL = (
 _RECORDS_MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE records ADD COLUMN IF NOT EXISTS origin_jurisdiction VARCHAR",
     "ALTER TABLE records ADD COLUMN IF NOT EXISTS mapping_hash VARCHAR",
+    "ALTER TABLE records ADD COLUMN IF NOT EXISTS unverified VARCHAR[]",
 )
 
 _CORE_DDL: tuple[str, ...] = (
