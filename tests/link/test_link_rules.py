@@ -44,7 +44,7 @@ def test_link_config_switches_and_round_trips() -> None:
     assert not config.on("dob") and not config.on("homonym") and config.on("ssn")
     assert config.off() == {RuleId.DOB, RuleId.HOMONYM}
     assert LinkConfig.from_json(config.to_json()) == config
-    assert LinkConfig().ambiguity_margin == 8.0 and LinkConfig().homonym_years == 15
+    assert LinkConfig().ambiguity_margin == 4.0 and LinkConfig().homonym_years == 15
     with pytest.raises(KeyError):
         LinkConfig().without("no_such_rule")
     with pytest.raises(ValueError, match="unknown rule"):

@@ -185,8 +185,9 @@ def _clash(mine: set[_T], theirs: set[_T], fit: Callable[[_T, _T], bool]) -> boo
 
 
 def names_compatible(a: set[GivenName], b: set[GivenName]) -> bool:
-    """Could some given name of one side be some given name of the other, with no
-    full name (first and middle) of one side crossed half-way with one of the other?"""
+    """Could some given name of one side be some given name of the other (or a
+    diminutive the tables lack of it, :func:`_hypocorism`), with no full name (first
+    and middle) of one side crossed half-way with one of the other?"""
     if not a or not b or a <= b or b <= a:
         return True  # each side is consistent within itself: nothing new to check
     full_a = {n for n in a if n.middle is not None}

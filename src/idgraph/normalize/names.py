@@ -29,6 +29,9 @@ Decisions (tested in tests/normalize/test_names.py):
   to 14, NYSIIS to 11, Soundex to 15 but with 4-character keys that also join many
   unrelated names (Soundex keeps only the first letter and three consonant classes).
   Metaphone keys are variable length, so they stay specific for long names.
+* Placeholders for an unknown name (BABY GIRL, FNU, MRS, LNU, ...) are no name: the
+  normalised given name (or surname) is None, the raw row keeps them (see
+  ``_GIVEN_PLACEHOLDERS``; tested in tests/normalize/test_names_placeholders.py).
 """
 
 from __future__ import annotations
@@ -371,11 +374,6 @@ _GIVEN_PLACEHOLDERS: Final[frozenset[str]] = frozenset({
 _SURNAME_PLACEHOLDERS: Final[frozenset[str]] = frozenset({
     "LNU", "UNKNOWN", "UNK", "NONE", "NO NAME", "NONAME", "NO LAST NAME", "TEST",
 })
-
-
-def is_placeholder_given(name: str | None) -> bool:
-    """Is a (cleaned) given name a placeholder for an unknown name (BABY GIRL, FNU)?"""
-    return name is not None and name in _GIVEN_PLACEHOLDERS
 
 
 def _without_placeholders(
