@@ -236,3 +236,26 @@ def test_title_and_retention_are_not_part_of_the_mapping_digest(tmp_path: Path) 
     b = load_manifest(write(tmp_path / "b", manifest().replace("title: t", "title: other")
                             .replace("retention_days: 30", "retention_days: 31")))
     assert a.mapping_digest() == b.mapping_digest()
+
+
+def test_the_ingest_api_refuses_two_manifests_of_one_source_id(tmp_path: Path) -> None:
+    """Not only the CLI: ``ingest_paths`` (benchmarks, scripts) refuses them too, before
+    anything is stored, instead of letting the second re-version the first's records."""
+    from idgraph.settings import Settings
+    from idgraph.sources import ingest_paths
+    from idgraph.store import open_store
+
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.csv").write_text("ID,LAST\n1,SMITH\n", encoding="utf-8")
+        (tmp_path / f"{name}.yaml").write_text(
+            "id: same_src\ntitle: t\nkind: other\njurisdiction: US\ncollected_for: x\n"
+            f"retention_days: 10\ninput: {{path: {name}.csv, format: csv}}\nrecord_id: ID\n"
+            "fields: {last_name: LAST}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "data", ingest_workers=0)
+    store = open_store(settings.db_path)
+    try:
+        with pytest.raises(ManifestError, match="declared by 2 manifests"):
+            ingest_paths(store, [tmp_path], settings)
+        assert store.scalar("SELECT count(*) FROM records") == 0
+    finally:
+        store.close()

@@ -41,7 +41,8 @@ def foreign_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _read(m: Manifest) -> Rows:
     path = m.base_dir / m.input.path
     if m.input.format == "parquet":
-        return pq.read_table(path).to_pylist()  # type: ignore[no-any-return]
+        rows: Rows = pq.read_table(path).to_pylist()
+        return rows
     if m.input.format == "jsonl":
         with path.open(encoding=m.input.encoding) as fh:
             return [json.loads(line) for line in fh]

@@ -29,7 +29,7 @@ from idgraph.cli.common import (
 from idgraph.link import Evaluation, evaluate_files, resolve
 from idgraph.settings import Settings
 from idgraph.sources import FileRejected, IngestSummary, ManifestError, ingest_manifest
-from idgraph.sources.manifest import Manifest, find_manifests, load_manifest
+from idgraph.sources.manifest import Manifest, find_manifests, load_manifests
 from idgraph.sources.parallel import worker_pool
 from idgraph.store import Store
 
@@ -148,35 +148,12 @@ def _sigterm_stops() -> Iterator[None]:
 
 
 def _load_all(paths: list[Path], errors: list[str]) -> list[Manifest]:
-    """Every manifest under ``paths``, each file once; a source id declared by two
-    manifests is refused for all of them (the second would re-version the first's
-    records as its own)."""
-    loaded: list[Manifest] = []
-    seen: set[Path] = set()
-    manifests = find_manifests(paths)
-    if not manifests:
+    """Every usable manifest under ``paths`` (:func:`load_manifests`); errors appended."""
+    manifests, problems = load_manifests(paths)
+    if not find_manifests(paths):
         errors.append(f"no manifests (*.yaml) found in {', '.join(map(str, paths))}")
-    for mpath in manifests:
-        try:
-            key = mpath.resolve()
-        except OSError:
-            key = mpath
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            loaded.append(load_manifest(mpath))
-        except ManifestError as exc:
-            errors.append(str(exc))
-    by_id: dict[str, list[Manifest]] = {}
-    for m in loaded:
-        by_id.setdefault(m.id, []).append(m)
-    for sid, ms in by_id.items():
-        if len(ms) > 1:
-            names = ", ".join(str(m.manifest_path) for m in ms)
-            errors.append(f"source id {sid!r} is declared by {len(ms)} manifests ({names}): "
-                          "each source needs its own id; none of them was ingested")
-    return [m for m in loaded if len(by_id[m.id]) == 1]
+    errors.extend(str(e) for e in problems)
+    return manifests
 
 
 def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[

@@ -22,7 +22,7 @@ import pyarrow as pa
 from idgraph import clock
 from idgraph.schema import LATE_NORMALISED_COLUMNS, NORMALISED_COLUMNS, RECORD_COLUMNS
 from idgraph.settings import Settings
-from idgraph.sources.manifest import Manifest, find_manifests, load_manifest
+from idgraph.sources.manifest import Manifest, load_manifest, load_manifests
 from idgraph.sources.mapping import ORIGIN, FieldIssue, normalise_chunk
 from idgraph.sources.parallel import ordered_map, worker_pool
 from idgraph.sources.readers import Chunk, FileRejected, header_columns, read_chunks
@@ -512,7 +512,10 @@ def ingest_paths(
     store: Store, paths: Iterable[Path], settings: Settings,
     progress: Progress | None = None,
 ) -> list[IngestSummary]:
-    """Ingest every manifest found under ``paths``; stops at the first rejected file."""
-    manifests = find_manifests([Path(p) for p in paths])
+    """Ingest every manifest found under ``paths``; stops at the first manifest that
+    cannot be used (two manifests of one source id included) or rejected file."""
+    manifests, errors = load_manifests([Path(p) for p in paths])
+    if errors:
+        raise errors[0]
     with worker_pool(settings.ingest_workers) as pool:
         return [ingest_manifest(store, p, settings, progress, pool) for p in manifests]

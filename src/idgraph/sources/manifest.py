@@ -565,3 +565,35 @@ def find_manifests(paths: list[Path]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def load_manifests(paths: list[Path]) -> tuple[list[Manifest], list[ManifestError]]:
+    """Every manifest under ``paths``, each file once, and the errors of those that
+    cannot be used. A source id declared by two manifests is refused for all of them:
+    the second would re-version the first's records as its own."""
+    loaded: list[Manifest] = []
+    errors: list[ManifestError] = []
+    seen: set[Path] = set()
+    for mpath in find_manifests(paths):
+        try:
+            key = mpath.resolve()
+        except OSError:
+            key = mpath
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            loaded.append(load_manifest(mpath))
+        except ManifestError as exc:
+            errors.append(exc)
+    by_id: dict[str, list[Manifest]] = {}
+    for m in loaded:
+        by_id.setdefault(m.id, []).append(m)
+    for sid, ms in by_id.items():
+        if len(ms) > 1:
+            names = ", ".join(str(m.manifest_path) for m in ms)
+            errors.append(ManifestError(
+                ms[0].manifest_path or "<manifest>", "id",
+                f"source id {sid!r} is declared by {len(ms)} manifests ({names}): each "
+                "source needs its own id; none of them was ingested"))
+    return [m for m in loaded if len(by_id[m.id]) == 1], errors
