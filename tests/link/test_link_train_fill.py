@@ -13,6 +13,7 @@ from idgraph.link.train import (
     IDENTIFIER_DIFFERENT_M_FLOOR,
     UNOBSERVED_M,
     fill_unobserved,
+    floor_agreement_m,
     floor_contact_m,
 )
 
@@ -87,3 +88,29 @@ def test_contacts_different_m_floor(name: str, m: float, expected: float) -> Non
     assert comp["comparison_levels"][2]["m_probability"] == pytest.approx(expected)
     assert comp["comparison_levels"][1]["m_probability"] == 0.99
     assert raised == ([f"{name}: different (m floor)"] if expected != m else [])
+
+
+AGREEMENT_CASES: list[tuple[str, tuple[float, float], float | None]] = [
+    # (case, (m, u) of a partial-agreement level, its weight after the floor or None: kept)
+    ("above different: kept", (0.01, 0.004), None),
+    ("below different: raised to it", (0.0002, 0.004), math.log2(0.1 / 0.8)),
+    ("equal to different: kept", (0.0005, 0.004), None),
+]
+
+
+@pytest.mark.parametrize(("case", "level", "expected"), AGREEMENT_CASES,
+                         ids=[c[0] for c in AGREEMENT_CASES])
+def test_partial_agreement_never_weighs_less_than_different(
+        case: str, level: tuple[float, float], expected: float | None) -> None:
+    model = {"comparisons": [_comparison(("exact", 0.8, 1e-4), ("same ZIP", *level),
+                                         ("different", 0.1, 0.8))]}
+    raised = floor_agreement_m(model)
+    got = model["comparisons"][0]["comparison_levels"][2]
+    if expected is None:
+        assert raised == [] and got["m_probability"] == level[0]
+    else:
+        assert raised == ["x: same ZIP (m floor: not below different)"]
+        assert _weight(got) == pytest.approx(expected)
+    # the strictest level and the different level are never moved
+    assert model["comparisons"][0]["comparison_levels"][1]["m_probability"] == 0.8
+    assert model["comparisons"][0]["comparison_levels"][3]["m_probability"] == 0.1

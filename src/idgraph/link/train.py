@@ -244,6 +244,7 @@ def fit(
         model = linker.misc.save_model_to_json()
         filled = fill_unobserved(model, max_pairs)
         filled += floor_contact_m(model)
+        filled += floor_agreement_m(model)
         detail = {"records": n, "sample": min(n, sample), "em_sessions": sessions,
                   "labels": n_labels, "labels_used": used_labels, "max_pairs": max_pairs,
                   "seed": seed, "filled": filled}
@@ -499,6 +500,34 @@ def floor_contact_m(model: dict[str, Any]) -> list[str]:
                     and float(level["m_probability"]) < floor):
                 level["m_probability"] = floor
                 raised.append(f"{comp['output_column_name']}: different (m floor)")
+    return raised
+
+
+# A level of partial agreement (same ZIP, other street) that EM saw in a handful of
+# matched pairs gets an m of a few in ten thousand, and a weight below the comparison's
+# ``different`` level: on the foreign-conventions population "address: same ZIP" moved
+# from -3.9 to -2.1 bits over five seeds, against -2.8 for "different". Agreeing on part
+# of a value is never more evidence against a match than disagreeing on all of it, so
+# such a level's weight is raised to the ``different`` level's: m >= u * m_diff / u_diff.
+def floor_agreement_m(model: dict[str, Any]) -> list[str]:
+    """Raise m of every agreeing level whose weight is below its comparison's
+    ``different`` level to that level's weight, in place; return what was raised."""
+    raised = []
+    for comp in model["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        last = levels[-1] if levels else None
+        if (last is None or last.get("label_for_charts") != "different"
+                or _unset(last.get("m_probability")) or _unset(last.get("u_probability"))):
+            continue
+        ratio = float(last["m_probability"]) / float(last["u_probability"])
+        for level in levels[:-1]:
+            if _unset(level.get("m_probability")) or _unset(level.get("u_probability")):
+                continue
+            floor = float(level["u_probability"]) * ratio
+            if float(level["m_probability"]) < floor:
+                level["m_probability"] = floor
+                raised.append(f"{comp['output_column_name']}: {level['label_for_charts']}"
+                              " (m floor: not below different)")
     return raised
 
 
