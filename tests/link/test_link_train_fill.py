@@ -90,6 +90,19 @@ def test_contacts_different_m_floor(name: str, m: float, expected: float) -> Non
     assert raised == ([f"{name}: different (m floor)"] if expected != m else [])
 
 
+def test_unobserved_different_level_is_no_evidence() -> None:
+    """A population without plates: training meets neither level, and a different plate
+    must not become evidence for a match (it weighed +10 bits before the floor was capped)."""
+    comp = _comparison(("exact", None, None), ("different", None, None))
+    comp["output_column_name"] = "plate"
+    model = {"comparisons": [comp]}
+    fill_unobserved(model, max_pairs=1e6)
+    floor_contact_m(model)
+    floor_agreement_m(model)
+    assert _weight(comp["comparison_levels"][2]) <= 0.0
+    assert _weight(comp["comparison_levels"][1]) > 0.0
+
+
 AGREEMENT_CASES: list[tuple[str, tuple[float, float], float | None]] = [
     # (case, (m, u) of a partial-agreement level, its weight after the floor or None: kept)
     ("above different: kept", (0.01, 0.004), None),

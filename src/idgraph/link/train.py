@@ -493,8 +493,12 @@ def floor_contact_m(model: dict[str, Any]) -> list[str]:
     :data:`DIFFERENT_M_FLOOR`, in place; return what was raised."""
     raised = []
     for comp in model["comparisons"]:
-        floor = _different_m_floor(comp["output_column_name"])
         for level in comp["comparison_levels"]:
+            # never above u: a "different" level random sampling never met (plates in a
+            # population without plates: u = 1/max_pairs) would otherwise weigh +10 bits
+            floor = _different_m_floor(comp["output_column_name"])
+            if not _unset(level.get("u_probability")):
+                floor = min(floor, float(level["u_probability"]))
             if (level.get("label_for_charts") == "different" and not level.get("is_null_level")
                     and not _unset(level.get("m_probability"))
                     and float(level["m_probability"]) < floor):
