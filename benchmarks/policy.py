@@ -1,10 +1,15 @@
 """Benchmark the lawful-access path: ``allowed()`` and a purpose-scoped profile build.
 
-Run: ``python benchmarks/policy.py [--records 1000000] [--decisions 2000] [--profiles 200]``
+Run: ``python benchmarks/policy.py [--records 1000000] [--decisions 2000] [--profiles 200]
+[--decisions-only]``
 
-1. ``allowed()`` for a query touching 8 sources (3 Cedar actions per source, one batch):
-   cold (decision cache cleared before every call: every call runs Cedar) and warm
-   (the same principal/context/sources seen before: answered from the cache).
+1. ``allowed()`` for a query touching 8 sources, beside the reference it replaced
+   (``engine._allowed_reference``: 3 Cedar requests per source, 24 in one batch): cold
+   (``Registry.forget()`` before every call: the decision cache, the plan's remembered
+   answers and the parsed principal entity cleared; every call runs Cedar) and warm (the
+   same principal/context/sources seen before: answered from the cache). The plan
+   (policy/plan.py) asks one request for the policies that do not read the source and
+   one per source for the policies that can hold for it.
 2. ``read_profile()`` (decide + scoped view + read + minimise + audit) for identities
    of 20 records each, in a store holding ``--records`` synthetic records generated in
    DuckDB SQL (8 sources, 20-record identities, a chain of accepted edges per identity).
@@ -22,7 +27,7 @@ from collections.abc import Callable
 from datetime import date
 
 from idgraph.cases import open_case
-from idgraph.policy.engine import allowed
+from idgraph.policy.engine import _allowed_reference, allowed
 from idgraph.policy.fields import PROVENANCE
 from idgraph.policy.legal import add_legal, verify_legal
 from idgraph.policy.profile import read_profile
@@ -150,12 +155,27 @@ def report(name: str, runs: tuple[list[float], list[float]], target: float) -> N
 def bench_decisions(store: Store, query: Query, n: int) -> None:
     reg = Registry(store)
     sources = [s[0] for s in SOURCES]
-    print(f"policy set: {len(reg.policies.ids)} Cedar policies; 8 sources; 3 actions/source")
+    assert reg.plan is not None
+    rules = sum(len(reg.segment_rules[s]) for s in sources)
+    print(
+        f"policy set: {len(reg.policies.ids)} Cedar policies ({len(reg.plan.rules)} about "
+        f"reading); 8 sources. Before: 24 requests of {len(reg.policies.ids)} policies. Now: "
+        f"1 request of {len(reg.plan.shared.pids)} (not reading the source) + 1 per source "
+        f"({rules} policies over the 8)"
+    )
 
     def cold() -> None:
-        reg.decision_cache.clear()
+        reg.forget()  # decisions, the plan's answers, the parsed principal
         allowed(reg, query, sources, identity_ids=["I1"])
 
+    def reference() -> None:
+        _allowed_reference(reg, query, sources, identity_ids=["I1"])
+
+    want = _allowed_reference(reg, query, sources, identity_ids=["I1"]).decisions
+    assert allowed(reg, query, sources, identity_ids=["I1"]).decisions == want
+    timed(reference, 20)
+    report("REF allowed() 8 sources, 24 requests (before)", timed(reference, max(200, n // 4)),
+           1.0)
     timed(cold, 50)
     report("allowed() 8 sources, cold (Cedar every call)", timed(cold, n), 1.0)
     warm = timed(lambda: allowed(reg, query, sources, identity_ids=["I1"]), n)
@@ -202,6 +222,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--decisions", type=int, default=2000)
     ap.add_argument("--profiles", type=int, default=200)
+    ap.add_argument("--decisions-only", action="store_true", help="Skip the profile builds.")
     ap.add_argument(
         "--no-indexes",
         action="store_true",
@@ -215,6 +236,8 @@ def main() -> None:
     store = open_store(None, threads=2, memory_limit="4GB")
     query = setup(store)
     bench_decisions(store, query, args.decisions)
+    if args.decisions_only:
+        return
     bench_profiles(store, query, args.records, args.profiles, not args.no_indexes)
 
 

@@ -127,3 +127,24 @@ def test_partial_agreement_never_weighs_less_than_different(
     # the strictest level and the different level are never moved
     assert model["comparisons"][0]["comparison_levels"][1]["m_probability"] == 0.8
     assert model["comparisons"][0]["comparison_levels"][3]["m_probability"] == 0.1
+
+
+BORROW_CASES: list[tuple[str, tuple[Any, Any], tuple[float, float], float]] = [
+    # (case, (m, u) of "same month" as trained, (m, u) of the looser "same year",
+    #  expected weight of "same month" after filling)
+    ("unseen month borrows the year's weight", (None, None), (0.08, 0.001), math.log2(80)),
+    ("a seen month keeps its own", (0.05, 0.002), (0.08, 0.001), math.log2(25)),
+    ("a looser level against a match lends nothing", (None, None), (0.001, 0.01), 0.0),
+]
+
+
+@pytest.mark.parametrize(("case", "month", "year", "expected"), BORROW_CASES,
+                         ids=[c[0] for c in BORROW_CASES])
+def test_unseen_closer_agreement_weighs_at_least_the_looser(
+        case: str, month: tuple[Any, Any], year: tuple[float, float], expected: float) -> None:
+    model = {"comparisons": [_comparison(("exact", 0.8, 1e-4), ("same month", *month),
+                                         ("same year", *year), ("different", 0.1, 0.9))]}
+    fill_unobserved(model, max_pairs=1e6)
+    levels = model["comparisons"][0]["comparison_levels"]
+    assert _weight(levels[2]) == pytest.approx(expected)
+    assert _weight(levels[3]) == pytest.approx(math.log2(year[0] / year[1]))

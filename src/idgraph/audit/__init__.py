@@ -5,6 +5,8 @@ the caller's transaction, so an act and its entry commit (or roll back) together
 Entries are leaves of an RFC 9162 Merkle tree; :class:`AuditLog` signs checkpoints
 (Ed25519, C2SP signed notes) only over a tree that extends every earlier one, proves
 inclusion and consistency, and verifies the whole log. See docs/audit.md.
+:class:`GroupCommit` lets many threads of one process share commits (none returns
+before its entries are durable).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from idgraph.audit.auditlog import AuditLog
 from idgraph.audit.checkpoint import Checkpoint, ConsistencyProof, InclusionProof, StoredEntry
 from idgraph.audit.entry import AuditEntry
+from idgraph.audit.group import GroupCommit
 from idgraph.audit.integrity import AuditIntegrityError
 from idgraph.audit.log import append_entries, enable_auto_checkpoints, ensure_tables
 from idgraph.audit.verify import Problem, VerifyResult, verify_log
@@ -36,6 +39,7 @@ __all__ = [
     "AuditLog",
     "Checkpoint",
     "ConsistencyProof",
+    "GroupCommit",
     "InclusionProof",
     "Problem",
     "StoredEntry",

@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -117,21 +117,27 @@ class Head(NamedTuple):
     cp_at: datetime | None
 
 
-def _head(con: duckdb.DuckDBPyConnection) -> Head:
-    rows = con.execute(
-        "SELECT size, chain, last_time, cp_size, cp_at FROM audit_head WHERE id = 0"
-    ).fetchall()
+_HEAD_COLUMNS = "size, chain, last_time, cp_size, cp_at"
+HeadRow = tuple[Any, ...]  # the head row as stored (_HEAD_COLUMNS)
+
+
+def _read_head(con: duckdb.DuckDBPyConnection) -> tuple[HeadRow, Head]:
+    rows = con.execute(f"SELECT {_HEAD_COLUMNS} FROM audit_head WHERE id = 0").fetchall()
     if not rows:
         raise AuditIntegrityError("audit_head row is missing")
     size, chain, last_time, cp_size, cp_at = rows[0]
     try:
         last = datetime.fromisoformat(last_time).astimezone(UTC) if last_time else None
         at = datetime.fromisoformat(cp_at) if cp_at else None
-        return Head(int(size), bytes.fromhex(chain), last, int(cp_size or 0), at)
+        return rows[0], Head(int(size), bytes.fromhex(chain), last, int(cp_size or 0), at)
     except (ValueError, TypeError) as exc:
         raise AuditIntegrityError(
             f"audit_head row does not parse ({exc}): edited; nothing appended"
         ) from None
+
+
+def _head(con: duckdb.DuckDBPyConnection) -> Head:
+    return _read_head(con)[1]
 
 
 def _stamp(entry: AuditEntry, last: datetime | None) -> tuple[AuditEntry, datetime]:
@@ -143,38 +149,85 @@ def _stamp(entry: AuditEntry, last: datetime | None) -> tuple[AuditEntry, dateti
     return entry.model_copy(update={"time": last, "detail": detail}), last
 
 
+class _Rows(NamedTuple):
+    """Entries ready to insert, and the head they leave."""
+
+    seqs: list[int]
+    datas: list[str]
+    leaves: list[str]
+    chains: list[str]
+    head: Head
+
+
+def _chain(items: list[AuditEntry], head: Head) -> _Rows:
+    size, chain, last = head.size, head.chain, head.last
+    rows = _Rows([], [], [], [], head)
+    sha = hashlib.sha256
+    for item in items:
+        entry, last = _stamp(item, last)
+        data = entry.canonical()
+        leaf = sha(b"\x00" + data).digest()
+        chain = sha(chain + leaf).digest()
+        rows.seqs.append(size + len(rows.seqs))
+        rows.datas.append(data.decode())
+        rows.leaves.append(leaf.hex())
+        rows.chains.append(chain.hex())
+    return rows._replace(head=head._replace(size=size + len(items), chain=chain, last=last))
+
+
+def _advance(con: duckdb.DuckDBPyConnection, new: Head, expected: HeadRow | None) -> bool:
+    """Write the head ``new``; with ``expected``, only if the stored row is still that
+    (one statement verifies the cached head and moves it). True if written."""
+    values = [new.size, new.chain.hex(), new.last.isoformat() if new.last else None]
+    if expected is None:
+        con.execute("UPDATE audit_head SET size = ?, chain = ?, last_time = ? WHERE id = 0",
+                    values)
+        return True
+    count = con.execute(
+        "UPDATE audit_head SET size = ?, chain = ?, last_time = ? WHERE id = 0 AND size = ? "
+        "AND chain = ? AND last_time IS NOT DISTINCT FROM ? "
+        "AND cp_size IS NOT DISTINCT FROM ? AND cp_at IS NOT DISTINCT FROM ?",
+        [*values, *expected],
+    ).fetchall()
+    return bool(count and count[0][0] == 1)
+
+
+# The head row each store last read or wrote. A guess only: an append moves the head
+# with a conditional UPDATE that matches only if the stored row is still exactly this one
+# (same size and chain value: the same log), else it reads the row and starts again. So
+# another process's appends, a checkpoint, an edited row or a rolled-back transaction
+# cost one more read, never a wrong chain.
+_HEADS: weakref.WeakKeyDictionary[Store, tuple[HeadRow, Head]] = weakref.WeakKeyDictionary()
+
+
 def append_entries(store: Store, entries: Iterable[AuditEntry]) -> range:
-    """Append ``entries`` in one transaction (joining the caller's); return their indexes."""
+    """Append ``entries`` in one transaction (joining the caller's); return their indexes.
+
+    Two statements: the head's conditional UPDATE and one INSERT (see ``_HEADS``)."""
     ensure_tables(store)
     items = list(entries)
+    cached = _HEADS.pop(store, None)
     with store.transaction() as con:
-        head = _head(con)
-        size, chain, last = head.size, head.chain, head.last
-        seqs: list[int] = []
-        datas: list[str] = []
-        leaves: list[str] = []
-        chains: list[str] = []
-        sha = hashlib.sha256
-        for item in items:
-            entry, last = _stamp(item, last)
-            data = entry.canonical()
-            leaf = sha(b"\x00" + data).digest()
-            chain = sha(chain + leaf).digest()
-            seqs.append(size + len(seqs))
-            datas.append(data.decode())
-            leaves.append(leaf.hex())
-            chains.append(chain.hex())
-        if not seqs:
-            return range(size, size)
-        _insert(con, seqs, datas, leaves, chains)
-        con.execute(
-            "UPDATE audit_head SET size = ?, chain = ?, last_time = ? WHERE id = 0",
-            [size + len(seqs), chain.hex(), last.isoformat() if last else None],
-        )
+        if not items:
+            head = _head(con)
+            return range(head.size, head.size)
+        row, head = cached if cached is not None else _read_head(con)
+        rows = _chain(items, head)
+        if not _advance(con, rows.head, row if cached is not None else None):
+            row, head = _read_head(con)  # the guess was stale: read, chain again
+            rows = _chain(items, head)
+            _advance(con, rows.head, None)
+        _insert(con, rows.seqs, rows.datas, rows.leaves, rows.chains)
+        new = rows.head
+        _HEADS[store] = ((new.size, new.chain.hex(), new.last.isoformat() if new.last else None,
+                          row[3], row[4]), new)
     auto = _AUTO.get(store)
     if auto is not None and not store.in_transaction:
-        auto.maybe(size + len(seqs), head)
-    return range(size, size + len(seqs))
+        auto.maybe(new.size, head)
+    return range(head.size, new.size)
+
+
+_ARROW_FROM: Final[int] = 1000  # rows; fewer go as list parameters (one statement)
 
 
 def _insert(
@@ -188,13 +241,16 @@ def _insert(
     try:
         if len(seqs) == 1:
             con.execute(sql + "VALUES (?, ?, ?, ?)", [seqs[0], datas[0], leaves[0], chains[0]])
-            return
-        batch = pa.table({"seq": seqs, "entry": datas, "leaf_hash": leaves, "chain": chains})
-        con.register("_audit_batch", batch)
-        try:
-            con.execute(sql + "SELECT seq, entry, leaf_hash, chain FROM _audit_batch")
-        finally:
-            con.unregister("_audit_batch")
+        elif len(seqs) < _ARROW_FROM:
+            con.execute(sql + "SELECT unnest(?), unnest(?), unnest(?), unnest(?)",
+                        [seqs, datas, leaves, chains])
+        else:
+            batch = pa.table({"seq": seqs, "entry": datas, "leaf_hash": leaves, "chain": chains})
+            con.register("_audit_batch", batch)
+            try:
+                con.execute(sql + "SELECT seq, entry, leaf_hash, chain FROM _audit_batch")
+            finally:
+                con.unregister("_audit_batch")
     except duckdb.ConstraintException:
         raise AuditIntegrityError(
             f"audit_head says the log holds {seqs[0]} entries but entry {seqs[0]} exists: "

@@ -10,6 +10,8 @@ from pathlib import Path
 import typer
 
 from idgraph.cli import access, audit, data, link, policy, quarantine, reports, sar
+from idgraph.cli import index as index_cli
+from idgraph.cli import search as search_cli
 from idgraph.cli.common import data_dir_settings
 
 app = typer.Typer(
@@ -30,7 +32,7 @@ def _root(
     ctx.obj = data_dir_settings(data_dir)
 
 
-for _group in (data, quarantine, link, access, audit, policy, reports, sar):
+for _group in (data, quarantine, link, access, audit, policy, reports, sar, index_cli, search_cli):
     _group.register(app)
 
 

@@ -27,6 +27,7 @@ from rich.progress import (
 from idgraph.audit.integrity import AuditIntegrityError
 from idgraph.audit.setup import attach as attach_audit
 from idgraph.policy.cedar import PolicySetError
+from idgraph.search.index import SearchIndexError
 from idgraph.settings import Settings
 from idgraph.store import Store, open_store
 
@@ -72,7 +73,8 @@ def describe(exc: BaseException) -> str:
 # Raised from anywhere in a command, these are the user's to fix, not a crash: a file or
 # folder that is missing or unreadable, a policy set that does not load, an audit log
 # whose tables were edited (appending to it is refused, naming what is wrong).
-USER_ERRORS: tuple[type[Exception], ...] = (PolicySetError, OSError, AuditIntegrityError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    PolicySetError, OSError, AuditIntegrityError, SearchIndexError)
 
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?)\s*\(PID (\d+)\)")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import duckdb
 import typer
@@ -26,7 +27,10 @@ from idgraph.cli.common import (
     settings_of,
     store_of,
 )
-from idgraph.link import Evaluation, evaluate_files, resolve
+from idgraph.link import AttachError, Evaluation, LiveLinker, evaluate_files, resolve
+from idgraph.link.attach import CandidateSource
+from idgraph.link.score import ModelError
+from idgraph.schema import segment_key
 from idgraph.settings import Settings
 from idgraph.sources import FileRejected, IngestSummary, ManifestError, ingest_manifest
 from idgraph.sources.manifest import Manifest, find_manifests, load_manifests
@@ -218,17 +222,71 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
     return summaries, errors
 
 
+# records placed per commit by ``ingest --live`` (a commit costs more than a placement;
+# an interruption loses at most this many placements, which the next resolve makes)
+LIVE_COMMIT_EVERY = 100
+
+
+def _live_candidates(store: Store) -> CandidateSource | None:
+    """Candidates from the search index beside the store, over every segment (placing
+    a record is no purpose-scoped read); None without an index (the exact-key lookup)."""
+    from idgraph.search.index import SearchIndex
+
+    index = SearchIndex.of_store(store)
+    if index is None:
+        return None
+    segments = [segment_key(s, o) for s, o in store.fetchall(
+        "SELECT DISTINCT source_id, origin_jurisdiction FROM records WHERE is_current")]
+
+    def found(row: dict[str, Any]) -> list[str]:
+        return [c.record_id for c in index.candidates(row, segments)]
+
+    return found
+
+
+def run_live(store: Store, summaries: list[IngestSummary]) -> dict[str, int]:
+    """Place every record the batches added or changed into its identity, one at a time
+    (:func:`idgraph.link.attach`); count the outcomes."""
+    batches = [s.batch_id for s in summaries]
+    if not batches:
+        return {}
+    ids = [str(r[0]) for r in store.fetchall(
+        "SELECT record_id FROM records WHERE is_current AND batch_id IN "
+        f"({', '.join('?' * len(batches))}) ORDER BY record_id", batches)]
+    linker = LiveLinker.from_store(store)
+    candidates = _live_candidates(store)
+    counts: dict[str, int] = {}
+    with progress() as bar:
+        task = bar.add_task("placing new records", total=len(ids))
+        for start in range(0, len(ids), LIVE_COMMIT_EVERY):
+            with store.transaction():  # one commit per chunk (each attach joins it)
+                for rid in ids[start:start + LIVE_COMMIT_EVERY]:
+                    result = linker.attach(rid, candidates)
+                    counts[result.event] = counts.get(result.event, 0) + 1
+                    bar.advance(task)
+    return counts
+
+
 def ingest_command(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Manifests, or folders of manifests."),
+    live: bool = typer.Option(
+        False, "--live", help="Then place each new record into its identity at once, one "
+        "at a time, with the trained model and the last link run's rules (needs a run)."),
 ) -> None:
     """Ingest sources into the store; every row becomes a record or a quarantine row."""
     settings = settings_of(ctx)
     code = 0
+    placed: dict[str, int] = {}
     with _sigterm_stops():
         try:
             with store_of(ctx) as store:
                 summaries, errors = run_ingest(store, paths, settings)
+                if live and summaries:
+                    try:
+                        placed = run_live(store, summaries)
+                    except (AttachError, ModelError) as exc:
+                        errors.append(f"records stored but not placed: {exc}")
         except IngestInterrupted as stop:
             summaries, errors, code = stop.summaries, stop.errors, stop.code
         except KeyboardInterrupt as exc:  # waiting for the store, or closing it
@@ -239,6 +297,10 @@ def ingest_command(
     if summaries:
         print_files_read(summaries)
         console.print(_summary_table(summaries))
+    if placed:
+        console.print(f"placed {sum(placed.values()):,} records: "
+                      f"{placed.get('attach', 0):,} joined an identity, "
+                      f"{placed.get('new', 0):,} made a new one")
     for e in errors:
         print_error(e)
     if code:

@@ -14,7 +14,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -65,6 +65,29 @@ from idgraph.settings import Settings
 from idgraph.store import Store
 
 Progress = Callable[[str], None]
+# Called after identities change, with the records whose membership may have changed
+# (None: any): a resolve passes None, a live attach its records. The search index
+# registers one (link must not import search).
+AfterResolve = Callable[[Store, Sequence[str] | None], None]
+_AFTER_RESOLVE: list[AfterResolve] = []
+
+
+def register_after_resolve(hook: AfterResolve) -> None:
+    if hook not in _AFTER_RESOLVE:
+        _AFTER_RESOLVE.append(hook)
+
+
+def unregister_after_resolve(hook: AfterResolve) -> None:
+    if hook in _AFTER_RESOLVE:
+        _AFTER_RESOLVE.remove(hook)
+
+
+def after_resolve(store: Store, record_ids: Sequence[str] | None = None) -> None:
+    """Run the registered hooks (resolve does; a live attach calls it too)."""
+    for hook in list(_AFTER_RESOLVE):
+        hook(store, record_ids)
+
+
 EDGE_FLOOR = 0.5  # link_edges keeps pairs from here up
 # Pairs from LinkConfig.predict_floor up are kept after scoring: weak evidence still
 # counts when a fragment is scored against a whole identity
@@ -310,6 +333,7 @@ def resolve(
         summary = _write(store, run_id, started, threshold, model.model_id, n,
                          (eids, result), (clusters, identity_ids, events), config)
     times["write"] = time.perf_counter() - t0 - sum(times.values())
+    after_resolve(store)
     return ResolveSummary(**{**summary.__dict__, "seconds": times})
 
 

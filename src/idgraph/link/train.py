@@ -454,7 +454,32 @@ def fill_unobserved(model: dict[str, Any], max_pairs: float) -> list[str]:
                 top = m / u
             elif guessed_u and m / u > top:  # a looser level never outweighs the strictest
                 level["u_probability"] = m / top
+        filled += _borrow_looser(comp, {n for n in filled if n.endswith(" (m)")})
     return filled
+
+
+def _borrow_looser(comp: dict[str, Any], unseen_m: set[str]) -> list[str]:
+    """An agreeing level whose m training never saw (a birth month where the training
+    population gives full dates only) weighs what the nearest looser agreeing level
+    that training did see weighs, when that one counts for a match: agreeing more
+    closely is not less evidence. Without this, a searcher's "03/1984" scored 0 bits
+    on the month while "1984" scored +6.3 on the year."""
+    borrowed = []
+    levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+    for i, level in enumerate(levels):
+        name = f"{comp['output_column_name']}: {level['label_for_charts']}"
+        if f"{name} (m)" not in unseen_m or level["label_for_charts"] in ("exact", "different"):
+            continue
+        for looser in levels[i + 1:]:
+            lname = f"{comp['output_column_name']}: {looser['label_for_charts']}"
+            if looser["label_for_charts"] == "different" or f"{lname} (m)" in unseen_m:
+                continue
+            factor = float(looser["m_probability"]) / float(looser["u_probability"])
+            if factor > 1.0:
+                level["m_probability"] = min(1.0, float(level["u_probability"]) * factor)
+                borrowed.append(f"{name} (m from {looser['label_for_charts']})")
+            break
+    return borrowed
 
 
 # Contacts change: a person's records show several phone numbers and mailboxes over the

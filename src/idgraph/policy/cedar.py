@@ -46,7 +46,12 @@ class PolicyBundle:
     @property
     def digest(self) -> str:
         """SHA-256 (hex) of the policy text as evaluated: names the policy set in audit."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return _digest(self.text)
+
+
+@lru_cache(maxsize=16)
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _shipped() -> list[tuple[str, str]]:

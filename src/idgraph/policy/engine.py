@@ -1,18 +1,23 @@
 """The one decision point: :func:`allowed` decides, per source, whether a query may
 read it, which rules decided, which duties follow and which fields may leave.
 
-Cedar evaluates three actions per source in one batch: ``read`` (may the source be
-used at all), ``read_full`` (more than identifying fields) and ``read_restricted``
-(highly restricted fields). Deny by default, forbid wins. A Cedar evaluation error
-denies (fail closed). Identical (principal, context, source) inputs are answered
-from a per-registry cache, since the policy set is immutable for a registry.
+Cedar decides three actions per source: ``read`` (may the source be used at all),
+``read_full`` (more than identifying fields) and ``read_restricted`` (highly restricted
+fields). Deny by default, forbid wins. A Cedar evaluation error denies (fail closed).
+The three answers of every source come from few Cedar requests (policy/plan.py: one
+per segment with only the policies that can hold for it, one per query for those that
+do not look at the source); a policy set the plan cannot take is asked three times per
+source (:func:`_allowed_reference`, which the tests hold the plan to). Identical
+(principal, context, source) inputs are answered from a per-registry cache, since the
+policy set is immutable for a registry.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 import cedarpy
@@ -20,14 +25,14 @@ import cedarpy
 from idgraph import clock
 from idgraph.audit import AuditEntry, record_many
 from idgraph.policy.fields import allowed_fields, filter_name, refused_filters
-from idgraph.policy.legal import NO_BASIS
+from idgraph.policy.legal import NO_BASIS, LegalProcess
+from idgraph.policy.plan import READ_ACTIONS, Heard, Outcome, Plan, ask
 from idgraph.policy.registry import Registry
 from idgraph.policy.sar import answers
 from idgraph.policy.users import User
 from idgraph.schema import Decision, Query
 from idgraph.store import Store
 
-_ACTIONS: Final[tuple[str, ...]] = ("read", "read_full", "read_restricted")
 _CACHE_MAX: Final[int] = 16_384
 DEFAULT_DENY: Final[str] = "default.deny"
 POLICY_ERROR: Final[str] = "policy.error"
@@ -125,16 +130,24 @@ def _context(
     }
 
 
+_NO_BASIS_JSON: Final[str] = json.dumps(NO_BASIS, sort_keys=True)
+
+
+@lru_cache(maxsize=256)
+def _legal_json(doc: LegalProcess) -> str:
+    return json.dumps(doc.cedar(), sort_keys=True)
+
+
 def _legal_for(reg: Registry, query: Query, source_id: str, identity_ids: Sequence[str]) -> str:
     """``context.legal`` for one source: the basis if it counts for it, else NO_BASIS."""
     doc = reg.legal.get(query.basis) if query.basis else None
+    if doc is None or query.basis in reg.legal_reshaped:
+        return _NO_BASIS_JSON
     user = reg.users.get(query.principal)
     on = query.at.date() if query.at else clock.today()
-    if doc is not None and query.basis not in reg.legal_reshaped and doc.counts_for(
-        user.org if user else None, source_id, identity_ids, query.case_id, on
-    ):
-        return json.dumps(doc.cedar(), sort_keys=True)
-    return json.dumps(NO_BASIS, sort_keys=True)
+    if doc.counts_for(user.org if user else None, source_id, identity_ids, query.case_id, on):
+        return _legal_json(doc)
+    return _NO_BASIS_JSON
 
 
 def _ids(result: cedarpy.AuthzResult) -> tuple[str, ...]:
@@ -142,42 +155,47 @@ def _ids(result: cedarpy.AuthzResult) -> tuple[str, ...]:
     return tuple(sorted(ann.get(r, r) for r in result.diagnostics.reasons))
 
 
+def _answer(result: cedarpy.AuthzResult) -> Outcome:
+    return Outcome(result.allowed, _ids(result), bool(result.diagnostics.errors))
+
+
 def _decide_source(
     reg: Registry,
-    results: Sequence[cedarpy.AuthzResult],
+    outcomes: Sequence[Outcome],
     source_id: str,
     purpose_fields: tuple[str, ...] | None,
 ) -> Decision:
-    read, full, restricted = results
-    if any(r.diagnostics.errors for r in results):
+    """One source's decision from Cedar's answers for read, read_full, read_restricted."""
+    read, full, restricted = outcomes
+    if any(o.error for o in outcomes):
         return Decision(source_id=source_id, permit=False, rules=(POLICY_ERROR,))
     if not read.allowed:
-        return Decision(source_id=source_id, permit=False, rules=_ids(read) or (DEFAULT_DENY,))
-    rules = list(_ids(read))
-    for r in (full, restricted):
-        if not r.allowed:  # the forbids that cut fields are part of why
-            rules += [i for i in _ids(r) if i not in rules]
-    duties = tuple(d for rid in _ids(read) for d in reg.policies.duties.get(rid, ()))
+        return Decision(source_id=source_id, permit=False, rules=read.rules or (DEFAULT_DENY,))
+    rules = list(read.rules)
+    for o in (full, restricted):
+        if not o.allowed:  # the forbids that cut fields are part of why
+            rules += [i for i in o.rules if i not in rules]
+    duties = tuple(d for rid in read.rules for d in reg.policies.duties.get(rid, ()))
     fields = allowed_fields(full.allowed, restricted.allowed, purpose_fields)
     return Decision(
         source_id=source_id, permit=True, rules=tuple(rules), duties=duties, fields=fields
     )
 
 
-def _evaluate(
-    reg: Registry,
-    query: Query,
-    user: User | None,
-    keys: list[tuple[str, str, str]],
+Key = tuple[str, str, str]  # (principal + context, legal basis as it counts, segment)
+# Cedar's answers (read, read_full, read_restricted) for each key not yet decided
+Evaluate = Callable[
+    [Registry, dict[str, Any], dict[str, Any], list[Key], dict[str, Any]],
+    dict[Key, Sequence[Outcome]],
+]
+
+
+def _three_requests(
+    reg: Registry, principal: dict[str, Any], uid: dict[str, Any], missing: list[Key],
     ctx: dict[str, Any],
-) -> None:
-    """Fill ``reg.decision_cache`` for every key not yet in it, in one Cedar batch."""
-    missing = [k for k in dict.fromkeys(keys) if k not in reg.decision_cache]
-    if not missing:
-        return
-    _, principal = _principal_entity(query, user)
+) -> dict[Key, Sequence[Outcome]]:
+    """The reference: one Cedar request per segment and action, in one batch."""
     entities = reg.entities.with_added_json_str(json.dumps([principal]))
-    uid = {"type": "User", "id": query.principal}
     requests = [
         {
             "principal": uid,
@@ -186,15 +204,75 @@ def _evaluate(
             "context": {**ctx, "legal": json.loads(legal)},
         }
         for _, legal, sid in missing
-        for a in _ACTIONS
+        for a in READ_ACTIONS
     ]
     results = cedarpy.is_authorized_batch(requests, reg.policies.policy_set, entities)
-    if len(reg.decision_cache) > _CACHE_MAX:
-        reg.decision_cache.clear()
+    return {
+        key: [_answer(r) for r in results[3 * i : 3 * i + 3]] for i, key in enumerate(missing)
+    }
+
+
+def _planned(
+    reg: Registry, principal: dict[str, Any], uid: dict[str, Any], missing: list[Key],
+    ctx: dict[str, Any],
+) -> dict[Key, Sequence[Outcome]]:
+    """The plan (policy/plan.py): one request per legal basis for the policies that do not
+    read the source, one per segment for those that can hold for it."""
+    plan = reg.plan
+    if plan is None:
+        return _three_requests(reg, principal, uid, missing, ctx)
+    entities = reg.entities_with(principal)
+    contexts = {legal: {**ctx, "legal": json.loads(legal)} for _, legal, _ in missing}
+    shared = _shared(plan, entities, uid, contexts, {legal: sid for _, legal, sid in missing})
+    by_rules: dict[frozenset[str], list[Key]] = {}
+    for key in missing:
+        by_rules.setdefault(reg.segment_rules[key[2]], []).append(key)
+    out: dict[Key, Sequence[Outcome]] = {}
+    for pids, keys in by_rules.items():
+        if not pids:
+            out.update((k, plan.outcomes(shared[k[1]])) for k in keys)
+            continue
+        group = plan.group(pids)
+        as_read = {legal: group.context(contexts[legal]) for legal in {k[1] for k in keys}}
+        heard = ask(group, entities, uid, [(k[2], as_read[k[1]]) for k in keys])
+        out.update((k, plan.outcomes(shared[k[1]] | h)) for k, h in zip(keys, heard, strict=True))
+    return out
+
+
+def _shared(
+    plan: Plan, entities: cedarpy.Entities, uid: dict[str, Any],
+    contexts: dict[str, dict[str, Any]], resource: dict[str, str],
+) -> dict[str, Heard]:
+    """Per legal basis, what the policies that do not read the source say: asked once
+    per distinct context they read (the basis only if they read it)."""
+    group = plan.shared
+    as_read = {legal: group.context(ctx) for legal, ctx in contexts.items()}
+    first = {c: legal for legal, c in reversed(as_read.items())}  # context -> a basis
+    heard = dict(zip(first, ask(group, entities, uid,
+                                [(resource[lg], c) for c, lg in first.items()]), strict=True))
+    return {legal: heard[c] for legal, c in as_read.items()}
+
+
+def _evaluate(
+    reg: Registry,
+    query: Query,
+    keys: list[Key],
+    ctx: dict[str, Any],
+    cache: dict[Key, Decision],
+    evaluate: Evaluate,
+    principal: dict[str, Any],
+) -> None:
+    """Fill ``cache`` for every key not yet in it."""
+    missing = [k for k in dict.fromkeys(keys) if k not in cache]
+    if not missing:
+        return
+    answers = evaluate(reg, principal, {"type": "User", "id": query.principal}, missing, ctx)
+    if len(cache) > _CACHE_MAX:
+        cache.clear()
     purpose = reg.catalogue.purpose(query.purpose)
     pfields = purpose.fields if purpose else None
-    for i, key in enumerate(missing):
-        reg.decision_cache[key] = _decide_source(reg, results[3 * i : 3 * i + 3], key[2], pfields)
+    for key in missing:
+        cache[key] = _decide_source(reg, answers[key], key[2], pfields)
 
 
 def _held(segment: Decision, holder: Decision) -> Decision:
@@ -251,10 +329,35 @@ def allowed(
     caller audits the decision with :func:`audit_decision` in the act's transaction.
     """
     reg = where if isinstance(where, Registry) else Registry(where)
+    return _decide(reg, query, sources, identity_ids, filters, reg.decision_cache, _planned)
+
+
+def _allowed_reference(
+    reg: Registry,
+    query: Query,
+    sources: Iterable[str] | None = None,
+    *,
+    identity_ids: Sequence[str] = (),
+    filters: Sequence[str] = (),
+) -> AccessDecision:
+    """:func:`allowed` asking Cedar three times per segment, without a cache: what the
+    plan must always equal (tests/policy/test_gate_fast.py)."""
+    return _decide(reg, query, sources, identity_ids, filters, {}, _three_requests)
+
+
+def _decide(
+    reg: Registry,
+    query: Query,
+    sources: Iterable[str] | None,
+    identity_ids: Sequence[str],
+    filters: Sequence[str],
+    cache: dict[Key, Decision],
+    evaluate: Evaluate,
+) -> AccessDecision:
     user = reg.users.get(query.principal)
     wanted = _segments_asked(reg, sources)
     ctx = _context(reg, query, user, filters, identity_ids)
-    pkey, _ = _principal_entity(query, user)
+    pkey, principal = _principal_entity(query, user)
     # The principal's id is part of the key: a deployment policy may name a user.
     base = json.dumps([query.principal, pkey, ctx], sort_keys=True)
     # A segment of another origin is still held by its source, under the source's own
@@ -270,11 +373,11 @@ def allowed(
         for sid in dict.fromkeys([*wanted, *holders.values()])
         if sid in reg.segments
     }
-    _evaluate(reg, query, user, list(keys.values()), ctx)
+    _evaluate(reg, query, list(keys.values()), ctx, cache, evaluate, principal)
     decisions = {
-        sid: _held(reg.decision_cache[keys[sid]], reg.decision_cache[keys[holders[sid]]])
+        sid: _held(cache[keys[sid]], cache[keys[holders[sid]]])
         if sid in holders
-        else reg.decision_cache[keys[sid]]
+        else cache[keys[sid]]
         if sid in keys
         else Decision(source_id=sid, permit=False, rules=(UNREGISTERED_SOURCE,))
         for sid in wanted

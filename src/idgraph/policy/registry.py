@@ -20,6 +20,7 @@ from idgraph.policy import sar as sar_mod
 from idgraph.policy import users as users_mod
 from idgraph.policy.catalogue import Catalogue, load_catalogue
 from idgraph.policy.cedar import PolicyBundle, load_policies
+from idgraph.policy.plan import ACTION_ENTITIES, Plan, plan_for
 from idgraph.policy.policy_set import note_loaded
 from idgraph.schema import Decision, segment_key
 from idgraph.settings import Settings
@@ -63,14 +64,6 @@ class SourceInfo:
             },
             "parents": [],
         }
-
-
-_READ = {"type": "Action", "id": "read"}
-_ACTIONS = [
-    {"uid": _READ, "attrs": {}, "parents": []},
-    {"uid": {"type": "Action", "id": "read_full"}, "attrs": {}, "parents": [_READ]},
-    {"uid": {"type": "Action", "id": "read_restricted"}, "attrs": {}, "parents": [_READ]},
-]
 
 
 def _regimes(values: list[str] | None) -> tuple[str, ...]:
@@ -129,6 +122,9 @@ def policy_folder(store: Store, settings: Settings | None = None) -> Path | None
     return folder
 
 
+_PRINCIPALS_MAX = 1024
+
+
 class Registry:
     """Users, cases, legal process, sources and the policy set, read once."""
 
@@ -162,7 +158,33 @@ class Registry:
         self.segments_of: dict[str, tuple[str, ...]] = {}
         for seg in self.segments.values():
             self.segments_of[seg.source_id] = (*self.segments_of.get(seg.source_id, ()), seg.key)
-        entities = _ACTIONS + [s.cedar() for s in self.segments.values()]
+        entities = ACTION_ENTITIES + [s.cedar() for s in self.segments.values()]
         self.entities = cedarpy.Entities.from_json_str(json.dumps(entities))
+        # how Cedar is asked (policy/plan.py; None: three requests per segment), and per
+        # segment the policies reading the source that can hold or error for it
+        self.plan: Plan | None = plan_for(self.policies.text)
+        self.segment_rules: dict[str, frozenset[str]] = (
+            self.plan.segment_rules(self.entities, list(self.segments)) if self.plan else {}
+        )
         # (principal + context, legal basis as it counts, source) -> Decision
         self.decision_cache: dict[tuple[str, str, str], Decision] = {}
+        self._with_principal: dict[str, cedarpy.Entities] = {}
+
+    def forget(self) -> None:
+        """Drop every remembered decision and parsed principal (benchmarks measure a
+        first-time query with this)."""
+        self.decision_cache.clear()
+        self._with_principal.clear()
+        if self.plan is not None:
+            self.plan.forget()
+
+    def entities_with(self, principal: dict[str, object]) -> cedarpy.Entities:
+        """The registry's entities plus ``principal`` (a User entity as Cedar JSON),
+        parsed once per principal and attributes."""
+        text = json.dumps([principal], sort_keys=True)
+        found = self._with_principal.get(text)
+        if found is None:
+            if len(self._with_principal) >= _PRINCIPALS_MAX:
+                self._with_principal.clear()
+            found = self._with_principal[text] = self.entities.with_added_json_str(text)
+        return found

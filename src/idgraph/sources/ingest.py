@@ -46,6 +46,20 @@ _Q_COLUMNS = ", ".join(_QUARANTINE_SCHEMA.names)
 ROW, FIELD = "row", "field"
 
 Progress = Callable[[int], None]
+# Called after each batch commits, with its batch id (the search index registers one:
+# idgraph.search.index.install_hooks; sources must not import search).
+AfterIngest = Callable[[Store, str], None]
+_AFTER_INGEST: list[AfterIngest] = []
+
+
+def register_after_ingest(hook: AfterIngest) -> None:
+    if hook not in _AFTER_INGEST:
+        _AFTER_INGEST.append(hook)
+
+
+def unregister_after_ingest(hook: AfterIngest) -> None:
+    if hook in _AFTER_INGEST:
+        _AFTER_INGEST.remove(hook)
 
 
 @dataclass
@@ -505,6 +519,8 @@ def ingest_manifest(
              s.rows_quarantined, s.fields_quarantined, s.lines, s.lines_blank,
              s.lines_in_rows],
         )
+    for hook in list(_AFTER_INGEST):
+        hook(store, batch_id)
     return s
 
 

@@ -1,0 +1,449 @@
+"""Person search: latency through the gate and the log, and accuracy on held-out records.
+
+    python benchmarks/search.py --people 5000              # a quick figure (~25k records)
+    python benchmarks/search.py --people 220000            # ~1M records (the target scale)
+    python benchmarks/search.py --data DIR --truth T.csv --holdout H.json   # reuse a run
+    python benchmarks/search.py --people 5000 --keep DIR   # keep the data dir for reuse
+
+What it does, in one process:
+
+1. ``idgraph synth --people N --seed S`` and ingest (the same API call as ``idgraph
+   ingest``); then ``--queries`` people with three records or more each lose one record
+   (made not current before resolving: held out, so no query can find its own record);
+2. resolve (``idgraph link``: train and cluster) and build the search index;
+3. one noisy query per held-out record, cycling through the noise kinds: a typo in a
+   name, a nickname, the name in surname-first order, a partial birth date (year, or
+   month and year), and an old address (the person's earliest-observed address on one
+   of their other records) with the name and no birth date; each query also carries
+   what its kind leaves (the held-out record's birth date, to the day where it has one);
+4. each query through :func:`idgraph.search.find` as an investigator would run it
+   (the gate, the purpose-scoped view, scoring, minimisation, the audit entries
+   written to the store's log), timed end to end: p50, p99, queries/s from one
+   process; then again without the audit write, to show its share;
+5. accuracy: the right identity is the one holding most of the person's other records;
+   top-1 and top-5 of the search, beside an exact lookup on the normalised given name,
+   surname and full birth date (the baseline: what a records clerk's query does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from idgraph.cases import open_case
+from idgraph.link.evaluate import read_truth
+from idgraph.link.resolve import resolve
+from idgraph.policy.engine import allowed
+from idgraph.policy.registry import Registry
+from idgraph.policy.users import add_user
+from idgraph.schema import Query
+from idgraph.search.criteria import Criteria, CriteriaError, parse_criteria, readings
+from idgraph.search.find import Engine, find
+from idgraph.search.index import SearchIndex, SearchIndexError
+from idgraph.settings import Settings
+from idgraph.sources import ingest_paths
+from idgraph.store import Store, open_store
+
+KINDS = ("typo", "nickname", "order swap", "partial birth date", "old address")
+QUERY = Query(principal="bench", purpose="criminal_investigation",
+              claims=("DPPA-b1", "GLBA-e8"), case_id="B1")
+_HELD_COLUMNS = ("record_id", "first_name", "last_name", "dob", "dob_precision", "house_number",
+                 "street", "city", "state", "zip")
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# -- the population ----------------------------------------------------------------------
+
+
+def make(people: int, seed: int, work: Path) -> tuple[Path, Path]:
+    """Synthesise and ingest; (data dir, truth.csv)."""
+    src, data = work / "src", work / "data"
+    subprocess.run([sys.executable, "-m", "idgraph.cli", "synth", "--people", str(people),
+                    "--seed", str(seed), "--out", str(src)], check=False,
+                   capture_output=True)
+    if not (src / "truth.csv").exists():
+        subprocess.run(["idgraph", "synth", "--people", str(people), "--seed", str(seed),
+                        "--out", str(src)], check=True, capture_output=True)
+    settings = Settings(data_dir=data)
+    store = open_store(settings.db_path, threads=settings.threads,
+                       memory_limit=settings.memory_limit)
+    try:
+        ingest_paths(store, [src], settings)
+    finally:
+        store.close()
+    return data, src / "truth.csv"
+
+
+def hold_out(store: Store, truth: dict[str, str], n: int, seed: int) -> list[dict[str, Any]]:
+    """One record with a name and a birth date each of ``n`` people with three records
+    or more, made not current; their values (what the queries are made from). A query
+    of a common name alone names no one: every query carries a birth date (to the day,
+    or partial) or an address."""
+    by_person: dict[str, list[str]] = {}
+    for rid, pid in truth.items():
+        by_person.setdefault(pid, []).append(rid)
+    rng = random.Random(seed)
+    people = sorted(p for p, ids in by_person.items() if len(ids) >= 3)
+    rng.shuffle(people)
+    held: list[dict[str, Any]] = []
+    for pid in people:
+        if len(held) >= n:
+            break
+        ids = sorted(by_person[pid])
+        rng.shuffle(ids)
+        rows = store.fetchall(
+            f"SELECT {', '.join(_HELD_COLUMNS)} FROM records WHERE is_current AND "
+            "first_name IS NOT NULL AND last_name IS NOT NULL AND dob IS NOT NULL AND "
+            "record_id IN (SELECT unnest(?))", [ids])
+        if not rows:
+            continue
+        row = dict(zip(_HELD_COLUMNS, rows[0], strict=True))
+        row["person_id"] = pid
+        # the person's oldest address on another record (what "an old address" is)
+        old = store.fetchall(
+            "SELECT house_number, street, zip FROM records WHERE is_current AND street IS NOT "
+            "NULL AND record_id IN (SELECT unnest(?)) AND record_id <> ? "
+            "ORDER BY observed_at NULLS LAST, record_id LIMIT 1", [ids, row["record_id"]])
+        row["old_address"] = list(old[0]) if old else None
+        held.append(row)
+    store.execute("UPDATE records SET is_current = false WHERE record_id IN (SELECT unnest(?))",
+                  [[h["record_id"] for h in held]])
+    return held
+
+
+def setup_users(store: Store) -> None:
+    add_user(store, "bench_admin", "admin", "ops", org_type="government")
+    add_user(store, "bench", "investigator", "pd", org_type="government", actor="bench_admin")
+    open_case(store, "B1", title="benchmark", kind="criminal", actor="bench")
+
+
+# -- queries ---------------------------------------------------------------------------
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    op = rng.choice(("swap", "drop", "double", "replace"))
+    if op == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    if op == "drop":
+        return word[:i] + word[i + 1:]
+    if op == "double":
+        return word[:i] + word[i] + word[i:]
+    return word[:i] + rng.choice("AEIOURSTN") + word[i + 1:]
+
+
+def _nickname(first: str, rng: random.Random) -> str | None:
+    from nicknames import NickNamer
+
+    names: list[str] = sorted(
+        str(n) for n in NickNamer().nicknames_of(first.lower()) if len(n) > 2)
+    return str(rng.choice(names)).upper() if names else None
+
+
+def _dob(row: dict[str, Any], partial: bool, rng: random.Random) -> str | None:
+    dob, precision = row["dob"], row["dob_precision"]
+    if dob is None:
+        return None
+    if precision == "year" or (partial and rng.random() < 0.5):
+        return str(dob.year)
+    if precision == "month" or partial:
+        return f"{dob.month:02d}/{dob.year}"
+    return str(dob.isoformat())
+
+
+@dataclass
+class Case:
+    kind: str
+    person_id: str
+    criteria: Criteria
+
+
+def make_query(row: dict[str, Any], kind: str, rng: random.Random) -> Criteria | None:
+    first, last = row["first_name"], row["last_name"]
+    name = f"{first} {last}"
+    dob = _dob(row, kind == "partial birth date", rng)
+    address: str | None = None
+    zip_code: str | None = None
+    if kind == "typo":
+        if rng.random() < 0.5:
+            name = f"{first} {_typo(last, rng)}"
+        else:
+            name = f"{_typo(first, rng)} {last}"
+    elif kind == "nickname":
+        nick = _nickname(first, rng)
+        name = f"{nick or _typo(first, rng)} {last}"
+    elif kind == "order swap":
+        name = f"{last} {first}"
+    elif kind == "old address":
+        dob = None
+        house, street, zip_code = row.get("old_address") or (None, None, None)
+        if street is None:
+            return None
+        address = " ".join(str(p) for p in (house, street) if p)
+    try:
+        return parse_criteria(name=name, dob=dob, address=address, zip=zip_code)
+    except CriteriaError:
+        return None
+
+
+# -- truth -----------------------------------------------------------------------------
+
+
+def main_identity(store: Store, truth: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(person -> the identity holding most of their current records, identity -> the
+    person most of its current records are of)."""
+    members = dict(store.fetchall(
+        "SELECT m.record_id, m.identity_id FROM identity_members m "
+        "JOIN records r ON r.record_id = m.record_id AND r.is_current"))
+    votes: dict[str, Counter[str]] = {}
+    owners: dict[str, Counter[str]] = {}
+    for rid, iid in members.items():
+        pid = truth.get(rid)
+        if pid is not None:
+            votes.setdefault(pid, Counter())[iid] += 1
+            owners.setdefault(iid, Counter())[pid] += 1
+    return ({pid: c.most_common(1)[0][0] for pid, c in votes.items()},
+            {iid: c.most_common(1)[0][0] for iid, c in owners.items()})
+
+
+def baseline(store: Store, criteria: Criteria) -> list[str]:
+    """Exact given name, surname and full birth date (first reading): identities by id."""
+    q = readings(criteria)[0]
+    if not (q["first_name"] and q["last_name"] and q["dob_day"]):
+        return []
+    rows = store.fetchall(
+        "SELECT DISTINCT m.identity_id FROM records r JOIN identity_members m "
+        "ON m.record_id = r.record_id WHERE r.is_current AND r.first_name = ? "
+        "AND r.last_name = ? AND strftime(r.dob, '%Y%m%d') = ? "
+        "AND coalesce(r.dob_precision, 'day') = 'day' ORDER BY 1",
+        [q["first_name"], q["last_name"], q["dob_day"]])
+    return [r[0] for r in rows]
+
+
+# -- measuring -------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def timed(cases: list[Case], run: Callable[[Case], list[str]]
+          ) -> tuple[list[float], list[list[str]]]:
+    times: list[float] = []
+    results: list[list[str]] = []
+    for c in cases:
+        t0 = time.perf_counter()
+        results.append(run(c))
+        times.append(time.perf_counter() - t0)
+    return times, results
+
+
+def report_latency(label: str, times: list[float]) -> None:
+    ms = [t * 1000 for t in times]
+    print(f"{label:<34} p50 {percentile(ms, 50):7.2f} ms  p99 {percentile(ms, 99):7.2f} ms  "
+          f"mean {statistics.fmean(ms):7.2f} ms  {len(ms) / sum(times):8.1f} queries/s")
+
+
+def report_accuracy(cases: list[Case], expected: dict[str, str], owner: dict[str, str],
+                    ours: list[list[str]], base: list[list[str]]) -> None:
+    """Two readings of "the right identity": the person's main identity (strict), or
+    any identity most of whose records are the person's (resolution split the person:
+    the hit is still them)."""
+    rows: dict[str, list[int]] = {}
+    for c, o, b in zip(cases, ours, base, strict=True):
+        want = expected.get(c.person_id)
+        if want is None:
+            continue
+
+        def theirs(ids: list[str], person: str = c.person_id) -> list[bool]:
+            return [owner.get(i) == person for i in ids]
+
+        for key in (c.kind, "all"):
+            acc = rows.setdefault(key, [0] * 9)
+            acc[0] += 1
+            acc[1] += bool(o[:1] == [want])
+            acc[2] += want in o[:5]
+            acc[3] += any(theirs(o[:1]))
+            acc[4] += any(theirs(o[:5]))
+            acc[5] += bool(b[:1] == [want])
+            acc[6] += want in b[:5]
+            acc[7] += any(theirs(b[:1]))
+            acc[8] += any(theirs(b[:5]))
+    print("\nthe right identity: the person's main one (main), or one mostly of their records "
+          "(person)")
+    heads = ["n", "top-1 main", "top-5 main", "top-1 person", "top-5 person",
+             "base top-1 main", "base top-5 main", "base top-1 person", "base top-5 person"]
+    print(f"{'queries':<20}" + "".join(f"{h:>19}" if h.startswith("base") else f"{h:>14}"
+                                       for h in heads))
+    for key in (*KINDS, "all"):
+        if key in rows:
+            n, *hits = rows[key]
+            cells = [f"{n:>14}"] + [
+                f"{h / n:>19.3f}" if i >= 4 else f"{h / n:>14.3f}" for i, h in enumerate(hits)]
+            print(f"{key:<20}" + "".join(cells))
+
+
+MATCH_MAPPING = """fields:
+  full_name: NAME
+  dob: BORN
+  zip: ZIP
+record_id: REF
+"""
+
+
+def bulk(store: Store, reg: Registry, engine: Engine, rows: int, work: Path) -> None:
+    """Match a list of ``rows`` people (current records' name, birth date and ZIP, with
+    a typo in every fifth name) in one act; rows/s."""
+    import csv
+
+    from idgraph.search.match import load_mapping, match_list
+
+    sample = store.fetchall(
+        "SELECT first_name, last_name, dob, zip FROM records WHERE is_current AND "
+        "first_name IS NOT NULL AND last_name IS NOT NULL ORDER BY hash(record_id) LIMIT ?",
+        [rows])
+    rng = random.Random(1)
+    path = work / "match_list.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["REF", "NAME", "BORN", "ZIP"])
+        for i, (first, last, dob, zip_code) in enumerate(sample):
+            name = f"{first} {_typo(last, rng) if i % 5 == 0 else last}"
+            w.writerow([f"R{i}", name, dob.isoformat() if dob else "", zip_code or ""])
+    (work / "match_map.yaml").write_text(MATCH_MAPPING)
+    mapping = load_mapping(work / "match_map.yaml", path)
+    t0 = time.perf_counter()
+    result = match_list(store, QUERY, path, mapping, registry=reg, engine=engine)
+    dt = time.perf_counter() - t0
+    counts = result.counts()
+    print(f"\nbulk match: {len(result.rows):,} rows in {dt:.1f} s = {len(result.rows) / dt:,.0f} "
+          f"rows/s (incl. one gate decision and one audit entry listing every row); "
+          f"{counts['matched']:,} matched, {counts['none']:,} none, "
+          f"{counts['malformed']:,} malformed")
+
+
+def run(data: Path, truth_csv: Path, held: list[dict[str, Any]], opts: argparse.Namespace
+        ) -> None:
+    settings = Settings(data_dir=data)
+    store = open_store(settings.db_path, threads=settings.threads,
+                       memory_limit=settings.memory_limit)
+    try:
+        truth = read_truth(truth_csv)
+        n = store.scalar("SELECT count(*) FROM records WHERE is_current")
+        expected, owner = main_identity(store, truth)
+        try:
+            index = SearchIndex.at(data / "index")
+        except SearchIndexError:  # made by another version of the index: make it again
+            shutil.rmtree(data / "index")
+            index = SearchIndex.at(data / "index")
+        if index.count() == 0:
+            t0 = time.perf_counter()
+            index.rebuild(store)
+            say(f"index built: {index.count():,} documents in {time.perf_counter() - t0:.1f} s")
+        reg = Registry(store)
+        engine = Engine(store, index)
+        decision = allowed(reg, QUERY)
+        print(f"\n{n:,} current records; permitted under {QUERY.purpose} "
+              f"{'+'.join(QUERY.claims)}: {', '.join(decision.permitted)}; "
+              f"withheld: {', '.join(decision.denied) or 'none'}")
+        rng = random.Random(opts.seed)
+        cases = []
+        for i, row in enumerate(held):
+            kind = KINDS[i % len(KINDS)]
+            crit = make_query(row, kind, rng)
+            if crit is not None:
+                cases.append(Case(kind, row["person_id"], crit))
+        # warm: the scorer's term frequencies, the Cedar cache, DuckDB's caches
+        for c in cases[:20]:
+            find(store, QUERY, c.criteria, registry=reg, engine=engine, limit=5)
+
+        def ours(c: Case) -> list[str]:
+            return [h.identity_id for h in find(store, QUERY, c.criteria, registry=reg,
+                                                engine=engine, limit=5).hits]
+
+        times, results = timed(cases, ours)
+        base_times, base = timed(cases, lambda c: baseline(store, c.criteria))
+        print()
+        report_latency("search (gate + score + audit)", times)
+        find_module = importlib.import_module("idgraph.search.find")
+        real_audit = find_module.audit_decision
+        try:
+            setattr(find_module, "audit_decision", lambda *a, **k: [])  # noqa: B010
+            no_audit, _ = timed(cases, ours)
+        finally:
+            setattr(find_module, "audit_decision", real_audit)  # noqa: B010
+        report_latency("  the same without the audit write", no_audit)
+        report_latency("baseline exact lookup (SQL only)", base_times)
+        report_accuracy(cases, expected, owner, results, base)
+        if opts.match_rows:
+            bulk(store, reg, engine, opts.match_rows, data.parent)
+    finally:
+        store.close()
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--people", type=int, default=5000)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--match-rows", type=int, default=0,
+                    help="Also time a bulk match of this many rows.")
+    ap.add_argument("--keep", type=Path, help="Keep the work folder here.")
+    ap.add_argument("--data", type=Path, help="Reuse a data dir made with --keep.")
+    opts = ap.parse_args(argv)
+    if opts.data is not None:
+        work = opts.data
+        held = json.loads((work / "holdout.json").read_text(), object_hook=_dates)
+        run(work / "data", work / "src" / "truth.csv", held, opts)
+        return
+    with tempfile.TemporaryDirectory(prefix="idg-search-") as tmp:
+        work = opts.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        data, truth_csv = make(opts.people, opts.seed, work)
+        say(f"synth + ingest {time.perf_counter() - t0:.1f} s")
+        settings = Settings(data_dir=data)
+        store = open_store(settings.db_path, threads=settings.threads,
+                           memory_limit=settings.memory_limit)
+        try:
+            held = hold_out(store, read_truth(truth_csv), opts.queries, opts.seed)
+            t0 = time.perf_counter()
+            res = resolve(store, settings)
+            say(f"resolve {time.perf_counter() - t0:.1f} s: {res.n_records:,} records -> "
+                f"{res.n_identities:,} identities")
+            setup_users(store)
+        finally:
+            store.close()
+        (work / "holdout.json").write_text(json.dumps(held, default=str))
+        run(data, truth_csv, held, opts)
+
+
+def _dates(obj: dict[str, Any]) -> dict[str, Any]:
+    from datetime import date
+
+    if isinstance(obj.get("dob"), str):
+        obj["dob"] = date.fromisoformat(obj["dob"])
+    return obj
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

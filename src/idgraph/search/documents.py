@@ -1,0 +1,219 @@
+"""What a search index document is, and how records are read from the store to make it.
+
+A document per current record: its terms (:mod:`idgraph.search.terms`), its ids
+(record, source, segment, identity), the model input row it was made from (stored:
+:meth:`idgraph.search.index.SearchIndex.rows` gives it back) and a digest of its values
+(:meth:`~idgraph.search.index.SearchIndex.check` compares it with the store's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+import tantivy
+
+from idgraph.link.model import INPUT_COLUMNS
+from idgraph.link.score import INPUT_ROW_COLUMNS
+from idgraph.schema import segment_key
+from idgraph.search.terms import FIELDS, doc_terms
+from idgraph.store import Store
+
+__all__ = [
+    "BATCH",
+    "FIELD_NAMES",
+    "ROW_COLUMNS",
+    "SCHEMA",
+    "SORT_FIELD",
+    "batches",
+    "current_rows",
+    "current_table",
+    "document",
+    "identities_of",
+    "identity_key",
+    "relation",
+    "select",
+]
+
+BATCH: Final = 20_000  # records read from the store and written at a time
+
+# What a document is made from: the model's input row (the columns and expressions
+# the model reads, link.model.INPUT_COLUMNS: the stored ``row`` is what the scorer
+# compares), the display name and the licence number alone. The digest (md5 of every
+# value but the ids, in this order) is stored with the document, so check() can tell a
+# document made from other values.
+ROW_COLUMNS: Final[tuple[str, ...]] = (*INPUT_ROW_COLUMNS, "full_name")
+_VALUE_COLUMNS: Final[tuple[str, ...]] = (
+    *(c for c in ROW_COLUMNS if c not in ("record_id", "source_id")), "dl_number")
+_DIGEST_SQL: Final = "md5(concat_ws('|', {}))".format(
+    ", ".join(f"coalesce(CAST(cur.{c} AS VARCHAR), '')" for c in _VALUE_COLUMNS))
+# at most this many record ids as a plain IN list (point lookups on the primary keys);
+# more: one join with the list
+_POINT_IDS: Final = 1000
+
+
+def _rows_sql(with_values: bool, chosen: str, members: str | None, point: bool) -> str:
+    """Records of ``chosen`` (a condition on ``records``) with their segment inputs,
+    identity id (``members``: the condition cutting ``identity_members`` to them, None:
+    no memberships yet), digest and (``with_values``) the values: the current ones, or
+    (``point``) every version with its ``is_current``, for the reader to keep the
+    current ones.
+
+    A point read is a plain ``record_id IN (...)`` and nothing else: with another
+    predicate DuckDB scans the table instead of using its key (5 records of 1M: 3 ms
+    against 50-130 ms). The memberships are cut to the records asked for before the
+    join, for the same reason."""
+    values = "".join(f", cur.{c}" for c in _VALUE_COLUMNS) if with_values else ""
+    identity = "m.identity_id" if members is not None else "CAST(NULL AS VARCHAR)"
+    join = (f"LEFT JOIN (SELECT record_id, identity_id FROM identity_members "
+            f"WHERE {members}) m USING (record_id)") if members is not None else ""
+    current = ", cur.is_current" if point else ""
+    where = "" if point else " AND is_current"
+    return (f"WITH cur AS (SELECT {INPUT_COLUMNS}, full_name, dl_number, origin_jurisdiction,"
+            f" is_current FROM records WHERE {chosen}{where}) "
+            f"SELECT cur.record_id, cur.source_id, cur.origin_jurisdiction, {identity} AS "
+            f"identity_id, {_DIGEST_SQL} AS digest{values}{current} FROM cur {join} "
+            "ORDER BY cur.record_id")
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    for name in ("record_id", "source_id", "segment", "identity_id", "digest"):
+        sb.add_text_field(name, stored=True, tokenizer_name="raw", index_option="basic")
+    # the model input row (ROW_COLUMNS) as JSON: what rows() gives back
+    sb.add_bytes_field("row", stored=True, indexed=False, fast=False)
+    for name in FIELDS:
+        sb.add_text_field(name, stored=False, tokenizer_name="raw", index_option="basic")
+    # a per-record factor in [1, 1 + 7e-5): equal scores rank by record id hash, the
+    # same in every index holding the record (never by where a document lies)
+    sb.add_float_field("tie", stored=False, indexed=False, fast=True)
+    # the identity id's hash (0: none), read without the stored document to keep each
+    # identity's best record before reading any document
+    sb.add_unsigned_field("ik", stored=False, indexed=False, fast=True)
+    # documents lie in the order of this key (surname sound, then given name): the
+    # candidates of a name lie together, so reading their stored fields decompresses
+    # few blocks of the document store
+    sb.add_unsigned_field("sk", stored=False, indexed=False, fast=True)
+    return sb.build()
+
+
+SCHEMA: Final = _schema()
+SORT_FIELD: Final = "sk"
+FIELD_NAMES: Final = [
+    "record_id", "source_id", "segment", "identity_id", "digest", "row", *FIELDS, "tie", "ik",
+    "sk"]
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def _tie(record_id: str) -> float:
+    return _hash64(record_id) / 2**64 * 1e-4
+
+
+def _sort_key(row: Mapping[str, Any]) -> int:
+    surname = row.get("last_name_phonetic") or row.get("first_name_phonetic") or ""
+    given = row.get("first_name") or ""
+    return (_hash64(surname) & ~0xFFFFFF) | (_hash64(given) & 0xFFFFFF)
+
+
+def identity_key(identity_id: str | None) -> int:
+    return 0 if identity_id is None else max(_hash64(identity_id), 1)
+
+
+def document(row: Mapping[str, Any]) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_text("record_id", row["record_id"])
+    doc.add_text("source_id", row["source_id"])
+    segment = row.get("segment") or segment_key(row["source_id"], row["origin_jurisdiction"])
+    doc.add_text("segment", segment)
+    if row["identity_id"] is not None:
+        doc.add_text("identity_id", row["identity_id"])
+    doc.add_text("digest", row["digest"])
+    doc.add_bytes("row", json.dumps({c: row[c] for c in ROW_COLUMNS},
+                                    separators=(",", ":")).encode())
+    for name, terms in doc_terms(row).items():
+        for term in terms:
+            doc.add_text(name, term)
+    doc.add_float("tie", _tie(row["record_id"]))
+    doc.add_unsigned("ik", identity_key(row["identity_id"]))
+    doc.add_unsigned("sk", _sort_key(row))
+    return doc
+
+
+def _members_exist(store: Store) -> bool:
+    return bool(store.scalar(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'identity_members'"))
+
+
+def relation(store: Store, with_values: bool, ids: Sequence[str] | None = None,
+             batch_id: str | None = None) -> duckdb.DuckDBPyRelation:
+    """Records: all current ones, those ingest batch ``batch_id`` wrote, or those of
+    ``ids`` (at most :data:`_POINT_IDS`: every version, with ``is_current``; keep the
+    current rows with :func:`current_rows`)."""
+    has_members = _members_exist(store)
+    point = ids is not None and len(ids) <= _POINT_IDS
+    params: list[Any] = []
+    members: str | None = "TRUE"
+    if ids is not None and point:
+        marks = ", ".join("?" for _ in ids) or "NULL"
+        chosen = members = f"record_id IN ({marks})"
+        params = [*ids, *ids] if has_members else list(ids)
+    elif ids is not None:
+        chosen, params = "record_id IN (SELECT unnest(?))", [list(ids)]
+        members = "record_id IN (SELECT record_id FROM cur)"
+    elif batch_id is not None:
+        chosen, params = "batch_id = ?", [batch_id]
+        members = "record_id IN (SELECT record_id FROM cur)"
+    else:
+        chosen = "TRUE"
+    sql = _rows_sql(with_values, chosen, members if has_members else None, point)
+    # con.sql, not execute: DuckDB's DB-API Arrow export may reorder result chunks
+    return store.con.sql(sql, params=params)
+
+
+def current_rows(batch: pa.RecordBatch | pa.Table) -> list[dict[str, Any]]:
+    """The rows of a :func:`relation` batch that are current records."""
+    return [r for r in batch.to_pylist() if r.pop("is_current", True)]
+
+
+def identities_of(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    """Record id -> identity id, for those of ``ids`` that belong to an identity (a plain
+    point read on the memberships' key)."""
+    if not ids or not _members_exist(store):
+        return {}
+    out: dict[str, str] = {}
+    for k in range(0, len(ids), _POINT_IDS):
+        part = list(ids[k:k + _POINT_IDS])
+        marks = ", ".join("?" for _ in part)
+        out.update(store.fetchall(
+            f"SELECT record_id, identity_id FROM identity_members WHERE record_id IN ({marks})",
+            part))
+    return out
+
+
+def current_table(store: Store) -> pa.Table:
+    """Every current record's ids, segment inputs, identity id and digest (no values)."""
+    return relation(store, False).to_arrow_table()
+
+
+def select(store: Store, with_values: bool, ids: Sequence[str] | None = None,
+           batch_id: str | None = None) -> list[dict[str, Any]]:
+    """:func:`relation`'s current rows, as dicts."""
+    return current_rows(relation(store, with_values, ids, batch_id).to_arrow_table())
+
+
+def batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
+    """The relation's rows, :data:`BATCH` at a time (1M records never all in memory)."""
+    reader = relation.to_arrow_reader(BATCH)
+    try:
+        yield from reader
+    finally:
+        reader.close()
+
+

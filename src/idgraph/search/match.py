@@ -1,0 +1,318 @@
+"""Bulk matching: a list of people in, the best identity per row (or none) out.
+
+The list is read as ingest reads a source: a mapping in the manifest format
+(``docs/sources.md``: ``fields:`` canonical field -> ``column``/``template``/``value``,
+``format:`` for dates, ``order:`` for full names; optional ``input:`` with format,
+encoding, delimiter; optional ``record_id:``, the column naming each row in the output),
+the same readers (:func:`idgraph.sources.readers.read_chunks`) and the same normalisers
+(:func:`idgraph.sources.mapping.normalise_chunk`), so a row meets records in their own
+terms. Keys a source manifest needs but a list does not (id, title, kind,
+jurisdiction, ...) may be given (a source's own manifest can be reused) or left out.
+
+Every row is reported, never dropped: a row the reader cannot parse, or with no value
+to match on, is ``malformed`` with its line and the reason; a value that does not
+normalise is left out of the row's criteria and named in its ``problems`` (line,
+field, reason), and the rest of the row is matched.
+
+One gate decision for the whole list (the mapped canonical fields are its filters: a
+list mapping no protected attribute can be expressed, the canonical fields being an
+allow-list), one audited act listing every row's result (line, identity id or none,
+score). A row's best identity is reported when its probability reaches ``threshold``
+(default 0.5), else none. Rows are matched a chunk at a time: candidates from the
+index per row, then the views of every candidate of the chunk in one read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from idgraph.policy.engine import AccessDecision, audit_decision
+from idgraph.policy.registry import Registry
+from idgraph.schema import CANONICAL_FIELDS, Query
+from idgraph.search.criteria import CriteriaError, QueryRecord
+from idgraph.search.find import Engine, notices_for, response_entry
+from idgraph.search.find import gate as search_gate
+from idgraph.search.scope import model_input, visible_records
+from idgraph.search.scoring import Hit, at_each_precision, prepare, score_identities
+from idgraph.sources.manifest import Manifest, ManifestError, parse_manifest
+from idgraph.sources.mapping import normalise_chunk
+from idgraph.sources.readers import Chunk, read_chunks
+from idgraph.store import Store
+
+ACTION: Final[str] = "match"
+THRESHOLD: Final[float] = 0.5
+CHUNK_ROWS: Final[int] = 2_000
+CANDIDATES: Final[int] = 10  # identities scored per row (the index's best)
+# canonical fields a match uses (others in a reused manifest are read and ignored)
+MATCHED_FIELDS: Final[frozenset[str]] = frozenset({
+    "first_name", "middle_name", "last_name", "suffix", "full_name", "dob", "birth_year",
+    "sex", "street", "unit", "city", "state", "zip", "address", "phone", "email", "ssn",
+    "dl_number", "dl_state", "plate",
+})
+# what a row needs at least one of to be matched (a sex or a state alone is no one)
+_USABLE: Final[tuple[str, ...]] = (
+    "first_name", "last_name", "dob_day", "dob_month", "birth_year", "street", "zip",
+    "phone", "email", "ssn", "dl_key", "plate",
+)
+_LIST_DEFAULTS: Final[dict[str, Any]] = {
+    "id": "match_list", "title": "match list", "kind": "other", "jurisdiction": "US",
+    "collected_for": "match", "retention_days": 1,
+}
+
+
+class MatchError(ValueError):
+    """A mapping or list that cannot be matched at all; ``fields``: the mapped names
+    that are no canonical field (what :func:`refuse_mapping` puts before the gate)."""
+
+    def __init__(self, message: str, fields: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.fields = tuple(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    line: int
+    row_id: str | None
+    status: str  # "matched" | "none" | "malformed"
+    hit: Hit | None = None
+    problems: tuple[str, ...] = ()
+
+    def explanation_text(self) -> str:
+        if self.hit is None:
+            return ""
+        return "; ".join(f"{e.comparison}: {e.level} ({e.weight:+.2f})"
+                         for e in self.hit.explanation)
+
+
+@dataclass
+class MatchResult:
+    query: Query
+    rows: list[RowResult] = field(default_factory=list)
+    unused_fields: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        out = {"matched": 0, "none": 0, "malformed": 0, "with_problems": 0}
+        for r in self.rows:
+            out[r.status] += 1
+            out["with_problems"] += bool(r.problems) and r.status != "malformed"
+        return out
+
+
+def load_mapping(path: Path, list_path: Path | None = None) -> Manifest:
+    """The mapping (manifest format) a list is read with; ``list_path`` overrides
+    ``input.path`` and, without an ``input:`` section, its suffix gives the format."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise MatchError(f"{path}: cannot read the mapping: {exc}") from None
+    if not isinstance(data, dict):
+        raise MatchError(f"{path}: a mapping must be a YAML mapping with fields:")
+    data = {**_LIST_DEFAULTS, **data}
+    spec = dict(data.get("input") or {})
+    if list_path is not None:
+        spec["path"] = str(list_path.resolve())
+        spec.setdefault("format", _format_of(list_path))
+    spec["allow_outside"] = True  # the list is named on the command line
+    data["input"] = spec
+    data.setdefault("record_id", "")  # no row ids: rows are named by their line
+    fields = data.get("fields")
+    unknown = [str(k) for k in fields if k not in CANONICAL_FIELDS] if isinstance(
+        fields, dict) else []
+    if unknown:
+        raise MatchError(f"{path}: fields: not canonical fields, nothing may be matched on "
+                         f"them: {', '.join(unknown)}", unknown)
+    try:
+        manifest = parse_manifest(data, path.resolve())
+    except ManifestError as exc:
+        raise MatchError(str(exc)) from None
+    return manifest
+
+
+def refuse_mapping(
+    store: Store, query: Query, error: MatchError, *, registry: Registry | None = None
+) -> None:
+    """A mapping naming fields that are not canonical (``error.fields``: race,
+    religion, ...) is decided and audited as a bulk match by them: the gate refuses a
+    protected attribute (AccessDenied, audited ``deny``); anything else is refused
+    after it (``error``, audited ``refused``). An attempt leaves a trace either way."""
+    reg = registry or Registry(store)
+    detail = {"fields": list(error.fields), "error": "mapping names no canonical field"}
+    try:
+        search_gate(store, reg, query, list(error.fields), detail, action=ACTION,
+                    unusable=list(error.fields), reason="not a canonical field")
+    except CriteriaError:
+        raise error from None
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    for fmt in ("csv", "jsonl", "parquet"):
+        if name.endswith("." + fmt):
+            return fmt
+    return "csv"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    row_id: str | None
+    reading: QueryRecord | None
+    problems: tuple[str, ...]
+
+
+def _rows(manifest: Manifest, chunk: Chunk, region: str) -> Iterator[_Row]:
+    """The chunk's rows (parsed and not) in line order, each as a model input row."""
+    n = len(chunk)
+    cols, issues = normalise_chunk(manifest, chunk.columns, n, region) if n else ({}, [])
+    problems: dict[int, list[str]] = {}
+    for i, col, reason in chunk.bad_cells:
+        problems.setdefault(i, []).append(f"{col}: {reason}")
+    for issue in issues:
+        problems.setdefault(issue.row, []).append(f"{issue.field}: {issue.reason}")
+    ids = chunk.columns.get(manifest.record_id) if manifest.record_id else None
+    out = [_Row(line, None, None, (reason.removeprefix(f"line {line}: "),))
+           for line, reason in chunk.errors]
+    for i in range(n):
+        row = {c: v[i] for c, v in cols.items()}
+        reading: QueryRecord | None = model_input(row)
+        if reading is not None and not any(reading.get(c) not in (None, "", []) for c in _USABLE):
+            reading = None
+            problems.setdefault(i, []).append("no value to match on")
+        out.append(_Row(chunk.lines[i], ids[i] if ids else None, reading,
+                        tuple(problems.get(i, ()))))
+    yield from sorted(out, key=lambda r: r.line)
+
+
+def _match_chunk(
+    engine: Engine, decision: AccessDecision, rows: Sequence[_Row], threshold: float
+) -> list[RowResult]:
+    segments = decision.permitted
+    wanted: list[list[str]] = []
+    for r in rows:
+        found = [] if r.reading is None else engine.index.candidates(r.reading, segments,
+                                                                      CANDIDATES)
+        wanted.append(list(dict.fromkeys(c.identity_id for c in found if c.identity_id)))
+    ids = sorted({i for w in wanted for i in w})
+    views = prepare(decision, visible_records(engine.store, ids, segments, engine.index))
+    scorer = engine.scorer(segments)
+    out = []
+    for r, ids in zip(rows, wanted, strict=True):
+        if r.reading is None:
+            out.append(RowResult(r.line, r.row_id, "malformed", None, r.problems))
+            continue
+        hits = score_identities(scorer, decision, at_each_precision([r.reading]), ids, views,
+                                top=1)
+        best = hits[0] if hits and hits[0].score >= threshold else None
+        out.append(RowResult(r.line, r.row_id, "matched" if best else "none", best,
+                             r.problems))
+    return out
+
+
+def match_list(
+    store: Store,
+    query: Query,
+    list_path: Path,
+    mapping: Manifest,
+    *,
+    registry: Registry | None = None,
+    engine: Engine | None = None,
+    threshold: float = THRESHOLD,
+    region: str = "US",
+    on_rows: Callable[[int], None] | None = None,
+) -> MatchResult:
+    """Match every row of ``list_path`` (see module doc); one gate decision, one audited
+    act; raises AccessDenied when no source may be used."""
+    if query.case_id is None:
+        raise MatchError("a bulk match needs a case (--case)")
+    reg = registry or Registry(store)
+    used = [f for f in mapping.fields if f in MATCHED_FIELDS]
+    detail = {"fields": used, "list_sha256": file_sha256(list_path)}
+    decision = search_gate(store, reg, query, used, detail, action=ACTION)
+    engine = engine or Engine.open(store)
+    result = MatchResult(query, unused_fields=tuple(f for f in mapping.fields if f not in used))
+    inp = mapping.input
+    batch: list[_Row] = []
+    for chunk in read_chunks(list_path, inp.format, chunk_rows=CHUNK_ROWS,
+                             encoding=inp.encoding, delimiter=inp.delimiter):
+        batch.extend(_rows(mapping, chunk, region))
+        while len(batch) >= CHUNK_ROWS:
+            result.rows += _match_chunk(engine, decision, batch[:CHUNK_ROWS], threshold)
+            if on_rows:
+                on_rows(min(CHUNK_ROWS, len(batch)))
+            batch = batch[CHUNK_ROWS:]
+    if batch:
+        result.rows += _match_chunk(engine, decision, batch, threshold)
+        if on_rows:
+            on_rows(len(batch))
+    _audit(store, reg, decision, result, list_path, used, threshold)
+    return result
+
+
+def _audit(
+    store: Store,
+    reg: Registry,
+    decision: AccessDecision,
+    result: MatchResult,
+    list_path: Path,
+    used: Sequence[str],
+    threshold: float,
+) -> None:
+    hits = [r.hit for r in result.rows if r.hit is not None]
+    disclosed: dict[str, set[str]] = {}
+    for h in hits:
+        disclosed.setdefault(h.identity_id, set()).update(h.segments)
+    detail: dict[str, Any] = {
+        "fields": list(used),
+        "list_sha256": file_sha256(list_path),
+        "threshold": threshold,
+        "counts": result.counts(),
+        "rows": [
+            [r.line, r.hit.identity_id if r.hit else None, r.hit.score if r.hit else None]
+            for r in result.rows
+        ],
+        "malformed": [[r.line, "; ".join(r.problems)] for r in result.rows
+                      if r.status == "malformed"],
+        "withheld": list(decision.denied),
+    }
+    unique = {h.identity_id: h for h in hits}
+    with store.transaction():
+        notices = notices_for(store, reg, decision, disclosed)
+        detail["notices"] = notices
+        audit_decision(store, decision,
+                       response_entry(decision, "ok", list(unique.values()), detail, ACTION))
+    result.notices = tuple(notices)
+
+
+def row_dicts(result: MatchResult) -> Iterator[dict[str, Any]]:
+    """The rows as the output CSV writes them."""
+    for r in result.rows:
+        yield {
+            "line": r.line,
+            "row_id": r.row_id or "",
+            "status": r.status,
+            "identity_id": r.hit.identity_id if r.hit else "",
+            "score": f"{r.hit.score:.6f}" if r.hit else "",
+            "explanation": r.explanation_text(),
+            "problems": "; ".join(r.problems),
+        }
+
+
+OUTPUT_COLUMNS: Final[tuple[str, ...]] = (
+    "line", "row_id", "status", "identity_id", "score", "explanation", "problems",
+)
+
