@@ -2,9 +2,10 @@
 
 The bash block is taken from the README itself and run in a fresh folder in two parts:
 everything up to and including ``idgraph demo`` (with a smaller population), then the
-rest, with the two placeholders filled in (``P-XXXXXXXXXX``: an identity of the demo
-store that holds a New York DMV record; ``SCAN_SHA256``: the SHA-256 of a stand-in scan)
-and ``tools/verify_audit.py`` pointed at the checkout. Every command must succeed
+rest, with ``NAME`` and ``YEAR`` set to the person the demo's example search looked for
+in this smaller population (the identity id then comes from ``idgraph search --json``,
+as the README has it), ``SCAN_SHA256`` filled with the SHA-256 of a stand-in scan, and
+``tools/verify_audit.py`` pointed at the checkout. Every command must succeed
 (``set -euo pipefail``).
 """
 
@@ -59,30 +60,34 @@ def run_bash(script: str, cwd: Path) -> str:
     return out
 
 
-def identity_with_ny_dmv(db: Path) -> str:
+def example(db: Path) -> tuple[str, int]:
+    """The demo's example person (``idgraph.cli.demo.example_person``): surname first."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         row = con.execute(
-            """SELECT m.identity_id FROM identity_members m JOIN records r USING (record_id)
-               WHERE r.is_current AND r.source_id = 'ny_dmv'
-               ORDER BY m.identity_id LIMIT 1"""
+            """SELECT last_name || ' ' || first_name, year(dob) FROM records
+               WHERE is_current AND source_id = 'ny_dmv' AND dob IS NOT NULL
+                 AND first_name IS NOT NULL AND last_name IS NOT NULL
+               ORDER BY record_id LIMIT 1"""
         ).fetchone()
     finally:
         con.close()
-    assert row is not None, "the demo store has no identity with a New York DMV record"
-    return str(row[0])
+    assert row is not None, "the demo store has no New York DMV record with a birth date"
+    return str(row[0]), int(row[1])
 
 
 def test_readme_walkthrough_runs(tmp_path: Path) -> None:
     first, second = split_at_demo(walkthrough())
     assert "--people 2000" in first
-    run_bash(first.replace("--people 2000", f"--people {PEOPLE}"), tmp_path)
-    identity = identity_with_ny_dmv(tmp_path / "idgraph-data" / "idgraph.duckdb")
+    first_out = run_bash(first.replace("--people 2000", f"--people {PEOPLE}"), tmp_path)
+    name, year = example(tmp_path / "idgraph-data" / "idgraph.duckdb")
+    assert f'idgraph search "{name}" --dob {year}' in first_out  # the demo's own example
 
-    assert "ID=P-XXXXXXXXXX" in second and "SCAN_SHA256" in second
+    line = 'NAME="MARTIN ANTHONY"; YEAR=1961'
+    assert line in second and "SCAN_SHA256" in second
     scan = hashlib.sha256(b"synthetic scan of warrant 26-CR-0412").hexdigest()
     script = (
-        second.replace("P-XXXXXXXXXX", identity)
+        second.replace(line, f'NAME="{name}"; YEAR={year}')
         .replace("SCAN_SHA256", scan)
         .replace("tools/verify_audit.py", str(ROOT / "tools" / "verify_audit.py"))
     )

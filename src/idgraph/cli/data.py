@@ -27,6 +27,7 @@ from idgraph.cli.common import (
     settings_of,
     store_of,
 )
+from idgraph.cli.demo import run_example_search
 from idgraph.link import AttachError, Evaluation, LiveLinker, evaluate_files, resolve
 from idgraph.link.attach import CandidateSource
 from idgraph.link.score import ModelError
@@ -387,7 +388,8 @@ def demo_command(
     people: int = typer.Option(20_000, "--people", min=1),
     seed: int = typer.Option(42, "--seed"),
 ) -> None:
-    """Synthesise a population into the data dir, ingest, resolve and evaluate it."""
+    """Synthesise a population into the data dir, ingest, resolve and evaluate it, then
+    find one of its people from partial facts and read the first hit's profile."""
     settings = settings_of(ctx)
     out = settings.data_dir / "synth"
     console.rule(f"1. synthesise {people:,} people into {escape(str(out))}")
@@ -419,7 +421,9 @@ def demo_command(
                       f"merges refused by rule: {res.refused})")
         console.rule("4. evaluate against the synthetic truth")
         ev = evaluate_files(store, out / "truth.csv")
-    console.print(_evaluation_table(ev))
+        console.print(_evaluation_table(ev))
+        console.rule("5. find a person from partial facts, lawfully")
+        run_example_search(store, settings)
 
 
 def _evaluation_table(ev: Evaluation) -> Table:
