@@ -1,15 +1,19 @@
 """Real-time resolution: the last records of a population arriving one at a time.
 
     python benchmarks/realtime.py --people 5000
+    python benchmarks/realtime.py --people 5000 --chunk 100
     python benchmarks/realtime.py --people 20000 --splink 100 --parity 10000
 
 A synthetic population (``idgraph synth``) is ingested; a tenth of its current records
 (the smallest hashes of their ids: "the last 10%") is set aside (made not current) and
-the rest resolved in batch (training the model). Then the set-aside records arrive one
-at a time: each is made current again and placed with ``link.attach`` (timed: candidate
-lookup, scoring, decision and the committed write, per record). Candidates come from an
-in-memory index of the batch blocking rules' equality keys (the same pairs batch
-resolve would score; the search index serves them in production).
+the rest resolved in batch (training the model). Then the set-aside records arrive
+``--chunk`` at a time (1: one by one): each chunk is made current again and placed with
+``LiveLinker.attach_many`` (timed until it returns: candidate lookup, scoring, decision,
+local re-cluster and the chunk's committed write; that is the time until a record is
+acknowledged, ``ack_*``). Candidates come from an in-memory index of the batch blocking
+rules' equality keys (the same pairs batch resolve would score; the search index serves
+them in production), holding a chunk's records once it is committed (within a chunk
+they find each other through the linker's pending index).
 
 Then a batch resolve of all records (same model) says where each late record belongs:
 a record *lands right* when live attach put it in the identity of the base resolve that
@@ -27,7 +31,6 @@ blocked pairs of all records (max absolute difference, level mismatches).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import re
@@ -189,10 +192,10 @@ def _splink_incremental(store: Store, late: list[str], sample: int) -> dict[str,
 
 
 def run(people: int, seed: int, fraction: float, splink_sample: int, parity_pairs: int,
-        work: Path, show_misses: int = 0, commit_every: int = 1,
-        bridge: Bridge = "strong") -> dict[str, Any]:
+        work: Path, show_misses: int = 0, chunk: int = 1,
+        bridge: Bridge = "none", recluster: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"people": people, "seed": seed, "late_fraction": fraction,
-                           "commit_every": commit_every, "bridge": bridge}
+                           "chunk": chunk, "bridge": bridge, "recluster": recluster}
     generate(work / "src", people=people, seed=seed)
     settings = Settings(data_dir=work / "data", ingest_workers=0)
     store = open_store(settings.db_path)
@@ -209,40 +212,44 @@ def run(people: int, seed: int, fraction: float, splink_sample: int, parity_pair
     resolve(store, settings)
     out["base_resolve_s"] = time.perf_counter() - t
 
-    linker = LiveLinker.from_store(store)
-    linker.bridge = bridge
+    # member rows as the search index keeps them beside its documents (no store read)
+    linker = LiveLinker.from_store(
+        store, rows=lambda ids: [rows[r] for r in ids if r in rows], bridge=bridge)
     index = BlockingIndex()
     late_set = set(late)
     for rid, row in rows.items():
         if rid not in late_set:
             index.add(row)
-    latencies: list[float] = []
+    linker.recluster = recluster
+    latencies: list[float] = []  # per chunk: the time until its records are durable
     scored: list[int] = []
     events: Counter[str] = Counter()
     results: dict[str, AttachResult] = {}
     started = time.perf_counter()
-    for start in range(0, len(late), commit_every):
-        # one record per commit: attach commits inside the timing; more: the group
-        # commits after it (its cost shows in records_per_s_with_arrival)
-        with store.transaction() if commit_every > 1 else contextlib.nullcontext():
-            for rid in late[start:start + commit_every]:
-                _set_current(store, [rid], True)  # the record arrives (not timed)
-                row = rows[rid]
-                linker.scorer.add([row])
-                t = time.perf_counter()
-                result = linker.attach(row, index)
-                latencies.append(time.perf_counter() - t)
-                index.add(row)
-                events[result.event] += 1
-                results[rid] = result
-                scored.append(result.candidates)
+    for start in range(0, len(late), chunk):
+        ids = late[start:start + chunk]
+        _set_current(store, ids, True)  # the records arrive (not timed)
+        linker.scorer.add([rows[rid] for rid in ids])
+        t = time.perf_counter()
+        placed = linker.attach_many([rows[rid] for rid in ids], index, chunk=chunk)
+        latencies.append(time.perf_counter() - t)
+        for rid in ids:  # the search index holds them after the chunk's commit
+            index.add(rows[rid])
+        for result in placed:
+            events[result.event] += 1
+            results[result.record_id] = result
+            scored.append(result.candidates)
     wall = time.perf_counter() - started
     live = _membership(store)
     out["attach"] = {
-        "p50_ms": _pct(latencies, 0.5) * 1e3, "p99_ms": _pct(latencies, 0.99) * 1e3,
-        "max_ms": max(latencies) * 1e3, "records_per_s": len(late) / sum(latencies),
+        "chunk": chunk, "ack_p50_ms": _pct(latencies, 0.5) * 1e3,
+        "ack_p99_ms": _pct(latencies, 0.99) * 1e3, "ack_max_ms": max(latencies) * 1e3,
+        "per_record_mean_ms": sum(latencies) / len(late) * 1e3,
+        "records_per_s": len(late) / sum(latencies),
         "records_per_s_with_arrival": len(late) / wall,
         "events": dict(events), "candidates_mean": statistics.mean(scored),
+        "decisions": dict(linker.stats),
+        "moved_others": sum(len(r.moved) for r in results.values()),
     }
     out["splink_predict_between"] = _splink_incremental(store, late, splink_sample)
     t = time.perf_counter()
@@ -260,6 +267,7 @@ def run(people: int, seed: int, fraction: float, splink_sample: int, parity_pair
         out["miss_detail"] = [
             {"record": r, "live_base": a, "batch_base": b, "both": n,
              "score": results[r].score, "refused": results[r].refused,
+             "local": results[r].local,
              "candidates": results[r].candidates, "merged": results[r].merged}
             for r, a, b, n in misses[:show_misses]]
     t = time.perf_counter()
@@ -281,20 +289,22 @@ def main() -> None:
     parser.add_argument("--parity", type=int, default=10_000, help="sampled pairs")
     parser.add_argument("--work", type=Path, default=None, help="work folder (kept)")
     parser.add_argument("--misses", type=int, default=0, help="list this many misses")
-    parser.add_argument("--commit-every", type=int, default=1,
-                        help="late records per commit (1: each its own, the real-time "
-                        "case; more: group commit, as ingest --live does)")
-    parser.add_argument("--bridge", choices=get_args(Bridge), default="strong",
+    parser.add_argument("--chunk", type=int, default=1,
+                        help="late records per LiveLinker.attach_many commit (1: each its "
+                        "own, the real-time case; more: group commit, as ingest --live)")
+    parser.add_argument("--no-recluster", action="store_true",
+                        help="no local re-cluster (the attach decision alone)")
+    parser.add_argument("--bridge", choices=get_args(Bridge), default="none",
                         help="pairs through which a late record bridges identities")
     args = parser.parse_args()
     if args.work is not None:
         args.work.mkdir(parents=True, exist_ok=True)
         result = run(args.people, args.seed, args.late, args.splink, args.parity, args.work,
-                     args.misses, args.commit_every, args.bridge)
+                     args.misses, args.chunk, args.bridge, not args.no_recluster)
     else:
         with tempfile.TemporaryDirectory(prefix="idgraph-realtime-") as tmp:
             result = run(args.people, args.seed, args.late, args.splink, args.parity,
-                         Path(tmp), args.misses, args.commit_every, args.bridge)
+                         Path(tmp), args.misses, args.chunk, args.bridge, not args.no_recluster)
     print(json.dumps(result, indent=2))
 
 

@@ -2,7 +2,8 @@
 
     python benchmarks/search.py --people 5000              # a quick figure (~25k records)
     python benchmarks/search.py --people 220000            # ~1M records (the target scale)
-    python benchmarks/search.py --data DIR --truth T.csv --holdout H.json   # reuse a run
+    python benchmarks/search.py --data DIR --both          # reuse a kept run; both query modes
+    python benchmarks/search.py --data DIR --match-rows 100000 --match-only   # bulk only
     python benchmarks/search.py --people 5000 --keep DIR   # keep the data dir for reuse
 
 What it does, in one process:
@@ -14,8 +15,12 @@ What it does, in one process:
 3. one noisy query per held-out record, cycling through the noise kinds: a typo in a
    name, a nickname, the name in surname-first order, a partial birth date (year, or
    month and year), and an old address (the person's earliest-observed address on one
-   of their other records) with the name and no birth date; each query also carries
-   what its kind leaves (the held-out record's birth date, to the day where it has one);
+   of their other records). By default ("full") a query carries what a searcher holding
+   the record would type: its name, birth date, address line and ZIP, and phone (not
+   its SSN or licence number), with the noise applied (the old address replaces the
+   record's own); ``--sparse``: the name and birth date only (the name and the old
+   address for that kind), the design before; ``--both`` runs both and prints them side
+   by side (same seed, same noise);
 4. each query through :func:`idgraph.search.find` as an investigator would run it
    (the gate, the purpose-scoped view, scoring, minimisation, the audit entries
    written to the store's log), timed end to end: p50, p99, queries/s from one
@@ -176,12 +181,28 @@ class Case:
     criteria: Criteria
 
 
-def make_query(row: dict[str, Any], kind: str, rng: random.Random) -> Criteria | None:
+def make_query(row: dict[str, Any], kind: str, rng: random.Random, full: bool = True
+               ) -> Criteria | None:
+    """The query of a held-out record with the one noise of ``kind``.
+
+    ``full`` (the default mode): what a searcher holding that record would type: its
+    name, birth date, address line and ZIP, and phone, as the record gives them (no SSN
+    or licence number: those would find the person alone), with the noise applied; for
+    "old address" the person's oldest address on another record replaces the record's
+    own. Not ``full`` (``--sparse``): the name and birth date only, or for "old
+    address" the name and the old address. Both modes draw the same noise from ``rng``
+    (the full mode draws nothing more), so one seed gives the same noisy names and
+    dates in both."""
     first, last = row["first_name"], row["last_name"]
     name = f"{first} {last}"
     dob = _dob(row, kind == "partial birth date", rng)
     address: str | None = None
     zip_code: str | None = None
+    phone: str | None = None
+    if full:
+        address = " ".join(str(p) for p in (row.get("house_number"), row.get("street"))
+                           if p) or None
+        zip_code, phone = row.get("zip"), row.get("phone")
     if kind == "typo":
         if rng.random() < 0.5:
             name = f"{first} {_typo(last, rng)}"
@@ -193,15 +214,26 @@ def make_query(row: dict[str, Any], kind: str, rng: random.Random) -> Criteria |
     elif kind == "order swap":
         name = f"{last} {first}"
     elif kind == "old address":
-        dob = None
+        if not full:
+            dob = None
         house, street, zip_code = row.get("old_address") or (None, None, None)
         if street is None:
             return None
         address = " ".join(str(p) for p in (house, street) if p)
     try:
-        return parse_criteria(name=name, dob=dob, address=address, zip=zip_code)
+        return parse_criteria(name=name, dob=dob, address=address, zip=zip_code, phone=phone)
     except CriteriaError:
         return None
+
+
+def add_phones(store: Store, held: list[dict[str, Any]]) -> None:
+    """The held-out records' phones (read from the store: a holdout.json written before
+    the full mode existed has none; the records are kept, not current)."""
+    rows = store.fetchall("SELECT record_id, phone FROM records WHERE record_id IN "
+                          "(SELECT unnest(?))", [[h["record_id"] for h in held]])
+    phones = dict(rows)
+    for h in held:
+        h["phone"] = phones.get(h["record_id"])
 
 
 # -- truth -----------------------------------------------------------------------------
@@ -264,7 +296,7 @@ def report_latency(label: str, times: list[float]) -> None:
 
 
 def report_accuracy(cases: list[Case], expected: dict[str, str], owner: dict[str, str],
-                    ours: list[list[str]], base: list[list[str]]) -> None:
+                    ours: list[list[str]], base: list[list[str]]) -> dict[str, list[int]]:
     """Two readings of "the right identity": the person's main identity (strict), or
     any identity most of whose records are the person's (resolution split the person:
     the hit is still them)."""
@@ -300,6 +332,49 @@ def report_accuracy(cases: list[Case], expected: dict[str, str], owner: dict[str
             cells = [f"{n:>14}"] + [
                 f"{h / n:>19.3f}" if i >= 4 else f"{h / n:>14.3f}" for i, h in enumerate(hits)]
             print(f"{key:<20}" + "".join(cells))
+    return rows
+
+
+def report_modes(tables: dict[str, dict[str, list[int]]]) -> None:
+    """Top-1 / top-5 (main, person) of each query mode side by side, by noise kind."""
+    modes = list(tables)
+    print("\nquery modes side by side: top-1 / top-5, main and person "
+          f"({' | '.join(modes)})")
+    heads = [f"{m} {h}" for m in modes for h in ("t1 main", "t5 main", "t1 pers", "t5 pers")]
+    print(f"{'queries':<20}{'n':>6}" + "".join(f"{h:>16}" for h in heads))
+    for key in (*KINDS, "all"):
+        if all(key in t for t in tables.values()):
+            n = tables[modes[0]][key][0]
+            cells = [f"{t[key][i] / t[key][0]:>16.3f}" for t in tables.values()
+                     for i in (1, 2, 3, 4)]
+            print(f"{key:<20}{n:>6}" + "".join(cells))
+
+
+def report_ties(cases: list[Case], expected: dict[str, str], owner: dict[str, str],
+                ours: list[list[str]], tied: list[set[str]]) -> None:
+    """Top-1 with ties counted: the first place is shared by every hit whose weight
+    equals the first's (namesakes the query cannot tell apart under the model: their
+    order, by identity id, is no evidence). Ties are seen among the 5 hits returned."""
+    rows: dict[str, list[int]] = {}
+    for c, o, t in zip(cases, ours, tied, strict=True):
+        want = expected.get(c.person_id)
+        if want is None:
+            continue
+        for key in (c.kind, "all"):
+            acc = rows.setdefault(key, [0] * 5)
+            acc[0] += 1
+            acc[1] += bool(o[:1] == [want])
+            acc[2] += want in t
+            acc[3] += any(owner.get(i) == c.person_id for i in t)
+            acc[4] += len(t) > 1
+    print("\ntop-1 with ties counted (the right identity among those tied for first place)")
+    print(f"{'queries':<20}{'n':>8}{'top-1 main':>14}{'tied main':>14}{'tied person':>14}"
+          f"{'first tied':>14}")
+    for key in (*KINDS, "all"):
+        if key in rows:
+            n, *hits = rows[key]
+            print(f"{key:<20}{n:>8}" + "".join(f"{h / n:>14.3f}" for h in hits[:3])
+                  + f"{hits[3]:>14}")
 
 
 MATCH_MAPPING = """fields:
@@ -310,17 +385,22 @@ record_id: REF
 """
 
 
-def bulk(store: Store, reg: Registry, engine: Engine, rows: int, work: Path) -> None:
+def bulk(store: Store, reg: Registry, engine: Engine, rows: int, work: Path,
+         workers: int | None = None) -> None:
     """Match a list of ``rows`` people (current records' name, birth date and ZIP, with
-    a typo in every fifth name) in one act; rows/s."""
+    a typo in every fifth name; records are taken again, in another order, when the
+    list is longer than the population) in one act; rows/s. ``workers``: processes
+    (None: ``match.workers_for``'s choice)."""
     import csv
 
-    from idgraph.search.match import load_mapping, match_list
+    from idgraph.search.match import load_mapping, match_list, workers_for
 
     sample = store.fetchall(
         "SELECT first_name, last_name, dob, zip FROM records WHERE is_current AND "
         "first_name IS NOT NULL AND last_name IS NOT NULL ORDER BY hash(record_id) LIMIT ?",
         [rows])
+    while len(sample) < rows:  # a list longer than the population: people again
+        sample += sample[: rows - len(sample)]
     rng = random.Random(1)
     path = work / "match_list.csv"
     with path.open("w", newline="") as f:
@@ -331,14 +411,63 @@ def bulk(store: Store, reg: Registry, engine: Engine, rows: int, work: Path) -> 
             w.writerow([f"R{i}", name, dob.isoformat() if dob else "", zip_code or ""])
     (work / "match_map.yaml").write_text(MATCH_MAPPING)
     mapping = load_mapping(work / "match_map.yaml", path)
+    n_workers = workers_for(path, workers)
     t0 = time.perf_counter()
-    result = match_list(store, QUERY, path, mapping, registry=reg, engine=engine)
+    result = match_list(store, QUERY, path, mapping, registry=reg, engine=engine,
+                        workers=n_workers)
     dt = time.perf_counter() - t0
     counts = result.counts()
-    print(f"\nbulk match: {len(result.rows):,} rows in {dt:.1f} s = {len(result.rows) / dt:,.0f} "
-          f"rows/s (incl. one gate decision and one audit entry listing every row); "
+    print(f"\nbulk match, {n_workers} process(es): {len(result.rows):,} rows in {dt:.1f} s = "
+          f"{len(result.rows) / dt:,.0f} rows/s (incl. pool start, one gate decision and "
+          "one audit entry listing every row); "
           f"{counts['matched']:,} matched, {counts['none']:,} none, "
           f"{counts['malformed']:,} malformed")
+
+
+def measure(store: Store, reg: Registry, engine: Engine, held: list[dict[str, Any]],
+            mode: str, expected: dict[str, str], owner: dict[str, str], seed: int
+            ) -> dict[str, list[int]]:
+    """One query per held-out record in ``mode`` ("full" or "sparse": see
+    :func:`make_query`): latency with and without the audit write, accuracy beside the
+    baseline, ties; the accuracy table."""
+    rng = random.Random(seed)
+    cases = []
+    for i, row in enumerate(held):
+        kind = KINDS[i % len(KINDS)]
+        crit = make_query(row, kind, rng, full=mode == "full")
+        if crit is not None:
+            cases.append(Case(kind, row["person_id"], crit))
+    given = Counter(f for c in cases for f in c.criteria.fields())
+    print(f"\n== {mode} queries ({len(cases)}): criteria given "
+          + ", ".join(f"{k} {v}" for k, v in given.most_common()))
+    # warm: the scorer's term frequencies, the Cedar cache, DuckDB's caches
+    for c in cases[:20]:
+        find(store, QUERY, c.criteria, registry=reg, engine=engine, limit=5)
+
+    tied: list[set[str]] = []  # each query's identities tied with its first hit
+
+    def ours(c: Case) -> list[str]:
+        hits = find(store, QUERY, c.criteria, registry=reg, engine=engine, limit=5).hits
+        tied.append({h.identity_id for h in hits if abs(h.weight - hits[0].weight) < 1e-9})
+        return [h.identity_id for h in hits]
+
+    times, results = timed(cases, ours)
+    first_ties = tied[:]
+    base_times, base = timed(cases, lambda c: baseline(store, c.criteria))
+    print()
+    report_latency("search (gate + score + audit)", times)
+    find_module = importlib.import_module("idgraph.search.find")
+    real_audit = find_module.audit_decision
+    try:
+        setattr(find_module, "audit_decision", lambda *a, **k: [])  # noqa: B010
+        no_audit, _ = timed(cases, ours)
+    finally:
+        setattr(find_module, "audit_decision", real_audit)  # noqa: B010
+    report_latency("  the same without the audit write", no_audit)
+    report_latency("baseline exact lookup (SQL only)", base_times)
+    table = report_accuracy(cases, expected, owner, results, base)
+    report_ties(cases, expected, owner, results, first_ties)
+    return table
 
 
 def run(data: Path, truth_csv: Path, held: list[dict[str, Any]], opts: argparse.Namespace
@@ -365,37 +494,18 @@ def run(data: Path, truth_csv: Path, held: list[dict[str, Any]], opts: argparse.
         print(f"\n{n:,} current records; permitted under {QUERY.purpose} "
               f"{'+'.join(QUERY.claims)}: {', '.join(decision.permitted)}; "
               f"withheld: {', '.join(decision.denied) or 'none'}")
-        rng = random.Random(opts.seed)
-        cases = []
-        for i, row in enumerate(held):
-            kind = KINDS[i % len(KINDS)]
-            crit = make_query(row, kind, rng)
-            if crit is not None:
-                cases.append(Case(kind, row["person_id"], crit))
-        # warm: the scorer's term frequencies, the Cedar cache, DuckDB's caches
-        for c in cases[:20]:
-            find(store, QUERY, c.criteria, registry=reg, engine=engine, limit=5)
-
-        def ours(c: Case) -> list[str]:
-            return [h.identity_id for h in find(store, QUERY, c.criteria, registry=reg,
-                                                engine=engine, limit=5).hits]
-
-        times, results = timed(cases, ours)
-        base_times, base = timed(cases, lambda c: baseline(store, c.criteria))
-        print()
-        report_latency("search (gate + score + audit)", times)
-        find_module = importlib.import_module("idgraph.search.find")
-        real_audit = find_module.audit_decision
-        try:
-            setattr(find_module, "audit_decision", lambda *a, **k: [])  # noqa: B010
-            no_audit, _ = timed(cases, ours)
-        finally:
-            setattr(find_module, "audit_decision", real_audit)  # noqa: B010
-        report_latency("  the same without the audit write", no_audit)
-        report_latency("baseline exact lookup (SQL only)", base_times)
-        report_accuracy(cases, expected, owner, results, base)
+        if opts.match_only:
+            bulk(store, reg, engine, opts.match_rows, data.parent, opts.workers)
+            return
+        add_phones(store, held)
+        modes = ["full", "sparse"] if opts.both else ["sparse" if opts.sparse else "full"]
+        tables: dict[str, dict[str, list[int]]] = {}
+        for mode in modes:
+            tables[mode] = measure(store, reg, engine, held, mode, expected, owner, opts.seed)
+        if len(tables) > 1:
+            report_modes(tables)
         if opts.match_rows:
-            bulk(store, reg, engine, opts.match_rows, data.parent)
+            bulk(store, reg, engine, opts.match_rows, data.parent, opts.workers)
     finally:
         store.close()
 
@@ -407,6 +517,15 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--match-rows", type=int, default=0,
                     help="Also time a bulk match of this many rows.")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="Processes for the bulk match (default: match.workers_for).")
+    ap.add_argument("--match-only", action="store_true",
+                    help="Time the bulk match only (with --match-rows).")
+    ap.add_argument("--sparse", action="store_true",
+                    help="Queries of name and birth date only (the old address for its "
+                         "kind), not the held-out record's other fields.")
+    ap.add_argument("--both", action="store_true",
+                    help="Run the full and the sparse queries, and print them side by side.")
     ap.add_argument("--keep", type=Path, help="Keep the work folder here.")
     ap.add_argument("--data", type=Path, help="Reuse a data dir made with --keep.")
     opts = ap.parse_args(argv)

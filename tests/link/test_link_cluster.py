@@ -150,16 +150,18 @@ def test_components() -> None:
     assert set(_components(100, np.array(chain)).tolist()) == {0}
 
 
-def test_new_id_is_the_documented_hash() -> None:
+def test_new_id_is_the_documented_keyed_hash() -> None:
     import base64
     import hashlib
+    import hmac
 
+    key = bytes(range(32))
     for seed in ["a/1", "b/2", "voter/99"] + [f"src/{i}" for i in range(3000)]:
-        digest = hashlib.sha256(f"{seed}#0".encode()).digest()
-        assert new_id(seed, set()) == "P-" + base64.b32encode(digest).decode()[:10]
-    taken = {new_id("a/1", set())}
-    digest = hashlib.sha256(b"a/1#1").digest()
-    assert new_id("a/1", taken) == "P-" + base64.b32encode(digest).decode()[:10]
+        digest = hmac.new(key, f"{seed}#0".encode(), hashlib.sha256).digest()
+        assert new_id(seed, set(), key) == "P-" + base64.b32encode(digest).decode()[:10]
+    taken = {new_id("a/1", set(), key)}
+    digest = hmac.new(key, b"a/1#1", hashlib.sha256).digest()
+    assert new_id("a/1", taken, key) == "P-" + base64.b32encode(digest).decode()[:10]
 
 
 def test_groups_in_order_of_first_record() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from idgraph.link.cluster import ClusterInput, NodeKeys, WeakEdges, cluster
@@ -374,3 +376,27 @@ def test_record_named_like_a_twin_joins_neither_twin_by_middle_name() -> None:
     alone = cluster(ClusterInput(facts[:1] + facts[2:], [(0, 1), (1, 2)], [14.0, 13.0],
                                  [0, VIA_CONTACT], keys=NodeKeys(born=[7, 7, -1])))
     assert len(set(alone.labels)) == 1
+
+
+def test_store_secret_is_kept_beside_the_database_and_differs_per_deployment(
+        tmp_path: Path) -> None:
+    from idgraph.store import open_store
+    a = open_store(tmp_path / "a" / "idgraph.duckdb")
+    b = open_store(tmp_path / "b" / "idgraph.duckdb")
+    try:
+        key = a.secret("identity-ids")
+        assert len(key) == 32 and a.secret("identity-ids") == key
+        assert b.secret("identity-ids") != key
+        kept = tmp_path / "a" / "identity-ids.key"
+        assert kept.stat().st_mode & 0o077 == 0  # its owner's only
+        assert a.secret("search-digest") != key  # one key per use
+        with pytest.raises(ValueError):
+            a.secret("../escape")
+    finally:
+        a.close()
+        b.close()
+    memory = open_store(None)
+    try:
+        assert memory.secret("identity-ids") == memory.secret("identity-ids")
+    finally:
+        memory.close()

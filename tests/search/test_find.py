@@ -20,10 +20,16 @@ from idgraph.policy.profile import AccessDenied
 from idgraph.policy.registry import Registry
 from idgraph.policy.users import add_user
 from idgraph.search.criteria import Criteria, CriteriaError, parse_criteria, readings
-from idgraph.search.find import Engine, SearchResult, find
+from idgraph.search.find import Engine, SearchResult, candidates, find
 from idgraph.search.index import SearchIndex
-from idgraph.search.scope import visible_records
-from idgraph.search.scoring import Levels, at_each_precision
+from idgraph.search.scope import fragments, member_records, visible_records
+from idgraph.search.scoring import (
+    Levels,
+    at_each_precision,
+    prepare_fragments,
+    rank_lazily,
+    score_identities,
+)
 from idgraph.store import Store
 
 
@@ -337,3 +343,24 @@ def test_cached_levels_are_the_scorers(world: World, given: dict[str, str]) -> N
             got = levels.of(reading, rec)
             assert [h for h, _ in got] == list(scorer.score(reading, rec).levels)
             assert [null for _, null in got] == [scorer.is_missing(h) for h, _ in got]
+
+
+@pytest.mark.parametrize("given", [*LEVEL_QUERIES, {"name": "maria garcia"}, {"name": "oneil"}])
+@pytest.mark.parametrize("claims", SCOPES)
+@pytest.mark.parametrize("top", [1, 2, 10])
+def test_lazy_ranking_is_the_full_ranking(world: World, given: dict[str, str],
+                                          claims: tuple[str, ...], top: int) -> None:
+    """rank_lazily splits only the identities that may reach the first places: its hits
+    are exactly those of scoring every candidate on all its fragments."""
+    decision = allowed(world.registry, query(claims=claims))
+    segments = decision.permitted
+    criteria = parse_criteria(**given)
+    rows = at_each_precision(readings(criteria))
+    ids = candidates(world.engine, criteria, segments, top, decision)
+    scorer = world.engine.scorer(segments)
+    store, index = world.store, world.engine.index
+    full = score_identities(scorer, decision, rows, ids, prepare_fragments(
+        decision, fragments(store, member_records(store, ids, segments, index))), top)
+    lazy = rank_lazily(scorer, decision, rows, ids, member_records(store, ids, segments, index),
+                       lambda m: fragments(store, m), top)
+    assert lazy == full

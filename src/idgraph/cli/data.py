@@ -29,11 +29,17 @@ from idgraph.cli.common import (
 )
 from idgraph.cli.demo import run_example_search
 from idgraph.link import AttachError, Evaluation, LiveLinker, evaluate_files, resolve
-from idgraph.link.attach import CandidateSource
+from idgraph.link.attach import CandidateSource, RowSource
 from idgraph.link.score import ModelError
 from idgraph.schema import segment_key
 from idgraph.settings import Settings
-from idgraph.sources import FileRejected, IngestSummary, ManifestError, ingest_manifest
+from idgraph.sources import (
+    AfterIngestError,
+    FileRejected,
+    IngestSummary,
+    ManifestError,
+    ingest_manifest,
+)
 from idgraph.sources.manifest import Manifest, find_manifests, load_manifests
 from idgraph.sources.parallel import worker_pool
 from idgraph.store import Store
@@ -179,6 +185,22 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
 
             try:
                 s = ingest_manifest(store, m, settings, progress=advance, pool=pool)
+            except AfterIngestError as exc:  # stored; the search index's update stopped
+                summaries.append(exc.summary)
+                bar.update(task, total=exc.summary.rows, completed=exc.summary.rows)
+                rest = [x.id for x in manifests[i + 1:]]
+                stop = _interruption(exc.cause)
+                if stop is None:
+                    errors.append(f"{m.id} is stored, but updating the search index after it "
+                                  f"failed ({describe(exc.cause)}): run `idgraph index rebuild`")
+                    continue
+                how = "terminated (SIGTERM)" if isinstance(stop, _Terminated) else "interrupted"
+                errors.append(
+                    f"{how} after storing {m.id}: its records are stored, the search index may "
+                    "lag (`idgraph index check` names the difference)"
+                    + (f"; not ingested: {', '.join(rest)}" if rest else ""))
+                raise IngestInterrupted(summaries, errors,
+                                        143 if isinstance(stop, _Terminated) else 130) from None
             except FileRejected as exc:
                 errors.append(f"rejected {exc.path}: {exc.cause} (store unchanged)")
                 bar.update(task, total=0)
@@ -228,43 +250,45 @@ def run_ingest(store: Store, paths: list[Path], settings: Settings) -> tuple[
 LIVE_COMMIT_EVERY = 100
 
 
-def _live_candidates(store: Store) -> CandidateSource | None:
+def _live_sources(store: Store) -> tuple[CandidateSource | None, RowSource | None]:
     """Candidates from the search index beside the store, over every segment (placing
-    a record is no purpose-scoped read); None without an index (the exact-key lookup)."""
+    a record is no purpose-scoped read), and the input rows it keeps; (None, None)
+    without an index (the exact-key lookup, rows from the store)."""
     from idgraph.search.index import SearchIndex
 
     index = SearchIndex.of_store(store)
     if index is None:
-        return None
+        return None, None
     segments = [segment_key(s, o) for s, o in store.fetchall(
         "SELECT DISTINCT source_id, origin_jurisdiction FROM records WHERE is_current")]
 
     def found(row: dict[str, Any]) -> list[str]:
         return [c.record_id for c in index.candidates(row, segments)]
 
-    return found
+    return found, index.stored_rows
 
 
 def run_live(store: Store, summaries: list[IngestSummary]) -> dict[str, int]:
-    """Place every record the batches added or changed into its identity, one at a time
-    (:func:`idgraph.link.attach`); count the outcomes."""
+    """Place every record the batches added or changed into its identity
+    (:meth:`idgraph.link.LiveLinker.attach_many`, :data:`LIVE_COMMIT_EVERY` per commit:
+    a chunk's placements are durable when the progress bar passes them); count the
+    outcomes."""
     batches = [s.batch_id for s in summaries]
     if not batches:
         return {}
     ids = [str(r[0]) for r in store.fetchall(
         "SELECT record_id FROM records WHERE is_current AND batch_id IN "
         f"({', '.join('?' * len(batches))}) ORDER BY record_id", batches)]
-    linker = LiveLinker.from_store(store)
-    candidates = _live_candidates(store)
+    candidates, rows = _live_sources(store)
+    linker = LiveLinker.from_store(store, rows=rows)
     counts: dict[str, int] = {}
     with progress() as bar:
         task = bar.add_task("placing new records", total=len(ids))
         for start in range(0, len(ids), LIVE_COMMIT_EVERY):
-            with store.transaction():  # one commit per chunk (each attach joins it)
-                for rid in ids[start:start + LIVE_COMMIT_EVERY]:
-                    result = linker.attach(rid, candidates)
-                    counts[result.event] = counts.get(result.event, 0) + 1
-                    bar.advance(task)
+            chunk = ids[start:start + LIVE_COMMIT_EVERY]
+            for result in linker.attach_many(chunk, candidates, chunk=LIVE_COMMIT_EVERY):
+                counts[result.event] = counts.get(result.event, 0) + 1
+            bar.advance(task, len(chunk))
     return counts
 
 

@@ -68,7 +68,8 @@ def render_search(result: SearchResult) -> None:
             h.fields.get("full_name") or " ".join(
                 str(h.fields[f]) for f in ("first_name", "last_name") if h.fields.get(f)),
             h.fields.get("dob") or h.fields.get("birth_year") or "",
-            "; ".join(f"{e.comparison}: {e.level} ({e.weight:+.1f})" for e in h.explanation),
+            "; ".join(f"{e.comparison}: {e.level} ({e.weight:+.1f}, {e.source})"
+                      for e in h.explanation),
         ]
         for h in result.hits
     ]

@@ -3,33 +3,23 @@ one, in-process and in milliseconds.
 
 Candidate records come from a ``candidates`` callable (the search index in production,
 injected because ``link`` may not import ``search``; by default a small lookup on exact
-keys). Each is scored with the trained model (:class:`~idgraph.link.score.Scorer`), and
-the evidence is gathered per candidate identity the way batch resolve gathers it for a
-record on its own: the best single pair, the summed weights of pairs from
-``LinkConfig.weak_floor`` up (the attach pass) and the best level of every comparison
-over the pairs (the fragment pass), whichever is strongest. The decision is batch's
-own :func:`~idgraph.link.cluster.attach_best`: the best identity when it reaches the
-threshold's match weight, no cannot-link rule (nor a ``different`` judgement) stands
-between the record and it, and no rival identity the best one cannot merge with comes
-within the ambiguity margin. A ``same`` judgement with a member forces the identity,
-as a must-link does in batch, unless a ``different`` judgement forbids it.
+keys), are scored with the trained model (:class:`~idgraph.link.score.Scorer`) and the
+record is placed as batch resolve would place it: by its evidence per candidate
+identity under the cannot-link rules, hold rules and judgements, checked against batch's
+own clustering of the small graph around it, which may also bridge identities or split
+one (:mod:`idgraph.link.decide`, :mod:`idgraph.link.recluster`).
 
-Like batch's greedy pass, a record that also reaches other candidate identities through
-a pair at or above the threshold bridges them into its own where no rule forbids: any
-identity through a pair agreeing on an identifier or contact, a small one (at most
-``LinkConfig.max_fragment`` records: often one the record's own earlier arrivals made)
-through any such pair (see :data:`Bridge`). The identity with the most records keeps
-its id; the others are ``retired``, the keeper ``merged``, as batch records it.
-
-A bare record (no birth date, no suffix) under the name and address of two generations
-among its candidates is held as batch's ``homonym`` and ``kin`` rules hold it: only a
-pair agreeing on an identifier or contact joins it. The twins and contacts hold rules
-are not run live, and live attach never splits an identity (batch may re-cluster one
-around a new record); a later batch resolve settles what live attach could not see.
-
-The record's membership, its kept edges (under the latest run's id, so the
-purpose-scoped view sees them) and lineage events (``attach``, or ``new`` for a new
-identity, the event batch gives a new cluster) are written in one transaction.
+A :class:`LiveLinker` keeps what a stream needs in memory: every record's identity
+(read once; it assumes it is the only writer of identities while it lives: build a new
+one, or :meth:`LiveLinker.refresh`, after a resolve), the latest judgements, the input
+rows and pair scores it has read, and the scorer. Durability: :func:`attach` and
+:meth:`LiveLinker.attach` commit the record's membership, kept edges (under the latest
+run's id, so the purpose-scoped view sees them) and lineage before they return;
+:meth:`LiveLinker.attach_many` commits once per chunk (multi-row inserts, one
+transaction) and returns after the last chunk's commit, so no placement is reported
+before it is durable. The after-resolve hooks (the search index) run once per commit.
+Records of one chunk find each other through a small in-memory index of their keys
+(:class:`~idgraph.link.pending.PendingIndex`) besides the injected candidates.
 
 The scorer's term frequencies are the caller's to keep current (:meth:`Scorer.add` the
 rows of records that became current since it was built; ``idgraph ingest --live``
@@ -39,51 +29,67 @@ builds it after the ingest, when they already count).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from idgraph.link.cluster import Candidate, ClusterState, _two_people, attach_best, state_of
-from idgraph.link.config import LinkConfig, RuleId
-from idgraph.link.constraints import (
-    VIA_CONTACT,
-    VIA_EVIDENCE,
-    VIA_ID,
-    VIA_NAME_SWAP,
-    Constraints,
-    Facts,
-    record_facts,
+from idgraph.link.config import LinkConfig
+from idgraph.link.constraints import Constraints
+from idgraph.link.decide import (
+    RECLUSTER_MAX,
+    Bridge,
+    Decisions,
+    Row,
+    _Decision,
+    _Identity,
+    _via,
+    _via_labels,
 )
-from idgraph.link.ids import new_id
-from idgraph.link.judge import Verdict
-from idgraph.link.resolve import _sound, after_resolve
-from idgraph.link.score import PairScore, Scorer, input_rows, match_weight, probability
+from idgraph.link.ids import ID_KEY, new_id
+from idgraph.link.judge import Verdict, latest_verdicts
+from idgraph.link.pending import DEFAULT_CANDIDATE_LIMIT, PendingIndex, exact_key_candidates
+from idgraph.link.recluster import Pair
+from idgraph.link.resolve import after_resolve
+from idgraph.link.score import PairScore, Scorer, input_rows, probability
 from idgraph.link.tables import ensure_tables
 from idgraph.store import Store
 
-Row = dict[str, Any]
+__all__ = [
+    "DEFAULT_CANDIDATE_LIMIT",
+    "AttachError",
+    "AttachResult",
+    "Bridge",
+    "CandidateSource",
+    "LiveLinker",
+    "RowSource",
+    "attach",
+    "exact_key_candidates",
+    "register_after_attach",
+    "unregister_after_attach",
+]
+
 CandidateSource = Callable[[Row], Sequence[str]]
-# pairs through which a record bridges other identities into its own: pairs at or above
-# the threshold that agree on an identifier or contact, and for identities of at most
-# ``LinkConfig.max_fragment`` records any such pair ("strong": batch's greedy pass, kept
-# from merging whole identities, which over-merged 46 of 9,190 late records at 20k
-# people); only the agreeing ones ("evidence"); or none
-Bridge = Literal["strong", "evidence", "none"]
+# input rows of record ids (the search index keeps them beside its documents; by
+# default read from the store): any it does not know are read from the store
+RowSource = Callable[[Sequence[str]], Iterable[Mapping[str, Any]]]
 AfterAttach = Callable[[Store, "AttachResult"], None]
 
 EDGE_FLOOR: Final = 0.5  # link_edges keeps pairs from here up (as resolve.EDGE_FLOOR)
 # input rows a linker keeps in memory (~1.5 KB each)
 ROW_CACHE: Final = 200_000
-# most candidate records the default lookup returns
-DEFAULT_CANDIDATE_LIMIT: Final = 500
+# pair scores a linker keeps in memory
+PAIR_CACHE: Final = 500_000
+# records placed per commit by :meth:`LiveLinker.attach_many` by default
+CHUNK: Final = 100
 
 _after_attach: list[AfterAttach] = []
 
 
 def register_after_attach(hook: AfterAttach) -> None:
-    """Call ``hook(store, result)`` after every committed attach (the search index
-    refreshes the record's identity through it)."""
+    """Call ``hook(store, result)`` after every committed attach (after the commit of
+    the record's chunk)."""
     if hook not in _after_attach:
         _after_attach.append(hook)
 
@@ -109,88 +115,52 @@ class AttachResult:
     run_id: str
     edges: int  # link_edges rows written
     forced: bool = False  # joined by a ``same`` judgement
-    merged: tuple[str, ...] = ()  # identities the record bridged into its own (retired)
+    merged: tuple[str, ...] = ()  # identities retired by the placement (bridged, split)
+    # records of other identities whose identity the placement changed (a bridge, a split)
+    moved: tuple[str, ...] = ()
+    local: bool = False  # decided by the local re-cluster
 
 
 @dataclass
-class _Identity:
-    """Evidence for one candidate identity."""
+class _Writes:
+    """What a chunk writes in its one transaction."""
 
-    index: int  # its place in the decision's cluster state
-    pairs: list[tuple[str, PairScore]] = field(default_factory=list)
-    via: int = 0
+    members: dict[str, str] = field(default_factory=dict)  # record -> identity
+    edges: list[tuple[str, str, float, float, bool, str]] = field(default_factory=list)
+    lineage: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    results: list[AttachResult] = field(default_factory=list)
 
-
-def _via(score: PairScore) -> int:
-    """VIA_* bits of a pair (as resolve reads them off the levels)."""
-    bits = 0
-    for hit in score.levels:
-        if hit.label == "exact" and hit.comparison in ("ssn", "dl_key"):
-            bits |= VIA_ID
-        elif hit.label == "exact" and hit.comparison in ("phone", "email"):
-            bits |= VIA_CONTACT
-        elif hit.comparison == "first_name" and hit.label == "given and surname swapped":
-            bits |= VIA_NAME_SWAP
-    return bits
+    def __bool__(self) -> bool:
+        return bool(self.members or self.edges or self.lineage)
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
+# rows up to which a multi-row insert lists them as VALUES (cheaper to plan); more go
+# as one list parameter per column, unnested
+_VALUES_UP_TO: Final = 4
 
 
-def exact_key_candidates(store: Store, row: Mapping[str, Any],
-                         limit: int = DEFAULT_CANDIDATE_LIMIT) -> list[str]:
-    """Current records sharing an exact key with ``row``: SSN, licence, phone, given
-    name with surname and birth year, or house, street and ZIP. (A scan of the
-    records: for tests and small stores; the search index serves large ones.)"""
-    dl_state, _, dl_number = (row.get("dl_key") or "").partition(":")
-    rows = store.fetchall(
-        """SELECT record_id FROM records WHERE is_current AND record_id <> ? AND (
-               ssn = ? OR phone = ?
-               OR (dl_number = ? AND coalesce(dl_state, '') = ?)
-               OR (first_name_canon = ? AND last_name = ?
-                   AND coalesce(birth_year, year(dob)) = ?)
-               OR (house_number = ? AND street = ? AND zip = ?))
-           ORDER BY record_id LIMIT ?""",
-        [row["record_id"], row.get("ssn"), row.get("phone"), dl_number or None, dl_state,
-         row.get("first_name_canon"), row.get("last_name"), row.get("birth_year"),
-         row.get("house_number"), row.get("street"), row.get("zip"), limit])
-    return [str(r[0]) for r in rows]
+def _insert(store: Store, head: str, rows: Sequence[tuple[Any, ...]],
+            types: Sequence[str], tail: str = "") -> None:
+    """One parameterised insert of ``rows`` (columns of ``types``)."""
+    if len(rows) <= _VALUES_UP_TO:
+        marks = "(" + ", ".join("?" * len(types)) + ")"
+        store.execute(f"{head} VALUES {', '.join([marks] * len(rows))}{tail}",
+                      [v for row in rows for v in row])
+    else:
+        columns = ", ".join(f"unnest(?::{t}[])" for t in types)
+        store.execute(f"{head} SELECT {columns}{tail}",
+                      [list(c) for c in zip(*rows, strict=True)])
 
 
-def _home_key(row: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
-    """Given-name sound, surname sound, house and street (batch's ``home`` key)."""
-    name = _name_key(row)
-    if name is None or row["house_number"] is None or row["street"] is None:
-        return None
-    return name[0], str(row["last_name_phonetic"] or row["last_name"]), \
-        str(row["house_number"]), str(row["street"])
-
-
-def _name_key(row: Mapping[str, Any]) -> tuple[str, str] | None:
-    """Given-name sound and the surname sound's first two letters (batch's ``name``
-    key: a household's name reaches misspelt surnames)."""
-    first = row["first_name_canon"] or row["first_name"]
-    last = row["last_name_phonetic"] or row["last_name"]
-    if not first or not last or not row["first_name"]:
-        return None
-    return _sound(str(first)), str(last)[:2]
-
-
-def _facts(row: Mapping[str, Any], rules: Constraints, off: frozenset[RuleId]) -> Facts:
-    return record_facts(row["ssn"], row["dl_key"], row["suffix"],
-                        (row["dob_day"], row["dob_month"], row["birth_year"]), rules,
-                        (row["first_name"], row["first_name_canon"],
-                         row["first_name_phonetic"], row["middle_name"]), off)
-
-
-class LiveLinker:
-    """Attaches records one at a time with one scorer, run and configuration (build
-    once per stream: :meth:`from_store` reads the model and counts term frequencies)."""
+class LiveLinker(Decisions):
+    """Attaches records with one scorer, run and configuration, and the identities in
+    memory (build once per stream: :meth:`from_store` reads the model, counts term
+    frequencies and reads every record's identity and the judgements)."""
 
     def __init__(self, store: Store, scorer: Scorer, run_id: str, threshold: float,
-                 config: LinkConfig | None = None, *, bridge: Bridge = "strong",
-                 cache_size: int = ROW_CACHE) -> None:
+                 config: LinkConfig | None = None, *, bridge: Bridge = "none",
+                 cache_size: int = ROW_CACHE, recluster: bool = True,
+                 recluster_max: int = RECLUSTER_MAX, rows: RowSource | None = None) -> None:
         self.store = store
         self.scorer = scorer
         self.run_id = run_id
@@ -200,49 +170,139 @@ class LiveLinker:
         self.rules = Constraints(ssn_typo_tolerance=self.config.ssn_typo_tolerance)
         self._off = self.config.off()
         self.bridge = bridge  # which pairs let a record bridge identities (see _joined)
+        self.recluster = recluster
+        self.recluster_max = recluster_max
         self.cache_size = cache_size
+        self.rows = rows  # where input rows come from before the store
+        self._id_key = store.secret(ID_KEY)  # new identity ids are keyed as batch keys them
+        self.stats: Counter[str] = Counter()  # how decisions were made
         self._rows: dict[str, Row] = {}  # input rows read so far
+        self._pairs: dict[tuple[str, str], Pair] = {}  # pair scores (ids in order)
+        self._names = scorer.comparison_names()
+        self._of: dict[str, str] = {}  # record -> identity
+        self._members_of: dict[str, set[str]] = {}  # identity -> records
+        self._judged: dict[str, dict[str, Verdict]] = {}  # record -> other -> verdict
+        self._writes = _Writes()
+        self._pending = PendingIndex()
+        self.refresh()
 
     @classmethod
     def from_store(cls, store: Store, config: LinkConfig | None = None,
-                   scorer: Scorer | None = None) -> LiveLinker:
-        """The latest link run's id and threshold, and a scorer of the latest model."""
+                   scorer: Scorer | None = None, *, rows: RowSource | None = None,
+                   **options: Any) -> LiveLinker:
+        """The latest link run's id and threshold, and a scorer of the latest model
+        (``options``: the constructor's keywords)."""
         ensure_tables(store)
-        rows = store.fetchall(
-            "SELECT run_id, threshold FROM link_runs ORDER BY started_at DESC LIMIT 1")
-        if not rows:
+        if not store.fetchall("SELECT 1 FROM link_runs LIMIT 1"):
             raise AttachError("no link run yet: run `idgraph link` first")
-        return cls(store, scorer or Scorer.from_store(store), str(rows[0][0]),
-                   float(rows[0][1]), config)
+        run = store.fetchall(
+            "SELECT run_id, threshold FROM link_runs ORDER BY started_at DESC LIMIT 1")
+        return cls(store, scorer or Scorer.from_store(store), str(run[0][0]),
+                   float(run[0][1]), config, rows=rows, **options)
 
+    def refresh(self) -> None:
+        """Read the identities and judgements again (after a resolve, a judgement, or
+        another writer)."""
+        self.flush()
+        ensure_tables(self.store)
+        table = self.store.con.sql(
+            "SELECT record_id, identity_id FROM identity_members").to_arrow_table()
+        records = table.column(0).to_pylist()
+        identities = table.column(1).to_pylist()
+        self._of = dict(zip(records, identities, strict=True))
+        self._members_of = {}
+        for rid, ident in self._of.items():
+            self._members_of.setdefault(ident, set()).add(rid)
+        self._judged = {}
+        for a, b, verdict in latest_verdicts(self.store):
+            self._judged.setdefault(a, {})[b] = verdict
+            self._judged.setdefault(b, {})[a] = verdict
+
+    # -- the public calls -------------------------------------------------------------
     def attach(self, record: str | Mapping[str, Any],
                candidates: CandidateSource | None = None) -> AttachResult:
         """Place one current record (its id, or its input row from
-        :func:`~idgraph.link.score.input_rows`); see the module doc."""
-        row = self._row(record)
-        rid = str(row["record_id"])
-        self._rows[rid] = row
-        found = (candidates or (lambda r: exact_key_candidates(self.store, r)))(row)
-        identity_of, verdicts = self._lookup(rid, [rid, *dict.fromkeys(found)])
-        was_member = identity_of.pop(rid, None) is not None
-        members = self._members(sorted(set(identity_of.values())), rid)
-        by_id = {r["record_id"]: r for rows in members.values() for r in rows}
-        others = [by_id[c] for c in identity_of if c in by_id]
-        scored = [(r, self.scorer.score(row, r)) for r in others]
-        floor = min(self.config.predict_floor, EDGE_FLOOR, self.threshold)
-        groups: dict[str, _Identity] = {}
-        for other, score in scored:
-            if score.probability >= floor:
-                group = groups.setdefault(identity_of[other["record_id"]],
-                                          _Identity(len(groups) + 1))
-                group.pairs.append((str(other["record_id"]), score))
-                group.via |= _via(score)
-        decision = self._decide(row, groups, members, verdicts)
-        return self._write(row, scored, identity_of, decision, was_member)
+        :func:`~idgraph.link.score.input_rows`) and commit it; see the module doc."""
+        result = self._place(self._row(record), candidates)
+        self.flush()
+        return result
 
+    def attach_many(self, records: Iterable[str | Mapping[str, Any]],
+                    candidates: CandidateSource | None = None,
+                    chunk: int = CHUNK) -> list[AttachResult]:
+        """Place records in order, ``chunk`` per commit; returns after the last commit
+        (every result returned is durable). Records of one chunk find each other."""
+        results: list[AttachResult] = []
+        batch: list[str | Mapping[str, Any]] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= chunk:
+                results += self._chunk(batch, candidates)
+                batch = []
+        if batch:
+            results += self._chunk(batch, candidates)
+        return results
+
+    def _chunk(self, records: list[str | Mapping[str, Any]],
+               candidates: CandidateSource | None) -> list[AttachResult]:
+        self._input_rows([r for r in records if isinstance(r, str)])  # one read
+        try:
+            out = [self._place(self._row(r), candidates) for r in records]
+        except BaseException:
+            self._abandon()
+            raise
+        self.flush()
+        return out
+
+    def flush(self) -> None:
+        """Commit the placements made so far (one transaction), then run the hooks."""
+        writes = self._writes
+        if not writes:
+            return
+        self._writes, store = _Writes(), self.store
+        at = datetime.now(UTC).replace(tzinfo=None)
+        try:
+            with store.transaction():
+                records = list(writes.members)
+                _insert(store, "INSERT INTO identity_members",
+                        [(writes.members[r], r) for r in records], ("VARCHAR", "VARCHAR"),
+                        " ON CONFLICT (record_id) DO UPDATE SET identity_id = excluded.identity_id")
+                if writes.edges:
+                    _insert(store, "INSERT INTO link_edges",
+                            [(self.run_id, *e) for e in writes.edges],
+                            ("VARCHAR", "VARCHAR", "VARCHAR", "DOUBLE", "DOUBLE", "BOOLEAN",
+                             "JSON"))
+                if writes.lineage:
+                    _insert(store, "INSERT INTO identity_lineage",
+                            [(self.run_id, *e, at) for e in writes.lineage],
+                            ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR[]", "TIMESTAMP"))
+        except BaseException:
+            self.refresh_memory()
+            raise
+        self._pending.clear()
+        # the search index re-reads the identity of these records
+        after_resolve(store, records)
+        for result in writes.results:
+            for hook in list(_after_attach):
+                hook(store, result)
+
+    def _abandon(self) -> None:
+        """Forget placements not committed (the memory is read again)."""
+        self._writes = _Writes()
+        self._pending.clear()
+        self.refresh_memory()
+
+    def refresh_memory(self) -> None:
+        """The identities and judgements as the store has them (no flush)."""
+        self._writes = _Writes()
+        self.refresh()
+
+    # -- reading ----------------------------------------------------------------------
     def _row(self, record: str | Mapping[str, Any]) -> Row:
         if not isinstance(record, str):
-            return dict(record)
+            row = dict(record)
+            self._rows[str(row["record_id"])] = row
+            return row
         rows = self._input_rows([record])
         if not rows:
             raise AttachError(f"not a current record: {record}")
@@ -256,247 +316,116 @@ class LiveLinker:
         if missing:
             if len(self._rows) + len(missing) > self.cache_size:
                 self._rows.clear()
-            for row in input_rows(self.store, missing):
+            if self.rows is not None:
+                for found in self.rows(missing):
+                    self._rows[str(found["record_id"])] = dict(found)
+                missing = [r for r in missing if r not in self._rows]
+            for row in input_rows(self.store, missing) if missing else ():
                 self._rows[row["record_id"]] = row
         return [self._rows[r] for r in record_ids if r in self._rows]
 
-    def _identities(self, record_ids: list[str]) -> dict[str, str]:
-        """record id -> identity id, for the records that have one."""
-        if not record_ids:
-            return {}
-        rows = self.store.fetchall(
-            "SELECT record_id, identity_id FROM identity_members "
-            f"WHERE record_id IN ({_marks(len(record_ids))})", record_ids)
-        return {str(r): str(i) for r, i in rows}
-
-    def _score(self, group: _Identity) -> float:
-        """The identity's evidence, bits: the strongest of the best pair, the summed
-        pairs from the weak floor up, and the best level per comparison (see the
-        module doc)."""
-        weights = [s.weight for _, s in group.pairs]
-        summed = sum(s.weight for _, s in group.pairs
-                     if s.probability >= self.config.weak_floor)
-        best_levels: dict[str, float] = {}
-        for _, s in group.pairs:
-            for hit in s.levels:
-                if self.scorer.is_missing(hit):
-                    continue
-                w = hit.weight + hit.tf_adjustment
-                if hit.comparison not in best_levels or w > best_levels[hit.comparison]:
-                    best_levels[hit.comparison] = w
-        fragment = self.scorer.prior_weight + sum(best_levels.values())
-        return max(max(weights), summed if summed else -1e9, fragment)
-
-    def _members(self, identities: list[str], rid: str) -> dict[str, list[Row]]:
-        """The current member rows of the identities (but the record itself), per
-        identity (two point lookups: a join would scan the records)."""
+    def _members(self, identities: Iterable[str], rid: str) -> dict[str, list[Row]]:
+        """The current member rows of the identities (but the record itself)."""
+        of = {r: i for i in identities for r in self._members_of.get(i, ()) if r != rid}
         out: dict[str, list[Row]] = {}
-        if not identities:
-            return out
-        of = {str(r): str(i) for r, i in self.store.fetchall(
-            "SELECT record_id, identity_id FROM identity_members "
-            f"WHERE identity_id IN ({_marks(len(identities))})", identities)}
-        of.pop(rid, None)
-        for row in self._input_rows(list(of)):
+        for row in self._input_rows(sorted(of)):
             out.setdefault(of[row["record_id"]], []).append(row)
         return out
 
-    def _facts_of(self, rows: list[Row]) -> Facts:
-        """The facts of one identity's member rows."""
-        facts = _facts(rows[0], self.rules, self._off)
-        for row in rows[1:]:
-            facts.absorb(_facts(row, self.rules, self._off))
-        return facts
+    def _pair(self, a: Row, b: Row) -> Pair:
+        ia, ib = str(a["record_id"]), str(b["record_id"])
+        key = (ia, ib) if ia < ib else (ib, ia)
+        pair = self._pairs.get(key)
+        if pair is None:
+            weight, labels = self.scorer.weight_labels(a, b)
+            pair = Pair(key[0], key[1], probability(weight), weight,
+                        _via_labels(self._names, labels))
+            if len(self._pairs) >= PAIR_CACHE:
+                self._pairs.clear()
+            self._pairs[key] = pair
+        return pair
 
-    def _lookup(self, rid: str, record_ids: list[str]
-                ) -> tuple[dict[str, str], list[tuple[str, Verdict]]]:
-        """Identities of ``record_ids`` (record id -> identity id, for those that have
-        one) and the latest verdict of every judged pair with ``rid`` (other record,
-        verdict): one round trip."""
-        rows = self.store.fetchall(
-            f"""SELECT 'm', record_id, identity_id FROM identity_members
-                WHERE record_id IN ({_marks(len(record_ids))})
-                UNION ALL
-                SELECT 'j', CASE WHEN record_id_l = ? THEN record_id_r ELSE record_id_l END,
-                       arg_max(verdict, ("at", judgement_id))
-                FROM judgements WHERE record_id_l = ? OR record_id_r = ? GROUP BY 2""",
-            [*record_ids, rid, rid, rid])
-        identities = {str(r): str(i) for kind, r, i in rows if kind == "m"}
-        return identities, [(str(o), Verdict(v)) for kind, o, v in rows if kind == "j"]
-
-    def _decide(self, row: Row, groups: dict[str, _Identity], members: dict[str, list[Row]],
-                verdicts: list[tuple[str, Verdict]]) -> _Decision:
+    # -- placing ----------------------------------------------------------------------
+    def _place(self, row: Row, candidates: CandidateSource | None) -> AttachResult:
         rid = str(row["record_id"])
-        judged = self._identities([o for o, _ in verdicts]) if verdicts else {}
-        for other, _ in verdicts:  # judged identities take part even without a candidate
-            if other in judged and judged[other] not in groups:
-                groups[judged[other]] = _Identity(len(groups) + 1)
-        if not groups:
-            return _Decision(None, None, None)
-        names = list(groups)
-        missing = [n for n in names if n not in members]
-        if missing:
-            members = {**members, **self._members(missing, rid)}
-        facts = {n: self._facts_of(members[n]) for n in names if members.get(n)}
-        mine = _facts(row, self.rules, self._off)
-        for k, (other, verdict) in enumerate(verdicts):
-            ident = judged.get(other)
-            if verdict is Verdict.DIFFERENT and ident in facts:
-                mine.keys[(RuleId.JUDGEMENT, str(k))] = "l"
-                facts[ident].keys[(RuleId.JUDGEMENT, str(k))] = "r"
-        state = state_of([mine, *(facts.get(n, mine.empty()) for n in names)],
-                         list(range(len(names) + 1)))
-        scores = {n: self._score(g) for n, g in groups.items() if g.pairs}
-        forced = [judged[o] for o, v in verdicts if v is Verdict.SAME and o in judged]
-        for ident in forced:
-            if state.facts[0].conflict(state.facts[groups[ident].index]) is not RuleId.JUDGEMENT:
-                state.merge(state.find(0), state.find(groups[ident].index))
-                return self._joined(ident, scores.get(ident), state, groups, members,
-                                    forced=True)
-        if scores and mine.bare() and self._household(row, members, state, groups):
-            # held like batch's homonym and kin rules: only an agreeing identifier or
-            # contact in a pair at or above the threshold joins it
-            scores = {n: max(s.weight for _, s in g.pairs
-                             if s.probability >= self.threshold and _via(s) & VIA_EVIDENCE)
-                      for n, g in groups.items()
-                      if any(s.probability >= self.threshold and _via(s) & VIA_EVIDENCE
-                             for _, s in g.pairs)}
-            held = True
+        found = (candidates or (lambda r: exact_key_candidates(self.store, r)))(row)
+        found = list(dict.fromkeys([*found, *self._pending.find(row)]))
+        self._pending.add(row)
+        self._leave(rid)
+        identity_of = {c: self._of[c] for c in found if c != rid and c in self._of}
+        members = self._members(sorted(set(identity_of.values())), rid)
+        by_id = {r["record_id"]: r for rows in members.values() for r in rows}
+        others = [by_id[c] for c in identity_of if c in by_id]
+        scored = [(r, self.scorer.score(row, r)) for r in others]
+        floor = min(self.config.predict_floor, EDGE_FLOOR, self.threshold)
+        groups: dict[str, _Identity] = {}
+        for other, score in scored:
+            if score.probability >= floor:
+                group = groups.setdefault(identity_of[other["record_id"]],
+                                          _Identity(len(groups) + 1))
+                group.pairs.append((str(other["record_id"]), score))
+                group.via |= _via(score)
+        verdicts = sorted(self._judged.get(rid, {}).items())
+        decision = self._decide(row, groups, members, verdicts)
+        if self.recluster and groups:
+            local = self._recluster(row, groups, members, decision)
+            if local is not None:
+                decision = local
+        return self._apply(row, scored, decision)
+
+    def _leave(self, rid: str) -> None:
+        """Take the record out of its identity in memory (it is placed again)."""
+        old = self._of.pop(rid, None)
+        if old is not None:
+            left = self._members_of[old]
+            left.discard(rid)
+            if not left:
+                del self._members_of[old]
+
+    def _apply(self, row: Row, scored: list[tuple[Row, PairScore]],
+               decision: _Decision) -> AttachResult:
+        """Place the record in memory and queue its writes."""
+        rid = str(row["record_id"])
+        if decision.moves is not None:  # a local re-cluster's placement
+            assert decision.identity is not None
+            identity = decision.identity
+            moves = dict(decision.moves)
+            events = [(i, e, list(r)) for i, e, r in decision.events]
+            event = "new" if decision.fresh else "attach"
         else:
-            held = False
-        if not scores:
-            return _Decision(None, None, RuleId.HOMONYM.value if held else None)
-        best = max(scores, key=lambda n: (scores[n], n))
-        threshold_weight = match_weight(self.threshold)
-        moved = attach_best(state, {0: [Candidate(groups[n].index, s, groups[n].via)
-                                        for n, s in scores.items()]},
-                            threshold_weight, self.config)
-        if moved:
-            root = state.find(0)
-            joined = next(n for n in names if state.find(groups[n].index) == root)
-            return self._joined(joined, scores[joined], state, groups, members, held=held)
-        refused = None
-        if scores[best] >= threshold_weight:
-            why = mine.conflict(state.facts[groups[best].index], groups[best].via)
-            refused = why.value if why is not None else RuleId.RIVAL.value
-        return _Decision(None, scores[best], refused)
-
-    def _household(self, row: Row, members: dict[str, list[Row]], state: ClusterState,
-                   groups: dict[str, _Identity]) -> bool:
-        """Would batch hold this bare record (no birth date, no suffix) by its household
-        rules? Among the candidate identities, two generations (birth years
-        ``homonym_years`` apart, or a suffix between them) share a home: a given name,
-        surname and address. ``homonym``: the record bears that name at that address;
-        ``kin``: it bears that name at an address either generation has lived at."""
-        homonym_on = self.config.on(RuleId.HOMONYM.value)
-        kin_on = self.config.on(RuleId.KIN.value)
-        name = _name_key(row)
-        if name is None or not (homonym_on or kin_on):
-            return False
-        homes: dict[tuple[str, str, str, str], set[str]] = {}
-        for ident, rows in members.items():
-            if ident in groups and any(_name_key(r) == name for r in rows):
-                for r in rows:
-                    key = _home_key(r)
-                    if key is not None and _name_key(r) == name:
-                        homes.setdefault(key, set()).add(ident)
-        mine, address = _home_key(row), (row["house_number"], row["street"])
-        years = self.config.homonym_years
-        for key, idents in homes.items():
-            if len(idents) < 2 or not _two_people(
-                    state, [groups[i].index for i in sorted(idents)], years):
-                continue
-            if homonym_on and key == mine:
-                return True
-            if kin_on and address in {(r["house_number"], r["street"])
-                                      for i in idents for r in members[i]}:
-                return True
-        return False
-
-    def _joined(self, joined: str, score: float | None, state: ClusterState,
-                groups: dict[str, _Identity], members: dict[str, list[Row]],
-                forced: bool = False, held: bool = False) -> _Decision:
-        """The decision to join ``joined`` (already merged in ``state``), and the other
-        candidate identities the record bridges to it: as batch's greedy pass merges
-        them, each through a pair at or above the threshold, strongest first, unless a
-        rule stands between the clusters (a ``held`` record only through pairs agreeing
-        on an identifier or contact). The identity with the most records keeps its id
-        (as batch's maximum overlap does); the others retire into it."""
-        bridged = [joined]
-        if self.bridge != "none":
-            evidence = held or self.bridge == "evidence"
-            small = self.config.max_fragment
-            strong = sorted(
-                ((s.weight, n, _via(s)) for n, g in groups.items() if n != joined
-                 for _, s in g.pairs if s.probability >= self.threshold
-                 and (_via(s) & VIA_EVIDENCE
-                      or (not evidence and len(members.get(n, ())) <= small))),
-                key=lambda t: (-t[0], t[1]))
-            for _, n, via in strong:
-                root, other = state.find(0), state.find(groups[n].index)
-                if root != other and state.facts[root].conflict(state.facts[other], via) is None:
-                    state.merge(root, other)
-                    bridged.append(n)
-        if len(bridged) == 1:
-            return _Decision(joined, score, None, forced=forced)
-        survivor = min(bridged, key=lambda n: (-len(members.get(n, ())), n))
-        retired = tuple(sorted(n for n in bridged if n != survivor))
-        moved = tuple(str(r["record_id"]) for n in retired for r in members.get(n, ()))
-        return _Decision(survivor, score, None, forced=forced, retired=retired, moved=moved)
-
-    def _write(self, row: Row, scored: list[tuple[Row, PairScore]],
-               identity_of: dict[str, str], decision: _Decision,
-               was_member: bool) -> AttachResult:
-        store, rid = self.store, str(row["record_id"])
-        identity = decision.identity or self._new_identity(rid)
-        event = "attach" if decision.identity else "new"
-        if decision.retired:
-            identity_of = {r: identity if i in decision.retired else i
-                           for r, i in identity_of.items()}
+            identity = decision.identity or self._new_identity(rid)
+            event = "attach" if decision.identity else "new"
+            moves = dict.fromkeys(decision.moved, identity)
+            events = [(identity, event, [rid] if decision.identity else [])]
+            events += [(old, "retired", [identity]) for old in decision.retired]
+            if decision.retired:
+                events.append((identity, "merged", list(decision.retired)))
+        for r, ident in [(rid, identity), *moves.items()]:
+            self._leave(r)
+            self._of[r] = ident
+            self._members_of.setdefault(ident, set()).add(r)
+            self._writes.members[r] = ident
         kept = [(o, s) for o, s in scored if s.probability >= EDGE_FLOOR]
         inside = [s.weight for o, s in kept
-                  if identity_of.get(o["record_id"]) == identity
+                  if self._of.get(o["record_id"]) == identity
                   and s.probability >= self.threshold]
         # joined on combined evidence alone: its best pair into the identity is accepted,
         # so the purpose-scoped view (components of accepted edges) reaches the record
         best_inside = max((s.weight for o, s in kept
-                           if identity_of.get(o["record_id"]) == identity), default=None)
-        edges = []
+                           if self._of.get(o["record_id"]) == identity), default=None)
         for other, s in kept:
-            accepted = identity_of.get(other["record_id"]) == identity and (
+            accepted = self._of.get(other["record_id"]) == identity and (
                 s.probability >= self.threshold or (not inside and s.weight == best_inside))
             a, b = sorted((rid, str(other["record_id"])))
-            edges.append([self.run_id, a, b, s.probability, s.weight, accepted,
-                          self._evidence(s)])
-        at = datetime.now(UTC).replace(tzinfo=None)
-        with store.transaction():
-            if was_member:
-                store.execute("DELETE FROM identity_members WHERE record_id = ?", [rid])
-            store.execute("INSERT INTO identity_members VALUES (?, ?)", [identity, rid])
-            if edges:
-                store.execute(
-                    "INSERT INTO link_edges VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(edges)),
-                    [v for e in edges for v in e])
-            lineage = [[identity, event, [rid] if decision.identity else []]]
-            for old in decision.retired:
-                store.execute("UPDATE identity_members SET identity_id = ? "
-                              "WHERE identity_id = ?", [identity, old])
-                lineage.append([old, "retired", [identity]])
-            if decision.retired:
-                lineage.append([identity, "merged", list(decision.retired)])
-            store.execute("INSERT INTO identity_lineage VALUES "
-                          + ", ".join(["(?, ?, ?, ?, ?)"] * len(lineage)),
-                          [v for ev in lineage for v in (self.run_id, *ev, at)])
+            self._writes.edges.append((a, b, s.probability, s.weight, accepted,
+                                       self._evidence(s)))
+        self._writes.lineage.extend(events)
         score = decision.score
         result = AttachResult(
             rid, identity, event, score, None if score is None else probability(score),
-            len(scored), decision.refused, self.run_id, len(edges), decision.forced,
-            decision.retired)
-        # the search index re-reads the identity of these records
-        after_resolve(store, [rid, *decision.moved])
-        for hook in list(_after_attach):
-            hook(store, result)
+            len(scored), decision.refused, self.run_id, len(kept), decision.forced,
+            decision.retired, tuple(moves), decision.moves is not None)
+        self._writes.results.append(result)
         return result
 
     def _evidence(self, score: PairScore) -> str:
@@ -511,28 +440,18 @@ class LiveLinker:
         in use."""
         taken: set[str] = set()
         while True:
-            ident = new_id(rid, taken)
-            if not self.store.fetchall(
-                    "SELECT 1 FROM identity_members WHERE identity_id = ? LIMIT 1", [ident]):
+            ident = new_id(rid, taken, self._id_key)
+            if ident not in self._members_of:
                 return ident
             taken.add(ident)
-
-
-@dataclass(frozen=True)
-class _Decision:
-    identity: str | None  # None: an identity of its own
-    score: float | None
-    refused: str | None
-    forced: bool = False
-    retired: tuple[str, ...] = ()  # identities bridged into ``identity`` (their ids retire)
-    moved: tuple[str, ...] = ()  # their records (now members of ``identity``)
 
 
 def attach(store: Store, record: str | Mapping[str, Any], *,
            candidates: CandidateSource | None = None, config: LinkConfig | None = None,
            linker: LiveLinker | None = None) -> AttachResult:
-    """Place one current record into an existing identity, or a new one (see the
-    module doc). Without ``linker`` one is built for this call (it reads the model and
-    counts term frequencies: pass one when attaching many)."""
+    """Place one current record into an existing identity, or a new one, and commit it
+    (see the module doc). Without ``linker`` one is built for this call (it reads the
+    model, counts term frequencies and reads the identities: pass one when attaching
+    many, or use :meth:`LiveLinker.attach_many`)."""
     live = linker or LiveLinker.from_store(store, config)
     return live.attach(record, candidates)

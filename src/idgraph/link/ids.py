@@ -3,12 +3,17 @@
 A new cluster takes the id of the old identity with which it shares the most records
 (ties: the smaller old id, then the cluster's smallest record id); each old id goes to
 at most one new cluster. Clusters left without an id get a fresh one derived from
-their smallest record id. Lineage events are returned for ``identity_lineage``.
+their smallest record id under the deployment's key (``Store.secret("identity-ids")``):
+an id shown to a reader must not tell which record is an identity's smallest, since
+record ids (``source/local id``) are often guessable and the record may be one the
+reader's purpose may not use. Lineage events are returned for ``identity_lineage``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,11 +40,17 @@ def _base32_head(digest: bytes) -> str:
             + pairs[(bits >> 10) & 1023] + pairs[bits & 1023])
 
 
-def new_id(seed: str, taken: set[str]) -> str:
-    """'P-' + 10 base32 characters, deterministic from ``seed``, never in ``taken``."""
+# callers without a store (tests) key with one drawn for the process
+_PROCESS_KEY: Final = secrets.token_bytes(32)
+ID_KEY: Final = "identity-ids"  # Store.secret name
+
+
+def new_id(seed: str, taken: set[str], key: bytes = _PROCESS_KEY) -> str:
+    """'P-' + 10 base32 characters, deterministic from ``seed`` under ``key`` (HMAC-
+    SHA256), never in ``taken``."""
     salt = 0
     while True:
-        digest = hashlib.sha256(f"{seed}#{salt}".encode()).digest()
+        digest = hmac.new(key, f"{seed}#{salt}".encode(), hashlib.sha256).digest()
         ident = "P-" + _base32_head(digest)
         if ident not in taken:
             return ident
@@ -55,7 +66,7 @@ def _old_ids_per_cluster(
 
 
 def assign_ids(
-    clusters: Sequence[Sequence[str]], old: Mapping[str, str]
+    clusters: Sequence[Sequence[str]], old: Mapping[str, str], key: bytes = _PROCESS_KEY
 ) -> tuple[list[str], list[LineageEvent]]:
     """Ids for ``clusters`` (lists of record ids) given ``old`` record -> identity id."""
     overlaps = _old_ids_per_cluster(clusters, old)
@@ -73,7 +84,7 @@ def assign_ids(
     taken = set(old.values()) | used
     for c in sorted(range(len(clusters)), key=keys.__getitem__):
         if ids[c] is None:
-            ident = new_id(keys[c], taken)
+            ident = new_id(keys[c], taken, key)
             ids[c] = ident
             taken.add(ident)
     final = [i for i in ids if i is not None]

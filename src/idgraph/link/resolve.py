@@ -48,7 +48,7 @@ from idgraph.link.constraints import (
 )
 from idgraph.link.evidence import comparison_names, evidence_sql, level_labels, weights_sql
 from idgraph.link.fragments import join_fragments, score_fragments
-from idgraph.link.ids import LineageEvent, assign_ids
+from idgraph.link.ids import ID_KEY, LineageEvent, assign_ids
 from idgraph.link.judge import Verdict, latest_verdicts
 from idgraph.link.model import INPUT_TABLE, blocking_rules
 from idgraph.link.tables import ensure_tables, one
@@ -325,7 +325,7 @@ def resolve(
             "SELECT record_id, identity_id FROM identity_members").to_arrow_table()
         old = dict(zip(members.column(0).to_pylist(), members.column(1).to_pylist(),
                        strict=True))
-        identity_ids, events = assign_ids(clusters, old)
+        identity_ids, events = assign_ids(clusters, old, store.secret(ID_KEY))
         times["cluster"] = time.perf_counter() - t0 - sum(times.values())
         # still paused: the write builds a million small objects while the facts live
         say("writing identities")

@@ -330,6 +330,19 @@ class Scorer:
                 total += self._adjust(level, a, b)
         return total
 
+    def weight_labels(self, a: Mapping[str, Any],
+                      b: Mapping[str, Any]) -> tuple[float, tuple[str, ...]]:
+        """The pair's match weight and each comparison's level label, in model order
+        (what :meth:`score` gives, without building the explanation)."""
+        total = self._model.prior_weight
+        labels = []
+        for level in self._levels(a, b):
+            total += level.weight
+            if level.tf_column is not None:
+                total += self._adjust(level, a, b)
+            labels.append(level.label)
+        return total, tuple(labels)
+
     def score(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> PairScore:
         """Match weight, probability and the level of every comparison of a pair of
         input rows (:func:`input_rows`)."""

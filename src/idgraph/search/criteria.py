@@ -31,6 +31,9 @@ Decisions:
   number. "CA:A1234567" or "CA A1234567" names the issuing state; without one,
   ``dl_key`` is None and ``dl_number`` (an extra key) holds the number alone.
 * The ZIP criterion wins over a ZIP inside the address line.
+* A name of more than :data:`MAX_NAME_WORDS` words or :data:`MAX_NAME_CHARS` characters
+  is refused: no person is searched for by such a name, and every word is terms to
+  make and match (a 14,000-word "name" took seconds per search).
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from idgraph.normalize.base import InvalidValue, Partial, Unverified
 
 __all__ = [
     "CRITERIA",
+    "MAX_NAME_CHARS",
+    "MAX_NAME_WORDS",
     "QUERY_COLUMNS",
     "Criteria",
     "CriteriaError",
@@ -68,6 +73,15 @@ QUERY_COLUMNS: Final[tuple[str, ...]] = (
     "phone", "email", "ssn", "dl_key", "plate",
     "dl_number",
 )
+
+
+# The longest name searched for. Words: a name as a person types it has a few (a
+# 12-word name is already a list of names). Characters: the bound on the text itself; a
+# long word costs little (terms.FUZZY_MAX_LENGTH: a word over 30 letters has no edit
+# keys), so this is kept above the red-team's 3,000-letter one-word case, which must be
+# searchable with bounded terms (tests/search/test_redteam_search.py).
+MAX_NAME_WORDS: Final = 12
+MAX_NAME_CHARS: Final = 4_000
 
 
 class CriteriaError(ValueError):
@@ -115,6 +129,7 @@ def parse_criteria(*, region: str = "US", **given: str | None) -> Criteria:
             raise CriteriaError(key, "must be text")
         values[key] = " ".join(text.split()) or None if text is not None else None
     criteria = Criteria(**values)
+    _bounded_name(criteria.name)
     if not criteria.fields():
         raise CriteriaError("criteria", "no criterion given")
     _read(criteria, region)  # raises on the first bad value
@@ -166,6 +181,15 @@ def _checked(field: str, clean: Any, text: str) -> Any:
 
 
 # --- names ----------------------------------------------------------------------------
+
+
+def _bounded_name(text: str | None) -> None:
+    if text is None:
+        return
+    if len(text) > MAX_NAME_CHARS:
+        raise CriteriaError("name", f"longer than {MAX_NAME_CHARS:,} characters")
+    if len(text.split()) > MAX_NAME_WORDS:
+        raise CriteriaError("name", f"more than {MAX_NAME_WORDS} words")
 
 
 def _name_readings(text: str) -> list[names.Name]:

@@ -37,6 +37,7 @@ __all__ = [
     "identity_key",
     "relation",
     "select",
+    "stored_digests",
 ]
 
 BATCH: Final = 20_000  # records read from the store and written at a time
@@ -49,8 +50,14 @@ BATCH: Final = 20_000  # records read from the store and written at a time
 ROW_COLUMNS: Final[tuple[str, ...]] = (*INPUT_ROW_COLUMNS, "full_name")
 _VALUE_COLUMNS: Final[tuple[str, ...]] = (
     *(c for c in ROW_COLUMNS if c not in ("record_id", "source_id")), "dl_number")
-_DIGEST_SQL: Final = "md5(concat_ws('|', {}))".format(
-    ", ".join(f"coalesce(CAST(cur.{c} AS VARCHAR), '')" for c in _VALUE_COLUMNS))
+
+
+def _digest_sql(alias: str) -> str:
+    return "md5(concat_ws('|', {}))".format(
+        ", ".join(f"coalesce(CAST({alias}.{c} AS VARCHAR), '')" for c in _VALUE_COLUMNS))
+
+
+_DIGEST_SQL: Final = _digest_sql("cur")
 # at most this many record ids as a plain IN list (point lookups on the primary keys);
 # more: one join with the list
 _POINT_IDS: Final = 1000
@@ -206,6 +213,33 @@ def select(store: Store, with_values: bool, ids: Sequence[str] | None = None,
            batch_id: str | None = None) -> list[dict[str, Any]]:
     """:func:`relation`'s current rows, as dicts."""
     return current_rows(relation(store, with_values, ids, batch_id).to_arrow_table())
+
+
+def stored_digests(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The digest of each stored row (a document's ``row``: :data:`ROW_COLUMNS`), made
+    by the SQL that makes the store's digest of the record, so a row changed after its
+    document was written no longer matches the document's digest. The licence number
+    is the part of ``dl_key`` after its first colon (``link.model.INPUT_COLUMNS`` makes
+    ``dl_key`` as ``state:number``)."""
+    if not rows:
+        return []
+    columns: dict[str, list[Any]] = {c: [] for c in _VALUE_COLUMNS}
+    for row in rows:
+        key = row.get("dl_key")
+        for c in _VALUE_COLUMNS:
+            if c == "dl_number":
+                columns[c].append(key.partition(":")[2] if isinstance(key, str) else None)
+            else:
+                columns[c].append(row.get(c))
+    stored = pa.table({"i": pa.array(range(len(rows)), pa.int64()),
+                       **{c: pa.array(v) for c, v in columns.items()}})
+    con = duckdb.connect()
+    try:
+        con.register("stored", stored)
+        out = con.sql(f"SELECT {_digest_sql('stored')} FROM stored ORDER BY i").fetchall()
+    finally:
+        con.close()
+    return [str(d) for (d,) in out]
 
 
 def batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:

@@ -16,10 +16,14 @@ Decisions:
   audited; a lawful one the search cannot use is refused after the gate (audited,
   outcome ``refused``), never ignored.
 * **Scope.** A candidate identity is scored on its purpose-scoped view only: its
-  current records in permitted segments, cut to the component :func:`policy.view.cut`
-  keeps (the one its profile shows), so a hit never rests on a record the reader's
-  profile of it would not show, and two fragments of one identity never show up as
-  two hits (which would say that a withheld record joins them).
+  current records in permitted segments, split by the accepted edges between them
+  into fragments (``scope.fragments``; one, unless a withheld record joined them). Each
+  fragment is scored as if the withheld record never existed (each would then be an
+  identity of its own, as the red-team tests require), and the identity's hit is its
+  best fragment: never two hits for one identity (which would say that a withheld
+  record joins them). The first fragment is the one its profile shows
+  (:func:`policy.view.cut`); a hit on another one rests on records that profile does
+  not show (see the report: the profile would need the hit's anchor).
 * **Score.** Each reading of the criteria (one or two name orders) is scored with the
   trained model against the identity's visible records as a whole
   (:func:`scoring.identity_score`: per comparison the best level over the records that
@@ -46,12 +50,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import secrets
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
-from pathlib import Path
 from typing import Any, Final
 
 from idgraph import clock
@@ -63,9 +64,15 @@ from idgraph.policy.profile import AccessDenied
 from idgraph.policy.registry import Registry
 from idgraph.schema import Query
 from idgraph.search.criteria import Criteria, CriteriaError, QueryRecord, readings
-from idgraph.search.index import SearchIndex
-from idgraph.search.scope import visible_records
-from idgraph.search.scoring import Hit, at_each_precision, prepare, score_identities
+from idgraph.search.index import SearchIndex, field_scope
+from idgraph.search.scope import fragments, member_records
+from idgraph.search.scoring import (
+    Hit,
+    at_each_precision,
+    rank_lazily,
+    with_licence_states,
+    withheld_columns,
+)
 from idgraph.store import Store
 
 ACTION: Final[str] = "search"
@@ -89,26 +96,18 @@ def criteria_filters(criteria: Criteria) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for c in criteria.fields() for f in _FILTERS.get(c, (c,))))
 
 
-DIGEST_KEY_FILE: Final[str] = "search-digest.key"
-_PROCESS_KEY: Final[bytes] = secrets.token_bytes(32)  # in-memory stores (tests)
+DIGEST_KEY: Final[str] = "search-digest"  # Store.secret name: search-digest.key
 
 
 def digest_key(store: Store) -> bytes:
-    """The deployment's key for criteria digests: 32 random bytes in the data dir
-    (``search-digest.key``, created on first use, readable by its owner only); an
-    in-memory store uses one drawn for the process."""
-    if store.path is None:
-        return _PROCESS_KEY
-    path = Path(store.path).parent / DIGEST_KEY_FILE
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+    """The deployment's key for criteria digests (``Store.secret``: 32 random bytes
+    beside the database, ``search-digest.key``, readable by its owner only; an
+    in-memory store uses one drawn for the process)."""
+    return store.secret(DIGEST_KEY)
 
 
 def criteria_digest(
-    criteria: Criteria, extra: Mapping[str, str] | None = None, key: bytes = _PROCESS_KEY
+    criteria: Criteria, extra: Mapping[str, str] | None, key: bytes
 ) -> str:
     """HMAC-SHA256 under ``key`` of the criteria as given (canonical JSON, sorted keys).
 
@@ -297,13 +296,60 @@ class Engine:
         return self._scorers[key]
 
 
+# criterion -> the model input columns it gives (a criterion none of whose columns may
+# leave a segment cannot find or rank that segment's records)
+_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "name": ("first_name", "last_name"),
+    "dob": ("dob_day", "dob_month", "birth_year"),
+    "address": ("house_number", "street"),
+    "zip": ("zip",),
+    "phone": ("phone",),
+    "identifier": ("ssn", "dl_key"),
+    "plate": ("plate",),
+}
+
+
+def usable_criteria(
+    decision: AccessDecision, criteria: Criteria, segments: Collection[str]
+) -> dict[Criteria, list[str]]:
+    """The criteria each permitted segment may be searched by -> those segments: a
+    criterion whose fields may not leave a segment (FCRA 1681f: the phone of an
+    identifying-only record) neither finds its records nor chooses which of them are
+    considered, as if the value were never collected."""
+    groups: dict[Criteria, list[str]] = {}
+    for seg in sorted(segments):
+        withheld = set(withheld_columns(decision.fields_for(seg)))
+        drop = {c: None for c in criteria.fields() if set(_COLUMNS.get(c, ())) <= withheld}
+        reduced = replace(criteria, **drop) if drop else criteria
+        if reduced.fields():
+            groups.setdefault(reduced, []).append(seg)
+    return groups
+
+
 def candidates(
-    engine: Engine, query: Criteria | QueryRecord, segments: Collection[str], limit: int
+    engine: Engine,
+    query: Criteria | QueryRecord,
+    segments: Collection[str],
+    limit: int,
+    decision: AccessDecision | None = None,
 ) -> list[str]:
-    """Candidate identity ids from the index (permitted segments only), best first."""
+    """Candidate identity ids from the index (permitted segments only), best first;
+    with a ``decision``, each segment is searched by the criteria it may be searched by
+    (:func:`usable_criteria`), and the lists merged by the index's score."""
     # distinct identities come first: asking for n records gives n identities if there are
-    found = engine.index.candidates(query, segments, limit=max(limit * 3, CANDIDATE_IDENTITIES))
-    return list(dict.fromkeys(c.identity_id for c in found if c.identity_id))
+    n = max(limit * 3, CANDIDATE_IDENTITIES)
+    if decision is None or not isinstance(query, Criteria):
+        found = engine.index.candidates(query, segments, limit=n)
+    else:
+        groups = usable_criteria(decision, query, segments)
+        # and each term only where its field may leave (an SSN-withheld segment whose
+        # licences may leave: the identifier's SSN term does not match there)
+        scoped = field_scope(segments, decision.fields_for)
+        found = [c for crit, segs in groups.items()
+                 for c in engine.index.candidates(crit, segs, limit=n, field_segments=scoped)]
+        if len(groups) > 1:
+            found.sort(key=lambda c: -c.score)
+    return list(dict.fromkeys(c.identity_id for c in found if c.identity_id))[:n]
 
 
 def rank(
@@ -313,11 +359,14 @@ def rank(
     query_rows: Sequence[QueryRecord],
     limit: int,
 ) -> list[Hit]:
-    """Score every candidate identity on its view; the best ``limit`` hits."""
+    """Score every candidate identity on its view; the best ``limit`` hits (the views
+    cut only where a cut could change them: :func:`scoring.rank_lazily`)."""
     segments = decision.permitted
-    ids = candidates(engine, criteria, segments, limit)
-    views = prepare(decision, visible_records(engine.store, ids, segments, engine.index))
-    return score_identities(engine.scorer(segments), decision, query_rows, ids, views, limit)
+    ids = candidates(engine, criteria, segments, limit, decision)
+    members = member_records(engine.store, ids, segments, engine.index)
+    query_rows = with_licence_states(decision, query_rows, members)
+    return rank_lazily(engine.scorer(segments), decision, query_rows, ids, members,
+                       lambda m: fragments(engine.store, m), limit)
 
 
 def find(

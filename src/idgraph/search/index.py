@@ -15,7 +15,11 @@ commits its records
 are (re)indexed, a new version replacing the old; after a resolve or a live attach the
 identity ids are refreshed; a retention run removes its records in the same run.
 :meth:`SearchIndex.check` compares the index with the store and names every difference;
-:meth:`SearchIndex.rebuild` makes it again from the store.
+:meth:`SearchIndex.rebuild` makes it again from the store, in one commit.
+
+A damaged index (a lost ``meta.json``, a garbage file: tantivy panics) is a
+:class:`SearchIndexError` with rebuild advice, never a silently empty index or a Rust
+backtrace.
 
 One writer at a time: every change opens a tantivy ``IndexWriter``, commits and closes it
 before returning, then reloads this object's reader; readers in other processes see a
@@ -24,13 +28,17 @@ commit when they next search (tantivy reloads on commit).
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 import pyarrow as pa
 import tantivy
@@ -47,8 +55,17 @@ from idgraph.search.documents import (
     document,
     identities_of,
     relation,
+    stored_digests,
 )
-from idgraph.search.retrieval import any_of, build_query, distinct_first, query_rows, scope
+from idgraph.search.retrieval import (
+    FieldSegments,
+    any_of,
+    build_query,
+    distinct_first,
+    field_scope,
+    query_rows,
+    scope,
+)
 from idgraph.search.terms import query_terms
 from idgraph.settings import Settings
 from idgraph.store import Store
@@ -59,7 +76,9 @@ __all__ = [
     "IndexDiff",
     "SearchIndex",
     "SearchIndexError",
+    "field_scope",
     "index_dir",
+    "store_markers",
 ]
 
 INDEX_DIRNAME: Final = "index"
@@ -73,6 +92,18 @@ _LAYOUT_FILE: Final = "idgraph-index.json"
 _HEAP_SMALL: Final = 64_000_000
 _HEAP_LARGE: Final = 1_000_000_000
 _WRITER_WAIT: Final = 30.0  # seconds to wait for another process's writer
+_CHECK_BATCH: Final = 50_000  # documents whose stored rows check() digests at a time
+
+# What the index was last in step with: counts that every change of records or
+# identities raises (an ingest batch, a resolve run, a live attach's lineage, a
+# retention run's tombstones), kept in the layout file by every index update that
+# leaves the index in step (rebuild, a full add, the sync hooks). :meth:`behind`
+# compares them, and the number of documents with the number of current records, with
+# the store: one small query, no read of records.
+_MARKER_TABLES: Final[dict[str, str]] = {
+    "batches": "batches", "link_runs": "link_runs", "lineage": "identity_lineage",
+    "tombstones": "retention_tombstones",
+}
 
 Progress = Callable[[int], None]
 
@@ -83,6 +114,40 @@ _MEMBERS_PER_IDENTITY: Final = 1000
 
 class SearchIndexError(RuntimeError):
     """The index cannot be used as it is (another layout, a writer that never frees)."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _panics_are_errors(
+    method: Callable[Concatenate[SearchIndex, _P], _R],
+) -> Callable[Concatenate[SearchIndex, _P], _R]:
+    """tantivy panics on a damaged index (a garbage document store, a lost file): pyo3
+    raises ``PanicException``, a BaseException that ``except Exception`` and the CLI's
+    handlers let through (a Rust backtrace on the terminal). It becomes a
+    :class:`SearchIndexError` with rebuild advice; an interrupt is left as it is."""
+
+    @functools.wraps(method)
+    def guarded(self: SearchIndex, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _panic_guard(self.path):
+            return method(self, *args, **kwargs)
+
+    return guarded
+
+
+@contextmanager
+def _panic_guard(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise SearchIndexError(
+            f"the search index in {path} is damaged (tantivy: {exc}): "
+            "run `idgraph index rebuild`") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +209,7 @@ class _DocInfo:
     identity_id: str | None
     segment: str
     digest: str
+    row_digest: str = ""  # the digest of the stored row (check(): a forged row differs)
 
 
 def index_dir(settings: Settings) -> Path:
@@ -170,6 +236,12 @@ class SearchIndex:
         path.mkdir(parents=True, exist_ok=True)
         layout = path / _LAYOUT_FILE
         made = (path / "meta.json").exists()
+        if not made and layout.exists():
+            # an index was made here and has lost its meta.json: a new empty index over
+            # its files would answer every search "no identity found"
+            raise SearchIndexError(
+                f"the search index in {path} has lost its meta.json (its files are "
+                "unreadable without it): run `idgraph index rebuild`")
         if made:
             found = _layout_version(layout)
             if found != LAYOUT_VERSION or not _same_schema(path / "meta.json"):
@@ -179,14 +251,45 @@ class SearchIndex:
                     f"the search index in {path} has {what}; this idgraph writes layout "
                     f"{LAYOUT_VERSION}: run `idgraph index rebuild`")
         try:
-            index = tantivy.Index(SCHEMA, path=str(path), reuse=True,
-                                  sort_by_field=SORT_FIELD)
+            with _panic_guard(path):
+                index = tantivy.Index(SCHEMA, path=str(path), reuse=True,
+                                      sort_by_field=SORT_FIELD)
         except ValueError as exc:
             raise SearchIndexError(f"cannot open the search index in {path}: {exc}; "
                                    "run `idgraph index rebuild`") from exc
         if not made:
             layout.write_text(json.dumps({"layout": LAYOUT_VERSION}))
         return cls(path, index)
+
+    # -- in step with the store -----------------------------------------------------
+    def mark_synced(self, store: Store) -> None:
+        """Record that the index is in step with ``store`` now (after an update that
+        leaves it so: see :data:`_MARKER_TABLES`)."""
+        layout = self.path / _LAYOUT_FILE
+        tmp = layout.with_name(f".{layout.name}.{os.getpid()}.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps({"layout": LAYOUT_VERSION, "synced": store_markers(store)}))
+        tmp.replace(layout)
+
+    @_panics_are_errors
+    def behind(self, store: Store) -> str | None:
+        """Why the index is behind ``store`` (None: no sign of it): its documents are
+        not one per current record, or the store changed (an ingest, resolve, attach
+        or retention run) since the index was last in step, with no index update after
+        (a library caller without :func:`idgraph.search.sync.install_hooks`, or an
+        update that failed). Its stored rows may then hold records or values the store
+        no longer has: read them from the store (search/scope.member_records)."""
+        now = store_markers(store)
+        docs = self.count()
+        if docs != now["records"]:
+            return f"{docs:,} documents for {now['records']:,} current records"
+        try:
+            synced = json.loads((self.path / _LAYOUT_FILE).read_text()).get("synced")
+        except (OSError, ValueError):
+            synced = None
+        if not isinstance(synced, dict):
+            return None  # an index from before the markers: the count only
+        changed = [k for k in _MARKER_TABLES if synced.get(k) != now[k]]
+        return f"the store's {', '.join(changed)} changed since" if changed else None
 
     @classmethod
     def create(cls, path: Path) -> SearchIndex:
@@ -208,19 +311,28 @@ class SearchIndex:
         path = Path(store.path).parent / INDEX_DIRNAME
         return cls.at(path) if (path / "meta.json").exists() else None
 
+    @_panics_are_errors
     def count(self) -> int:
         """Documents in the index."""
         return int(self._searcher().num_docs)
 
     # -- writing -------------------------------------------------------------------
+    @_panics_are_errors
     def add(self, store: Store, record_ids: Sequence[str] | None = None,
-            progress: Progress | None = None) -> int:
+            progress: Progress | None = None, *, clear: bool = False) -> int:
         """(Re)index current records (None: all): each record's old document goes, its
         current one comes; an id with no current record only loses its document.
-        Returns the number of documents written."""
+        ``clear``: every other document goes too, in the same commit (a rebuild: readers
+        see the old documents until the new ones are committed). Returns the number of
+        documents written."""
         rows = batches(relation(store, True, record_ids))
-        return self._write(rows, record_ids or (), progress, large=record_ids is None)
+        written = self._write(rows, record_ids or (), progress, large=record_ids is None,
+                              clear=clear)
+        if record_ids is None:
+            self.mark_synced(store)
+        return written
 
+    @_panics_are_errors
     def add_batch(self, store: Store, batch_id: str) -> int:
         """Index the records an ingest batch wrote (new ones and new versions)."""
         # a first version has no document yet: only new versions replace one
@@ -231,11 +343,14 @@ class SearchIndex:
 
     def _write(self, batches: Iterable[pa.RecordBatch | list[dict[str, Any]]],
                replaced: Sequence[str], progress: Progress | None = None,
-               large: bool = False) -> int:
-        """Delete the documents of ``replaced``, then add one per row (a batch of the
-        store's rows, or a list of rows made ready), in one commit."""
+               large: bool = False, clear: bool = False) -> int:
+        """Delete the documents of ``replaced`` (``clear``: every document), then add one
+        per row (a batch of the store's rows, or a list of rows made ready), in one
+        commit."""
         written = 0
         with self._writer(_HEAP_LARGE if large else _HEAP_SMALL) as writer:
+            if clear:
+                writer.delete_all_documents()
             for rid in dict.fromkeys(replaced):
                 writer.delete_documents_by_term("record_id", rid)
             for batch in batches:
@@ -247,6 +362,7 @@ class SearchIndex:
                     progress(len(rows))
         return written
 
+    @_panics_are_errors
     def remove(self, record_ids: Sequence[str]) -> int:
         """Delete the documents of these records; returns how many records were asked."""
         ids = list(dict.fromkeys(record_ids))
@@ -257,12 +373,15 @@ class SearchIndex:
                 writer.delete_documents_by_term("record_id", rid)
         return len(ids)
 
+    @_panics_are_errors
     def rebuild(self, store: Store, progress: Progress | None = None) -> int:
-        """Every current record indexed again from the store (the old documents gone)."""
-        with self._writer() as writer:
-            writer.delete_all_documents()
-        return self.add(store, None, progress)
+        """Every current record indexed again from the store (the old documents gone),
+        in one commit: until it, readers in any process see the old documents (a rebuild
+        of 1M records takes minutes; an empty index between two commits would answer
+        every search "no identity found")."""
+        return self.add(store, None, progress, clear=True)
 
+    @_panics_are_errors
     def set_identities(self, store: Store, record_ids: Sequence[str] | None = None) -> int:
         """Refresh identity ids after a resolve or an attach: documents whose identity id
         differs from the store's are written again (``record_ids``: only these records
@@ -311,22 +430,35 @@ class SearchIndex:
         return out
 
     # -- reading -------------------------------------------------------------------
+    @_panics_are_errors
     def candidates(
         self,
         query: Criteria | QueryRecord | Sequence[QueryRecord],
         segments: Collection[str],
         limit: int = 200,
+        *,
+        field_segments: FieldSegments | None = None,
     ) -> list[Candidate]:
         """Records of the permitted ``segments`` sharing terms with ``query`` (criteria,
         one model input row, or several readings), best first: the best record of each
-        identity first (distinct identities, then further records), at most ``limit``."""
+        identity first (distinct identities, then further records), at most ``limit``.
+
+        ``field_segments`` (canonical record field -> the permitted segments whose
+        decision lets that field leave, as :func:`field_scope` makes it from
+        ``AccessDecision.fields_for``): a phone, SSN, licence, plate, birth date, house
+        and street, ZIP or city term matches only in its field's segments (a field the
+        mapping does not name: in none), so a withheld field neither finds nor ranks a
+        record; names match in all ``segments``. None: every field in every segment."""
         if not segments or limit <= 0:
             return []
         terms = query_terms(query_rows(query))
         if terms.empty:
             return []
+        tantivy_query = build_query(terms, segments, field_segments)
+        if tantivy_query is None:
+            return []
         searcher = self._searcher()
-        hits = searcher.search(build_query(terms, segments), limit=min(limit * 4, 4000),
+        hits = searcher.search(tantivy_query, limit=min(limit * 4, 4000),
                                count=False, weight_by_field="tie").hits
         if not hits:
             return []
@@ -341,6 +473,13 @@ class SearchIndex:
                                  str(doc.get_first("segment")), score))
         return out
 
+    @_panics_are_errors
+    def stored_rows(self, record_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The model input rows kept for these records (those the index holds): a live
+        linker's row source (``idgraph.link.attach.RowSource``), no store read."""
+        return list(self._stored(list(dict.fromkeys(record_ids))).values())
+
+    @_panics_are_errors
     def rows(self, identity_ids: Sequence[str],
              segments: Collection[str]) -> dict[str, list[dict[str, Any]]]:
         """Identity id -> the model input rows (:data:`ROW_COLUMNS`, plus ``segment``) of
@@ -367,8 +506,12 @@ class SearchIndex:
         return {iid: sorted(rows, key=lambda r: str(r["record_id"]))
                 for iid, rows in sorted(out.items())}
 
+    @_panics_are_errors
     def check(self, store: Store) -> IndexDiff:
-        """How the index differs from the store (empty: they agree)."""
+        """How the index differs from the store (empty: they agree). ``values`` names
+        a document made from other values than the record's, and one whose stored row
+        (what a hit shows and is scored on) is not the row its digest was made from:
+        each stored row's digest is made again, as the store's is."""
         try:
             found = _layout_version(self.path / _LAYOUT_FILE)
         except SearchIndexError as exc:
@@ -383,15 +526,19 @@ class SearchIndex:
                   ("record_id", "source_id", "origin_jurisdiction", "identity_id", "digest")),
                 strict=True)
         }
-        docs = self._documents()
+        docs = self._documents(with_rows=True)
         have = {rid: infos[0] for rid, infos in docs.items()}
+        # a document whose stored row (what a hit shows and is scored on) is not the row
+        # its digest was made from: changed after it was written
+        forged = {rid for rid, infos in docs.items()
+                  if any(i.row_digest != i.digest for i in infos)}
         return IndexDiff(
             missing=tuple(sorted(want.keys() - have.keys())),
             extra=tuple(sorted(have.keys() - want.keys())),
             duplicate=tuple(sorted(rid for rid, infos in docs.items() if len(infos) > 1)),
             identity=_differ(want, have, "identity_id"),
             segment=_differ(want, have, "segment"),
-            values=_differ(want, have, "digest"),
+            values=tuple(sorted({*_differ(want, have, "digest"), *forged})),
         )
 
     # -- internals -----------------------------------------------------------------
@@ -400,20 +547,31 @@ class SearchIndex:
         self._index.reload()
         return self._index.searcher()
 
-    def _documents(self) -> dict[str, list[_DocInfo]]:
-        """Every document's stored fields, by record id."""
+    def _documents(self, with_rows: bool = False) -> dict[str, list[_DocInfo]]:
+        """Every document's stored fields, by record id (``with_rows``: and the digest
+        of its stored row, made as the store's is: :func:`stored_digests`)."""
         searcher = self._searcher()
         total = int(searcher.num_docs)
         out: dict[str, list[_DocInfo]] = {}
         if total == 0:
             return out
         hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
-        for _, addr in hits:
-            doc = searcher.doc(addr)
-            rid = str(doc.get_first("record_id"))
-            out.setdefault(rid, []).append(_DocInfo(
-                rid, doc.get_first("identity_id"), str(doc.get_first("segment")),
-                str(doc.get_first("digest"))))
+        for start in range(0, len(hits), _CHECK_BATCH):
+            infos, rows = [], []
+            for _, addr in hits[start:start + _CHECK_BATCH]:
+                doc = searcher.doc(addr)
+                rid = str(doc.get_first("record_id"))
+                infos.append(_DocInfo(rid, doc.get_first("identity_id"),
+                                      str(doc.get_first("segment")),
+                                      str(doc.get_first("digest"))))
+                if with_rows:
+                    raw = doc.get_first("row")
+                    rows.append(json.loads(raw) if isinstance(raw, bytes) else {})
+            digests = stored_digests(rows) if with_rows else [""] * len(infos)
+            for info, row_digest in zip(infos, digests, strict=True):
+                out.setdefault(info.record_id, []).append(
+                    _DocInfo(info.record_id, info.identity_id, info.segment, info.digest,
+                             row_digest))
         return out
 
     def _writer(self, heap: int = _HEAP_SMALL) -> _Writing:
@@ -462,6 +620,20 @@ def _same_schema(meta: Path) -> bool:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SearchIndexError(f"unreadable {meta}: {exc}") from exc
     return names == FIELD_NAMES and sort.get("field") == SORT_FIELD
+
+
+def store_markers(store: Store) -> dict[str, int]:
+    """The store's current record count and the counts of :data:`_MARKER_TABLES`
+    (-1: no such table yet)."""
+    present = {str(t) for (t,) in store.fetchall(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name IN (SELECT unnest(?))",
+        [list(_MARKER_TABLES.values())])}
+    counts = ", ".join(
+        f"(SELECT count(*) FROM {table})" if table in present else "-1"
+        for table in _MARKER_TABLES.values())
+    row = store.fetchall(
+        f"SELECT (SELECT count(*) FROM records WHERE is_current), {counts}")[0]
+    return dict(zip(("records", *_MARKER_TABLES), (int(v) for v in row), strict=True))
 
 
 def _layout_version(path: Path) -> int | None:

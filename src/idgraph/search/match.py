@@ -19,13 +19,22 @@ list mapping no protected attribute can be expressed, the canonical fields being
 allow-list), one audited act listing every row's result (line, identity id or none,
 score). A row's best identity is reported when its probability reaches ``threshold``
 (default 0.5), else none. Rows are matched a chunk at a time: candidates from the
-index per row, then the views of every candidate of the chunk in one read.
+index per row, then the views of every candidate of the chunk in one read. A long
+list (:func:`workers_for`) is matched in worker processes (``search.match_pool``:
+index lookups and scoring there, the store read here, the same results in the same
+order); the decision and the audit stay this process's, one each.
 """
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import hashlib
+import os
+import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -38,17 +47,27 @@ from idgraph.schema import CANONICAL_FIELDS, Query
 from idgraph.search.criteria import CriteriaError, QueryRecord
 from idgraph.search.find import Engine, notices_for, response_entry
 from idgraph.search.find import gate as search_gate
-from idgraph.search.scope import model_input, visible_records
-from idgraph.search.scoring import Hit, at_each_precision, prepare, score_identities
+from idgraph.search.index import field_scope
+from idgraph.search.match_pool import (
+    CANDIDATES,
+    TASK_ROWS,
+    identity_edges,
+    match_in_pool,
+    pool_context,
+)
+from idgraph.search.scope import fragments, member_records, model_input
+from idgraph.search.scoring import Hit, at_each_precision, prepare_fragments, score_identities
 from idgraph.sources.manifest import Manifest, ManifestError, parse_manifest
 from idgraph.sources.mapping import normalise_chunk
+from idgraph.sources.parallel import worker_pool
 from idgraph.sources.readers import Chunk, read_chunks
 from idgraph.store import Store
 
 ACTION: Final[str] = "match"
 THRESHOLD: Final[float] = 0.5
 CHUNK_ROWS: Final[int] = 2_000
-CANDIDATES: Final[int] = 10  # identities scored per row (the index's best)
+WORKERS: Final[int] = 2  # processes for a long list (search.match_pool)
+POOL_BYTES: Final[int] = 256 * 1024  # a list this long (~5,000 rows) is matched in a pool
 # canonical fields a match uses (others in a reused manifest are read and ignored)
 MATCHED_FIELDS: Final[frozenset[str]] = frozenset({
     "first_name", "middle_name", "last_name", "suffix", "full_name", "dob", "birth_year",
@@ -86,7 +105,7 @@ class RowResult:
     def explanation_text(self) -> str:
         if self.hit is None:
             return ""
-        return "; ".join(f"{e.comparison}: {e.level} ({e.weight:+.2f})"
+        return "; ".join(f"{e.comparison}: {e.level} ({e.weight:+.2f}, {e.source})"
                          for e in self.hit.explanation)
 
 
@@ -202,25 +221,49 @@ def _match_chunk(
     engine: Engine, decision: AccessDecision, rows: Sequence[_Row], threshold: float
 ) -> list[RowResult]:
     segments = decision.permitted
+    scope = field_scope(segments, decision.fields_for)
     wanted: list[list[str]] = []
     for r in rows:
-        found = [] if r.reading is None else engine.index.candidates(r.reading, segments,
-                                                                      CANDIDATES)
+        found = [] if r.reading is None else engine.index.candidates(
+            r.reading, segments, CANDIDATES, field_segments=scope)
         wanted.append(list(dict.fromkeys(c.identity_id for c in found if c.identity_id)))
     ids = sorted({i for w in wanted for i in w})
-    views = prepare(decision, visible_records(engine.store, ids, segments, engine.index))
+    views = prepare_fragments(decision, fragments(engine.store, member_records(
+        engine.store, ids, segments, engine.index)))
     scorer = engine.scorer(segments)
-    out = []
+    hits: list[Hit | None] = []
     for r, ids in zip(rows, wanted, strict=True):
+        found_hits = [] if r.reading is None else score_identities(
+            scorer, decision, at_each_precision([r.reading]), ids, views, top=1)
+        hits.append(found_hits[0] if found_hits else None)
+    return _results(rows, hits, threshold)
+
+
+def _results(rows: Sequence[_Row], hits: Sequence[Hit | None], threshold: float
+             ) -> list[RowResult]:
+    """Each row's result: malformed (no reading), its best hit when it reaches
+    ``threshold``, else none."""
+    out = []
+    for r, hit in zip(rows, hits, strict=True):
         if r.reading is None:
             out.append(RowResult(r.line, r.row_id, "malformed", None, r.problems))
             continue
-        hits = score_identities(scorer, decision, at_each_precision([r.reading]), ids, views,
-                                top=1)
-        best = hits[0] if hits and hits[0].score >= threshold else None
+        best = hit if hit is not None and hit.score >= threshold else None
         out.append(RowResult(r.line, r.row_id, "matched" if best else "none", best,
                              r.problems))
     return out
+
+
+def workers_for(list_path: Path, workers: int | None) -> int:
+    """Processes to match with: ``workers`` if given, else :data:`WORKERS` (at most the
+    CPUs) for a list of :data:`POOL_BYTES` or more (a pool costs ~1 s to start)."""
+    if workers is not None:
+        return max(1, workers)
+    try:
+        size = list_path.stat().st_size
+    except OSError:
+        size = 0
+    return min(WORKERS, os.cpu_count() or 1) if size >= POOL_BYTES else 1
 
 
 def match_list(
@@ -234,9 +277,12 @@ def match_list(
     threshold: float = THRESHOLD,
     region: str = "US",
     on_rows: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> MatchResult:
     """Match every row of ``list_path`` (see module doc); one gate decision, one audited
-    act; raises AccessDenied when no source may be used."""
+    act; raises AccessDenied when no source may be used. ``workers``: processes to
+    match with (:func:`workers_for`; 2 or more: ``search.match_pool``); ``on_rows`` is
+    called after each chunk with its number of rows."""
     if query.case_id is None:
         raise MatchError("a bulk match needs a case (--case)")
     reg = registry or Registry(store)
@@ -246,21 +292,99 @@ def match_list(
     engine = engine or Engine.open(store)
     result = MatchResult(query, unused_fields=tuple(f for f in mapping.fields if f not in used))
     inp = mapping.input
-    batch: list[_Row] = []
-    for chunk in read_chunks(list_path, inp.format, chunk_rows=CHUNK_ROWS,
-                             encoding=inp.encoding, delimiter=inp.delimiter):
-        batch.extend(_rows(mapping, chunk, region))
-        while len(batch) >= CHUNK_ROWS:
-            result.rows += _match_chunk(engine, decision, batch[:CHUNK_ROWS], threshold)
-            if on_rows:
-                on_rows(min(CHUNK_ROWS, len(batch)))
-            batch = batch[CHUNK_ROWS:]
-    if batch:
-        result.rows += _match_chunk(engine, decision, batch, threshold)
-        if on_rows:
-            on_rows(len(batch))
+    with _decodable(list_path, inp.format, inp.encoding) as (readable, undecodable):
+
+        def batches(size: int) -> Iterator[list[_Row]]:
+            batch: list[_Row] = []
+            for chunk in read_chunks(readable, inp.format, chunk_rows=CHUNK_ROWS,
+                                     encoding=inp.encoding, delimiter=inp.delimiter):
+                batch.extend(r for r in _rows(mapping, chunk, region)
+                             if r.line not in undecodable)
+                while len(batch) >= size:
+                    yield batch[:size]
+                    batch = batch[size:]
+            if batch:
+                yield batch
+
+        n_workers = workers_for(list_path, workers)
+        if n_workers < 2:
+            for rows in batches(CHUNK_ROWS):
+                result.rows += _match_chunk(engine, decision, rows, threshold)
+                if on_rows:
+                    on_rows(len(rows))
+        else:
+            result.rows += _match_pooled(engine, decision, batches(TASK_ROWS), threshold,
+                                         n_workers, on_rows)
+    if undecodable:
+        result.rows += [RowResult(line, None, "malformed", None, (reason,))
+                        for line, reason in undecodable.items()]
+        result.rows.sort(key=lambda r: r.line)
     _audit(store, reg, decision, result, list_path, used, threshold)
     return result
+
+
+def _match_pooled(
+    engine: Engine,
+    decision: AccessDecision,
+    batches: Iterator[list[_Row]],
+    threshold: float,
+    workers: int,
+    on_rows: Callable[[int], None] | None,
+) -> list[RowResult]:
+    """The rows matched in a pool of ``workers`` (``search.match_pool``), in order."""
+    out: list[RowResult] = []
+    waiting: deque[list[_Row]] = deque()
+
+    def readings() -> Iterator[list[QueryRecord | None]]:
+        for rows in batches:
+            waiting.append(rows)
+            yield [r.reading for r in rows]
+
+    scorer = engine.scorer(decision.permitted)
+    with worker_pool(workers) as pool, pool_context(engine.index, scorer, decision) as ctx:
+        assert pool is not None
+        for hits in match_in_pool(pool, ctx, readings(),
+                                  lambda ids: identity_edges(engine.store, ids),
+                                  in_flight=workers + 1):
+            rows = waiting.popleft()
+            out += _results(rows, hits, threshold)
+            if on_rows:
+                on_rows(len(rows))
+    return out
+
+
+@contextmanager
+def _decodable(path: Path, fmt: str, encoding: str) -> Iterator[tuple[Path, dict[int, str]]]:
+    """The list as the reader may read it, and its lines that are not valid text in
+    ``encoding`` (line -> reason). The reader rejects a whole file for one bad byte;
+    a list is matched row by row, so such a line is reported malformed and the others
+    are matched: they are read from a copy in which each bad line is blank (the line
+    numbers stay). Text formats in an ASCII-compatible encoding only."""
+    bad: dict[int, str] = {}
+    if fmt in ("csv", "jsonl") and _ascii_compatible(encoding):
+        opener: Callable[..., Any] = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    raw.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    bad[n] = f"not valid {encoding} text (byte {exc.start + 1} of the line)"
+    if not bad:
+        yield path, bad
+        return
+    with tempfile.TemporaryDirectory(prefix="idg-match-") as tmp:
+        copy = Path(tmp) / path.name.removesuffix(".gz").removesuffix(".GZ")
+        with opener(path, "rb") as src, copy.open("wb") as out:
+            for n, raw in enumerate(src, 1):
+                out.write(b"\n" if n in bad else raw)
+        yield copy, bad
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return "a,\n".encode(encoding) == b"a,\n" and codecs.lookup(encoding) is not None
+    except LookupError:
+        return False
 
 
 def _audit(

@@ -8,21 +8,33 @@ of a document found otherwise (see :class:`idgraph.search.terms.QueryTerms`). Ev
 clause has a constant score (no index statistics) and the segment filter is a MUST
 clause, so a document of a segment the purpose may not use is never found and changes
 no other document's score.
+
+A field the purpose may read only in some segments (FCRA 1681f: an identifying-only
+source's phones may not leave) matches only there: each anchor and booster term is
+scoped to the segments whose decision lets its field leave (``field_segments``;
+:data:`idgraph.search.terms.RECORD_FIELDS`), so a withheld value neither finds a
+document nor adds to its score, as if it had never been collected. Name terms match in
+every permitted segment.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Final
 
 import tantivy
 
 from idgraph.search.criteria import Criteria, QueryRecord, readings
 from idgraph.search.documents import SCHEMA
-from idgraph.search.terms import QUERY_WEIGHTS, QueryTerms
+from idgraph.search.terms import QUERY_WEIGHTS, RECORD_FIELDS, QueryTerms, Term, kind
 
-__all__ = ["Hit", "any_of", "build_query", "distinct_first", "query_rows", "scope"]
+__all__ = ["FieldSegments", "Hit", "any_of", "build_query", "distinct_first", "field_scope",
+           "query_rows", "scope", "term_segments"]
+
+# canonical record field -> the permitted segments whose decision lets it leave
+FieldSegments = Mapping[str, Collection[str]]
+
 
 def query_rows(query: Criteria | QueryRecord | Sequence[QueryRecord]) -> list[QueryRecord]:
     if isinstance(query, Criteria):
@@ -74,6 +86,56 @@ def scope(segments: Collection[str]) -> tantivy.Query:
     return any_of("segment", segments)
 
 
+def field_scope(segments: Collection[str],
+                fields_for: Callable[[str], Collection[str]]) -> dict[str, list[str]]:
+    """Each field an index term carries -> the ``segments`` whose ``fields_for(segment)``
+    (``AccessDecision.fields_for``) holds it: the ``field_segments`` of
+    :meth:`idgraph.search.index.SearchIndex.candidates`."""
+    fields = sorted({f for need in RECORD_FIELDS.values() for alt in need for f in alt})
+    allowed = {seg: set(fields_for(seg)) for seg in sorted(set(segments))}
+    return {f: [seg for seg, ok in allowed.items() if f in ok] for f in fields}
+
+
+def term_segments(term: Term, segments: Collection[str],
+                  field_segments: FieldSegments | None) -> frozenset[str]:
+    """The segments in which ``term`` may match: all ``segments`` for a name term or
+    without ``field_segments``; else those letting its field leave (a field absent from
+    ``field_segments``: none)."""
+    scope_all = frozenset(segments)
+    need = RECORD_FIELDS.get(kind(*term))
+    if field_segments is None or need is None:
+        return scope_all
+    out = scope_all
+    for alternatives in need:
+        out &= frozenset(s for f in alternatives for s in field_segments.get(f, ()))
+    return out
+
+
+def _scoped(weights: Mapping[Term, float], segments: Collection[str],
+            field_segments: FieldSegments | None
+            ) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+    """SHOULD clauses of ``weights``, each matching only in its :func:`term_segments`:
+    terms of all ``segments`` as they are, the others grouped by scope (MUST one of the
+    terms, MUST the scope, which scores nothing: a document scores the weights of the
+    terms it matches, as unscoped)."""
+    whole = frozenset(segments)
+    plain: dict[Term, float] = {}
+    groups: dict[frozenset[str], dict[Term, float]] = {}
+    for term, weight in weights.items():
+        segs = term_segments(term, segments, field_segments)
+        if segs == whole:
+            plain[term] = weight
+        elif segs:
+            groups.setdefault(segs, {})[term] = weight
+    out = _clauses(plain)
+    for segs, group in sorted(groups.items(), key=lambda kv: sorted(kv[0])):
+        out.append((tantivy.Occur.Should, tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, tantivy.Query.boolean_query(_clauses(group))),
+            (tantivy.Occur.Must, _const(scope(segs), 0.0)),
+        ])))
+    return out
+
+
 def _finding_groups(terms: QueryTerms) -> int:
     """How many of the name groups (most telling first) find documents: at most
     :data:`_MAX_NAME_GROUPS`, and no one- or two-letter word when two longer ones do."""
@@ -82,27 +144,31 @@ def _finding_groups(terms: QueryTerms) -> int:
     return min(n, _MAX_NAME_GROUPS, long_words if long_words >= 2 else n)
 
 
-def build_query(terms: QueryTerms, segments: Collection[str]) -> tantivy.Query:
+def build_query(terms: QueryTerms, segments: Collection[str],
+                field_segments: FieldSegments | None = None) -> tantivy.Query | None:
     """MUST be found (two name groups, or an anchor term), MUST be in a permitted
-    segment (no score), SHOULD the boosters.
+    segment (no score), SHOULD the boosters; anchors and boosters each in the segments
+    letting their field leave (:func:`term_segments`). None: nothing can be found.
 
     Two name groups as an intersection, not "two of the union": tantivy then walks the
     rarer word's postings and skips through the other's, where a union reads every
     record of a common given name (JOHN: 3% of all records)."""
     n = _finding_groups(terms)
     groups = [_name_group(terms, k) for k in range(n)]
-    found: list[tuple[tantivy.Occur, tantivy.Query]] = _clauses(terms.anchors)
+    found = _scoped(terms.anchors, segments, field_segments)
     if n == 1:
         found.append((tantivy.Occur.Should, groups[0]))
     for i, j in itertools.combinations(range(n), 2):
         found.append((tantivy.Occur.Should, tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, groups[i]), (tantivy.Occur.Must, groups[j])])))
+    if not found:
+        return None
     found_in = scope(segments)
     extra = [_name_group(terms, k) for k in range(n, len(terms.names))]
     return tantivy.Query.boolean_query([
         (tantivy.Occur.Must, tantivy.Query.boolean_query(found)),
         (tantivy.Occur.Must, _const(found_in, 0.0)),
-        *_clauses(terms.boosters),
+        *_scoped(terms.boosters, segments, field_segments),
         *((tantivy.Occur.Should, g) for g in extra),
     ])
 

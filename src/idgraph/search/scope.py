@@ -9,7 +9,7 @@ model's input rows (``link.score.INPUT_ROW_COLUMNS``) with ``full_name`` and
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Final
 
@@ -17,7 +17,7 @@ import duckdb
 
 from idgraph.link.model import INPUT_COLUMNS
 from idgraph.link.score import INPUT_ROW_COLUMNS
-from idgraph.policy.view import GraphMissing, accepted_edges, cut, record_segment
+from idgraph.policy.view import GraphMissing, accepted_edges, components, record_segment
 from idgraph.schema import segment_source
 from idgraph.search.criteria import QueryRecord
 from idgraph.search.index import SearchIndex
@@ -53,30 +53,79 @@ def visible_records(
     over it is a scan, 28 ms at 90k records against 10 ms for the join). Then
     ``view.cut`` over the accepted edges keeps the component a profile of the identity
     shows."""
+    return cut_views(store, member_records(store, identity_ids, segments, index))
+
+
+def member_records(
+    store: Store,
+    identity_ids: Sequence[str],
+    segments: Collection[str],
+    index: SearchIndex | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each identity's current records in permitted ``segments`` (not yet cut: see
+    :func:`visible_records`), sorted by record id."""
     allowed_segments = set(segments)
     if not identity_ids or not allowed_segments:
         return {}
+    if index is not None and index.behind(store) is not None:
+        index = None  # its stored rows may hold records the store no longer has
     if index is not None:
         by_identity = index.rows(identity_ids, allowed_segments)
     else:
         by_identity = _store_rows(store, identity_ids, allowed_segments)
+    for recs in by_identity.values():
+        recs.sort(key=lambda r: str(r["record_id"]))
+    return by_identity
+
+
+def fragments(
+    store: Store, by_identity: Mapping[str, list[dict[str, Any]]]
+) -> dict[str, list[list[dict[str, Any]]]]:
+    """Each identity's members (:func:`member_records`) cut to the one component of the
+    accepted edges between them (one read of the edges for all) that a profile of the
+    identity shows (``policy.view.cut``'s choice: the largest, ties by smallest record
+    id), as a list of one fragment.
+
+    Only that one: a hit on another fragment (one joined to it only through a withheld
+    record) would carry the identity's id while its profile showed the other records,
+    and the reader would learn that a withheld record joins the two. Showing the other
+    fragments needs a per-fragment handle the profile accepts (docs/search.md,
+    "Fragments"); until then a person reachable only through such a fragment is not
+    found, which loses a hit but tells nothing."""
     # a view of one record needs no cut: read the edges of the others only
+    multi = sorted(str(r["record_id"]) for recs in by_identity.values() if len(recs) > 1
+                   for r in recs)
+    return split_fragments(by_identity, _accepted_edges(store, multi))
+
+
+def split_fragments(
+    by_identity: Mapping[str, list[dict[str, Any]]], edges: Iterable[tuple[str, str]]
+) -> dict[str, list[list[dict[str, Any]]]]:
+    """:func:`fragments` with the edges given (any superset of the accepted edges among
+    each identity's members: an edge counts only between two members of one identity)."""
     owner = {str(r["record_id"]): iid for iid, recs in by_identity.items() if len(recs) > 1
              for r in recs}
-    edges = _accepted_edges(store, sorted(owner))
     own: dict[str, list[tuple[str, str]]] = {}
     for a, b in edges:  # each identity's cut sees its own edges only
         if owner.get(a) is not None and owner.get(a) == owner.get(b):
             own.setdefault(owner[a], []).append((a, b))
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[list[dict[str, Any]]]] = {}
     for iid, recs in by_identity.items():
-        recs.sort(key=lambda r: str(r["record_id"]))
         if len(recs) < 2:
-            out[iid] = recs
+            out[iid] = [list(recs)] if recs else []
             continue
-        keep = set(cut(iid, [r["record_id"] for r in recs], own.get(iid, ())).record_ids)
-        out[iid] = [r for r in recs if r["record_id"] in keep]
+        by_id = {str(r["record_id"]): r for r in recs}
+        first = components(list(by_id), own.get(iid, ()))[0]
+        out[iid] = [[by_id[i] for i in first]]
     return out
+
+
+def cut_views(
+    store: Store, by_identity: Mapping[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each identity's members cut to the component a profile of it shows
+    (``policy.view.cut``: the first of :func:`fragments`)."""
+    return {iid: frags[0] if frags else [] for iid, frags in fragments(store, by_identity).items()}
 
 
 # above this many records, the edges are read by a join on the list (one scan of

@@ -12,17 +12,21 @@ query gave no value for.
 from __future__ import annotations
 
 import functools
+import heapq
 import math
+import operator
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from idgraph.link.model import RECORD_KNOWN
 from idgraph.link.score import INPUT_ROW_COLUMNS, LevelHit, Scorer, probability
 from idgraph.link.score import _compile as compile_model
 from idgraph.policy.engine import AccessDecision
 from idgraph.search.criteria import QueryRecord
+
+K = TypeVar("K")
 
 # fields a hit may show, in display order
 SUMMARY_FIELDS: Final[tuple[str, ...]] = (
@@ -97,6 +101,36 @@ def at_each_precision(query_rows: Sequence[QueryRecord]) -> list[QueryRecord]:
 
 
 
+def with_licence_states(
+    decision: AccessDecision,
+    query_rows: Sequence[QueryRecord],
+    members: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> list[QueryRecord]:
+    """The readings, and each one with a licence number but no state (``dl_key`` None:
+    "B7654321") also read with the state of every visible record holding that number
+    whose decision lets it leave. The model compares ``dl_key`` (STATE:NUMBER) only,
+    so a bare number would agree with nobody; the best reading counts, so this never
+    lowers a score, and a state no visible record holds is never tried."""
+    out = list(query_rows)
+    withheld: dict[str, bool] = {}
+    for q in query_rows:
+        number = q.get("dl_number")
+        if not number or q.get("dl_key"):
+            continue
+        states: set[str] = set()
+        for recs in members.values():
+            for r in recs:
+                key, seg = r.get("dl_key"), str(r.get("segment"))
+                if not isinstance(key, str) or key.partition(":")[2] != number:
+                    continue
+                if seg not in withheld:
+                    withheld[seg] = "dl_key" in withheld_columns(decision.fields_for(seg))
+                if not withheld[seg]:
+                    states.add(key.partition(":")[0])
+        out += [{**q, "dl_key": f"{st}:{number}"} for st in sorted(states)]
+    return out
+
+
 def given_comparisons(reading: Mapping[str, Any]) -> frozenset[str]:
     """The comparisons ``reading`` gives a value for (the others are left out of an
     explanation: a query without a phone says nothing about phones)."""
@@ -131,26 +165,32 @@ class Levels:
     evaluated. The levels are the scorer's own (its compiled model, its term
     frequencies); ``tests/search/test_find.py`` checks them against ``Scorer.score``."""
 
-    __slots__ = ("_cache", "_columns", "_comparisons", "_frequencies", "_reading", "prior")
+    __slots__ = ("_caches", "_comparisons", "_frequencies", "_keys", "prior")
 
     def __init__(self, scorer: Scorer) -> None:
-        self._comparisons, self._columns = _compiled(scorer)
+        self._comparisons, columns = _compiled(scorer)
+        self._keys = [operator.itemgetter(*cols) for cols in columns]
         self._frequencies = scorer.frequencies
         self.prior = scorer.prior_weight
-        self._cache: list[dict[tuple[Any, ...], tuple[LevelHit, bool]]] = []
-        self._reading: Mapping[str, Any] | None = None
+        # id(reading) -> (the reading, kept alive so its id is not reused; its caches)
+        self._caches: dict[int, tuple[Mapping[str, Any],
+                                      list[dict[Any, tuple[LevelHit, bool]]]]] = {}
 
     def of(self, reading: Mapping[str, Any], record: Mapping[str, Any]
            ) -> list[tuple[LevelHit, bool]]:
         """(level, is it the null level) of every comparison, in model order."""
-        if reading is not self._reading:
-            self._reading = reading
-            self._cache = [{} for _ in self._comparisons]
+        held = self._caches.get(id(reading))
+        if held is None or held[0] is not reading:
+            held = self._caches[id(reading)] = (reading, [{} for _ in self._comparisons])
+        caches = held[1]
         out = []
-        for comp, cols, cache in zip(self._comparisons, self._columns, self._cache,
-                                     strict=True):
-            key = tuple(_hashable(record[c]) for c in cols)
-            got = cache.get(key)
+        for comp, key_of, cache in zip(self._comparisons, self._keys, caches, strict=True):
+            try:
+                key = key_of(record)
+                got = cache.get(key)
+            except TypeError:  # a list value (last_name_parts): hashable as a tuple
+                key = tuple(_hashable(v) for v in _as_tuple(key_of(record)))
+                got = cache.get(key)
             if got is None:
                 got = cache[key] = self._level(comp.name, comp.levels, reading, record)
             out.append(got)
@@ -190,6 +230,10 @@ def _compiled(scorer: Scorer) -> tuple[tuple[Any, ...], tuple[tuple[str, ...], .
     return comparisons, tuple(columns)
 
 
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
 def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
@@ -214,7 +258,10 @@ class IdentityScore:
 
 
 def identity_score(
-    scorer: Scorer | Levels, query_rows: Sequence[QueryRecord], records: Sequence[Mapping[str, Any]]
+    scorer: Scorer | Levels,
+    query_rows: Sequence[QueryRecord],
+    records: Sequence[Mapping[str, Any]],
+    bound: bool = False,
 ) -> IdentityScore | None:
     """The identity's score: for each reading, each comparison's best level over the
     records that carry a value for it (**a max over records per comparison**: the birth
@@ -222,7 +269,11 @@ def identity_score(
     value neither helps nor hides what the others say; with no record carrying it, the
     comparison is missing, 0 bits), the prior plus those weights summed; the best
     reading. With one record this is the model's pair weight (Splink's match weight).
-    Ties: the first record by id, the first reading. None without records."""
+    Ties: the first record by id, the first reading. None without records.
+
+    ``bound``: a missing value counts as a level of 0 bits beside the others, which makes
+    the weight an upper bound of the score of any part of ``records`` (the view of the
+    identity, which the cut may make smaller)."""
     if not records:
         return None
     levels = scorer if isinstance(scorer, Levels) else Levels(scorer)
@@ -235,7 +286,7 @@ def identity_score(
             pick, known = Pick(first, 0, null), not null
             for j in range(1, len(scored)):
                 hit, null = scored[j][c]
-                if null:
+                if null and not bound:
                     continue
                 if not known or hit.weight + hit.tf_adjustment > (
                         pick.hit.weight + pick.hit.tf_adjustment):
@@ -299,11 +350,11 @@ class ScoredView:
 
 
 def prepare(
-    decision: AccessDecision, views: Mapping[str, list[dict[str, Any]]]
-) -> dict[str, ScoredView]:
+    decision: AccessDecision, views: Mapping[K, list[dict[str, Any]]]
+) -> dict[K, ScoredView]:
     """Each view's records cut to what may be compared (:func:`scorable`), once."""
     withheld: dict[str, tuple[str, ...]] = {}
-    out = {}
+    out: dict[K, ScoredView] = {}
     for iid, recs in views.items():
         rows = []
         for r in recs:
@@ -311,9 +362,34 @@ def prepare(
             if seg not in withheld:
                 withheld[seg] = withheld_columns(decision.fields_for(seg))
             cut_cols = withheld[seg]
+            parts = r.get("last_name_parts")
+            if isinstance(parts, list):  # hashable, for Levels' keys (compares the same)
+                r["last_name_parts"] = tuple(parts)
             rows.append({**r, **dict.fromkeys(cut_cols)} if cut_cols else r)
         out[iid] = ScoredView(recs, rows)
     return out
+
+
+def prepare_fragments(
+    decision: AccessDecision, frags: Mapping[str, Sequence[list[dict[str, Any]]]]
+) -> dict[str, list[ScoredView]]:
+    """:func:`prepare` for each identity's fragments (``scope.fragments``)."""
+    flat = {(iid, k): f for iid, fs in frags.items() for k, f in enumerate(fs)}
+    views = prepare(decision, flat)
+    return {iid: [views[(iid, k)] for k in range(len(fs))] for iid, fs in frags.items()}
+
+
+def best_fragment(
+    levels: Levels, query_rows: Sequence[QueryRecord], frags: Sequence[ScoredView]
+) -> tuple[IdentityScore, ScoredView] | None:
+    """The identity's best-scoring fragment (ties: the first, the one its profile
+    shows), and its score."""
+    best: tuple[IdentityScore, ScoredView] | None = None
+    for view in frags:
+        s = identity_score(levels, query_rows, view.comparable)
+        if s is not None and (best is None or s.weight > best[0].weight):
+            best = (s, view)
+    return best
 
 
 def score_identities(
@@ -321,36 +397,99 @@ def score_identities(
     decision: AccessDecision,
     query_rows: Sequence[QueryRecord],
     identity_ids: Sequence[str],
-    views: Mapping[str, ScoredView],
+    views: Mapping[str, Sequence[ScoredView]],
     top: int | None = None,
 ) -> list[Hit]:
     """A hit for each identity whose visible records agree on some given criterion (a
-    level with a positive weight), best first: by :func:`identity_score`'s weight, ties
-    by identity id (identities the model cannot tell apart on what the query gives are
-    ties: no order between them is evidence). ``top``: only the best so many are
-    explained and summarised."""
+    level with a positive weight), best first: by :func:`identity_score`'s weight on
+    its best fragment (:func:`best_fragment`), ties by identity id (identities the
+    model cannot tell apart on what the query gives are ties: no order between them is
+    evidence). ``top``: only the best so many are explained and summarised."""
     given = [given_comparisons(q) for q in query_rows]
     levels = Levels(scorer)
-    ranked: list[tuple[float, str, IdentityScore]] = []
+    ranked: list[tuple[float, str, IdentityScore, ScoredView]] = []
     for iid in dict.fromkeys(identity_ids):
-        view = views.get(iid)
-        s = None if view is None else identity_score(levels, query_rows, view.comparable)
-        if s is not None:
-            ranked.append((-s.weight, iid, s))
+        got = best_fragment(levels, query_rows, views.get(iid, ()))
+        if got is not None:
+            ranked.append((-got[0].weight, iid, *got))
     ranked.sort(key=lambda t: (t[0], t[1]))
     hits: list[Hit] = []
-    for _, iid, s in ranked:
+    for _, iid, s, view in ranked:
         if top is not None and len(hits) >= top:
             break
-        view = views[iid]
-        explanation = explain(s, given[s.reading], view.comparable)
-        if not any(e.weight > 0 for e in explanation):
+        hit = _hit(decision, iid, s, view, given)
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+def _hit(decision: AccessDecision, iid: str, s: IdentityScore, view: ScoredView,
+         given: Sequence[frozenset[str]]) -> Hit | None:
+    """The hit of an identity scored ``s`` on ``view``; None when no level of a given
+    criterion has a positive weight."""
+    explanation = explain(s, given[s.reading], view.comparable)
+    if not any(e.weight > 0 for e in explanation):
+        return None
+    used = sorted({p.record for p in s.picks if not p.null} or {0})
+    lead = max(used, key=lambda j: (sum(p.record == j for p in s.picks), -j))
+    shown, segments = summary(decision, view.records[lead], view.records)
+    segments = tuple(sorted({*segments, *(str(view.records[j]["segment"]) for j in used)}))
+    return Hit(iid, probability(s.weight), explanation, shown, s.weight,
+               str(view.records[lead]["record_id"]), segments,
+               tuple(str(view.records[j]["record_id"]) for j in used))
+
+
+def rank_lazily(
+    scorer: Scorer,
+    decision: AccessDecision,
+    query_rows: Sequence[QueryRecord],
+    identity_ids: Sequence[str],
+    members: Mapping[str, list[dict[str, Any]]],
+    cut: Callable[[Mapping[str, list[dict[str, Any]]]],
+                  Mapping[str, Sequence[list[dict[str, Any]]]]],
+    top: int,
+) -> list[Hit]:
+    """:func:`score_identities` over the fragments ``cut(members)`` gives
+    (``scope.fragments``), splitting only the identities that might reach the first
+    ``top`` places: the same hits, in the same order. An identity of one visible
+    record is its own fragment; any other is first ranked by a bound
+    (:func:`identity_score` with ``bound``: no part of its members scores more), and
+    split (with the others that are next, in one read of the edges) when that bound
+    reaches the head of the ranking; it goes back in at its best fragment's score."""
+    given = [given_comparisons(q) for q in query_rows]
+    levels = Levels(scorer)
+    prepared = prepare(decision, members)
+    heap: list[tuple[float, str, bool, IdentityScore]] = []
+    views: dict[str, ScoredView] = {}
+    for iid in dict.fromkeys(identity_ids):
+        view = prepared.get(iid)
+        if view is None or not view.records:
             continue
-        used = sorted({p.record for p in s.picks if not p.null} or {0})
-        lead = max(used, key=lambda j: (sum(p.record == j for p in s.picks), -j))
-        shown, segments = summary(decision, view.records[lead], view.records)
-        segments = tuple(sorted({*segments, *(str(view.records[j]["segment"]) for j in used)}))
-        hits.append(Hit(iid, probability(s.weight), explanation, shown, s.weight,
-                        str(view.records[lead]["record_id"]), segments,
-                        tuple(str(view.records[j]["record_id"]) for j in used)))
+        exact = len(view.records) < 2
+        s = identity_score(levels, query_rows, view.comparable, bound=not exact)
+        assert s is not None
+        if exact:
+            views[iid] = view
+        heap.append((-s.weight, iid, exact, s))
+    heapq.heapify(heap)
+    hits: list[Hit] = []
+    while heap and len(hits) < top:
+        _, iid, exact, s = heap[0]
+        if exact:
+            heapq.heappop(heap)
+            hit = _hit(decision, iid, s, views[iid], given)
+            if hit is not None:
+                hits.append(hit)
+            continue
+        # cut this one and the next bounded ones, as many as places are left (a read of
+        # the edges costs ~1 ms and ~0.1 ms a record: reading more rarely pays)
+        batch = [t[1] for t in heapq.nsmallest(top - len(hits), heap) if not t[2]]
+        frags = prepare_fragments(decision, cut({i: members[i] for i in batch}))
+        heap = [t for t in heap if t[1] not in set(batch)]
+        for i in batch:
+            got = best_fragment(levels, query_rows, frags.get(i, ()))
+            if got is not None:
+                views[i] = got[1]
+                heap.append((-got[0].weight, i, True, got[0]))
+        heapq.heapify(heap)
     return hits

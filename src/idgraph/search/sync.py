@@ -4,7 +4,9 @@ The lower layers cannot import search; each offers a hook list, and
 :func:`install_hooks` (called when the CLI loads) registers these functions there. The
 index of a file store lives beside it (``<data dir>/index``); in-memory stores have
 none. An index that does not exist yet is made from the whole store the first time a
-hook runs (a data dir from before the index existed).
+hook runs (a data dir from before the index existed). After each update the index is
+marked in step with the store (:meth:`SearchIndex.mark_synced`): a change no hook saw
+makes :meth:`SearchIndex.behind` say so, and searches then read records from the store.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def after_ingest(store: Store, batch_id: str) -> None:
         return
     try:
         index.add_batch(store, batch_id)
+        index.mark_synced(store)
     except Exception as exc:  # the batch is committed: say what is left to do
         raise SearchIndexError(
             f"batch {batch_id} is stored, but the search index was not updated ({exc}); "
@@ -48,6 +51,7 @@ def after_resolve(store: Store, record_ids: Sequence[str] | None) -> None:
     index = _incremental(store)
     if index is not None:
         index.set_identities(store, record_ids)
+        index.mark_synced(store)
 
 
 def after_removal(store: Store, record_ids: Sequence[str]) -> None:
@@ -55,6 +59,7 @@ def after_removal(store: Store, record_ids: Sequence[str]) -> None:
     index = SearchIndex.of_store(store)
     if index is not None:
         index.remove(record_ids)
+        index.mark_synced(store)
 
 
 def install_hooks() -> None:

@@ -41,8 +41,8 @@ from typing import Any, Final
 from idgraph.normalize.addresses import DIRECTIONALS, STREET_SUFFIXES
 from idgraph.normalize.names import canonical_given, phonetic
 
-__all__ = ["BOOSTERS", "FIELDS", "QUERY_WEIGHTS", "QueryTerms", "Term", "doc_terms",
-           "query_terms"]
+__all__ = ["BOOSTERS", "FIELDS", "QUERY_WEIGHTS", "RECORD_FIELDS", "QueryTerms", "Term",
+           "doc_terms", "kind", "query_terms"]
 
 Term = tuple[str, str]  # (field, term)
 
@@ -68,6 +68,28 @@ BOOSTERS: Final[frozenset[str]] = frozenset(
 MIN_PHONETIC_KEY: Final = 2
 # Name words at least this long also match one edit away (typos the phonetic key misses).
 FUZZY_MIN_LENGTH: Final = 4
+# ... and at most this long: a word of n letters has n edit keys of n - 1 letters (a
+# 3,000-letter "name" would make 9 MB of terms); a longer word is only itself (no real
+# name word is this long, and it still matches exactly).
+FUZZY_MAX_LENGTH: Final = 30
+# Words (and parts) taken from each name column: a record's name is what ingest
+# accepted, a list's row what a file says; a real name has far fewer, and more would only
+# make terms (a query has at most 12 words: criteria.MAX_NAME_WORDS).
+MAX_WORDS_PER_COLUMN: Final = 12
+
+# Which of a record's fields a term of each kind carries: a term matches a record of a
+# segment only where that field may leave (:func:`kind`; a tuple of alternatives per
+# field the term needs: the house+street term needs both, a birth year either its dob or
+# its birth year). Name kinds are absent: names identify, and match in every permitted
+# segment.
+RECORD_FIELDS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
+    "dob:D": (("dob",),), "dob:X": (("dob",),), "dob:M": (("dob",),),
+    "dob:Y": (("dob", "birth_year"),), "dob:Y+-1": (("dob", "birth_year"),),
+    "house": (("house_number",),), "street:S": (("street",),),
+    "street:HS": (("house_number",), ("street",)), "street:W": (("street",),),
+    "zip": (("zip",),), "city": (("city",),), "tel": (("phone",),), "ssn": (("ssn",),),
+    "dl:N": (("dl_number",),), "dl:K": (("dl_number",),), "plate": (("plate",),),
+}
 
 
 def edit_keys(word: str) -> list[str]:
@@ -77,6 +99,8 @@ def edit_keys(word: str) -> list[str]:
     dictionary and gather every posting it finds (~1 ms a word at 1M records)."""
     if len(word) < FUZZY_MIN_LENGTH or not _is_word(word):
         return []
+    if len(word) > FUZZY_MAX_LENGTH:
+        return [word]
     return list(dict.fromkeys([word, *(word[:i] + word[i + 1:] for i in range(len(word)))]))
 
 
@@ -89,18 +113,23 @@ def _words(value: object) -> list[str]:
 
 
 def name_words(row: Mapping[str, Any]) -> list[str]:
-    """Every name word and whole name part of a row, in order, without repeats."""
+    """Every name word and whole name part of a row, in order, without repeats: at most
+    :data:`MAX_WORDS_PER_COLUMN` from each name column and from the surname's parts."""
     out: list[str] = []
     for col in ("first_name", "middle_name", "last_name"):
         value = row.get(col)
         if isinstance(value, str):
-            out.append(value)
-            out.extend(_words(value))
-            out.extend(w for part in value.split("-") for w in (part, *part.split()))
+            words = [value, *_words(value),
+                     *(w for part in value.split("-") for w in (part, *part.split()))]
+            out.extend(_first_words(words))
     parts = row.get("last_name_parts")
-    if parts is not None:
-        out.extend(p for p in parts if isinstance(p, str))
+    if isinstance(parts, (list, tuple)):
+        out.extend(_first_words([p for p in parts if isinstance(p, str)]))
     return [w for w in dict.fromkeys(out) if w and w != "-"]
+
+
+def _first_words(words: Sequence[str]) -> list[str]:
+    return [w for w in dict.fromkeys(words) if w and w != "-"][:MAX_WORDS_PER_COLUMN]
 
 
 def _name_terms(row: Mapping[str, Any]) -> Iterator[Term]:
@@ -179,7 +208,8 @@ def doc_terms(row: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def _kind(field: str, term: str) -> str:
+def kind(field: str, term: str) -> str:
+    """A term's kind (the keys of :data:`QUERY_WEIGHTS` and :data:`RECORD_FIELDS`)."""
     if field in ("dob", "street", "dl"):
         return f"{field}:{term.split(':', 1)[0]}"
     return field
@@ -227,7 +257,7 @@ def query_terms(rows: Sequence[Mapping[str, Any]]) -> QueryTerms:
             if field == "ed":  # the groups' edit keys, matched per group
                 continue
             for term in values:
-                kinds[(field, term)] = _kind(field, term)
+                kinds[(field, term)] = kind(field, term)
         year = row.get("birth_year")
         if year is not None and row.get("dob_month") is None:
             for near in (int(year) - 1, int(year) + 1):

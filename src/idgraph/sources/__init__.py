@@ -1,10 +1,16 @@
 """Sources: manifests, readers and ingestion with provenance and quarantine."""
 
-from idgraph.sources.ingest import IngestSummary, ingest_manifest, ingest_paths
+from idgraph.sources.ingest import (
+    AfterIngestError,
+    IngestSummary,
+    ingest_manifest,
+    ingest_paths,
+)
 from idgraph.sources.manifest import Manifest, ManifestError, load_manifest, parse_manifest
 from idgraph.sources.readers import FileRejected
 
 __all__ = [
+    "AfterIngestError",
     "FileRejected",
     "IngestSummary",
     "Manifest",

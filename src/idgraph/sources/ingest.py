@@ -62,6 +62,18 @@ def unregister_after_ingest(hook: AfterIngest) -> None:
         _AFTER_INGEST.remove(hook)
 
 
+class AfterIngestError(Exception):
+    """The batch is stored (committed), but a hook run after the commit (the search
+    index's update) failed or was interrupted: ``summary`` is the stored batch's,
+    ``cause`` what stopped the hook. Nothing of the batch is lost; the hook's own data
+    may lag (``idgraph index check`` names the difference)."""
+
+    def __init__(self, summary: IngestSummary, cause: BaseException) -> None:
+        super().__init__(f"{summary.source_id} is stored, but what follows an ingest failed: "
+                         f"{type(cause).__name__}: {cause}")
+        self.summary, self.cause = summary, cause
+
+
 @dataclass
 class IngestSummary:
     """What one batch did; ``balanced`` must hold.
@@ -519,8 +531,11 @@ def ingest_manifest(
              s.rows_quarantined, s.fields_quarantined, s.lines, s.lines_blank,
              s.lines_in_rows],
         )
-    for hook in list(_AFTER_INGEST):
-        hook(store, batch_id)
+    try:
+        for hook in list(_AFTER_INGEST):
+            hook(store, batch_id)
+    except BaseException as exc:  # an interrupt here must not be read as "not stored"
+        raise AfterIngestError(s, exc) from exc
     return s
 
 

@@ -6,6 +6,9 @@ tables' DDL and hand it to :meth:`Store.ensure`, which applies it once.
 
 from __future__ import annotations
 
+import os
+import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +58,11 @@ _CORE_DDL: tuple[str, ...] = (
 )
 
 
+# keys of in-memory stores (tests, scratch): one per name for the process
+_PROCESS_SECRETS: dict[str, bytes] = {}
+_SECRETS_LOCK = threading.Lock()
+
+
 class Store:
     """A DuckDB-backed store. Use :func:`open_store` to get one."""
 
@@ -65,6 +73,34 @@ class Store:
         self._pending: set[str] = set()
         self._depth = 0
         self.ensure("core", _CORE_DDL)
+
+    # -- secrets ------------------------------------------------------------
+    def secret(self, name: str) -> bytes:
+        """A 32-byte key of this deployment, kept beside the database as ``<name>.key``
+        (random, made on first use, readable by its owner only, never in the database,
+        so never in an export of it); an in-memory store gets one per process. Used
+        where a value shown to readers or written to the exported audit log must not be
+        computable without it (identity ids, criteria digests)."""
+        if not name.replace("-", "").isalnum():
+            raise ValueError(f"bad secret name {name!r}")
+        if self.path is None:
+            with _SECRETS_LOCK:
+                return _PROCESS_SECRETS.setdefault(name, secrets.token_bytes(32))
+        path = Path(self.path).parent / f"{name}.key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+        text = path.read_text().strip()
+        if len(text) != 64:
+            raise OSError(f"{path}: not a 32-byte hex key (delete it only if nothing "
+                          "made with it must stay checkable)")
+        return bytes.fromhex(text)
 
     # -- schema -------------------------------------------------------------
     def ensure(self, name: str, ddl: Sequence[str]) -> None:
