@@ -5,12 +5,19 @@
     python benchmarks/search.py --data DIR --both          # reuse a kept run; both query modes
     python benchmarks/search.py --data DIR --match-rows 100000 --match-only   # bulk only
     python benchmarks/search.py --people 5000 --keep DIR   # keep the data dir for reuse
+    python benchmarks/search.py --population pseudopeople --queries 1000 --both
+        # pseudopeople's sample data (made and ingested as benchmarks/linkage.py does)
 
 What it does, in one process:
 
 1. ``idgraph synth --people N --seed S`` and ingest (the same API call as ``idgraph
    ingest``); then ``--queries`` people with three records or more each lose one record
-   (made not current before resolving: held out, so no query can find its own record);
+   (made not current before resolving: held out, so no query can find its own record).
+   ``--population pseudopeople``: instead, pseudopeople's sample data (decennial census,
+   SSA, W-2/1099, 1040; ``populations.make.make_population`` with ``--seed``, as
+   ``benchmarks/linkage.py --population pseudopeople`` makes it) ingested with its
+   manifests; a held-out record there needs a name and a birth date or an address (the
+   tax forms carry no birth date, the SSA events no address);
 2. resolve (``idgraph link``: train and cluster) and build the search index;
 3. one noisy query per held-out record, cycling through the noise kinds: a typo in a
    name, a nickname, the name in surname-first order, a partial birth date (year, or
@@ -19,8 +26,12 @@ What it does, in one process:
    the record would type: its name, birth date, address line and ZIP, and phone (not
    its SSN or licence number), with the noise applied (the old address replaces the
    record's own); ``--sparse``: the name and birth date only (the name and the old
-   address for that kind), the design before; ``--both`` runs both and prints them side
-   by side (same seed, same noise);
+   address for that kind; a record without a birth date: the name and its address),
+   the design before; ``--both`` runs both and prints them side by side (same seed,
+   same noise). On pseudopeople a kind that cannot apply to the record (no birth date
+   to make partial, no nickname for the given name, no address on the person's other
+   records, names too short for a typo) gives way to the next kind that can, and the
+   kinds made are counted (on synth the cycle is as it always was);
 4. each query through :func:`idgraph.search.find` as an investigator would run it
    (the gate, the purpose-scoped view, scoring, minimisation, the audit entries
    written to the store's log), timed end to end: p50, p99, queries/s from one
@@ -63,6 +74,7 @@ from idgraph.sources import ingest_paths
 from idgraph.store import Store, open_store
 
 KINDS = ("typo", "nickname", "order swap", "partial birth date", "old address")
+POPULATIONS = ("synth", "pseudopeople")
 QUERY = Query(principal="bench", purpose="criminal_investigation",
               claims=("DPPA-b1", "GLBA-e8"), case_id="B1")
 _HELD_COLUMNS = ("record_id", "first_name", "last_name", "dob", "dob_precision", "house_number",
@@ -95,11 +107,31 @@ def make(people: int, seed: int, work: Path) -> tuple[Path, Path]:
     return data, src / "truth.csv"
 
 
-def hold_out(store: Store, truth: dict[str, str], n: int, seed: int) -> list[dict[str, Any]]:
+def make_pseudopeople(seed: int, work: Path) -> tuple[Path, Path]:
+    """pseudopeople's sample data as ``benchmarks/linkage.py --population pseudopeople``
+    makes it (``populations.make``: the same function, the same seed) and ingested with
+    its manifests through the same API call; (data dir, truth.csv)."""
+    from populations.make import ingest_population, make_population
+
+    src, data = work / "src", work / "data"
+    label = make_population("pseudopeople", src, argparse.Namespace(seed=seed, people=0))
+    rows = ingest_population(src, data)
+    (work / "population.txt").write_text(f"pseudopeople\n{label}\n")
+    say(f"population pseudopeople: {label}; {rows:,} rows ingested")
+    return data, src / "truth.csv"
+
+
+def hold_out(store: Store, truth: dict[str, str], n: int, seed: int,
+             population: str = "synth") -> list[dict[str, Any]]:
     """One record with a name and a birth date each of ``n`` people with three records
     or more, made not current; their values (what the queries are made from). A query
     of a common name alone names no one: every query carries a birth date (to the day,
-    or partial) or an address."""
+    or partial) or an address. On pseudopeople a record with a name and an address but
+    no birth date may be held out too (the tax forms give none), and the "old address"
+    is one of the person's other records' addresses, one other than the held-out
+    record's own when there is one (those records carry no observation date)."""
+    pp = population == "pseudopeople"
+    need = "(dob IS NOT NULL OR street IS NOT NULL)" if pp else "dob IS NOT NULL"
     by_person: dict[str, list[str]] = {}
     for rid, pid in truth.items():
         by_person.setdefault(pid, []).append(rid)
@@ -114,17 +146,25 @@ def hold_out(store: Store, truth: dict[str, str], n: int, seed: int) -> list[dic
         rng.shuffle(ids)
         rows = store.fetchall(
             f"SELECT {', '.join(_HELD_COLUMNS)} FROM records WHERE is_current AND "
-            "first_name IS NOT NULL AND last_name IS NOT NULL AND dob IS NOT NULL AND "
+            f"first_name IS NOT NULL AND last_name IS NOT NULL AND {need} AND "
             "record_id IN (SELECT unnest(?))", [ids])
         if not rows:
             continue
         row = dict(zip(_HELD_COLUMNS, rows[0], strict=True))
         row["person_id"] = pid
         # the person's oldest address on another record (what "an old address" is)
-        old = store.fetchall(
-            "SELECT house_number, street, zip FROM records WHERE is_current AND street IS NOT "
-            "NULL AND record_id IN (SELECT unnest(?)) AND record_id <> ? "
-            "ORDER BY observed_at NULLS LAST, record_id LIMIT 1", [ids, row["record_id"]])
+        if pp:  # an address other than the record's own first
+            old = store.fetchall(
+                "SELECT house_number, street, zip FROM records WHERE is_current AND street IS "
+                "NOT NULL AND record_id IN (SELECT unnest(?)) AND record_id <> ? ORDER BY "
+                "(street IS NOT DISTINCT FROM ? AND zip IS NOT DISTINCT FROM ?), "
+                "observed_at NULLS LAST, record_id LIMIT 1",
+                [ids, row["record_id"], row["street"], row["zip"]])
+        else:
+            old = store.fetchall(
+                "SELECT house_number, street, zip FROM records WHERE is_current AND street IS "
+                "NOT NULL AND record_id IN (SELECT unnest(?)) AND record_id <> ? "
+                "ORDER BY observed_at NULLS LAST, record_id LIMIT 1", [ids, row["record_id"]])
         row["old_address"] = list(old[0]) if old else None
         held.append(row)
     store.execute("UPDATE records SET is_current = false WHERE record_id IN (SELECT unnest(?))",
@@ -174,6 +214,42 @@ def _dob(row: dict[str, Any], partial: bool, rng: random.Random) -> str | None:
     return str(dob.isoformat())
 
 
+def applies(row: dict[str, Any], kind: str) -> bool:
+    """Whether noise ``kind`` can be made from held-out record ``row``."""
+    first, last = row["first_name"], row["last_name"]
+    if kind == "typo":
+        return max(len(first), len(last)) >= 4
+    if kind == "nickname":
+        from nicknames import NickNamer
+
+        return any(len(str(n)) > 2 for n in NickNamer().nicknames_of(first.lower()))
+    if kind == "order swap":
+        return bool(first != last)
+    if kind == "partial birth date":
+        return row["dob"] is not None
+    old = row.get("old_address")
+    return old is not None and old[1] is not None and _address_ok(old[0], old[1])
+
+
+def _address_ok(house: Any, street: Any) -> bool:
+    """Whether an address line names a street (pseudopeople's noise blanks street names:
+    "715" alone is no address a search can read)."""
+    try:
+        parse_criteria(address=" ".join(str(p) for p in (house, street) if p) or None)
+    except CriteriaError:
+        return False
+    return True
+
+
+def kind_for(row: dict[str, Any], i: int) -> str | None:
+    """The ``i``-th query's kind in the cycle, or the next in the cycle that applies."""
+    for k in range(len(KINDS)):
+        kind = KINDS[(i + k) % len(KINDS)]
+        if applies(row, kind):
+            return kind
+    return None
+
+
 @dataclass
 class Case:
     kind: str
@@ -181,8 +257,8 @@ class Case:
     criteria: Criteria
 
 
-def make_query(row: dict[str, Any], kind: str, rng: random.Random, full: bool = True
-               ) -> Criteria | None:
+def make_query(row: dict[str, Any], kind: str, rng: random.Random, full: bool = True,
+               only_applicable: bool = False) -> Criteria | None:
     """The query of a held-out record with the one noise of ``kind``.
 
     ``full`` (the default mode): what a searcher holding that record would type: its
@@ -192,22 +268,27 @@ def make_query(row: dict[str, Any], kind: str, rng: random.Random, full: bool = 
     own. Not ``full`` (``--sparse``): the name and birth date only, or for "old
     address" the name and the old address. Both modes draw the same noise from ``rng``
     (the full mode draws nothing more), so one seed gives the same noisy names and
-    dates in both."""
+    dates in both. A record without a birth date (pseudopeople's tax forms) gives its
+    address and ZIP in both modes. ``only_applicable`` (pseudopeople, where the kind was
+    chosen by :func:`applies`): a typo goes in the name long enough to take one, and an
+    address line naming no street (noise blanked it) is left out of the query."""
     first, last = row["first_name"], row["last_name"]
     name = f"{first} {last}"
     dob = _dob(row, kind == "partial birth date", rng)
     address: str | None = None
     zip_code: str | None = None
     phone: str | None = None
-    if full:
+    if (full or row["dob"] is None) and (
+            not only_applicable or _address_ok(row.get("house_number"), row.get("street"))):
         address = " ".join(str(p) for p in (row.get("house_number"), row.get("street"))
                            if p) or None
-        zip_code, phone = row.get("zip"), row.get("phone")
+        zip_code = row.get("zip")
+        phone = row.get("phone") if full else None
     if kind == "typo":
-        if rng.random() < 0.5:
-            name = f"{first} {_typo(last, rng)}"
-        else:
-            name = f"{_typo(first, rng)} {last}"
+        in_last = rng.random() < 0.5
+        if only_applicable and len(last if in_last else first) < 4:
+            in_last = not in_last
+        name = f"{first} {_typo(last, rng)}" if in_last else f"{_typo(first, rng)} {last}"
     elif kind == "nickname":
         nick = _nickname(first, rng)
         name = f"{nick or _typo(first, rng)} {last}"
@@ -425,21 +506,37 @@ def bulk(store: Store, reg: Registry, engine: Engine, rows: int, work: Path,
 
 
 def measure(store: Store, reg: Registry, engine: Engine, held: list[dict[str, Any]],
-            mode: str, expected: dict[str, str], owner: dict[str, str], seed: int
-            ) -> dict[str, list[int]]:
+            mode: str, expected: dict[str, str], owner: dict[str, str], seed: int,
+            population: str = "synth") -> dict[str, list[int]]:
     """One query per held-out record in ``mode`` ("full" or "sparse": see
     :func:`make_query`): latency with and without the audit write, accuracy beside the
-    baseline, ties; the accuracy table."""
+    baseline, ties; the accuracy table. On pseudopeople a kind that cannot apply gives
+    way to the next that can (:func:`kind_for`)."""
     rng = random.Random(seed)
+    pp = population == "pseudopeople"
     cases = []
+    moved: Counter[str] = Counter()
     for i, row in enumerate(held):
-        kind = KINDS[i % len(KINDS)]
-        crit = make_query(row, kind, rng, full=mode == "full")
+        kind: str | None = KINDS[i % len(KINDS)]
+        if pp:
+            kind = kind_for(row, i)
+            if kind is None:
+                moved[f"{KINDS[i % len(KINDS)]} -> none"] += 1
+                continue
+            if kind != KINDS[i % len(KINDS)]:
+                moved[f"{KINDS[i % len(KINDS)]} -> {kind}"] += 1
+        assert kind is not None
+        crit = make_query(row, kind, rng, full=mode == "full", only_applicable=pp)
         if crit is not None:
             cases.append(Case(kind, row["person_id"], crit))
     given = Counter(f for c in cases for f in c.criteria.fields())
-    print(f"\n== {mode} queries ({len(cases)}): criteria given "
-          + ", ".join(f"{k} {v}" for k, v in given.most_common()))
+    made = Counter(c.kind for c in cases)
+    print(f"\n== {population}, {mode} queries ({len(cases)} of {len(held)} held out): "
+          "criteria given " + ", ".join(f"{k} {v}" for k, v in given.most_common()))
+    print("noise kinds made: " + ", ".join(f"{k} {made[k]}" for k in KINDS)
+          + ("; a kind that could not apply gave way: "
+             + (", ".join(f"{k} {v}" for k, v in sorted(moved.items())) or "never")
+             if pp else ""))
     # warm: the scorer's term frequencies, the Cedar cache, DuckDB's caches
     for c in cases[:20]:
         find(store, QUERY, c.criteria, registry=reg, engine=engine, limit=5)
@@ -491,9 +588,17 @@ def run(data: Path, truth_csv: Path, held: list[dict[str, Any]], opts: argparse.
         reg = Registry(store)
         engine = Engine(store, index)
         decision = allowed(reg, QUERY)
-        print(f"\n{n:,} current records; permitted under {QUERY.purpose} "
-              f"{'+'.join(QUERY.claims)}: {', '.join(decision.permitted)}; "
+        population = getattr(opts, "population", "synth")
+        print(f"\npopulation {population}: {n:,} current records; permitted under "
+              f"{QUERY.purpose} {'+'.join(QUERY.claims)}: {', '.join(decision.permitted)}; "
               f"withheld: {', '.join(decision.denied) or 'none'}")
+        if population != "synth":  # what the gate decided on: the manifests' declarations
+            print("sources as declared: " + "; ".join(
+                f"{sid} (kind {info.kind}, {info.jurisdiction}, regimes "
+                f"{', '.join(info.regimes) or 'none'})"
+                for sid, info in sorted(reg.sources.items())))
+        if not decision.permitted:
+            raise SystemExit("the gate withholds every source under the benchmark's purpose")
         if opts.match_only:
             bulk(store, reg, engine, opts.match_rows, data.parent, opts.workers)
             return
@@ -501,7 +606,8 @@ def run(data: Path, truth_csv: Path, held: list[dict[str, Any]], opts: argparse.
         modes = ["full", "sparse"] if opts.both else ["sparse" if opts.sparse else "full"]
         tables: dict[str, dict[str, list[int]]] = {}
         for mode in modes:
-            tables[mode] = measure(store, reg, engine, held, mode, expected, owner, opts.seed)
+            tables[mode] = measure(store, reg, engine, held, mode, expected, owner, opts.seed,
+                                   population)
         if len(tables) > 1:
             report_modes(tables)
         if opts.match_rows:
@@ -512,6 +618,9 @@ def run(data: Path, truth_csv: Path, held: list[dict[str, Any]], opts: argparse.
 
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--population", choices=POPULATIONS, default="synth",
+                    help="synth (idgraph synth --people) or pseudopeople (its sample data, "
+                         "made as benchmarks/linkage.py makes it, with --seed)")
     ap.add_argument("--people", type=int, default=5000)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=7)
@@ -531,6 +640,9 @@ def main(argv: list[str]) -> None:
     opts = ap.parse_args(argv)
     if opts.data is not None:
         work = opts.data
+        kept = work / "population.txt"
+        if kept.exists():
+            opts.population = kept.read_text().split()[0]
         held = json.loads((work / "holdout.json").read_text(), object_hook=_dates)
         run(work / "data", work / "src" / "truth.csv", held, opts)
         return
@@ -538,13 +650,17 @@ def main(argv: list[str]) -> None:
         work = opts.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        data, truth_csv = make(opts.people, opts.seed, work)
-        say(f"synth + ingest {time.perf_counter() - t0:.1f} s")
+        if opts.population == "pseudopeople":
+            data, truth_csv = make_pseudopeople(opts.seed, work)
+        else:
+            data, truth_csv = make(opts.people, opts.seed, work)
+        say(f"{opts.population} + ingest {time.perf_counter() - t0:.1f} s")
         settings = Settings(data_dir=data)
         store = open_store(settings.db_path, threads=settings.threads,
                            memory_limit=settings.memory_limit)
         try:
-            held = hold_out(store, read_truth(truth_csv), opts.queries, opts.seed)
+            held = hold_out(store, read_truth(truth_csv), opts.queries, opts.seed,
+                            opts.population)
             t0 = time.perf_counter()
             res = resolve(store, settings)
             say(f"resolve {time.perf_counter() - t0:.1f} s: {res.n_records:,} records -> "
