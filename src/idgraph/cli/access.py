@@ -40,11 +40,11 @@ AS_OPT = typer.Option(None, "--as", help="Act as this user.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _split(values: list[str] | None) -> list[str]:
+def split_codes(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+def table_of(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
     table = Table(title=title)
     for c in columns:
         table.add_column(c)
@@ -73,7 +73,7 @@ def show_rows(
         data = [dict(zip(keys, map(_cell, r), strict=True)) for r in rows]
         console.print_json(json.dumps(data))
         return
-    print_whole(_table(title, columns, rows), console)
+    print_whole(table_of(title, columns, rows), console)
 
 
 def print_whole(table: Table, out: Console) -> None:
@@ -228,8 +228,8 @@ def legal_add(
                 issuer=issuer,
                 issued=issued.date(),
                 expires=expires.date() if expires else None,
-                scope_identities=_split(scope_identities),
-                scope_sources=_split(scope_sources),
+                scope_identities=split_codes(scope_identities),
+                scope_sources=split_codes(scope_sources),
                 case_id=case_id,
                 actor=actor,
             )
@@ -309,7 +309,8 @@ def denied(exc: AccessDenied) -> typer.Exit:
             [sid, "permitted" if ok else "denied", ", ".join(rules)]
             for sid, ok, rules in exc.breakdown()
         ]
-        print_whole(_table("denied: per source", ["source", "outcome", "rules"], rows), err_console)
+        print_whole(table_of("denied: per source", ["source", "outcome", "rules"], rows),
+                    err_console)
     return fail(f"denied by {', '.join(exc.rules)}", code=DENIED)
 
 
@@ -326,12 +327,12 @@ def render_profile(profile: Profile, out: Console) -> None:
             for k, v in r.items()
             if v not in (None, "", []) and k not in ("record_id", "source_id")
         ]
-        print_whole(_table(f"source {sid}", ["record", "field", "value"], rows), out)
+        print_whole(table_of(f"source {sid}", ["record", "field", "value"], rows), out)
     for name in ("addresses", "phones", "vehicles", "events"):
         items = getattr(profile, name)
         if items:
             cols = list(dict.fromkeys(k for it in items for k in it))
-            print_whole(_table(name, cols, [[it.get(c) for c in cols] for it in items]), out)
+            print_whole(table_of(name, cols, [[it.get(c) for c in cols] for it in items]), out)
     rows = [
         [
             s,
@@ -342,7 +343,7 @@ def render_profile(profile: Profile, out: Console) -> None:
         ]
         for s, o in profile.sources.items()
     ]
-    print_whole(_table("sources", ["source", "outcome", "records", "rules", "duties"], rows), out)
+    print_whole(table_of("sources", ["source", "outcome", "records", "rules", "duties"], rows), out)
     if profile.notices:
         out.print("notices owed: " + ", ".join(profile.notices))
 
@@ -362,7 +363,8 @@ def profile_command(
     Decided under the deployment's policy set (shipped + IDGRAPH_POLICY_DIR or
     DATA_DIR/policies; see `idgraph policy show`)."""
     query = Query(
-        principal=actor, purpose=purpose, claims=tuple(_split(claims)), basis=basis, case_id=case_id
+        principal=actor, purpose=purpose, claims=tuple(split_codes(claims)), basis=basis,
+        case_id=case_id,
     )
     with store_of(ctx) as store:
         try:
@@ -453,7 +455,7 @@ def retention_apply(
             raise fail(str(exc)) from exc
     console.print(f"retention run {run.run_id}: {run.removed} removed")
     rows = [[s, n] for s, n in run.by_source.items()]
-    console.print(_table("removed by source", ["source", "records"], rows))
+    console.print(table_of("removed by source", ["source", "records"], rows))
 
 
 def register(app: typer.Typer) -> None:

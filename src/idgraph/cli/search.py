@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from idgraph.cli.access import _split, _table, denied, print_whole
+from idgraph.cli.access import denied, print_whole, split_codes, table_of
 from idgraph.cli.common import console, fail, progress, settings_of, store_of
 from idgraph.link.score import ModelError
 from idgraph.policy.profile import AccessDenied
@@ -45,7 +45,7 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 def _query(actor: str, purpose: str, claims: list[str] | None, basis: str | None,
            case_id: str | None) -> Query:
-    return Query(principal=actor, purpose=purpose, claims=tuple(_split(claims)), basis=basis,
+    return Query(principal=actor, purpose=purpose, claims=tuple(split_codes(claims)), basis=basis,
                  case_id=case_id)
 
 
@@ -76,7 +76,7 @@ def render_search(result: SearchResult) -> None:
     if not result.hits:
         console.print("no identity found")
         return
-    print_whole(_table("search", ["identity", "score", "name", "born", "why"], rows), console)
+    print_whole(table_of("search", ["identity", "score", "name", "born", "why"], rows), console)
 
 
 def search_command(
@@ -147,7 +147,7 @@ def render_associates(result: AssociatesResult) -> None:
     ]
     cols = ["associate", "shares", "value", "subject records", "their records", "dates overlap"]
     if result.associates:
-        print_whole(_table(f"associates of {result.identity_id}", cols, rows), console)
+        print_whole(table_of(f"associates of {result.identity_id}", cols, rows), console)
     else:
         console.print("no associates found")
     if result.notices:

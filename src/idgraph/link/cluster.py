@@ -344,7 +344,7 @@ def _homonyms(
         key = np.asarray(keys.home, dtype=np.int64)
         groups = _clusters_under_keys(key, lab)
         generations = [(k, roots) for k, roots in groups
-                       if _two_people(uf, roots, config.homonym_years)]
+                       if two_people(uf, roots, config.homonym_years)]
         if generations:
             shared = np.fromiter((k for k, _ in generations), dtype=np.int64)
             under = np.flatnonzero(np.isin(key, shared))
@@ -491,7 +491,7 @@ def _is_twin_pair(uf: _UnionFind, a: int, b: int) -> bool:
 _KIN_RULES = frozenset({RuleId.SUFFIX, RuleId.GENERATION})
 
 
-def _two_people(uf: _UnionFind, roots: list[int], years_apart: int) -> bool:
+def two_people(uf: _UnionFind, roots: list[int], years_apart: int) -> bool:
     """Do two of these clusters belong to two generations (birth years ``years_apart``
     apart, or a suffix or generation rule between them)?"""
     years = [min(d.year for d in uf.facts[r].dobs if d.year is not None)

@@ -50,7 +50,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from idgraph.link.cluster import Candidate, ClusterState, _two_people, attach_best, state_of
+from idgraph.link.cluster import Candidate, ClusterState, attach_best, state_of, two_people
 from idgraph.link.config import LinkConfig, RuleId
 from idgraph.link.constraints import (
     VIA_CONTACT,
@@ -64,7 +64,7 @@ from idgraph.link.constraints import (
 from idgraph.link.ids import assign_ids
 from idgraph.link.judge import Verdict
 from idgraph.link.recluster import Pair, local_partition
-from idgraph.link.resolve import _sound
+from idgraph.link.resolve import sound_key
 from idgraph.link.score import PairScore, Scorer, match_weight
 
 Row = dict[str, Any]
@@ -132,7 +132,7 @@ def _name_key(row: Mapping[str, Any]) -> tuple[str, str] | None:
     last = row["last_name_phonetic"] or row["last_name"]
     if not first or not last or not row["first_name"]:
         return None
-    return _sound(str(first)), str(last)[:2]
+    return sound_key(str(first)), str(last)[:2]
 
 
 def _facts(row: Mapping[str, Any], rules: Constraints, off: frozenset[RuleId]) -> Facts:
@@ -284,7 +284,7 @@ class Decisions:
         mine, address = _home_key(row), (row["house_number"], row["street"])
         years = self.config.homonym_years
         for key, idents in homes.items():
-            if len(idents) < 2 or not _two_people(
+            if len(idents) < 2 or not two_people(
                     state, [groups[i].index for i in sorted(idents)], years):
                 continue
             if homonym_on and key == mine:

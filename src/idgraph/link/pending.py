@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from idgraph.link.resolve import _sound
+from idgraph.link.resolve import sound_key
 from idgraph.store import Store
 
 # most candidate records the default lookup returns
@@ -45,9 +45,9 @@ def _keys(row: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     first = row.get("first_name_canon") or row.get("first_name")
     last = row.get("last_name")
     if first and last:
-        keys.append(("name", _sound(str(first)), last))
+        keys.append(("name", sound_key(str(first)), last))
         sound = row.get("last_name_phonetic") or last
-        keys.append(("born", _sound(str(first)), sound, row.get("birth_year")))
+        keys.append(("born", sound_key(str(first)), sound, row.get("birth_year")))
     return keys
 
 

@@ -21,7 +21,7 @@ from idgraph.link.cluster import ClusterInput, NodeKeys, WeakEdges, cluster
 from idgraph.link.config import LinkConfig, RuleId
 from idgraph.link.constraints import Facts
 from idgraph.link.judge import Verdict
-from idgraph.link.resolve import _sound
+from idgraph.link.resolve import sound_key
 
 Row = Mapping[str, Any]
 
@@ -57,7 +57,7 @@ def node_keys(rows: Sequence[Row]) -> NodeKeys:
         last = r["last_name_phonetic"] or r["last_name"]
         has_address = r["house_number"] is not None and r["street"] is not None
         has_last, has_first = r["last_name"] is not None, r["first_name"] is not None
-        sound = None if first is None else _sound(str(first))
+        sound = None if first is None else sound_key(str(first))
         addr = (r["house_number"], r["street"])
         address.append(addr if has_address else None)
         house.append((last, addr) if has_address and has_last else None)

@@ -196,7 +196,7 @@ def _load_nodes(
     has_first = table.column("has_first").to_numpy()
     # the given name by the sound of its canonical form: JOE, JOSEPH and the typo JOSEFH
     # are one key (a namesake's stray record must not slip past under a misspelling)
-    sound = pa.array([None if n is None else _sound(n) for n in
+    sound = pa.array([None if n is None else sound_key(n) for n in
                       table.column("home_first").to_pylist()], pa.string())
     table = table.append_column("home_sound", sound)
     address = _key_codes(table, ["house_number", "street"])  # ZIPs go missing
@@ -215,7 +215,7 @@ def _load_nodes(
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _sound(name: str) -> str:
+def sound_key(name: str) -> str:
     """The first three sounds of a given name (JOSEPH and the slip JOSEFH: JSF)."""
     return (jellyfish.metaphone(name) or name)[:3]
 

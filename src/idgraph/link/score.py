@@ -119,7 +119,7 @@ def _exact_u(levels: Sequence[Mapping[str, Any]], column: str) -> float:
     raise ModelError(f"no exact-match level on {column} for its term-frequency adjustment")
 
 
-def _compile(model: Mapping[str, Any]) -> tuple[_Comparison, ...]:
+def compile_model(model: Mapping[str, Any]) -> tuple[_Comparison, ...]:
     out = []
     for comp in model["comparisons"]:
         raw = comp["comparison_levels"]
@@ -248,7 +248,7 @@ class Scorer:
                    model_id: str = "") -> Scorer:
         """A scorer of a model dict, with term frequencies from ``segment_counts``."""
         prior = float(model["probability_two_random_records_match"])
-        comps = _compile(model)
+        comps = compile_model(model)
         compiled = _Model(model_id, dict(model), comps,
                           math.log2(prior / (1 - prior)) if prior != 1 else math.inf,
                           tf_columns(model),
@@ -266,6 +266,12 @@ class Scorer:
         scorer = cls.from_model(trained.model, model_id=trained.model_id)
         counts = _segment_counts(store, scorer._model.tf_columns)
         return cls(scorer._model, counts, segments)
+
+    @property
+    def segment_counts(self) -> SegmentCounts:
+        """The term-frequency counts per segment this scorer sums (what a bulk-match
+        worker needs to rebuild it)."""
+        return self._segment_counts
 
     @property
     def model_id(self) -> str:

@@ -266,7 +266,7 @@ def _fold(value: object) -> str:
     return "".join(ch for ch in str(value).upper() if ch.isalnum())
 
 
-def _shown_ids(
+def shown_ids(
     rows: Sequence[Mapping[str, Any]], segments: Sequence[str], decision: AccessDecision
 ) -> dict[str, str]:
     """Record ids that may not leave as they are, each with the pseudonym shown instead.
@@ -322,7 +322,7 @@ def read_profile(
         raise AccessDenied(decision.rules or ("default.deny",), decision.decisions)
     view, rows = _visible(store, decision, identity_id, anchor)
     segments = [record_segment(r) for r in rows]  # outputs are keyed by segment
-    shown = _shown_ids(rows, segments, decision)
+    shown = shown_ids(rows, segments, decision)
     minimised = [
         _with_shown_id(minimise(r, decision.fields_for(g)), shown)
         for r, g in zip(rows, segments, strict=True)

@@ -44,7 +44,7 @@ from idgraph.audit import AuditEntry
 from idgraph.policy.engine import AccessDecision, allowed, audit_decision, decision_entries
 from idgraph.policy.fields import NEVER
 from idgraph.policy.notices import create_notices
-from idgraph.policy.profile import AccessDenied, _shown_ids
+from idgraph.policy.profile import AccessDenied, shown_ids
 from idgraph.policy.registry import Registry
 from idgraph.policy.view import accepted_edges, cut, member_rows, record_segment
 from idgraph.schema import RECORD_COLUMNS, Query, segment_source
@@ -349,12 +349,12 @@ def associates(
 
 
 def _shown(rows: Sequence[_Usable], decisions: Sequence[AccessDecision]) -> dict[str, str]:
-    """Record ids shown as pseudonyms (``profile._shown_ids``): when any decision says so."""
+    """Record ids shown as pseudonyms (``profile.shown_ids``): when any decision says so."""
     out: dict[str, str] = {}
     plain = [u.row for u in rows]
     segments = [u.segment for u in rows]
     for d in decisions:
-        for rid, alias in _shown_ids(plain, segments, d).items():
+        for rid, alias in shown_ids(plain, segments, d).items():
             out.setdefault(rid, alias)
     return out
 

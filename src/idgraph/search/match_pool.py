@@ -96,7 +96,7 @@ def pool_context(index: SearchIndex, scorer: Scorer, decision: AccessDecision
     """The workers' context for one list: the scorer's model and term counts and the
     decision in a private file removed afterwards."""
     state = _State(scorer.model, scorer.model_id,
-                   getattr(scorer, "_segment_counts"),  # noqa: B009 (the counts it sums)
+                   scorer.segment_counts,
                    tuple(sorted(decision.permitted)), decision)
     with tempfile.TemporaryDirectory(prefix="idg-match-pool-") as tmp:
         path = Path(tmp) / "state.pickle"

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from idgraph.link.model import RECORD_KNOWN
-from idgraph.link.score import INPUT_ROW_COLUMNS, LevelHit, Scorer, probability
-from idgraph.link.score import _compile as compile_model
+from idgraph.link.score import INPUT_ROW_COLUMNS, LevelHit, Scorer, compile_model, probability
 from idgraph.policy.engine import AccessDecision
 from idgraph.search.criteria import QueryRecord
 
