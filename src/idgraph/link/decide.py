@@ -45,6 +45,7 @@ else, while the decision joins it on the whole identity's evidence, the decision
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -158,7 +159,7 @@ class _Decision:
 
 
 
-class Decisions:
+class Decisions(ABC):
     """The decision and the local re-cluster, over the state a live linker keeps."""
 
     scorer: Scorer
@@ -174,11 +175,13 @@ class Decisions:
     _judged: dict[str, dict[str, Verdict]]  # record -> other -> verdict
     _id_key: bytes  # the deployment's key of identity ids (``link.ids.ID_KEY``)
 
+    @abstractmethod
     def _members(self, identities: Iterable[str], rid: str) -> dict[str, list[Row]]:
-        raise NotImplementedError
+        """The current members of ``identities`` (the live linker reads and caches them)."""
 
+    @abstractmethod
     def _pair(self, a: Row, b: Row) -> Pair:
-        raise NotImplementedError
+        """The scored pair of two input rows (the live linker caches scores)."""
 
     def _score(self, group: _Identity) -> float:
         """The identity's evidence, bits: the strongest of the best pair, the summed

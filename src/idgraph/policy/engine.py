@@ -415,6 +415,37 @@ def decision_entries(decision: AccessDecision) -> list[AuditEntry]:
     ]
 
 
+def response_entry(
+    decision: AccessDecision,
+    action: str,
+    outcome: str,
+    *,
+    identity_ids: Sequence[str] = (),
+    sources: Sequence[str] = (),
+    record_ids: Sequence[str] = (),
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The entry of what a read under ``decision`` answered (``profile.read``,
+    ``search``, ``associates.read``, ``match``), audited beside the decision's entries."""
+    q, user = decision.query, decision.principal
+    return AuditEntry(
+        principal=q.principal,
+        organisation=user.org if user else None,
+        role=user.role if user else None,
+        action=action,
+        outcome=outcome,
+        purpose=q.purpose,
+        claims=q.claims,
+        basis=q.basis,
+        case_id=q.case_id,
+        sources=tuple(sources),
+        rules=decision.rules,
+        identity_ids=tuple(identity_ids),
+        record_ids=tuple(record_ids),
+        detail={**(detail or {}), "policy_set": decision.policy_set},
+    )
+
+
 def audit_decision(store: Store, decision: AccessDecision, *extra: AuditEntry) -> list[int]:
     """Append the decision's entries (and ``extra``, e.g. the response) in one batch."""
     return list(record_many(store, [*decision_entries(decision), *extra]))

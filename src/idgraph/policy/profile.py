@@ -18,7 +18,7 @@ from typing import Any
 
 from idgraph import clock
 from idgraph.audit import AuditEntry
-from idgraph.policy.engine import AccessDecision, allowed, audit_decision
+from idgraph.policy.engine import AccessDecision, allowed, audit_decision, response_entry
 from idgraph.policy.fields import ALL_FIELDS, FULL, NEVER, minimise
 from idgraph.policy.notices import create_notices
 from idgraph.policy.registry import Registry
@@ -167,23 +167,8 @@ def _response_entry(
     record_ids: Sequence[str],
     detail: dict[str, Any],
 ) -> AuditEntry:
-    q, user = decision.query, decision.principal
-    return AuditEntry(
-        principal=q.principal,
-        organisation=user.org if user else None,
-        role=user.role if user else None,
-        action="profile.read",
-        outcome=outcome,
-        purpose=q.purpose,
-        claims=q.claims,
-        basis=q.basis,
-        case_id=q.case_id,
-        sources=tuple(sources),
-        rules=decision.rules,
-        identity_ids=(identity_id,),
-        record_ids=tuple(record_ids),
-        detail={**detail, "policy_set": decision.policy_set},
-    )
+    return response_entry(decision, "profile.read", outcome, identity_ids=(identity_id,),
+                          sources=sources, record_ids=record_ids, detail=detail)
 
 
 def source_folders(store: Store, source_ids: set[str]) -> dict[str, Path]:

@@ -41,7 +41,13 @@ from typing import Any, Final, Literal
 
 from idgraph import clock
 from idgraph.audit import AuditEntry
-from idgraph.policy.engine import AccessDecision, allowed, audit_decision, decision_entries
+from idgraph.policy.engine import (
+    AccessDecision,
+    allowed,
+    audit_decision,
+    decision_entries,
+    response_entry,
+)
 from idgraph.policy.fields import NEVER
 from idgraph.policy.notices import create_notices
 from idgraph.policy.profile import AccessDenied, shown_ids
@@ -259,23 +265,8 @@ def _response_entry(
     record_ids: Sequence[str],
     detail: dict[str, Any],
 ) -> AuditEntry:
-    q, user = decision.query, decision.principal
-    return AuditEntry(
-        principal=q.principal,
-        organisation=user.org if user else None,
-        role=user.role if user else None,
-        action=ACTION,
-        outcome=outcome,
-        purpose=q.purpose,
-        claims=q.claims,
-        basis=q.basis,
-        case_id=q.case_id,
-        sources=tuple(sources),
-        rules=decision.rules,
-        identity_ids=tuple(identity_ids),
-        record_ids=tuple(record_ids),
-        detail={**detail, "policy_set": decision.policy_set},
-    )
+    return response_entry(decision, ACTION, outcome, identity_ids=identity_ids,
+                          sources=sources, record_ids=record_ids, detail=detail)
 
 
 def _notices(

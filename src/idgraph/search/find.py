@@ -59,6 +59,7 @@ from idgraph import clock
 from idgraph.audit import AuditEntry
 from idgraph.link.score import Scorer
 from idgraph.policy.engine import AccessDecision, allowed, audit_decision
+from idgraph.policy.engine import response_entry as engine_response_entry
 from idgraph.policy.notices import create_notices
 from idgraph.policy.profile import AccessDenied
 from idgraph.policy.registry import Registry
@@ -149,23 +150,13 @@ def response_entry(
     detail: dict[str, Any],
     action: str = ACTION,
 ) -> AuditEntry:
-    q, user = decision.query, decision.principal
-    return AuditEntry(
-        principal=q.principal,
-        organisation=user.org if user else None,
-        role=user.role if user else None,
-        action=action,
-        outcome=outcome,
-        purpose=q.purpose,
-        claims=q.claims,
-        basis=q.basis,
-        case_id=q.case_id,
-        sources=tuple(sorted({g for h in hits for g in h.segments})),
-        rules=decision.rules,
-        identity_ids=tuple(h.identity_id for h in hits),
-        record_ids=tuple(dict.fromkeys(r for h in hits for r in h.record_ids or (h.record_id,))),
-        detail={**detail, "policy_set": decision.policy_set},
-    )
+    """The search's response entry: the hits' identities, segments and scoring records."""
+    return engine_response_entry(
+        decision, action, outcome,
+        identity_ids=[h.identity_id for h in hits],
+        sources=sorted({g for h in hits for g in h.segments}),
+        record_ids=list(dict.fromkeys(r for h in hits for r in h.record_ids or (h.record_id,))),
+        detail=detail)
 
 
 def notices_for(
