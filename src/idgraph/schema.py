@@ -229,6 +229,11 @@ class Query(_Model):
     basis: str | None = None  # id of a registered legal-process document
     case_id: str | None = None
     at: datetime | None = None
+    # the shell the read came through ("cli" | "api" | "web") and the API token the caller
+    # authenticated with: written into the detail of the read's audit entries; None for a
+    # library caller
+    via: str | None = None
+    token_id: str | None = None
 
 
 class Decision(_Model):

@@ -87,6 +87,16 @@ class Settings(BaseSettings):
         "data_dir/audit-publication).",
     )
 
+    api_max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024,
+        description="Largest multipart upload (bytes) the API accepts; a larger body is "
+        "refused with a 413 problem.",
+    )
+    api_max_json_bytes: int = Field(
+        default=1024 * 1024, ge=1024,
+        description="Largest non-multipart request body (bytes) the API accepts (413 beyond).",
+    )
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / self.db_name

@@ -62,7 +62,8 @@ CASES = [
     (["verify", "--as", "bob", "--json"], 0, '"ok": true', ("bob", "audit.verify")),
     (["checkpoint", "--as", "root"], 0, '"format": "signed-note"', ("root", "audit.checkpoint")),
     (["prove", "2"], 0, "verified", ("auditor", "audit.read")),
-    (["prove", "99"], 1, "no entry 99", ("p", "search")),
+    # the attempt is a read of the log too: logged (outcome error) like every act
+    (["prove", "99"], 1, "no entry 99", ("auditor", "audit.read")),
 ]
 
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from idgraph import clock
+from idgraph.app import audit as app_audit
 from idgraph.audit import AuditEntry, AuditLog, record
 from idgraph.audit.export import export_log
 from idgraph.audit.keys import (
@@ -35,7 +36,6 @@ from idgraph.audit.keys import (
 )
 from idgraph.audit.witness import Witness, WitnessRefused
 from idgraph.cli import app
-from idgraph.cli import audit as cli_audit
 from idgraph.policy.registry import Registry
 from idgraph.policy.users import add_user
 from idgraph.store import open_store
@@ -220,7 +220,7 @@ def export_fails_half_way(d: Path, tmp: Path) -> tuple[int, str]:
         raise OSError(28, "No space left on device")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli_audit, "export_log", half)
+        mp.setattr(app_audit, "export_log", half)  # the act is idgraph.app.audit's
         code, out = cli(d, "audit", "export", "--out", str(tmp / "e.jsonl"), "--as", "auditor")
     last = entries(d)[-1]
     assert (last.principal, last.action, last.detail.get("read")) == (

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from idgraph.app import Caller, Denied, Env, admin
 from idgraph.cases import CaseError, close_case, get_case, list_cases, open_case
 from idgraph.policy.engine import allowed
-from idgraph.policy.users import add_user
+from idgraph.policy.users import add_user, disable_user
 from idgraph.schema import Query
+from idgraph.settings import Settings
 from idgraph.store import Store, open_store
 
 
@@ -58,10 +61,9 @@ def test_open_close_list_and_reads() -> None:
 
 
 ERRORS = [
-    ("open", "C9", "criminal", "nobody", "disabled"),
+    ("open", "C9", "criminal", "nobody", "no user"),  # the app refuses first (below)
     ("open", "C9", "astrology", "gov", "kind"),
     ("open", "C1", "criminal", "gov", "exists"),
-    ("open", "C9", "criminal", "root", "may not"),
     ("close", "P1", "", "gov", "no case"),
     # a colleague of the same organisation who did not open it, and is no supervisor
     ("close", "C1", "", "rec", "only 'gov'"),
@@ -78,6 +80,36 @@ def test_case_errors(op: str, case_id: str, kind: str, actor: str, match: str) -
             open_case(store, case_id, title="t", kind=kind, actor=actor)
         else:
             close_case(store, case_id, actor=actor)
+
+
+# who may open and close cases is the act cases.open / cases.close (Cedar), in idgraph.app
+REFUSED = [
+    ("open", "C9", "nobody", "act.principal_known"),
+    ("open", "C9", "root", "act.role_ceiling"),  # an admin manages users, not cases
+    ("open", "C9", "lawyer", "act.role_ceiling"),  # counsel reads nothing
+    ("close", "C1", "root", "act.role_ceiling"),
+    ("close", "C1", "off", "act.principal_active"),  # disabled
+]
+
+
+@pytest.mark.parametrize(("op", "case_id", "actor", "rule"), REFUSED)
+def test_case_acts_refused_by_cedar(tmp_path: Path, op: str, case_id: str, actor: str,
+                                    rule: str) -> None:
+    store = new_store()
+    seed(store)
+    add_user(store, "lawyer", "counsel", "ice", org_type="government", actor="root")
+    add_user(store, "off", "investigator", "ice", org_type="government", actor="root")
+    disable_user(store, "off", actor="root")
+    env = Env(store=store, settings=Settings(data_dir=tmp_path))
+    with pytest.raises(Denied) as exc:
+        if op == "open":
+            admin.open_case(env, Caller(actor), case_id, title="t", kind="criminal")
+        else:
+            admin.close_case(env, Caller(actor), case_id)
+    assert rule in exc.value.rules
+    last = audit_rows(store)[-1]
+    assert (last["action"], last["outcome"], last["principal"]) == (f"cases.{op}", "deny", actor)
+    assert rule in last["rules"]
 
 
 def test_close_by_opener_or_supervisor_once_and_refusals_audited() -> None:

@@ -166,12 +166,12 @@ def test_the_same_manifest_twice_is_ingested_once(tmp_path: Path) -> None:
 def test_a_store_that_cannot_be_written_stops_the_run_in_one_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk: DuckDB's IOException used to print a traceback."""
-    import idgraph.cli.data as data_cli
+    import idgraph.sources.run as ingest_run
 
     def full(*_: object, **__: object) -> None:
         raise duckdb.IOException('IO Error: Could not write file "x": No space left on device')
 
-    monkeypatch.setattr(data_cli, "ingest_manifest", full)
+    monkeypatch.setattr(ingest_run, "ingest_manifest", full)
     folder = build(tmp_path / "in", {"a.yaml": manifest(), "b.yaml": manifest(sid="rb_b"),
                                      "people.csv": CSV})
     res = invoke(tmp_path / "data", "ingest", str(folder))

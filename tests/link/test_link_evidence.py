@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from link_fixtures import AddRecord
 
+from idgraph.link._explain import explain
 from idgraph.link.evidence import decode_evidence
-from idgraph.link.explain import explain
 from idgraph.link.resolve import resolve
 from idgraph.link.train import TrainedModel
 from idgraph.settings import Settings

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from link_fixtures import AddRecord
 
-from idgraph.link.explain import explain
+from idgraph.link._explain import explain
 from idgraph.link.judge import judge
 from idgraph.link.resolve import resolve
 from idgraph.link.train import TrainedModel

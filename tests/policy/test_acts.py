@@ -88,4 +88,5 @@ def test_permit_builds_the_entry_with_rules_and_policy_set(store: Store) -> None
         "target": "export",
         "entries": 3,
         "policy_set": Registry(store).policies.digest,
+        "via": "cli",
     }

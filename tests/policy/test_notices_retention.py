@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from policy_fixtures import add_record, audit_rows, link, new_store, seed
 
+from idgraph.app import Caller, Denied, Env, admin
 from idgraph.policy.notices import NoticeError, create_notices, due_date, list_notices, mark_sent
 from idgraph.policy.retention import (
-    RetentionError,
     apply_retention,
     register_removal_hook,
     tombstoned,
     unregister_removal_hook,
 )
 from idgraph.policy.users import add_user
+from idgraph.settings import Settings
 from idgraph.store import Store
 
 DUE = [
@@ -119,6 +121,14 @@ def test_retention_removes_expired_only() -> None:
     assert tombstoned(store, pairs) == {("utility/1", "h-utility/1")}
 
 
-def test_retention_refuses_investigator() -> None:
-    with pytest.raises(RetentionError):
-        apply_retention(_retention_store(), actor="gov")
+def test_retention_refuses_investigator(tmp_path: Path) -> None:
+    # who may apply retention is the act retention.apply (Cedar), decided in idgraph.app
+    store = _retention_store()
+    env = Env(store=store, settings=Settings(data_dir=tmp_path))
+    with pytest.raises(Denied) as exc:
+        admin.apply_retention(env, Caller("gov"))
+    assert "act.role_ceiling" in exc.value.rules
+    assert store.scalar("SELECT count(*) FROM records") == 3  # nothing removed
+    last = audit_rows(store, "retention.apply")[-1]
+    assert (last["principal"], last["outcome"]) == ("gov", "deny")
+    assert admin.apply_retention(env, Caller("rec"), as_of=datetime(2026, 3, 15)).removed == 1

@@ -67,7 +67,7 @@ from policy_fixtures import (
 from typer.testing import CliRunner
 
 from idgraph.cli import app
-from idgraph.link.explain import Explanation, Feature
+from idgraph.link._explain import Explanation, Feature
 from idgraph.policy import explain as explain_mod
 from idgraph.policy.engine import allowed
 from idgraph.policy.explain import read_explanation
@@ -656,8 +656,8 @@ def test_an_organisation_is_an_immigration_agency_or_not(
 
 
 @pytest.mark.parametrize(("by", "message"), [
-    ("nobody", "unknown or disabled user"),
-    ("alice", "role 'investigator' may not judge"),
+    ("nobody", "act.principal_known"),  # the act link.judge, decided by Cedar
+    ("alice", "act.role_ceiling"),  # an investigator may not judge
 ])
 def test_cli_judge_is_a_users_act(by: str, message: str, data_dir: Path) -> None:
     for rid in ("ny_dmv/000000000", "ny_dmv/555123456"):  # missing or not: the same answer

@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from policy_fixtures import audit_rows, new_store, seed
 
+from idgraph.app import Caller, Denied, Env, admin
 from idgraph.policy.acts import ActDenied
 from idgraph.policy.catalogue import load_catalogue
 from idgraph.policy.legal import LegalError, LegalProcess, add_legal, get_legal
-from idgraph.policy.users import UserError, add_user, disable_user, get_user, list_users
+from idgraph.policy.users import UserError, add_user, get_user, list_users
+from idgraph.settings import Settings
 
 
-def test_bootstrap_then_admin_only() -> None:
+def test_bootstrap_then_admin_only(tmp_path: Path) -> None:
     store = new_store()
-    add_user(store, "root", "admin", "ops")
-    with pytest.raises(UserError, match="admin"):
-        add_user(store, "eve", "investigator", "ops")
-    with pytest.raises(UserError, match="admin"):
-        add_user(store, "eve", "investigator", "ops", actor="nobody")
-    add_user(store, "ann", "investigator", "ops", actor="root")
-    with pytest.raises(UserError, match="admin"):
-        add_user(store, "bob", "investigator", "ops", actor="ann")
-    disable_user(store, "ann", actor="root")
+    env = Env(store=store, settings=Settings(data_dir=tmp_path))
+    admin.add_user(env, Caller(""), "root", "admin", "ops")  # bootstrap: an empty table
+    with pytest.raises(Denied, match=r"users\.manage"):
+        admin.add_user(env, Caller(""), "eve", "investigator", "ops")
+    with pytest.raises(Denied, match=r"users\.manage"):
+        admin.add_user(env, Caller("nobody"), "eve", "investigator", "ops")
+    admin.add_user(env, Caller("root"), "ann", "investigator", "ops")
+    with pytest.raises(Denied, match=r"users\.manage"):
+        admin.add_user(env, Caller("ann"), "bob", "investigator", "ops")
+    admin.disable_user(env, Caller("root"), "ann")
     user = get_user(store, "ann")
     assert user is not None and not user.active
     assert [u.name for u in list_users(store)] == ["ann", "root"]
     # refusals are audited too (a refusal by the policy layer is in the log)
-    assert [(e["action"], e["outcome"]) for e in audit_rows(store)] == [
+    assert [(e["action"], e["outcome"]) for e in audit_rows(store)
+            if e["action"].startswith("users.")] == [
         ("users.add", "ok"), ("users.add", "deny"), ("users.add", "deny"), ("users.add", "ok"),
         ("users.add", "deny"), ("users.disable", "ok"),
     ]

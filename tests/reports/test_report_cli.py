@@ -115,5 +115,5 @@ def test_cli_refusals(tmp_path: Path) -> None:
         "--as",
         "inv1",
     )
-    assert code == 1 and "may not produce" in text
+    assert code == 1 and "may not report.oversight" in text  # decided by Cedar (app)
     assert not (tmp_path / "o.json").exists()

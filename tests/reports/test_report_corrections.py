@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from reports_fixtures import AT, build, golden, read, t
 
+from idgraph.app import Caller, Denied, Env
+from idgraph.app import reports as app_reports
 from idgraph.audit import record
-from idgraph.audit.reports import ReportError, corrections, corrections_report, render_html
+from idgraph.audit.reports import corrections, corrections_report, render_html
 from idgraph.audit.reports import to_json as report_json
+from idgraph.settings import Settings
 
 
 def test_recipients_listed_after_split() -> None:
@@ -51,12 +55,14 @@ def test_since_and_new_split() -> None:
     assert [(c.recipient, len(c.disclosures)) for c in late] == [("inv3", 1), ("inv2", 6)]
 
 
-def test_corrections_report_audited_and_golden() -> None:
+def test_corrections_report_audited_and_golden(tmp_path: Path) -> None:
     store, log = build()
     report = corrections_report(store, actor="rec", at=AT)
     assert len(report.corrections) == 5
     assert log.entries(report.report_entry)[0].entry.action == "report.corrections"
     golden("corrections.json", report_json(report))
     assert "P-DAVE" in render_html(report)
-    with pytest.raises(ReportError):
-        corrections_report(store, actor="inv1", at=AT)
+    env = Env(store=store, settings=Settings(data_dir=tmp_path))  # who may: Cedar, in app
+    with pytest.raises(Denied):
+        app_reports.corrections_report(env, Caller("inv1"))
+    assert log.entries(log.size() - 1)[0].entry.outcome == "deny"

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from reports_fixtures import AT, END, START, THRESHOLDS, build, golden
 
+from idgraph.app import Caller, Denied, Env
+from idgraph.app import reports as app_reports
 from idgraph.audit.reports import (
     OversightReport,
-    ReportError,
     Thresholds,
     oversight_report,
     render_html,
     to_json,
 )
+from idgraph.settings import Settings
 
 
 def _report(thresholds: Thresholds = THRESHOLDS) -> OversightReport:
@@ -115,14 +118,15 @@ def test_thresholds(thresholds: Thresholds, gone: set[str]) -> None:
     assert kinds == all_kinds - gone
 
 
-def test_window_bounds_and_audit() -> None:
+def test_window_bounds_and_audit(tmp_path: Path) -> None:
     store, log = build()
     r = oversight_report(store, start=date(2030, 1, 25), end=date(2030, 1, 25), actor="ovs", at=AT)
     assert (r.totals["reads"], r.patterns, r.legal) == (1, [], [])
     entry = log.entries(r.report_entry, r.report_entry + 1)[0].entry
     assert (entry.action, entry.outcome, entry.detail["reads"]) == ("report.oversight", "ok", 1)
-    with pytest.raises(ReportError):
-        oversight_report(store, start=START, end=END, actor="rec", at=AT)
+    env = Env(store=store, settings=Settings(data_dir=tmp_path))  # who may: Cedar, in app
+    with pytest.raises(Denied):
+        app_reports.oversight_report(env, Caller("rec"), start=START, end=END)
     assert log.entries(log.size() - 1)[0].entry.outcome == "deny"
     with pytest.raises(ValueError, match="ends before"):
         oversight_report(store, start=END, end=START, actor="ovs", at=AT)

@@ -1,7 +1,10 @@
 """Cases: every read happens under an open case of the reader's organisation.
 
 The ``cases`` table holds case id, title, status (open|closed), kind, owning
-organisation, who opened it and when. Opening and closing are audited. The kind
+organisation, who opened it and when. Opening and closing are the acts ``cases.open``
+and ``cases.close``, decided by Cedar in ``idgraph.app.admin`` (which hands the
+decision in here); closing is also limited to the case's owner or a supervisor of its
+organisation (checked here, an object-level rule). Both are audited. The kind
 enters every decision (``context.case_kind``): each purpose of the catalogue is
 allowed only under the case kinds that fit it (``case_kinds`` in catalogue.yaml).
 """
@@ -10,13 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record
 from idgraph.policy.names import name_problem
 from idgraph.policy.users import get_user
 from idgraph.store import Store
+
+if TYPE_CHECKING:
+    from idgraph.policy.acts import ActDecision
 
 KINDS: Final[tuple[str, ...]] = (
     "criminal",
@@ -89,27 +95,30 @@ def list_cases(store: Store, *, org: str | None = None, status: str | None = Non
     return [Case(*r) for r in rows]
 
 
-CASE_ROLES: Final[tuple[str, ...]] = ("investigator", "supervisor", "records_officer", "overseer")
-
-
-def _actor(store: Store, actor: str, action: str, case_id: str) -> tuple[str, str]:
-    """The actor's organisation and role; a refusal is audited (``action``, deny)."""
+def _actor(store: Store, actor: str, decision: ActDecision | None) -> tuple[str, str]:
+    """The actor's organisation and role: the decision's user, or (no decision: a caller
+    that decided already) the stored user."""
+    if decision is not None:
+        return decision.user.org, decision.user.role
     user = get_user(store, actor)
-    if user is not None and user.active and user.role in CASE_ROLES:
-        return user.org, user.role
-    why = (f"unknown or disabled user {actor!r}" if user is None or not user.active
-           else f"role {user.role!r} may not open or close cases")
-    with store.transaction():
-        record(store, AuditEntry(
-            principal=actor, organisation=user.org if user else None,
-            role=user.role if user else None, action=action, outcome="deny",
-            case_id=case_id, detail={"reason": why},
-        ))
-    raise CaseRefused(why)
+    if user is None:
+        raise CaseError(f"no user {actor!r}")
+    return user.org, user.role
 
 
-def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) -> Case:
-    """Open a case owned by ``actor``'s organisation."""
+def _record(store: Store, decision: ActDecision | None, entry: AuditEntry) -> None:
+    if decision is None:
+        record(store, entry)
+    else:
+        record(store, decision.entry(entry.outcome, detail=entry.detail, case_id=entry.case_id))
+
+
+def open_case(
+    store: Store, case_id: str, *, title: str, kind: str, actor: str = "",
+    decision: ActDecision | None = None,
+) -> Case:
+    """Open a case owned by ``actor``'s organisation (``decision``: the act
+    ``cases.open`` permitted to them)."""
     ensure(store)
     problem = name_problem("case id", case_id)
     if problem:
@@ -117,7 +126,8 @@ def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) 
     if kind not in KINDS:
         raise CaseError(f"unknown case kind {kind!r}; one of {', '.join(KINDS)}")
     now = clock.now_naive()
-    org, role = _actor(store, actor, "cases.open", case_id)
+    actor = decision.actor if decision is not None else actor
+    org, role = _actor(store, actor, decision)
     with store.transaction():
         if get_case(store, case_id) is not None:
             raise CaseError(f"case {case_id!r} exists")
@@ -125,8 +135,9 @@ def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) 
             f"INSERT INTO cases ({_COLS}) VALUES (?, ?, 'open', ?, ?, ?, ?)",
             [case_id, title, kind, org, actor, now],
         )
-        record(
+        _record(
             store,
+            decision,
             AuditEntry(
                 principal=actor,
                 organisation=org,
@@ -140,10 +151,14 @@ def open_case(store: Store, case_id: str, *, title: str, kind: str, actor: str) 
     return Case(case_id, title, "open", kind, org, actor, now)
 
 
-def close_case(store: Store, case_id: str, *, actor: str) -> None:
-    """Close a case of ``actor``'s organisation: no read can use it afterwards."""
+def close_case(
+    store: Store, case_id: str, *, actor: str = "", decision: ActDecision | None = None
+) -> None:
+    """Close a case of ``actor``'s organisation (``decision``: the act ``cases.close``
+    permitted to them): no read can use it afterwards."""
     ensure(store)
-    org, role = _actor(store, actor, "cases.close", case_id)
+    actor = decision.actor if decision is not None else actor
+    org, role = _actor(store, actor, decision)
     case = get_case(store, case_id)
     if case is None or case.org != org:
         raise CaseError(f"no case {case_id!r} in {org!r}")
@@ -151,11 +166,12 @@ def close_case(store: Store, case_id: str, *, actor: str) -> None:
         # Closing ends the case's reads and releases what was withheld from subjects for
         # it: the one who opened it decides, or a supervisor of the organisation.
         why = f"only {case.opened_by!r} (who opened it) or a supervisor may close {case_id!r}"
-        with store.transaction():
-            record(store, AuditEntry(
-                principal=actor, organisation=org, role=role, action="cases.close",
-                outcome="deny", case_id=case_id, detail={"reason": why},
-            ))
+        if decision is None:  # under a decision the gate audits the refusal
+            with store.transaction():
+                record(store, AuditEntry(
+                    principal=actor, organisation=org, role=role, action="cases.close",
+                    outcome="deny", case_id=case_id, detail={"reason": why},
+                ))
         raise CaseRefused(why)
     if not case.is_open:
         raise CaseError(f"case {case_id!r} is already closed")
@@ -164,8 +180,9 @@ def close_case(store: Store, case_id: str, *, actor: str) -> None:
             "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE case_id = ?",
             [actor, clock.now_naive(), case_id],
         )
-        record(
+        _record(
             store,
+            decision,
             AuditEntry(
                 principal=actor,
                 organisation=org,

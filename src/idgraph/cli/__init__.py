@@ -9,9 +9,10 @@ from pathlib import Path
 
 import typer
 
-from idgraph.cli import access, audit, data, link, policy, quarantine, reports, sar
+from idgraph.cli import access, audit, data, link, passwd, policy, quarantine, reports, sar, tokens
 from idgraph.cli import index as index_cli
 from idgraph.cli import search as search_cli
+from idgraph.cli import serve as serve_cli
 from idgraph.cli.common import data_dir_settings
 
 app = typer.Typer(
@@ -34,6 +35,9 @@ def _root(
 
 for _group in (data, quarantine, link, access, audit, policy, reports, sar, index_cli, search_cli):
     _group.register(app)
+passwd.register(app)  # `users passwd`: adds to the users group of cli/access.py
+tokens.register(app)
+serve_cli.register(app)
 
 
 def main() -> None:

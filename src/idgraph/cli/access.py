@@ -1,6 +1,7 @@
 """CLI commands for lawful access: users, cases, legal process, profiles, notices, retention.
 
-Thin shells over :mod:`idgraph.policy` and :mod:`idgraph.cases`; no decision is taken here.
+Thin shells over :mod:`idgraph.app` (parse, call, print): every act is decided and
+audited there; no decision and no SQL here.
 """
 
 from __future__ import annotations
@@ -15,19 +16,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from idgraph import cases as cases_lib
 from idgraph import clock
-from idgraph.cli.common import DENIED, console, err_console, fail, settings_of, store_of
-from idgraph.policy import legal as legal_lib
-from idgraph.policy import listing
-from idgraph.policy import notices as notices_lib
-from idgraph.policy import users as users_lib
-from idgraph.policy.acts import ActDenied
-from idgraph.policy.profile import AccessDenied, Profile, read_profile
-from idgraph.policy.registry import Registry
-from idgraph.policy.retention import RetentionError, RetentionRefused, apply_retention
-from idgraph.policy.view import GraphMissing
-from idgraph.schema import Query
+from idgraph.app import admin, reads
+from idgraph.app.context import Caller
+from idgraph.app.errors import AppError
+from idgraph.cases import KINDS
+from idgraph.cli.common import console, fail
+from idgraph.cli.shell import app_exit, env_of, read_caller
+from idgraph.policy.legal import APPOINTMENTS, ISSUERS, TYPES
+from idgraph.policy.profile import Profile
 
 users_app = typer.Typer(help="Principals: users with a role and an organisation.")
 cases_app = typer.Typer(help="Cases: every read needs an open case.")
@@ -38,6 +35,12 @@ retention_app = typer.Typer(help="Remove records held past their source's retent
 AS = typer.Option(..., "--as", help="Act as this user.")
 AS_OPT = typer.Option(None, "--as", help="Act as this user.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def cli_caller(actor: str | None) -> Caller:
+    """The caller of an administrative act: the user named by ``--as`` (none: nobody,
+    which only the bootstrap of an empty users table accepts)."""
+    return Caller(actor=actor or "", via="cli")
 
 
 def split_codes(values: list[str] | None) -> list[str]:
@@ -102,25 +105,23 @@ def users_add(
     actor: str | None = AS_OPT,
 ) -> None:
     """Add a user (the first user needs no --as; afterwards an admin must act)."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            users_lib.add_user(store, name, role, org, org_type=org_type, actor=actor,
-                               immigration_agency=immigration_agency)
-        except users_lib.UserRefused as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except users_lib.UserError as exc:
-            raise fail(str(exc)) from exc
+            admin.add_user(env, cli_caller(actor), name, role, org, org_type=org_type,
+                           immigration_agency=immigration_agency)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(escape(f"added {name} ({role}, {org})"))
 
 
 @users_app.command("list")
 def users_list(ctx: typer.Context, actor: str = AS, as_json: bool = JSON) -> None:
     """List users (admin, supervisor, overseer; a supervisor sees their organisation's)."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            users = listing.list_users(store, actor)
-        except ActDenied as exc:
-            raise fail(str(exc), code=DENIED) from exc
+            users = admin.list_users(env, cli_caller(actor))
+        except AppError as exc:
+            raise app_exit(exc) from exc
     cols = ["name", "role", "org", "org type", "status"]
     rows = [
         [u.name, u.role, u.org, u.org_type, "disabled" if u.disabled else "active"] for u in users
@@ -130,13 +131,11 @@ def users_list(ctx: typer.Context, actor: str = AS, as_json: bool = JSON) -> Non
 
 @users_app.command("disable")
 def users_disable(ctx: typer.Context, name: str, actor: str | None = AS_OPT) -> None:
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            users_lib.disable_user(store, name, actor=actor)
-        except users_lib.UserRefused as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except users_lib.UserError as exc:
-            raise fail(str(exc)) from exc
+            admin.disable_user(env, cli_caller(actor), name)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(escape(f"disabled {name}"))
 
 
@@ -147,29 +146,25 @@ def cases_open(
     case_id: str,
     title: str = typer.Option(..., "--title"),
     kind: str = typer.Option(
-        "criminal", "--kind", help=" | ".join(cases_lib.KINDS) + " (purposes fit kinds)"
+        "criminal", "--kind", help=" | ".join(KINDS) + " (purposes fit kinds)"
     ),
     actor: str = AS,
 ) -> None:
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            case = cases_lib.open_case(store, case_id, title=title, kind=kind, actor=actor)
-        except cases_lib.CaseRefused as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except cases_lib.CaseError as exc:
-            raise fail(str(exc)) from exc
+            case = admin.open_case(env, cli_caller(actor), case_id, title=title, kind=kind)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(escape(f"opened {case.case_id} for {case.org}"))
 
 
 @cases_app.command("close")
 def cases_close(ctx: typer.Context, case_id: str, actor: str = AS) -> None:
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            cases_lib.close_case(store, case_id, actor=actor)
-        except cases_lib.CaseRefused as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except cases_lib.CaseError as exc:
-            raise fail(str(exc)) from exc
+            admin.close_case(env, cli_caller(actor), case_id)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(escape(f"closed {case_id}"))
 
 
@@ -182,11 +177,11 @@ def cases_list(
     as_json: bool = JSON,
 ) -> None:
     """List cases (an overseer sees every organisation's, others their own)."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            found = listing.list_cases(store, actor, org=org, status=status)
-        except ActDenied as exc:
-            raise fail(str(exc), code=DENIED) from exc
+            found = admin.list_cases(env, cli_caller(actor), org=org, status=status)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     rows = [[c.case_id, c.title, c.status, c.kind, c.org, c.opened_by, c.opened_at] for c in found]
     show_rows("cases", ["case", "title", "status", "kind", "org", "by", "at"], rows, as_json)
 
@@ -195,15 +190,15 @@ def cases_list(
 @legal_app.command("add")
 def legal_add(
     ctx: typer.Context,
-    type_: str = typer.Option(..., "--type", help=" | ".join(legal_lib.TYPES)),
+    type_: str = typer.Option(..., "--type", help=" | ".join(TYPES)),
     number: str = typer.Option(..., "--number"),
     court: str | None = typer.Option(None, "--court", help="The issuing court (court-issued)."),
     judge: str | None = typer.Option(None, "--judge", help="The judge who signed it."),
     judge_appointment: str | None = typer.Option(
-        None, "--judge-appointment", help=" | ".join(legal_lib.APPOINTMENTS)
+        None, "--judge-appointment", help=" | ".join(APPOINTMENTS)
     ),
     level: str | None = typer.Option(None, "--level", help="federal | state (consent: none)"),
-    issuer: str | None = typer.Option(None, "--issuer", help=" | ".join(legal_lib.ISSUERS)),
+    issuer: str | None = typer.Option(None, "--issuer", help=" | ".join(ISSUERS)),
     issued: datetime = typer.Option(..., "--issued", formats=["%Y-%m-%d"]),
     expires: datetime | None = typer.Option(None, "--expires", formats=["%Y-%m-%d"]),
     scope_identities: list[str] | None = typer.Option(None, "--scope-identities"),
@@ -215,10 +210,11 @@ def legal_add(
 ) -> None:
     """Register a legal-process document; prints its id. It counts once verified, and only
     under its case."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            doc = legal_lib.add_legal(
-                store,
+            doc = admin.add_legal(
+                env,
+                cli_caller(actor),
                 type=type_,
                 number=number,
                 court=court,
@@ -231,12 +227,9 @@ def legal_add(
                 scope_identities=split_codes(scope_identities),
                 scope_sources=split_codes(scope_sources),
                 case_id=case_id,
-                actor=actor,
             )
-        except (ActDenied, legal_lib.LegalRefused) as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except legal_lib.LegalError as exc:
-            raise fail(str(exc)) from exc
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(doc.legal_id)
 
 
@@ -248,13 +241,11 @@ def legal_verify(
     actor: str = AS,
 ) -> None:
     """Verify a document against its paper (a supervisor or counsel, not the registrant)."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            doc = legal_lib.verify_legal(store, legal_id, sha256=sha256, actor=actor)
-        except (ActDenied, legal_lib.LegalRefused) as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except legal_lib.LegalError as exc:
-            raise fail(str(exc)) from exc
+            doc = admin.verify_legal(env, cli_caller(actor), legal_id, sha256=sha256)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(escape(f"{doc.legal_id} verified by {doc.verified_by}"))
 
 
@@ -266,11 +257,11 @@ def legal_list(
     as_json: bool = JSON,
 ) -> None:
     """List legal process (an overseer sees every organisation's, others their own)."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            docs = listing.list_legal(store, actor, case_id=case_id)
-        except ActDenied as exc:
-            raise fail(str(exc), code=DENIED) from exc
+            docs = admin.list_legal(env, cli_caller(actor), case_id=case_id)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     rows = [
         [
             d.legal_id,
@@ -302,18 +293,6 @@ def legal_list(
 
 
 # -- profile ---------------------------------------------------------------------------
-def denied(exc: AccessDenied) -> typer.Exit:
-    """Print which rule denied each source (on stderr) and return the Exit (code 3)."""
-    if exc.decisions:
-        rows = [
-            [sid, "permitted" if ok else "denied", ", ".join(rules)]
-            for sid, ok, rules in exc.breakdown()
-        ]
-        print_whole(table_of("denied: per source", ["source", "outcome", "rules"], rows),
-                    err_console)
-    return fail(f"denied by {', '.join(exc.rules)}", code=DENIED)
-
-
 def render_profile(profile: Profile, out: Console) -> None:
     """Print a profile as Rich tables (only what the profile holds: already minimised)."""
     out.print(
@@ -362,19 +341,12 @@ def profile_command(
 
     Decided under the deployment's policy set (shipped + IDGRAPH_POLICY_DIR or
     DATA_DIR/policies; see `idgraph policy show`)."""
-    query = Query(
-        principal=actor, purpose=purpose, claims=tuple(split_codes(claims)), basis=basis,
-        case_id=case_id,
-    )
-    with store_of(ctx) as store:
+    caller = read_caller(actor, purpose, claims, basis, case_id)
+    with env_of(ctx) as env:
         try:
-            prof = read_profile(
-                store, query, identity_id, registry=Registry(store, settings=settings_of(ctx))
-            )
-        except AccessDenied as exc:
-            raise denied(exc) from exc
-        except GraphMissing as exc:
-            raise fail(str(exc)) from exc
+            prof = reads.profile(env, caller, identity_id)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     if as_json:
         console.print_json(json.dumps(prof.to_dict()))
     else:
@@ -396,11 +368,11 @@ def notices_list(
     if actor is None:
         raise fail("listing notices needs --as USER (the listing is decided and audited)")
     day = today.date() if today else clock.today()
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            items = listing.list_notices(store, actor, today=day, overdue=overdue)
-        except ActDenied as exc:
-            raise fail(str(exc), code=DENIED) from exc
+            items = admin.list_notices(env, cli_caller(actor), today=day, overdue=overdue)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     rows = [
         [
             n.notice_id,
@@ -424,13 +396,11 @@ def notices_sent(
     by: str = typer.Option(..., "--as", "--by", help="The records officer or supervisor."),
 ) -> None:
     """Record that a notice was sent (the act ``notices.send``; audited)."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            notices_lib.mark_sent(store, notice_id, by=by)
-        except notices_lib.NoticeRefused as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except notices_lib.NoticeError as exc:
-            raise fail(str(exc)) from exc
+            admin.mark_notice_sent(env, cli_caller(by), notice_id)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(escape(f"{notice_id} sent by {by}"))
 
 
@@ -438,24 +408,36 @@ def notices_sent(
 @retention_app.command("apply")
 def retention_apply(
     ctx: typer.Context,
-    actor: str | None = AS_OPT,
+    actor: str | None = typer.Option(
+        None, "--as", help="Act as this user (default: the local operator, operator:<os user>)."
+    ),
     now: datetime | None = typer.Option(None, "--now", formats=["%Y-%m-%d"]),
 ) -> None:
     """Remove records past their source's retention_days (by ingested_at)."""
-    if now is not None and now.date() > clock.today():
-        # a date to come would remove records before their retention ends: destruction,
-        # not retention (tests move the clock with idgraph.clock.frozen instead)
-        raise fail(f"--now {now.date()} is in the future (today is {clock.today()}, UTC)")
-    with store_of(ctx) as store:
+    from idgraph.cli.shell import data_caller
+
+    with env_of(ctx) as env:
         try:
-            run = apply_retention(store, as_of=now, actor=actor)
-        except RetentionRefused as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except RetentionError as exc:
-            raise fail(str(exc)) from exc
+            run = admin.apply_retention(env, data_caller(actor), as_of=now)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(f"retention run {run.run_id}: {run.removed} removed")
     rows = [[s, n] for s, n in run.by_source.items()]
     console.print(table_of("removed by source", ["source", "records"], rows))
+
+
+@retention_app.command("list")
+def retention_list(ctx: typer.Context, actor: str = AS, as_json: bool = JSON) -> None:
+    """List past retention runs (records officers, admins, overseers; audited)."""
+    with env_of(ctx) as env:
+        try:
+            runs = admin.list_retention_runs(env, cli_caller(actor))
+        except AppError as exc:
+            raise app_exit(exc) from exc
+    rows = [[r.run_id, r.ran_at, r.as_of, r.actor, r.removed,
+             ", ".join(f"{s}={n}" for s, n in r.by_source.items())] for r in runs]
+    show_rows("retention runs", ["run", "ran at", "as of", "by", "removed", "by source"], rows,
+              as_json)
 
 
 def register(app: typer.Typer) -> None:

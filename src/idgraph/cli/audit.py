@@ -1,44 +1,36 @@
 """CLI: ``idgraph audit ...`` — verify, checkpoint, prove, export, pubkey, rotate-key, witness.
 
-Every act on the log is decided by the policy layer (``authorise_act``: ``audit.verify``,
-``audit.read``, ``audit.checkpoint``, ``audit.keys``) for the user named by ``--as``
-(or ``IDGRAPH_USER``); an unknown or unauthorised user gets nothing and the refusal is
-logged. The acting user's entry is appended in the same transaction as the act: before
-the read for ``prove`` and ``export`` (so an export contains its own read), with the
-result for ``verify``. ``witness`` is run by an outside party with its own key and
-state folder; it reads only the latest checkpoint and a consistency proof.
+Thin shells over :mod:`idgraph.app.audit`: every act on the log is decided there
+(Cedar: ``audit.verify``, ``audit.read``, ``audit.checkpoint``, ``audit.keys``) for the
+user named by ``--as`` (or ``IDGRAPH_USER``); an unknown or unauthorised user gets
+nothing and the refusal is logged; every read of the log is itself logged, before the
+read. ``witness`` is run by an outside party with its own key and state folder; it
+reads only the latest checkpoint and a consistency proof.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from idgraph.audit import AuditIntegrityError, AuditLog
-from idgraph.audit import note as notes
-from idgraph.audit.export import export_log
-from idgraph.audit.keys import AuditKeyError, load_public_key, public_hex, public_pem
+from idgraph.app import audit as audit_acts
+from idgraph.app.errors import AppError
+from idgraph.audit.keys import AuditKeyError, load_public_key
 from idgraph.audit.note import NoteError
-from idgraph.audit.publish import publish_key
-from idgraph.audit.setup import log_for
 from idgraph.audit.witness import Witness, WitnessRefused
+from idgraph.cli.access import cli_caller
 from idgraph.cli.common import (
-    DENIED,
     USER_ERRORS,
     console,
     describe,
     err_console,
     fail,
-    settings_of,
-    store_of,
 )
-from idgraph.policy.acts import ActDecision, ActDenied, authorise_act
-from idgraph.policy.registry import Registry
-from idgraph.store import Store
+from idgraph.cli.shell import app_exit, env_of
 
 audit_app = typer.Typer(
     help="The tamper-evident audit log: verify, checkpoint, prove, export, witness.",
@@ -46,20 +38,6 @@ audit_app = typer.Typer(
 )
 
 AsOption = typer.Option(..., "--as", envvar="IDGRAPH_USER", help="Act as this user.")
-_ERRORS = (AuditIntegrityError, AuditKeyError)
-
-
-def _authorise(ctx: typer.Context, store: Store, actor: str, act: str, target: str) -> ActDecision:
-    """The policy decision for ``act``; a refusal is audited by ``authorise_act``."""
-    try:
-        reg = Registry(store, settings=settings_of(ctx))
-        return authorise_act(store, actor, act, registry=reg, target=target)
-    except ActDenied as exc:
-        raise fail(str(exc), code=DENIED) from exc
-
-
-def _log(ctx: typer.Context, store: Store) -> AuditLog:
-    return log_for(store, settings_of(ctx))
 
 
 def _public_keys(paths: list[Path], option: str) -> list[Ed25519PublicKey]:
@@ -88,47 +66,32 @@ def verify_command(
 ) -> None:
     """Recompute every leaf and the tree; check every checkpoint. Exit 1 on failure."""
     _public_keys(pubkey, "--pubkey")  # each file names a key, before anything is read
-    with store_of(ctx) as store:
-        dec = _authorise(ctx, store, as_user, "audit.verify", "verify")
-        log = _log(ctx, store)
-        with store.transaction(), err_console.status(f"verifying {log.size():,} entries"):
-            try:
-                result = log.verify(list(pubkey) or None)
-            except AuditKeyError as exc:
-                raise fail(str(exc)) from exc
-            detail = {
-                "size": result.size,
-                "root": result.root.hex(),
-                "first_bad_index": result.first_bad_index,
-                "first_bad_checkpoint": result.first_bad_checkpoint,
-                "problems": len(result.problems),
-            }
-            log.append(dec.entry("ok" if result.ok else "fail", detail=detail))
+    with env_of(ctx) as env:
+        try:
+            with err_console.status("verifying the log"):
+                result = audit_acts.audit_verify(env, cli_caller(as_user), pubkeys=pubkey)
+        except AppError as exc:
+            raise app_exit(exc) from exc
+    summary = result.pop("summary")
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
+        typer.echo(json.dumps(result, indent=2))
     else:
-        console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
-        for problem in result.problems[1:10]:
+        console.print(summary, markup=False, highlight=False, soft_wrap=True)
+        for problem in result["problems"][1:10]:
             console.print(f"  {problem}", markup=False, highlight=False)
-        console.print(f"({result.seconds:.2f} s)")
-    if not result.ok:
+        console.print(f"({result['seconds']:.2f} s)")
+    if not result["ok"]:
         raise typer.Exit(1)
 
 
 @audit_app.command("checkpoint")
 def checkpoint_command(ctx: typer.Context, as_user: str = AsOption) -> None:
     """Check that the log extends every signed checkpoint, then sign its head."""
-    with store_of(ctx) as store:
-        dec = _authorise(ctx, store, as_user, "audit.checkpoint", "checkpoint")
-        log = _log(ctx, store)
+    with env_of(ctx) as env:
         try:
-            with store.transaction():
-                log.append(dec.entry("ok", detail={"size_before": log.size()}))
-                cp = log.checkpoint()
-            log.publish()
-        except _ERRORS as exc:
-            log.append(dec.entry("refused", detail={"reason": str(exc)}))
-            raise fail(str(exc)) from exc
+            cp = audit_acts.audit_sign_checkpoint(env, cli_caller(as_user))
+        except AppError as exc:
+            raise app_exit(exc) from exc
     typer.echo(json.dumps(cp.to_json(), indent=2))
 
 
@@ -140,33 +103,23 @@ def prove_command(
     as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """Inclusion proof of one entry against the latest checkpoint covering it."""
-    with store_of(ctx) as store:
-        dec = _authorise(ctx, store, as_user, "audit.read", "prove")
-        log = _log(ctx, store)
-        if index >= log.size():
-            raise fail(f"no entry {index}: the log has {log.size()} entries")
+    with env_of(ctx) as env:
         try:
-            with store.transaction():
-                log.append(dec.entry("ok", detail={"read": "prove", "index": index}))
-                proof = log.prove(index)
-            log.publish()
-        except _ERRORS as exc:
-            raise fail(str(exc)) from exc
-        try:  # the log's own key, never the key the checkpoint row names
-            ok = proof.verify(log.public_key)
-        except AuditKeyError as exc:
-            raise fail(str(exc)) from exc
+            proof = audit_acts.audit_prove(env, cli_caller(as_user), index)
+        except AppError as exc:
+            raise app_exit(exc) from exc
+    ok = bool(proof["verified"])
     if as_json:
-        typer.echo(json.dumps({**proof.to_json(), "verified": ok}, indent=2))
+        typer.echo(json.dumps(proof, indent=2))
     else:
-        cp = proof.checkpoint
+        cp = proof["checkpoint"]
         console.print(
-            f"entry {index} in checkpoint {cp.id} (size {cp.size}, root "
-            f"{cp.root.hex()}): {'verified' if ok else 'DOES NOT VERIFY'}",
+            f"entry {index} in checkpoint {cp['id']} (size {cp['size']}, root "
+            f"{cp['root']}): {'verified' if ok else 'DOES NOT VERIFY'}",
             soft_wrap=True,
         )
-        for step in proof.path:
-            console.print(f"  {step.hex()}")
+        for step in proof["path"]:
+            console.print(f"  {step}")
     if not ok:
         raise typer.Exit(1)
 
@@ -179,18 +132,13 @@ def export_command(
     as_user: str = AsOption,
 ) -> None:
     """Write entries, checkpoints and proofs for tools/verify_audit.py."""
-    with store_of(ctx) as store:
-        dec = _authorise(ctx, store, as_user, "audit.read", "export")
-        log = _log(ctx, store)
+    with env_of(ctx) as env:
         try:
-            # the read is committed before the first byte is written: an export that is
-            # killed or fails half-way has still left its trace (and contains it)
-            log.append(dec.entry("ok", detail={"read": "export", "out": out.name}))
-            with store.transaction(), err_console.status(f"exporting {log.size():,} entries"):
-                summary = export_log(log, out, proofs=proofs)
-            log.publish()
-        except _ERRORS as exc:
-            raise fail(str(exc)) from exc
+            with err_console.status("exporting the log"):
+                summary = audit_acts.audit_export_file(env, cli_caller(as_user), out,
+                                                       proofs=proofs)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(
         f"wrote {summary.entries:,} entries, {summary.checkpoints} checkpoints, "
         f"{summary.proofs:,} proofs to {summary.path} (root {summary.root})",
@@ -206,13 +154,12 @@ def pubkey_command(
     vkey: bool = typer.Option(False, "--vkey", help="Print the signed-note verifier key."),
 ) -> None:
     """The public key that checks checkpoint signatures (public: no --as needed)."""
-    with store_of(ctx) as store:
-        log = _log(ctx, store)
+    form: Literal["vkey", "pem", "hex"] = "hex" if raw_hex else "vkey" if vkey else "pem"
+    with env_of(ctx) as env:
         try:
-            key = log.public_key
-        except AuditKeyError as exc:
-            raise fail(str(exc)) from exc
-    text = public_hex(key) if raw_hex else notes.vkey(log.origin, key) if vkey else public_pem(key)
+            text = audit_acts.audit_pubkey(env, cli_caller(None), form=form)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     if out is not None:
         out.write_text(text if text.endswith("\n") else text + "\n")
         console.print(f"wrote {out}", markup=False)
@@ -224,38 +171,12 @@ def pubkey_command(
 def rotate_key_command(ctx: typer.Context, as_user: str = AsOption) -> None:
     """Replace the signing key: the old key signs an ``audit.key_rotate`` entry naming
     both keys; then the new key (encrypted if a passphrase is set) takes over."""
-    with store_of(ctx) as store:
-        dec = _authorise(ctx, store, as_user, "audit.keys", "rotate-key")
-        log = _log(ctx, store)
-        path = log.key_path
-        if path is None:
-            raise fail("no key path")
-        new = Ed25519PrivateKey.generate()
+    with env_of(ctx) as env:
         try:
-            # replaces the key file once committed (staged first: a crash loses nothing)
-            handover, cross = log.rotate_key(new, dec.entry("ok"))
-        except _ERRORS as exc:
-            log.append(dec.entry("refused", detail={"reason": str(exc)}))
-            raise fail(str(exc)) from exc
-    console.print(
-        f"rotated: checkpoint {handover.id} signed by the old key {handover.pubkey}, "
-        f"checkpoint {cross.id} by the new key {cross.pubkey}",
-        soft_wrap=True,
-    )
-
-
-def _witness_run(log: AuditLog, w: Witness) -> dict[str, Any]:
-    cp = log.latest_checkpoint()
-    if cp is None or cp.note is None:
-        cp = log.checkpoint()
-    # before cosigning: a second witness under a name another key uses is refused
-    log.check_cosigner(cp.id, w.name, notes.key_id(w.name, w.public_key, notes.COSIGNATURE_V1))
-    seen = w.seen(log.origin)
-    old = seen.size if seen is not None and seen.size <= cp.size else 0
-    proof = log.consistency(old, cp.size).path if seen is not None else ()
-    sig = w.cosign(cp.note or "", proof)
-    merged = log.add_cosignature(cp.id, w.name, sig.line())
-    return {"checkpoint": cp.id, "size": cp.size, "witness": w.name, "note": merged.note}
+            said = audit_acts.audit_rotate_key(env, cli_caller(as_user))
+        except AppError as exc:
+            raise app_exit(exc) from exc
+    console.print(said, soft_wrap=True)
 
 
 @audit_app.command("witness")
@@ -277,12 +198,11 @@ def witness_command(
         w = Witness(state)
         for key in keys:
             w.trust_log_key(key)
-        with store_of(ctx) as store:
-            log = _log(ctx, store)
-            result = _witness_run(log, w)
-            if log.publication is not None:
-                publish_key(log.publication, w.name, w.public_key, notes.COSIGNATURE_V1)
-    except (WitnessRefused, NoteError, *_ERRORS) as exc:
+        with env_of(ctx) as env:
+            result = audit_acts.audit_witness(env, w)
+    except AppError as exc:
+        raise fail(str(exc)) from exc
+    except (WitnessRefused, NoteError, AuditKeyError) as exc:
         raise fail(str(exc)) from exc
     except USER_ERRORS as exc:
         raise fail(describe(exc)) from exc

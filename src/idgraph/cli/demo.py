@@ -2,94 +2,57 @@
 
 The demo data dir gets two clearly named users when it has none yet (``demo_admin``, the
 first user, and ``demo_det``, an investigator of ``demo-pd``) and a criminal case
-``DEMO-1``; both acts are audited like any other. The person searched for is one of the
-synthetic population's (the first New York DMV record with a birth date), asked for the
-way an investigator would: surname first, with the birth year only. The search and the
-profile go through the same gate, scope, minimisation and audit as the CLI commands.
+``DEMO-1`` (:func:`idgraph.app.demo.ensure_demo_users`); both acts are audited like any
+other. The person searched for is one of the synthetic population's (the first New York
+DMV record with a birth date), asked for the way an investigator would: surname first,
+with the birth year only. The search and the profile go through the same gate, scope,
+minimisation and audit as the CLI commands.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
-
 from rich.markup import escape
 
-from idgraph.cases import get_case, open_case
+from idgraph.app import reads
+from idgraph.app.context import Caller, Env
+from idgraph.app.demo import (
+    CASE,
+    CLAIMS,
+    INVESTIGATOR,
+    PURPOSE,
+    demo_logins,
+    ensure_demo_users,
+)
+from idgraph.app.errors import AppError, Denied
 from idgraph.cli.access import render_profile
 from idgraph.cli.common import console
 from idgraph.cli.search import render_search
-from idgraph.policy import users as users_lib
-from idgraph.policy.profile import AccessDenied, read_profile
-from idgraph.policy.registry import Registry
-from idgraph.schema import Query
-from idgraph.search.criteria import parse_criteria
-from idgraph.search.find import find
-from idgraph.settings import Settings
-from idgraph.store import Store
-
-ADMIN: Final = "demo_admin"
-INVESTIGATOR: Final = "demo_det"
-CASE: Final = "DEMO-1"
-PURPOSE: Final = "criminal_investigation"
-CLAIMS: Final = ("DPPA-b1", "GLBA-e8")
+from idgraph.cli.shell import app_exit
 
 
-@dataclass(frozen=True, slots=True)
-class Example:
-    name: str  # as typed: surname first
-    birth_year: int
-
-
-def example_person(store: Store) -> Example | None:
-    """A person to look for: the first New York DMV record (by record id) with a name and
-    a birth date, read surname first with the year only."""
-    row = store.fetchone(
-        """SELECT last_name, first_name, year(dob) FROM records
-           WHERE is_current AND source_id = 'ny_dmv' AND dob IS NOT NULL
-             AND first_name IS NOT NULL AND last_name IS NOT NULL
-           ORDER BY record_id LIMIT 1"""
-    )
-    if row is None:
-        return None
-    return Example(f"{row[0]} {row[1]}", int(row[2]))
-
-
-def ensure_demo_users(store: Store) -> bool:
-    """Make the demo's users and case when the data dir has no users; False when it has
-    users but not the demo's (the example search is then left to the reader)."""
-    known = {u.name for u in users_lib.list_users(store)}
-    if not known:
-        users_lib.add_user(store, ADMIN, "admin", "demo-ops", org_type="government")
-        known.add(ADMIN)
-    if INVESTIGATOR not in known:
-        if ADMIN not in known:
-            return False
-        users_lib.add_user(store, INVESTIGATOR, "investigator", "demo-pd",
-                           org_type="government", actor=ADMIN)
-    if get_case(store, CASE) is None:
-        open_case(store, CASE, title="demo: burglary series", kind="criminal",
-                  actor=INVESTIGATOR)
-    return True
-
-
-def run_example_search(store: Store, settings: Settings) -> None:
+def run_example_search(env: Env) -> None:
     """Search for one person of the demo population and print the first hit's profile."""
-    person = example_person(store)
+    person = reads.example_person(env)
     if person is None:
         console.print("no New York DMV record with a birth date: no example search")
         return
-    if not ensure_demo_users(store):
+    try:
+        ready = ensure_demo_users(env)
+    except AppError as exc:
+        raise app_exit(exc) from exc
+    if not ready:
         console.print(f"this data dir has users but no {INVESTIGATOR!r}: search with "
                       "`idgraph search` as one of yours (see the README)")
         return
-    query = Query(principal=INVESTIGATOR, purpose=PURPOSE, claims=CLAIMS, case_id=CASE)
-    command = (f'idgraph search "{person.name}" --dob {person.birth_year} --as {INVESTIGATOR} '
+    name, year = person
+    caller = Caller(INVESTIGATOR, purpose=PURPOSE, claims=CLAIMS, case_id=CASE, via="cli")
+    command = (f'idgraph search "{name}" --dob {year} --as {INVESTIGATOR} '
                f"--purpose {PURPOSE} --claims {','.join(CLAIMS)} --case {CASE}")
     console.print(escape(command), soft_wrap=True, highlight=False)
-    registry = Registry(store, settings=settings)
-    criteria = parse_criteria(name=person.name, dob=str(person.birth_year))
-    result = find(store, query, criteria, registry=registry, limit=5)
+    try:
+        result = reads.search(env, caller, name=name, dob=str(year), limit=5)
+    except AppError as exc:
+        raise app_exit(exc) from exc
     render_search(result)
     if not result.hits:
         return
@@ -98,6 +61,28 @@ def run_example_search(store: Store, settings: Settings) -> None:
                          f"--claims {','.join(CLAIMS)} --case {CASE}"),
                   soft_wrap=True, highlight=False)
     try:
-        render_profile(read_profile(store, query, first, registry=registry), console)
-    except AccessDenied as exc:
+        render_profile(reads.profile(env, caller, first), console)
+    except Denied as exc:
         console.print(escape(f"profile refused: {', '.join(exc.rules)}"))
+    except AppError as exc:
+        raise app_exit(exc) from exc
+
+
+def login_banner(env: Env, url: str) -> list[str]:
+    """The lines printed before the demo serves its UI: the URL and one login per role."""
+    try:
+        ready = ensure_demo_users(env)
+        logins = demo_logins(env) if ready else []
+    except AppError as exc:
+        raise app_exit(exc) from exc
+    if not logins:
+        return [f"open {url} and log in as one of this data dir's users"]
+    width = max(len(x.name) for x in logins)
+    lines = [f"open {url} and log in as one of these demo users (one per role):"]
+    for x in logins:
+        shown = "(changed since; not shown)" if x.changed else x.password
+        lines.append(f"  {x.name:<{width}}  {shown:<26}  {x.role} of {x.org}")
+    lines.append(f"then choose a purpose ({PURPOSE} under case {CASE}, claims "
+                 f"{', '.join(CLAIMS)}) and search; the passwords come from "
+                 "a key beside the store (the same on every run of this data dir)")
+    return lines

@@ -2,11 +2,7 @@
 
 Every input row that did not become a record, and every value dropped from a row that
 did, is a quarantine row naming the file, the line, the record id, the field, the value
-and the reason. Two kinds (see :data:`KIND_SQL`):
-
-- ``row``: the whole row was not stored (unreadable, no record id, a duplicate record id,
-  retired under the retention policy, an unknown origin jurisdiction);
-- ``field``: one value was dropped (it did not normalise); the row is a record.
+and the reason (kinds ``row`` and ``field``: see :mod:`idgraph.sources.listing`).
 """
 
 from __future__ import annotations
@@ -17,20 +13,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from idgraph.cli.common import console, err_console, fail, printable, store_of
-
-# Ingest writes each quarantine row's kind; rows from stores made before the column
-# existed are told apart by how ingest wrote them: a row-level quarantine either names no
-# field (a reader error, a row retired under retention) or says why the row was not stored.
-KIND_SQL = """coalesce(kind, CASE WHEN field IS NULL
-        OR reason LIKE 'missing record id%'
-        OR reason LIKE 'duplicate record id%'
-        OR reason LIKE '%row not stored%'
-    THEN 'row' ELSE 'field' END)"""
+from idgraph.app import data as app_data
+from idgraph.app.errors import AppError
+from idgraph.cli.common import console, err_console, printable
+from idgraph.cli.shell import AS_OPERATOR, app_exit, data_caller, env_of
 
 TABLE_VALUE_CHARS = 40  # longer values are cut in the table (--json has them whole)
-KEYS = ("source", "batch", "file", "line", "record_id", "field", "value", "reason", "kind")
-MAX_LIMIT = 2**62  # --limit beyond any table (DuckDB's LIMIT is a BIGINT)
 # json.dumps leaves these raw; str.splitlines() (and some JSON-lines readers) breaks a
 # line at each of them, so a value holding one would cut its JSON line in two.
 _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
@@ -62,33 +50,20 @@ def quarantine_command(
     batch: str | None = typer.Option(None, "--batch", help="Only this batch (see sources --json)."),
     limit: int = typer.Option(100, "--limit", min=0, help="Show at most N rows (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines, values whole."),
+    actor: str | None = AS_OPERATOR,
 ) -> None:
     """List quarantine rows: file, line, record id, field, value and reason."""
-    where = "WHERE (?::VARCHAR IS NULL OR source_id = ?) AND (?::VARCHAR IS NULL OR batch_id = ?)"
-    params = [source, source, batch, batch]
-    with store_of(ctx) as store:
-        if not store.scalar("SELECT count(*) FROM sources"):
-            raise fail("no sources yet: run `idgraph ingest PATH` first")
-        if source is not None and not store.scalar(
-                "SELECT count(*) FROM sources WHERE source_id = ?", [source]):
-            raise fail(f"no source {source!r} (see `idgraph sources`)")
-        if batch is not None and not store.scalar(
-                "SELECT count(*) FROM batches WHERE batch_id = ?", [batch]):
-            raise fail(f"no batch {batch!r} (see `idgraph sources --json`)")
-        totals = store.fetchone(
-            f"SELECT count(*), count(*) FILTER (WHERE {KIND_SQL} = 'row') FROM quarantine "
-            + where, params)
-        rows = store.fetchall(
-            f"""SELECT source_id, batch_id, source_file, source_line, source_record_id,
-                field, value, reason, {KIND_SQL} FROM quarantine {where}
-            ORDER BY source_file, source_line NULLS FIRST, batch_id, field NULLS FIRST, reason
-            {'LIMIT ' + str(min(int(limit), MAX_LIMIT)) if limit else ''}""", params)
-    assert totals is not None
-    total, whole_rows = int(totals[0]), int(totals[1])
+    with env_of(ctx) as env:
+        try:
+            listing = app_data.quarantine(env, data_caller(actor), source=source, batch=batch,
+                                          limit=limit)
+        except AppError as exc:
+            raise app_exit(exc) from exc
+    rows, total, whole_rows = listing.rows, listing.total, listing.whole_rows
     cut = f"showing the first {len(rows):,} of {total:,} (--limit 0 for all)"
     if as_json:
         for r in rows:
-            typer.echo(json_line(dict(zip(KEYS, r, strict=True))))
+            typer.echo(json_line(r.as_dict()))
         if len(rows) < total:
             err_console.print(cut, markup=False, highlight=False)
         return
@@ -98,10 +73,11 @@ def quarantine_command(
             t.add_column(col, overflow="fold", justify="right" if col == "line" else "left")
         if source is None:
             t.add_column("source", overflow="fold")
-        for src, _b, file, line, rid, field, value, reason, kind in rows:
-            cells = [escape(printable(c)) for c in (file or "", "" if line is None else str(line),
-                     rid or "", field or "", shown(value), reason or "", kind)]
-            t.add_row(*cells, *([escape(src)] if source is None else []))
+        for r in rows:
+            cells = [escape(printable(c)) for c in (
+                r.file or "", "" if r.line is None else str(r.line), r.record_id or "",
+                r.field or "", shown(r.value), r.reason or "", r.kind)]
+            t.add_row(*cells, *([escape(r.source)] if source is None else []))
         console.print(t)
     console.print(
         f"{total:,} quarantine rows: {whole_rows:,} rows not stored, "

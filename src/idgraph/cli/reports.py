@@ -1,7 +1,7 @@
 """CLI: ``idgraph report ...`` — subject access, oversight, correction notices.
 
-Thin shells over :mod:`idgraph.audit.reports`: the library authorises, audits and
-builds the report; these commands pick the format from ``--out``'s suffix
+Thin shells over :mod:`idgraph.app.reports`: the application decides (Cedar), audits
+and builds the report; these commands pick the format from ``--out``'s suffix
 (``.html`` or ``.json``) and write the file.
 """
 
@@ -12,19 +12,12 @@ from pathlib import Path
 
 import typer
 
-from idgraph.audit import AuditIntegrityError
-from idgraph.audit.keys import AuditKeyError
-from idgraph.audit.reports import (
-    ReportError,
-    Thresholds,
-    corrections_report,
-    format_of,
-    oversight_report,
-    subject_report,
-    write,
-)
-from idgraph.audit.setup import log_for
-from idgraph.cli.common import console, fail, settings_of, store_of
+from idgraph.app import reports
+from idgraph.app.errors import AppError
+from idgraph.audit.reports import Thresholds, format_of, write
+from idgraph.cli.access import cli_caller
+from idgraph.cli.common import console, fail
+from idgraph.cli.shell import env_of
 
 report_app = typer.Typer(
     help="Reports: subject access, oversight, correction notices.", no_args_is_help=True
@@ -54,17 +47,10 @@ def subject_command(
     _check_out(out)
     if copy not in ("subject", "overseer"):
         raise fail("--copy must be subject or overseer")
-    with store_of(ctx) as store:
-        log = log_for(store, settings_of(ctx))
+    with env_of(ctx) as env:
         try:
-            report = subject_report(
-                store,
-                identity_id,
-                log=log,
-                actor=as_user,
-                copy="overseer" if copy == "overseer" else "subject",
-            )
-        except (ReportError, AuditIntegrityError, AuditKeyError) as exc:
+            report = reports.subject_report(env, cli_caller(as_user), identity_id, copy=copy)
+        except AppError as exc:  # a refusal too: exit 1, as ever for reports
             raise fail(str(exc)) from exc
     write(report, out)
     withheld = f", {report.withheld} withheld" if report.withheld else ""
@@ -91,12 +77,12 @@ def oversight_command(
     """Reads, denials, legal process, notices, patterns and corrections over a window."""
     _check_out(out)
     t = Thresholds(many_users, drift, drift_min, burst_reads, burst_minutes)
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            report = oversight_report(
-                store, start=start.date(), end=end.date(), actor=as_user, thresholds=t
+            report = reports.oversight_report(
+                env, cli_caller(as_user), start=start.date(), end=end.date(), thresholds=t
             )
-        except (ReportError, ValueError) as exc:
+        except AppError as exc:
             raise fail(str(exc)) from exc
     write(report, out)
     console.print(
@@ -116,14 +102,10 @@ def corrections_command(
     """Recipients owed a correction after a merge or split of an identity they received."""
     _check_out(out)
     since_day: date | None = since.date() if since else None
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            report = corrections_report(
-                store,
-                actor=as_user,
-                since=datetime.combine(since_day, datetime.min.time()) if since_day else None,
-            )
-        except ReportError as exc:
+            report = reports.corrections_report(env, cli_caller(as_user), since=since_day)
+        except AppError as exc:
             raise fail(str(exc)) from exc
     write(report, out)
     console.print(f"wrote {out}: {len(report.corrections)} corrections owed", soft_wrap=True,

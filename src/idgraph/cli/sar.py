@@ -1,6 +1,6 @@
 """CLI commands for subject-access requests: open, list, close (all audited).
 
-Thin shells over :mod:`idgraph.policy.sar`; no decision is taken here.
+Thin shells over :mod:`idgraph.app.admin`; no decision and no SQL here.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from idgraph.cli.common import DENIED, console, fail, store_of
-from idgraph.policy import sar as sar_lib
-from idgraph.policy.acts import ActDenied
+from idgraph.app import admin
+from idgraph.app.errors import AppError
+from idgraph.cli.access import cli_caller
+from idgraph.cli.common import console, fail
+from idgraph.cli.shell import app_exit, env_of
 
 sar_app = typer.Typer(help="Subject-access requests: what a subject_access read answers.")
 
@@ -34,20 +36,18 @@ def sar_open(
     actor: str = AS,
 ) -> None:
     """Register a person's request to see what is held about them; prints its id."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            sar = sar_lib.open_sar(
-                store,
+            sar = admin.open_sar(
+                env,
+                cli_caller(actor),
                 identity_id,
                 case_id=case_id,
                 requester=requester,
                 received=received.date(),
-                actor=actor,
             )
-        except (ActDenied, sar_lib.SarRefused) as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except sar_lib.SarError as exc:
-            raise fail(str(exc)) from exc
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(sar.sar_id)
 
 
@@ -61,11 +61,11 @@ def sar_list(
     """List the requests of your organisation (audited)."""
     if status not in (None, "open", "closed"):
         raise fail(f"--status {status!r}: one of open, closed")
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            items = sar_lib.read_sars(store, actor=actor, status=status)
-        except ActDenied as exc:
-            raise fail(str(exc), code=DENIED) from exc
+            items = admin.list_sars(env, cli_caller(actor), status=status)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     if as_json:
         console.print_json(json.dumps([s.to_dict() for s in items]))
         return
@@ -82,13 +82,11 @@ def sar_list(
 @sar_app.command("close")
 def sar_close(ctx: typer.Context, sar_id: str, actor: str = AS) -> None:
     """Close a request: subject_access reads under it end."""
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            sar_lib.close_sar(store, sar_id, actor=actor)
-        except (ActDenied, sar_lib.SarRefused) as exc:
-            raise fail(str(exc), code=DENIED) from exc
-        except sar_lib.SarError as exc:
-            raise fail(str(exc)) from exc
+            admin.close_sar(env, cli_caller(actor), sar_id)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     console.print(escape(f"closed {sar_id}"))
 
 

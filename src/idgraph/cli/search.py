@@ -1,39 +1,23 @@
 """CLI commands for finding people: ``search``, ``associates`` and ``match``.
 
-Thin shells over :mod:`idgraph.search`: every decision is taken there (gate, scope,
+Thin shells over :mod:`idgraph.app.reads`: every decision is taken below it (gate, scope,
 minimisation, audit); these parse options and print.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from idgraph.cli.access import denied, print_whole, split_codes, table_of
-from idgraph.cli.common import console, fail, progress, settings_of, store_of
-from idgraph.link.score import ModelError
-from idgraph.policy.profile import AccessDenied
-from idgraph.policy.registry import Registry
-from idgraph.policy.view import GraphMissing
-from idgraph.schema import Query
-from idgraph.search.associates import AssociatesResult, associates
-from idgraph.search.criteria import Criteria, CriteriaError, parse_criteria
-from idgraph.search.find import SearchIndexMissing, SearchResult, find, refuse_criteria
-from idgraph.search.index import SearchIndexError
-from idgraph.search.match import (
-    OUTPUT_COLUMNS,
-    MatchError,
-    MatchResult,
-    load_mapping,
-    match_list,
-    refuse_mapping,
-    row_dicts,
-)
-from idgraph.sources.readers import FileRejected
+from idgraph.app import reads
+from idgraph.app.errors import AppError
+from idgraph.app.reads import AssociatesResult, MatchResult, SearchResult
+from idgraph.cli.access import print_whole, table_of
+from idgraph.cli.common import console, progress
+from idgraph.cli.shell import app_exit, env_of, read_caller
 
 AS = typer.Option(..., "--as", help="Act as this user.")
 PURPOSE = typer.Option(..., "--purpose")
@@ -41,12 +25,6 @@ CLAIMS = typer.Option(None, "--claims", help="Codes, comma-separated.")
 BASIS = typer.Option(None, "--basis", help="Registered legal-process id.")
 CASE = typer.Option(None, "--case")
 JSON = typer.Option(False, "--json", help="Print JSON.")
-
-
-def _query(actor: str, purpose: str, claims: list[str] | None, basis: str | None,
-           case_id: str | None) -> Query:
-    return Query(principal=actor, purpose=purpose, claims=tuple(split_codes(claims)), basis=basis,
-                 case_id=case_id)
 
 
 def _where(items: list[str] | None) -> dict[str, str]:
@@ -102,35 +80,14 @@ def search_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per hit."),
 ) -> None:
     """Find identities from partial facts; ranked, explained, decided and audited."""
-    given = {"name": name, "dob": dob, "address": address, "zip": zip_code, "phone": phone,
-             "identifier": identifier, "plate": plate}
-    extra = _where(where)
-    query = _query(actor, purpose, claims, basis, case_id)
-    with store_of(ctx) as store:
-        registry = Registry(store, settings=settings_of(ctx))
+    caller = read_caller(actor, purpose, claims, basis, case_id)
+    with env_of(ctx) as env:
         try:
-            criteria = parse_criteria(name=name, dob=dob, address=address, zip=zip_code,
-                                      phone=phone, identifier=identifier, plate=plate)
-        except CriteriaError as exc:
-            if not (extra and exc.field == "criteria"):
-                # decided and audited all the same: a bad date beside --where race=...
-                # must not hide the attempt
-                try:
-                    refuse_criteria(store, query, [k for k, v in given.items() if v],
-                                    extra, exc, registry=registry)
-                except AccessDenied as denial:
-                    raise denied(denial) from denial
-                except CriteriaError as refused:
-                    raise fail(str(refused)) from refused
-            criteria = Criteria()  # the --where criteria alone: the gate decides them
-        try:
-            result = find(store, query, criteria, limit=limit, extra=extra,
-                          registry=registry)
-        except AccessDenied as exc:
-            raise denied(exc) from exc
-        except (CriteriaError, GraphMissing, SearchIndexMissing, SearchIndexError,
-                ModelError) as exc:
-            raise fail(str(exc)) from exc
+            result = reads.search(env, caller, name=name, dob=dob, address=address,
+                                  zip=zip_code, phone=phone, identifier=identifier,
+                                  plate=plate, where=_where(where), limit=limit)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     if as_json:
         for h in result.hits:
             print(json.dumps(h.to_dict(), sort_keys=True))
@@ -165,15 +122,12 @@ def associates_command(
     as_json: bool = JSON,
 ) -> None:
     """Identities sharing an address (at overlapping dates), a phone or a plate."""
-    query = _query(actor, purpose, claims, basis, case_id)
-    with store_of(ctx) as store:
+    with env_of(ctx) as env:
         try:
-            result = associates(store, query, identity_id,
-                                registry=Registry(store, settings=settings_of(ctx)))
-        except AccessDenied as exc:
-            raise denied(exc) from exc
-        except GraphMissing as exc:
-            raise fail(str(exc)) from exc
+            result = reads.associates(env, read_caller(actor, purpose, claims, basis, case_id),
+                                      identity_id)
+        except AppError as exc:
+            raise app_exit(exc) from exc
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
     else:
@@ -182,9 +136,7 @@ def associates_command(
 
 def _write(result: MatchResult, out: Path) -> None:
     with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(OUTPUT_COLUMNS))
-        writer.writeheader()
-        writer.writerows(row_dicts(result))
+        reads.match_csv(result, f)
 
 
 def _count_lines(path: Path) -> int | None:
@@ -208,31 +160,14 @@ def match_command(
     case_id: str = typer.Option(..., "--case", help="The open case (required)."),
 ) -> None:
     """Best identity per row of a list (or none); one decision, one audited act."""
-    query = _query(actor, purpose, claims, basis, case_id)
-    try:
-        manifest = load_mapping(mapping, list_path)
-    except MatchError as exc:
-        if exc.fields:  # race, religion, ...: decided and audited before the refusal
-            with store_of(ctx) as store:
-                try:
-                    refuse_mapping(store, query, exc,
-                                   registry=Registry(store, settings=settings_of(ctx)))
-                except AccessDenied as denial:
-                    raise denied(denial) from denial
-                except MatchError as refused:
-                    raise fail(str(refused)) from refused
-        raise fail(str(exc)) from exc
-    with store_of(ctx) as store, progress() as bar:
+    caller = read_caller(actor, purpose, claims, basis, case_id)
+    with env_of(ctx) as env, progress() as bar:
         task = bar.add_task("matching", total=_count_lines(list_path))
         try:
-            result = match_list(store, query, list_path, manifest, threshold=threshold,
-                                registry=Registry(store, settings=settings_of(ctx)),
-                                on_rows=lambda n: bar.advance(task, n))
-        except AccessDenied as exc:
-            raise denied(exc) from exc
-        except (MatchError, FileRejected, GraphMissing, SearchIndexMissing, SearchIndexError,
-                ModelError) as exc:
-            raise fail(str(exc)) from exc
+            result = reads.match(env, caller, list_path, mapping, threshold=threshold,
+                                 on_rows=lambda n: bar.advance(task, n))
+        except AppError as exc:
+            raise app_exit(exc) from exc
     _write(result, out)
     counts = result.counts()
     console.print(escape(

@@ -2,6 +2,11 @@
 
 ``different`` is a cannot-link and ``same`` a must-link at the next resolve; both
 survive re-runs and retraining because they live in their own table.
+
+Judging is the act ``link.judge`` (supervisors and records officers), decided by Cedar
+in ``idgraph.app.admin.judge``, which hands the decision in here: a judgement merges
+or splits identities, and so moves records in or out of what an identity-scoped
+warrant or a subject-access request covers.
 """
 
 from __future__ import annotations
@@ -10,10 +15,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any, Protocol
 
 from idgraph.audit import AuditEntry, record
 from idgraph.link.tables import ensure_tables, one
 from idgraph.store import Store
+
+
+class Decided(Protocol):
+    """A permitted act (``idgraph.policy.acts.ActDecision``): who, and its audit entry."""
+
+    actor: str
+
+    def entry(self, outcome: str = "ok", *, detail: dict[str, Any] | None = None,
+              record_ids: tuple[str, ...] | list[str] = ()) -> AuditEntry: ...
 
 
 class Verdict(StrEnum):
@@ -34,10 +49,14 @@ class Judgement:
 
 
 def judge(
-    store: Store, a: str, b: str, verdict: Verdict | str, *, by: str, reason: str = ""
+    store: Store, a: str, b: str, verdict: Verdict | str, *, by: str = "", reason: str = "",
+    decision: Decided | None = None,
 ) -> Judgement:
-    """Record a judgement on the pair (a, b) and audit it, in one transaction."""
+    """Record a judgement on the pair (a, b) and audit it, in one transaction
+    (``decision``: the act ``link.judge`` permitted to its actor, who judges)."""
     ensure_tables(store)
+    if decision is not None:
+        by = decision.actor
     v = Verdict(verdict)
     if a == b:
         raise ValueError("a judgement needs two different records")
@@ -55,12 +74,12 @@ def judge(
             "INSERT INTO judgements VALUES (?, ?, ?, ?, ?, ?, ?)",
             [j.judgement_id, j.record_id_l, j.record_id_r, j.verdict.value, by, reason, j.at],
         )
+        detail = {"reason": reason, "judgement_id": j.judgement_id}
         record(
             store,
-            AuditEntry(
-                principal=by, action="link.judge", outcome=v.value, record_ids=(a, b),
-                detail={"reason": reason, "judgement_id": j.judgement_id},
-            ),
+            decision.entry(v.value, detail=detail, record_ids=(a, b)) if decision is not None
+            else AuditEntry(principal=by, action="link.judge", outcome=v.value,
+                            record_ids=(a, b), detail=detail),
         )
     return j
 

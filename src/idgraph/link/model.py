@@ -2,7 +2,7 @@
 
 Comparisons are plain Splink settings dicts (SQL conditions over ``<col>_l`` /
 ``<col>_r``), so the trained model is one JSON document we can store and reload.
-Every level has a human label: that label is what :mod:`idgraph.link.explain` shows.
+Every level has a human label: that label is what :mod:`idgraph.link._explain` shows.
 """
 
 from __future__ import annotations

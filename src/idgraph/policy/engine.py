@@ -409,6 +409,7 @@ def decision_entries(decision: AccessDecision) -> list[AuditEntry]:
                 "fields": list(d.fields or ()),
                 "filters": list(decision.filters),
                 "policy_set": decision.policy_set,
+                **_via(q),
             },
         )
         for sid, d in decision.decisions.items()
@@ -442,8 +443,17 @@ def response_entry(
         rules=decision.rules,
         identity_ids=tuple(identity_ids),
         record_ids=tuple(record_ids),
-        detail={**(detail or {}), "policy_set": decision.policy_set},
+        detail={**(detail or {}), "policy_set": decision.policy_set, **_via(q)},
     )
+
+
+def _via(query: Query) -> dict[str, str]:
+    """The shell a read came through (``via``) and the API token it used (``token_id``),
+    for its entries' detail; nothing for a library caller."""
+    return {k: v for k, v in (("via", query.via), ("token_id", query.token_id)) if v}
+
+
+shell_detail = _via  # for read paths that build their own response entry
 
 
 def audit_decision(store: Store, decision: AccessDecision, *extra: AuditEntry) -> list[int]:

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any, Final
 
 from idgraph.audit import AuditEntry
-from idgraph.link.explain import explain
+from idgraph.link._explain import explain
 from idgraph.policy.engine import allowed, audit_decision
 from idgraph.policy.fields import NEVER
 from idgraph.policy.profile import AccessDenied

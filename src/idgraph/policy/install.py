@@ -16,7 +16,7 @@ from pathlib import Path
 
 from idgraph.audit import record
 from idgraph.policy import policy_set
-from idgraph.policy.acts import authorise_act
+from idgraph.policy.acts import ActDecision, authorise_act
 from idgraph.policy.cedar import deployment_files, load_policies
 from idgraph.policy.registry import Registry, policy_folder
 from idgraph.settings import Settings
@@ -60,32 +60,48 @@ def _replace(folder: Path, files: list[tuple[str, str]]) -> None:
         os.replace(tmp, folder / name)
 
 
-def install_policies(
-    store: Store, source: Path, *, actor: str, settings: Settings | None = None
-) -> PolicySetInfo:
-    """Install ``source/*.cedar`` as the deployment's policies (an admin's act; audited)."""
+def in_force(store: Store, settings: Settings | None = None) -> Registry:
+    """The registry of the policy set in force, which decides ``policy.install``.
+
+    Loading it records an unannounced change first. When the target is a new folder,
+    the set in force is the recorded folder's: installing is how a deployment's folder
+    moves (policy_set._check_folder)."""
     target = policy_folder(store, settings)
     if target is None:
         raise PolicyInstallError("this store has no policy folder (set IDGRAPH_POLICY_DIR)")
-    if not source.is_dir():
-        raise PolicyInstallError(f"{source} is not a folder")
-    # The set in force decides the act; loading it records an unannounced change first.
-    # When the target is a new folder, the set in force is the recorded folder's: this
-    # act is how a deployment's folder moves (policy_set._check_folder).
     load_policies(target)  # the folder named now must load (a broken one is an error)
     recorded = policy_set.current(store)
-    in_force = settings
+    chosen = settings
     if recorded is not None and recorded.folder is not None:
         was = Path(recorded.folder)
         base = settings or Settings()
         if was.resolve() == target.resolve():
             pass
         elif was.is_dir():
-            in_force = base.model_copy(update={"policy_dir": was})
+            chosen = base.model_copy(update={"policy_dir": was})
         elif was.name == "policies":  # a data dir's default folder, never created
-            in_force = base.model_copy(update={"data_dir": was.parent, "policy_dir": None})
-    reg = Registry(store, settings=in_force)
-    dec = authorise_act(store, actor, "policy.install", registry=reg, target=str(source))
+            chosen = base.model_copy(update={"data_dir": was.parent, "policy_dir": None})
+    return Registry(store, settings=chosen)
+
+
+def install_policies(
+    store: Store, source: Path, *, actor: str = "", settings: Settings | None = None,
+    decision: ActDecision | None = None,
+) -> PolicySetInfo:
+    """Install ``source/*.cedar`` as the deployment's policies (an admin's act, decided
+    under the set in force: :func:`in_force`; ``decision`` when already decided);
+    audited."""
+    target = policy_folder(store, settings)
+    if target is None:
+        raise PolicyInstallError("this store has no policy folder (set IDGRAPH_POLICY_DIR)")
+    if not source.is_dir():
+        raise PolicyInstallError(f"{source} is not a folder")
+    if decision is None:
+        reg = in_force(store, settings)
+        decision = authorise_act(store, actor, "policy.install", registry=reg,
+                                 target=str(source))
+    dec = decision
+    actor = dec.actor
     try:
         files = deployment_files(source)
         new = load_policies(source)  # validate the whole set before touching the folder

@@ -50,8 +50,8 @@ ISSUERS: Final[tuple[str, ...]] = ("court", "agency", "grand_jury", "subject")
 # magistrate judge, a state judge, or an administrative (agency) judge or officer.
 APPOINTMENTS: Final[tuple[str, ...]] = ("article_iii", "magistrate", "state", "administrative")
 JUDICIAL: Final[frozenset[str]] = frozenset({"article_iii", "magistrate", "state"})
-# Who may verify a document registered by someone else of the same organisation.
-VERIFIER_ROLES: Final[frozenset[str]] = frozenset({"supervisor", "counsel"})
+# Who may verify a document (supervisors and counsel) is the act ``legal.verify`` in
+# policies/acts.cedar; here: someone else of the document's organisation.
 
 # Which issuer each type of document can have.
 ISSUERS_OF: Final[dict[str, tuple[str, ...]]] = {
@@ -346,7 +346,7 @@ def add_legal(
     type: str,
     number: str,
     issued: date,
-    actor: str,
+    actor: str = "",
     expires: date | None = None,
     court: str | None = None,
     judge: str | None = None,
@@ -357,11 +357,13 @@ def add_legal(
     scope_sources: Sequence[str] = (),
     case_id: str,
     registry: Registry | None = None,
+    decision: ActDecision | None = None,
 ) -> LegalProcess:
     """Register a document for ``actor``'s organisation under ``case_id`` (an open case of
-    that organisation; audited); returns it unverified. It counts only under that case."""
+    that organisation; audited); returns it unverified. It counts only under that case.
+    ``decision``: the act ``legal.add`` already permitted (idgraph.app); without one it
+    is decided here."""
     from idgraph.policy.acts import authorise_act  # acts imports the registry, which imports us
-    from idgraph.policy.users import get_user
 
     ensure(store)
     if not case_id or not case_id.strip():
@@ -391,10 +393,9 @@ def add_legal(
     found = problems(doc)
     if found:
         raise LegalError("; ".join(found))
-    dec = authorise_act(store, actor, "legal.add", registry=registry, target=number,
-                        case_id=case_id)
-    user = get_user(store, actor)
-    assert user is not None  # authorise_act refuses unknown users
+    dec = decision or authorise_act(store, actor, "legal.add", registry=registry,
+                                    target=number, case_id=case_id)
+    actor, user = dec.actor, dec.user
     doc = replace(
         doc,
         legal_id=legal_id_of(type, number, court, user.org),
@@ -440,16 +441,17 @@ def verify_legal(
     legal_id: str,
     *,
     sha256: str,
-    actor: str,
+    actor: str = "",
     registry: Registry | None = None,
+    decision: ActDecision | None = None,
 ) -> LegalProcess:
     """Record that ``actor`` checked the paper of ``legal_id`` (audited); it counts from now.
 
-    ``actor`` must be a supervisor or counsel of the document's organisation and not the
-    person who registered it; ``sha256`` is the hex SHA-256 of the scanned document.
+    ``actor`` must be permitted the act ``legal.verify`` (supervisors and counsel:
+    ``decision``, or decided here), of the document's organisation and not the person
+    who registered it; ``sha256`` is the hex SHA-256 of the scanned document.
     """
     from idgraph.policy.acts import authorise_act
-    from idgraph.policy.users import get_user
 
     ensure(store)
     digest = sha256.strip().lower()
@@ -458,14 +460,12 @@ def verify_legal(
     if digest == _EMPTY_SHA256 or len(set(digest)) == 1:  # no scan was hashed
         raise LegalError("--sha256 is not the hash of a scanned document (an empty file or a "
                          "placeholder): hash the scan itself")
-    dec = authorise_act(store, actor, "legal.verify", registry=registry, target=legal_id)
-    user = get_user(store, actor)
-    assert user is not None
+    dec = decision or authorise_act(store, actor, "legal.verify", registry=registry,
+                                    target=legal_id)
+    actor, user = dec.actor, dec.user
     doc = get_legal(store, legal_id)
     if doc is None or doc.org != user.org:
         raise _refuse(store, dec, f"no document {legal_id!r} in {user.org!r}", basis=legal_id)
-    if user.role not in VERIFIER_ROLES:
-        raise _refuse(store, dec, f"role {user.role!r} may not verify", basis=legal_id)
     if doc.registered_by == actor:
         raise _refuse(store, dec, "the registrant cannot verify their own document",
                       basis=legal_id)

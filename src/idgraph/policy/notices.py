@@ -22,7 +22,7 @@ import holidays
 
 from idgraph import clock
 from idgraph.audit import record
-from idgraph.policy.acts import ActDenied, authorise_act
+from idgraph.policy.acts import ActDecision, ActDenied, authorise_act
 from idgraph.store import Store
 
 DDL: Final[tuple[str, ...]] = (
@@ -158,7 +158,10 @@ def list_notices(store: Store, *, today: date | None = None, overdue: bool = Fal
     return out
 
 
-def mark_sent(store: Store, notice_id: str, *, by: str, at: datetime | None = None) -> None:
+def mark_sent(
+    store: Store, notice_id: str, *, by: str = "", at: datetime | None = None,
+    decision: ActDecision | None = None,
+) -> None:
     """Record that ``notice_id`` was sent by ``by``; audited.
 
     Sending is the act ``notices.send`` (decided by Cedar: records officers and
@@ -166,10 +169,12 @@ def mark_sent(store: Store, notice_id: str, *, by: str, at: datetime | None = No
     """
     ensure(store)
     at = at or clock.now_naive()
-    try:
-        decision = authorise_act(store, by, "notices.send", target=notice_id)
-    except ActDenied as exc:  # already audited
-        raise NoticeRefused(str(exc)) from exc
+    if decision is None:
+        try:
+            decision = authorise_act(store, by, "notices.send", target=notice_id)
+        except ActDenied as exc:  # already audited
+            raise NoticeRefused(str(exc)) from exc
+    by = decision.actor
     with store.transaction():
         row = store.fetchone(
             "SELECT identity_id, org, sources, rule, sent_at FROM notices WHERE notice_id = ?",

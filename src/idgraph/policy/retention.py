@@ -8,6 +8,9 @@ logged in ``retention_runs`` (counts per source and SHA-256 of the removed recor
 ids) and audited. Each removed (record_id, row_hash) is tombstoned so re-ingesting
 the same file does not bring it back; ingest calls :func:`tombstoned`.
 Other stores of record values (the search index) register a removal hook.
+Applying retention is the act ``retention.apply``, decided by Cedar in
+``idgraph.app.admin`` (records officers and admins, or the local operator on the
+command line), which hands the decision in here.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record_many
 from idgraph.policy.users import get_user
 from idgraph.store import Store
+
+if TYPE_CHECKING:
+    from idgraph.policy.acts import ActDecision
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS retention_runs (
@@ -54,7 +61,9 @@ class RetentionRun:
     as_of: datetime
     removed: int
     by_source: dict[str, int]
-    record_ids: tuple[str, ...]
+    record_ids: tuple[str, ...]  # the ids removed (a listed past run: none, only hashes kept)
+    ran_at: datetime | None = None
+    actor: str | None = None
 
 
 def register_removal_hook(hook: RemovalHook) -> None:
@@ -70,6 +79,19 @@ def unregister_removal_hook(hook: RemovalHook) -> None:
 
 def ensure(store: Store) -> None:
     store.ensure("policy.retention", DDL)
+
+
+def list_runs(store: Store) -> list[RetentionRun]:
+    """Past runs, oldest first (the removed ids are kept only as SHA-256 hashes)."""
+    ensure(store)
+    rows = store.fetchall(
+        "SELECT run_id, as_of, removed, by_source, ran_at, actor FROM retention_runs "
+        "ORDER BY ran_at, run_id"
+    )
+    return [
+        RetentionRun(r[0], r[1], int(r[2]), dict(json.loads(r[3]) if r[3] else {}), (), r[4], r[5])
+        for r in rows
+    ]
 
 
 def expired(store: Store, as_of: datetime) -> list[tuple[str, str]]:
@@ -123,22 +145,19 @@ def _remove(store: Store, ids: list[str], run_id: str, now: datetime) -> None:
 
 
 def apply_retention(
-    store: Store, *, as_of: datetime | None = None, actor: str | None = None
+    store: Store, *, as_of: datetime | None = None, actor: str | None = None,
+    decision: ActDecision | None = None,
 ) -> RetentionRun:
-    """Remove every record past retention as of ``as_of`` (default now); audited."""
+    """Remove every record past retention as of ``as_of`` (default now); audited (one
+    entry per :data:`AUDIT_CHUNK` removed record ids). ``decision``: the act
+    ``retention.apply`` permitted to its actor (without one, ``actor`` or ``system``
+    is named: a caller that decided already)."""
     ensure(store)
     now = clock.now_naive()
     as_of = as_of or now
-    user = get_user(store, actor) if actor else None
-    if actor and (user is None or not user.active or user.role not in ("records_officer", "admin")):
-        why = f"{actor!r} may not apply retention (records_officer or admin)"
-        with store.transaction():
-            record_many(store, [AuditEntry(
-                principal=actor, organisation=user.org if user else None,
-                role=user.role if user else None, action="retention.apply", outcome="deny",
-                detail={"reason": why},
-            )])
-        raise RetentionRefused(why)
+    user = decision.user if decision is not None else get_user(store, actor) if actor else None
+    if decision is not None:
+        actor = decision.actor
     hits = expired(store, as_of)
     ids = [h[0] for h in hits]
     by_source = dict(sorted(Counter(h[1] for h in hits).items()))
@@ -154,27 +173,32 @@ def apply_retention(
             [run_id, now, as_of, actor, len(ids), json.dumps(by_source), hashes],
         )
         chunks = [ids[k : k + AUDIT_CHUNK] for k in range(0, len(ids), AUDIT_CHUNK)] or [[]]
+        details = [
+            {
+                "run_id": run_id,
+                "as_of": as_of.isoformat(),
+                "removed": len(ids),
+                "by_source": by_source,
+                "part": n + 1,
+                "parts": len(chunks),
+            }
+            for n in range(len(chunks))
+        ]
         record_many(
             store,
             [
-                AuditEntry(
+                decision.entry("ok", detail=d, sources=tuple(by_source), record_ids=tuple(c))
+                if decision is not None else AuditEntry(
                     principal=actor or "system",
-                    organisation=user.org if user else None,
+                    organisation=(user.org or None) if user else None,
                     role=user.role if user else None,
                     action="retention.apply",
                     outcome="ok",
                     sources=tuple(by_source),
-                    record_ids=tuple(chunk),
-                    detail={
-                        "run_id": run_id,
-                        "as_of": as_of.isoformat(),
-                        "removed": len(ids),
-                        "by_source": by_source,
-                        "part": n + 1,
-                        "parts": len(chunks),
-                    },
+                    record_ids=tuple(c),
+                    detail=d,
                 )
-                for n, chunk in enumerate(chunks)
+                for d, c in zip(details, chunks, strict=True)
             ],
         )
-    return RetentionRun(run_id, as_of, len(ids), by_source, tuple(ids))
+    return RetentionRun(run_id, as_of, len(ids), by_source, tuple(ids), now, actor)

@@ -2,18 +2,24 @@
 
 A user who is unknown or disabled is denied everything (the decision point sees an
 inactive principal). The first user may be added without an actor (bootstrap);
-after that only an active admin may add or disable users. Every change is audited.
+after that adding or disabling a user is the act ``users.manage``, decided by Cedar
+(an active admin: ``policies/acts.cedar``) in ``idgraph.app.admin``, which hands the
+decision in here. Every change is audited.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record
 from idgraph.policy.names import name_problem
 from idgraph.store import Store
+
+if TYPE_CHECKING:
+    from idgraph.policy.acts import ActDecision
 
 ROLES: Final[tuple[str, ...]] = (
     "investigator",
@@ -27,6 +33,13 @@ ORG_TYPES: Final[tuple[str, ...]] = ("government", "private", "press", "academic
 # Principals the system itself writes into the audit log (policy.change, bootstrap,
 # refusals of an act without --as): no user may take these names.
 RESERVED: Final[frozenset[str]] = frozenset({"system", "bootstrap", "anonymous"})
+# ``operator:<os user>`` is the local operator's principal (policy/acts.py): no user
+# may take a name that would pass for it.
+RESERVED_PREFIX: Final[str] = "operator:"
+# A user name is shown in every listing and audit report and addressed in URLs
+# (/api/v1/users/{name}/disable): lower-case letters, digits, '.', '_', '-' only, so
+# that no name passes for another ("Root", "r\u200boot"), carries markup, or has a '/'.
+USER_NAME: Final[re.Pattern[str]] = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 DDL: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS users (
@@ -85,22 +98,21 @@ def list_users(store: Store) -> list[User]:
     return [User(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
 
 
-def _require_admin(store: Store, actor: str | None, action: str) -> User | None:
-    """The acting admin; ``None`` only while the table is empty (bootstrap). A refusal
-    is audited (``action``, deny) and raised as :class:`UserRefused`."""
-    if store.scalar("SELECT count(*) FROM users") == 0 and actor is None:
-        return None
-    user = get_user(store, actor) if actor else None
-    if user is None or not user.active or user.role != "admin":
-        why = f"only an active admin may manage users (acting as {actor!r})"
-        with store.transaction():
-            record(store, AuditEntry(
-                principal=actor or "anonymous", organisation=user.org if user else None,
-                role=user.role if user else None, action=action, outcome="deny",
-                detail={"reason": why},
-            ))
-        raise UserRefused(why)
-    return user
+def count(store: Store) -> int:
+    """How many users exist (none: the first may be added without an actor)."""
+    ensure(store)
+    return int(store.scalar("SELECT count(*) FROM users"))
+
+
+def _entry(store: Store, actor: str | None, action: str, detail: dict[str, object],
+           org: str | None = None) -> AuditEntry:
+    """The entry of a change made without a decision: the bootstrap (no actor), or a
+    caller that decided already (tests, fixtures)."""
+    who = get_user(store, actor) if actor else None
+    return AuditEntry(
+        principal=actor or "bootstrap", organisation=who.org if who else org,
+        role=who.role if who else None, action=action, outcome="ok", detail=detail,
+    )
 
 
 def add_user(
@@ -112,8 +124,12 @@ def add_user(
     org_type: str = "private",
     actor: str | None = None,
     immigration_agency: bool = False,
+    decision: ActDecision | None = None,
 ) -> User:
-    """Add a user; ``actor`` must be an active admin unless no user exists yet."""
+    """Add a user under ``decision`` (the act ``users.manage`` permitted to ``actor``).
+
+    This module decides nothing: ``idgraph.app.admin.add_user`` decides the act with
+    Cedar, or lets the first user be added by no one (bootstrap: an empty table)."""
     ensure(store)
     for what, value in (("user name", name), ("organisation", org)):
         problem = name_problem(what, value)
@@ -121,14 +137,28 @@ def add_user(
             raise UserError(problem)
     if name.lower() in RESERVED:  # audit entries name these as the system itself
         raise UserError(f"user name {name!r} is reserved for the system's own audit entries")
+    if name.lower().startswith(RESERVED_PREFIX):
+        raise UserError(f"user name {name!r} would pass for the local operator "
+                        f"({RESERVED_PREFIX}<os user>)")
+    if not USER_NAME.fullmatch(name):
+        raise UserError(f"user name {name!r}: 1 to 64 lower-case letters, digits, '.', '_' "
+                        "or '-', starting with a letter or digit")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if org_type not in ORG_TYPES:
         raise UserError(f"unknown org type {org_type!r}; one of {', '.join(ORG_TYPES)}")
-    admin = _require_admin(store, actor, "users.add")
+    if decision is not None:
+        actor = decision.actor
+    elif actor is None and count(store) > 0:
+        # by no one: only the first user (bootstrap); every later one is an act
+        raise UserRefused("only the first user is added without an actor; after that the "
+                          "act users.manage (an admin) adds users")
     with store.transaction():
         if get_user(store, name) is not None:
             raise UserError(f"user {name!r} exists")
+        other = store.scalar("SELECT name FROM users WHERE lower(name) = lower(?)", [name])
+        if other is not None:  # a name made before names were lower-case only
+            raise UserError(f"user {name!r} would pass for the existing user {other!r}")
         # An organisation is of one type: the rules that read org_type (DPPA (b)(1), GLBA
         # (e)(5), FCRA (a)(4)-(6), 1681f: government only) would otherwise follow whichever
         # user of a private company was added as "government".
@@ -149,25 +179,24 @@ def add_user(
             "immigration_agency) VALUES (?, ?, ?, ?, false, ?, ?, ?)",
             [name, role, org, org_type, clock.now_naive(), actor, immigration_agency],
         )
+        detail = {"user": name, "role": role, "org": org, "org_type": org_type,
+                  "immigration_agency": immigration_agency}
         record(
             store,
-            AuditEntry(
-                principal=actor or "bootstrap",
-                organisation=admin.org if admin else org,
-                role=admin.role if admin else None,
-                action="users.add",
-                outcome="ok",
-                detail={"user": name, "role": role, "org": org, "org_type": org_type,
-                        "immigration_agency": immigration_agency},
-            ),
+            decision.entry("ok", detail=detail) if decision is not None
+            else _entry(store, actor, "users.add", detail, org),
         )
     return User(name, role, org, org_type, immigration_agency=immigration_agency)
 
 
-def disable_user(store: Store, name: str, *, actor: str | None) -> None:
-    """Disable ``name``: from now on every request they make is denied."""
+def disable_user(
+    store: Store, name: str, *, actor: str | None = None, decision: ActDecision | None = None
+) -> None:
+    """Disable ``name`` under ``decision`` (``users.manage``): from now on every request
+    they make is denied."""
     ensure(store)
-    admin = _require_admin(store, actor, "users.disable")
+    if decision is not None:
+        actor = decision.actor
     with store.transaction():
         if get_user(store, name) is None:
             raise UserError(f"no user {name!r}")
@@ -175,14 +204,5 @@ def disable_user(store: Store, name: str, *, actor: str | None) -> None:
             "UPDATE users SET disabled = true, disabled_at = ?, disabled_by = ? WHERE name = ?",
             [clock.now_naive(), actor, name],
         )
-        record(
-            store,
-            AuditEntry(
-                principal=actor or "bootstrap",
-                organisation=admin.org if admin else None,
-                role=admin.role if admin else None,
-                action="users.disable",
-                outcome="ok",
-                detail={"user": name},
-            ),
-        )
+        record(store, decision.entry("ok", detail={"user": name}) if decision is not None
+               else _entry(store, actor, "users.disable", {"user": name}))

@@ -41,6 +41,7 @@ from typing import Any, Final
 
 import yaml
 
+from idgraph.audit import AuditEntry
 from idgraph.policy.engine import AccessDecision, audit_decision
 from idgraph.policy.registry import Registry
 from idgraph.schema import CANONICAL_FIELDS, Query
@@ -422,10 +423,23 @@ def _audit(
     result.notices = tuple(notices)
 
 
+# A cell a spreadsheet would run as a formula (CSV injection): shown with a leading quote.
+_FORMULA_START: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """``value`` as a spreadsheet shows it without running it: a text starting with
+    ``= + - @``, a tab or a carriage return gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def row_dicts(result: MatchResult) -> Iterator[dict[str, Any]]:
-    """The rows as the output CSV writes them."""
+    """The rows as the output CSV writes them (formula cells made inert: a row id or a
+    problem quoting the list's own ``=HYPERLINK(...)`` is text in a spreadsheet)."""
     for r in result.rows:
-        yield {
+        row = {
             "line": r.line,
             "row_id": r.row_id or "",
             "status": r.status,
@@ -434,6 +448,36 @@ def row_dicts(result: MatchResult) -> Iterator[dict[str, Any]]:
             "explanation": r.explanation_text(),
             "problems": "; ".join(r.problems),
         }
+        yield {k: inert(v) for k, v in row.items()}
+
+
+DOWNLOAD: Final[str] = "match.download"
+
+
+def download_entry(
+    reg: Registry, result: MatchResult, principal: str, outcome: str = "ok",
+    *, rules: Sequence[str] = (), detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The audit entry of a download of a match's results by ``principal``: the
+    identities and records the results disclose, under the match's purpose and case."""
+    q, user = result.query, reg.users.get(principal)
+    hits = [r.hit for r in result.rows if r.hit is not None] if outcome == "ok" else []
+    return AuditEntry(
+        principal=principal,
+        organisation=user.org if user else None,
+        role=user.role if user else None,
+        action=DOWNLOAD,
+        outcome=outcome,
+        purpose=q.purpose,
+        claims=q.claims,
+        basis=q.basis,
+        case_id=q.case_id,
+        sources=tuple(sorted({g for h in hits for g in h.segments})),
+        rules=tuple(rules),
+        identity_ids=tuple(dict.fromkeys(h.identity_id for h in hits)),
+        record_ids=tuple(dict.fromkeys(x for h in hits for x in h.record_ids or (h.record_id,))),
+        detail={"rows": len(result.rows), **(detail or {})},
+    )
 
 
 OUTPUT_COLUMNS: Final[tuple[str, ...]] = (

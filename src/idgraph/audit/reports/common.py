@@ -2,8 +2,10 @@
 
 A *disclosure* is an audit entry of a response that carried person data out of the
 system: an action in :data:`DISCLOSURE_ACTIONS` with outcome ``ok``. Every report is
-itself audited, and the actor producing it must hold one of the report's roles; a
-refused attempt is audited too.
+itself audited. Who may produce which report is decided by Cedar (the acts
+``report.subject``, ``report.oversight``, ``report.corrections`` in
+``policies/acts.cedar``) in ``idgraph.app.reports``, which hands the decision in here;
+a refused attempt is audited there.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from idgraph.audit import AuditEntry, AuditLog, Checkpoint, merkle, record
 from idgraph.cases import Case, list_cases
@@ -23,6 +25,16 @@ from idgraph.store import Store
 # Actions whose ``ok`` entries are responses that left the system with person data.
 # Later read paths (search results, alerts, exports) add their action names here.
 DISCLOSURE_ACTIONS: Final[tuple[str, ...]] = ("profile.read", "explain.read")
+
+
+class Decided(Protocol):
+    """A permitted act (``idgraph.policy.acts.ActDecision``): who, and its audit entry."""
+
+    actor: str
+    user: User
+
+    def entry(self, outcome: str = "ok", *, detail: dict[str, Any] | None = None,
+              identity_ids: tuple[str, ...] | list[str] = ()) -> AuditEntry: ...
 
 
 class ReportError(PermissionError):
@@ -191,20 +203,23 @@ def prove(log: AuditLog, index: int, cp: Checkpoint, *, show_entry: bool) -> Pro
     )
 
 
-def authorise(
+def producer(
     store: Store,
     actor: str,
-    roles: Sequence[str],
+    decision: Decided | None,
     action: str,
     at: datetime,
     detail: dict[str, Any],
     identity_ids: Sequence[str] = (),
 ) -> User:
-    """The active user ``actor`` if their role is one of ``roles``; else audit and raise."""
+    """Who produces the report: the decision's user; without a decision (a caller that
+    decided already) the active user ``actor``, else the attempt is audited and refused."""
+    if decision is not None:
+        return decision.user
     user = get_user(store, actor)
-    if user is not None and user.active and user.role in roles:
+    if user is not None and user.active:
         return user
-    why = "unknown or disabled user" if user is None or not user.active else "role not allowed"
+    why = "unknown or disabled user"
     record(
         store,
         AuditEntry(
@@ -215,10 +230,28 @@ def authorise(
             action=action,
             outcome="deny",
             identity_ids=tuple(identity_ids),
-            detail={**detail, "reason": why, "roles": list(roles)},
+            detail={**detail, "reason": why},
         ),
     )
-    raise ReportError(f"{actor!r} may not produce {action} ({why}; needs {', '.join(roles)})")
+    raise ReportError(f"{actor!r} may not produce {action} ({why})")
+
+
+def refuse(
+    store: Store,
+    user: User,
+    decision: Decided | None,
+    action: str,
+    at: datetime,
+    detail: dict[str, Any],
+    identity_ids: Sequence[str] = (),
+) -> None:
+    """Audit an object-level refusal (under a decision the application's gate audits it)."""
+    if decision is not None:
+        return
+    record(store, AuditEntry(
+        time=at, principal=user.name, organisation=user.org, role=user.role,
+        action=action, outcome="deny", identity_ids=tuple(identity_ids), detail=detail,
+    ))
 
 
 def audit_report(
@@ -228,8 +261,13 @@ def audit_report(
     at: datetime,
     detail: dict[str, Any],
     identity_ids: Sequence[str] = (),
+    decision: Decided | None = None,
 ) -> int:
-    """The entry that says this report was produced; returns its index."""
+    """The entry that says this report was produced; returns its index. Under a
+    decision the entry is the act's own (rules, policy-set digest, via)."""
+    if decision is not None:
+        entry = decision.entry("ok", detail=detail, identity_ids=tuple(identity_ids))
+        return record(store, entry.model_copy(update={"time": at}))
     return record(
         store,
         AuditEntry(

@@ -14,19 +14,19 @@ from datetime import datetime
 
 from idgraph.audit.reports.common import (
     DISCLOSURE_ACTIONS,
+    Decided,
     Logged,
     audit_report,
-    authorise,
     iso,
     load_entries,
     now,
+    producer,
     utc,
 )
 from idgraph.link.tables import ensure_tables as ensure_link_tables
 from idgraph.store import Store
 
 EVENTS = ("merged", "split")
-ROLES = ("records_officer", "overseer")
 
 
 @dataclass(frozen=True)
@@ -111,14 +111,19 @@ class CorrectionsReport:
 
 
 def corrections_report(
-    store: Store, *, actor: str, since: datetime | None = None, at: datetime | None = None
+    store: Store, *, actor: str = "", since: datetime | None = None,
+    at: datetime | None = None, decision: Decided | None = None,
 ) -> CorrectionsReport:
-    """:func:`corrections` as a report for a records officer or overseer; audited."""
+    """:func:`corrections` as a report (``decision``: the act ``report.corrections``
+    permitted to its actor, by Cedar: records officers and overseers); audited."""
     when = utc(at) if at is not None else now()
     detail = {"since": iso(since)}
-    user = authorise(store, actor, ROLES, "report.corrections", when, detail)
+    if decision is not None:
+        actor = decision.actor
+    user = producer(store, actor, decision, "report.corrections", when, detail)
     found = corrections(store, since)
     entry = audit_report(
-        store, user, "report.corrections", when, {**detail, "corrections": len(found)}
+        store, user, "report.corrections", when, {**detail, "corrections": len(found)},
+        decision=decision,
     )
     return CorrectionsReport(iso(since), iso(when) or "", user.name, entry, found)

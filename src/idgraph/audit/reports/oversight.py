@@ -16,14 +16,15 @@ from typing import Final
 
 from idgraph.audit.reports.common import (
     DISCLOSURE_ACTIONS,
+    Decided,
     Logged,
     NoticeRow,
     audit_report,
-    authorise,
     iso,
     load_entries,
     load_notices,
     now,
+    producer,
     utc,
 )
 from idgraph.audit.reports.corrections import Correction, corrections
@@ -31,7 +32,6 @@ from idgraph.audit.reports.patterns import Pattern, Thresholds, find_patterns
 from idgraph.policy.legal import LegalProcess, list_legal
 from idgraph.store import Store
 
-ROLES: Final[tuple[str, ...]] = ("overseer",)
 DECIDE: Final[str] = "policy.decide"
 
 
@@ -216,17 +216,21 @@ def oversight_report(
     *,
     start: date,
     end: date,
-    actor: str,
+    actor: str = "",
     thresholds: Thresholds | None = None,
     at: datetime | None = None,
+    decision: Decided | None = None,
 ) -> OversightReport:
-    """The oversight report for days ``start`` to ``end`` (inclusive); audited."""
+    """The oversight report for days ``start`` to ``end`` (inclusive); audited
+    (``decision``: the act ``report.oversight`` permitted to its actor, by Cedar)."""
     if end < start:
         raise ValueError("the window ends before it starts")
     t = thresholds or Thresholds()
     when = utc(at) if at is not None else now()
     window = {"from": start.isoformat(), "to": end.isoformat()}
-    user = authorise(store, actor, ROLES, "report.oversight", when, window)
+    if decision is not None:
+        actor = decision.actor
+    user = producer(store, actor, decision, "report.oversight", when, window)
     lo = datetime.combine(start, time(), tzinfo=UTC)
     hi = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)
 
@@ -255,7 +259,8 @@ def oversight_report(
         "patterns": len(patterns),
         "corrections": len(fixes),
     }
-    entry = audit_report(store, user, "report.oversight", when, {**window, **totals})
+    entry = audit_report(store, user, "report.oversight", when, {**window, **totals},
+                         decision=decision)
     return OversightReport(
         window_from=start.isoformat(),
         window_to=end.isoformat(),

@@ -23,16 +23,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal
 
-from idgraph.audit import AuditEntry, AuditLog, record
+from idgraph.audit import AuditLog
 from idgraph.audit.reports.common import (
     DISCLOSURE_ACTIONS,
     CheckpointInfo,
+    Decided,
     Disclosure,
     NoticeRow,
     Proof,
     ReportError,
     audit_report,
-    authorise,
     cases_by_id,
     checkpoint_info,
     covering_checkpoint,
@@ -42,7 +42,9 @@ from idgraph.audit.reports.common import (
     load_entries,
     load_notices,
     now,
+    producer,
     prove,
+    refuse,
     utc,
 )
 from idgraph.link.tables import ensure_tables as ensure_link_tables
@@ -50,10 +52,8 @@ from idgraph.schema import NORMALISED_COLUMNS
 from idgraph.store import Store
 
 Copy = Literal["subject", "overseer"]
-COPY_ROLES: Final[dict[str, tuple[str, ...]]] = {
-    "subject": ("records_officer", "overseer"),
-    "overseer": ("overseer",),
-}
+# who may produce which copy: act.report_subject in policies/acts.cedar
+COPIES: Final[tuple[str, ...]] = ("subject", "overseer")
 # Helper columns derived for matching: not what a person would call "their data".
 _DERIVED: Final[frozenset[str]] = frozenset(
     {
@@ -198,27 +198,27 @@ def subject_report(
     identity_id: str,
     *,
     log: AuditLog,
-    actor: str,
+    actor: str = "",
     copy: Copy = "subject",
     at: datetime | None = None,
+    decision: Decided | None = None,
 ) -> SubjectReport:
-    """The subject-access report of ``identity_id``; audited as ``report.subject``."""
-    if copy not in COPY_ROLES:
-        raise ValueError(f"copy must be one of {', '.join(COPY_ROLES)}")
+    """The subject-access report of ``identity_id``; audited as ``report.subject``
+    (``decision``: the act permitted to its actor for this copy, by Cedar)."""
+    if copy not in COPIES:
+        raise ValueError(f"copy must be one of {', '.join(COPIES)}")
     when = utc(at) if at is not None else now()
-    user = authorise(
-        store, actor, COPY_ROLES[copy], "report.subject", when, {"copy": copy}, [identity_id]
-    )
+    if decision is not None:
+        actor = decision.actor
+    user = producer(store, actor, decision, "report.subject", when, {"copy": copy},
+                    [identity_id])
     if user.role == "records_officer" and not _requested(store, user.org, identity_id):
         # The report quotes every record held and every organisation that read them: a
         # records officer gives it only in answer to that person's own request (as a
         # ``subject_access`` read needs one, base.subject_access_request).
         why = f"no open subject-access request for {identity_id} in {user.org!r} (idgraph sar open)"
-        record(store, AuditEntry(
-            time=when, principal=actor, organisation=user.org, role=user.role,
-            action="report.subject", outcome="deny", identity_ids=(identity_id,),
-            detail={"copy": copy, "reason": why},
-        ))
+        refuse(store, user, decision, "report.subject", when, {"copy": copy, "reason": why},
+               [identity_id])
         raise ReportError(f"{actor!r} may not produce report.subject: {why}")
     sources = held_records(store, identity_id)
     held = {rec.record_id for g in sources for rec in g.records}
@@ -255,6 +255,7 @@ def subject_report(
             "shown": sorted(d.index for d, _ in shown),
         },
         [identity_id],
+        decision,
     )
     # One checkpoint covers the disclosures and the report's own entry (the newest).
     cp = covering_checkpoint(log, entry)

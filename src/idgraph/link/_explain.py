@@ -2,6 +2,10 @@
 
 Any two current records can be explained, also ones blocking never paired: the pair
 is scored directly with the saved model (Splink ``score_pair``).
+
+Private: the waterfall quotes both records' values, so it leaves the system only
+through the policy-checked read :func:`idgraph.policy.explain.read_explanation`
+(``idgraph explain``, ``GET /api/v1/explain``), never from here.
 """
 
 from __future__ import annotations
