@@ -12,7 +12,14 @@ people to look for (surname + first name, birth year) and identities to open, th
    (70 %) or a profile (30 %) with no wait, for ``--seconds`` (≤ 120);
 3. stops the server and prints throughput, p50/p99 latency and errors (locust's own
    statistics), then runs ``audit verify`` and checks that the audit entries the
-   benchmark user caused equal the responses locust counted.
+   benchmark user caused equal the responses locust counted;
+4. makes the same reads in-process, in one thread, for ``--inproc-seconds``: the same
+   sampled people and identities, the same 70/30 mix, each an ``app.reads.search`` /
+   ``app.reads.profile`` call (and its ``to_dict()``) as the benchmark user's token
+   acts (its ``Caller`` made once, by ``auth.token_caller``); printed beside the HTTP
+   figures with their ratio (HTTP / in-process), so that what the API adds (the token
+   check, FastAPI, uvicorn, the HTTP client, and at many users the queue for the lock)
+   shows side by side with what the read itself costs.
 
 Every app call in the server holds the one env lock (one DuckDB connection: see
 docs/api.md), so throughput is that of one reader at a time; latency at 50 users is
@@ -37,7 +44,7 @@ from typing import Any
 
 import httpx
 
-from idgraph.app import admin, auth
+from idgraph.app import admin, auth, reads
 from idgraph.app.audit import audit_verify, log_of
 from idgraph.app.context import Caller, Env
 from idgraph.policy.users import list_users
@@ -186,15 +193,90 @@ def audit_size(settings: Settings) -> int:
         env.close()
 
 
+def in_process(settings: Settings, token: str, sample: dict[str, list[Any]],
+               seconds: float) -> tuple[dict[str, list[float]], float]:
+    """The locust mix made in-process, one thread: latencies (ms) by request name, and
+    the seconds the loop took."""
+    rng = random.Random(2)
+    times: dict[str, list[float]] = {"search": [], "profile": []}
+    env = Env.open(settings)
+    try:
+        caller = auth.token_caller(env, token, purpose=PURPOSE, claims=CLAIMS.split(","),
+                                   case_id=CASE)
+        name, year = sample["people"][0]
+        reads.search(env, caller, name=name, dob=str(year))  # opens the index (warm-up)
+        start = time.monotonic()
+        while time.monotonic() < start + seconds:
+            t0 = time.perf_counter()
+            if rng.random() < 0.7:
+                name, year = rng.choice(sample["people"])
+                reads.search(env, caller, name=name, dob=str(year)).to_dict()
+                kind = "search"
+            else:
+                reads.profile(env, caller, rng.choice(sample["identities"])).to_dict()
+                kind = "profile"
+            times[kind].append((time.perf_counter() - t0) * 1000)
+        took = time.monotonic() - start
+    finally:
+        env.close()
+    return times, took
+
+
+def quantile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def side_by_side(rows: dict[str, dict[str, Any]], elapsed: float,
+                 local: dict[str, list[float]], local_seconds: float) -> None:
+    """HTTP (locust) beside in-process (one thread) figures, with HTTP / in-process."""
+    print(f"\nHTTP (locust) vs in-process (app.reads, one thread, {local_seconds:.0f} s): "
+          "http / in-process (ratio)")
+    print(f"{'':10} {'req/s':^24} {'p50 ms':^24} {'p99 ms':^24}")
+    merged_local: list[float] = []
+    for name in ("search", "profile"):
+        row, mine = rows.get(name), local.get(name, [])
+        merged_local.extend(mine)
+        if row is None or not mine:
+            continue
+        http = (row["num_requests"] / elapsed, percentile(row, 0.5), percentile(row, 0.99))
+        own = (len(mine) / local_seconds, quantile(mine, 0.5), quantile(mine, 0.99))
+        _line(name, http, own)
+    merged: dict[str, int] = {}
+    for row in rows.values():
+        for ms, n in row["response_times"].items():
+            merged[ms] = merged.get(ms, 0) + n
+    total = {"response_times": merged}
+    http = (sum(r["num_requests"] for r in rows.values()) / elapsed,
+            percentile(total, 0.5), percentile(total, 0.99))
+    own = (len(merged_local) / local_seconds, quantile(merged_local, 0.5),
+           quantile(merged_local, 0.99))
+    _line("all", http, own)
+
+
+def _line(name: str, http: tuple[float, float, float], own: tuple[float, float, float]) -> None:
+    cells = []
+    for h, o in zip(http, own, strict=True):
+        ratio = f"{h / o:.2f}x" if o else "-"
+        cells.append(f"{h:>7.1f} / {o:>6.1f} ({ratio:>5})")
+    print(f"{name:10} " + " ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--spawn-rate", type=int, default=25)
+    parser.add_argument("--inproc-seconds", type=float, default=15.0,
+                        help="How long to make the same reads in-process (0: skip).")
     args = parser.parse_args()
     if not 1 <= args.seconds <= 120:
         raise SystemExit("--seconds must be 1..120")
+    if not 0 <= args.inproc_seconds <= 120:
+        raise SystemExit("--inproc-seconds must be 0..120")
     settings = Settings(data_dir=args.data)
     random.seed(1)
     t0 = time.monotonic()
@@ -243,6 +325,9 @@ def main() -> None:
     print(f"response entries (search + profile.read) {responses}, responses counted by "
           f"locust {requests} (errors {failures}): "
           + ("equal" if responses == requests else f"MISMATCH {responses - requests:+d}"))
+    if args.inproc_seconds:
+        local, took = in_process(settings, token, sample, args.inproc_seconds)
+        side_by_side(rows, elapsed, local, took)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,10 @@ LIMITS: Final[AuthLimits] = AuthLimits()
 _HASHER: Final[PasswordHasher] = PasswordHasher()
 _TOKEN = re.compile(r"idg_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 _SECRET_MAX = 256  # a session id or bearer longer than this is not one of ours
-_TOUCH_EVERY = timedelta(seconds=30)  # write last_seen / last_used at most this often
+_TOUCH_EVERY = timedelta(seconds=30)  # write a session's last_seen at most this often
+# write a token's last_used at most this often: an UPDATE and a commit per request would
+# cost every bearer request a write (last_used is shown to its owner, to the minute)
+_TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 _CLIENT_MAX = 100  # a client (address) as recorded and counted
 _FAILED = "invalid user name or password"
 _CASE_KIND_RULE = "base.purpose_case_kind"  # the read gate's rules the purpose screen asks too
@@ -155,10 +158,9 @@ def _verify(stored: str | None, password: str) -> bool:
         return False
 
 
-def _disabled_since(env: Env, name: str, issued: datetime) -> bool:
-    """Whether ``name`` was disabled after a credential was issued at ``issued``."""
-    when = creds.disabled_at(env.store, name)
-    return when is not None and when >= issued
+def _user_of(held: creds.Holder | None) -> User | None:
+    return None if held is None else User(held.name, held.role, held.org, held.org_type,
+                                          held.disabled, held.immigration_agency)
 
 
 def _csrf(env: Env, session_id: str) -> str:
@@ -375,8 +377,10 @@ def session_of(env: Env, session_id: str) -> SessionState:
     if (row is None or row.revoked_at is not None or now >= row.expires_at
             or now - row.last_seen >= timedelta(minutes=LIMITS.idle_minutes)):
         raise Unauthenticated("the session has ended; log in again")
-    user = get_user(store, row.name)
-    if user is None or not user.active or _disabled_since(env, row.name, row.created_at):
+    held = creds.holder(store, row.name)  # fresh on every use: disabling ends it at once
+    user = _user_of(held)
+    if (user is None or not user.active or held is None
+            or (held.disabled_at is not None and held.disabled_at >= row.created_at)):
         with store.transaction():
             creds.revoke_session(store, key, now)
             _audit(env, "auth.session", "deny", principal=row.name, user=user,
@@ -571,14 +575,19 @@ def token_caller(
     given = creds.digest(m.group(2)) if m else creds.digest(bearer[:_SECRET_MAX])
     good = hmac.compare_digest(row.digest if row else "0" * 64, given) and row is not None
     now = clock.now_naive()
-    user = get_user(store, row.name) if row and good else None
+    # the user and when they were last disabled in one statement, read fresh on every
+    # request (no cache: a disabled user stops the very next request)
+    held = creds.holder(store, row.name) if row is not None and good else None
+    user = _user_of(held)
+    disabled_since = (held is not None and row is not None and held.disabled_at is not None
+                      and held.disabled_at >= row.created_at)
     reason = (
         "malformed token" if m is None
         else "unknown token" if row is None or not good
         else "token revoked" if row.revoked_at is not None
         else "token expired" if now >= row.expires_at
         else "user unknown or disabled" if (user is None or not user.active
-                                            or _disabled_since(env, row.name, row.created_at))
+                                            or disabled_since)
         else None
     )
     if reason is not None or row is None or user is None:
@@ -590,7 +599,7 @@ def token_caller(
                user=user, detail=detail)
         shown = reason if reason in ("token revoked", "token expired") else "invalid token"
         raise Unauthenticated(shown)
-    if row.last_used is None or now - row.last_used >= _TOUCH_EVERY:
+    if row.last_used is None or now - row.last_used >= _TOKEN_TOUCH_EVERY:
         creds.note_token_use(store, row.token_id, now)
     return Caller(actor=user.name, purpose=purpose or None,
                   claims=tuple(dict.fromkeys(claims)), basis=basis or None,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from idgraph.policy import users as users_mod
 from idgraph.store import Store
 
 DDL: Final[tuple[str, ...]] = (
@@ -211,6 +212,33 @@ def token_row(store: Store, token_id: str) -> TokenRow | None:
     ensure(store)
     row = store.fetchone(f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_id = ?", [token_id])
     return None if row is None else _token(row)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The user a session or token acts as, with when they were last disabled (if ever),
+    read in one statement."""
+
+    name: str
+    role: str
+    org: str
+    org_type: str
+    disabled: bool
+    immigration_agency: bool
+    disabled_at: datetime | None
+
+
+def holder(store: Store, name: str) -> Holder | None:
+    """The user ``name`` and ``users.disabled_at`` in one statement (``None``: no such
+    user): what every bearer request or session use checks, read fresh each time (no
+    cache: a disabled user stops at once)."""
+    users_mod.ensure(store)
+    row = store.fetchone(
+        "SELECT name, role, org, org_type, disabled, immigration_agency, disabled_at "
+        "FROM users WHERE name = ?", [name])
+    if row is None:
+        return None
+    return Holder(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6])
 
 
 def token_rows(store: Store, name: str | None = None) -> list[TokenRow]:
