@@ -126,16 +126,18 @@ def _mapped() -> Iterator[None]:
 _ENGINES: dict[int, tuple[Any, dict[str, int], Engine]] = {}
 
 
-def _engine(env: Env) -> Engine:
+def _engine(env: Env) -> tuple[Engine, dict[str, int]]:
+    """The cached engine of ``env``'s store and the store's markers just read (the
+    search passes them on, so the index's staleness check does not read them again)."""
     markers = store_markers(env.store)
     held = _ENGINES.get(id(env.store))
     if held is not None and held[0] is env.store and held[1] == markers:
-        return held[2]
+        return held[2], markers
     engine = Engine.open(env.store)
     if len(_ENGINES) >= 8:  # stores of processes long gone (tests open many)
         _ENGINES.clear()
     _ENGINES[id(env.store)] = (env.store, markers, engine)
-    return engine
+    return engine, markers
 
 
 def forget_engine(env: Env) -> None:
@@ -178,17 +180,18 @@ def search(
                 refuse_criteria(store, query, [k for k, v in given.items() if v], extra, exc,
                                 registry=registry)
             criteria = Criteria()  # the where criteria alone: the gate decides them
-        engine = None if extra else _engine_or_none(env)  # extra: refused at the gate
+        engine, markers = (None, None) if extra else _engine_or_none(env)  # extra: refused
         return find(store, query, criteria, limit=limit, extra=extra, registry=registry,
-                    engine=engine)
+                    engine=engine, markers=markers)
 
 
-def _engine_or_none(env: Env) -> Engine | None:
-    """The cached engine; None when there is no index (``find`` then raises, audited)."""
+def _engine_or_none(env: Env) -> tuple[Engine | None, dict[str, int] | None]:
+    """The cached engine and the markers; None when there is no index (``find`` then
+    raises, audited)."""
     try:
         return _engine(env)
     except SearchIndexMissing:
-        return None
+        return None, None
 
 
 def profile(env: Env, caller: Caller, identity_id: str, *, anchor: str | None = None) -> Profile:
@@ -241,7 +244,7 @@ def match(
             raise Invalid("a bulk match needs a case (--case)", field="case_id")
         return match_list(env.store, query, list_path, manifest, threshold=threshold,
                           registry=env.registry(), on_rows=on_rows,
-                          engine=_engine_or_none(env))
+                          engine=_engine_or_none(env)[0])
 
 
 MATCH_COLUMNS: tuple[str, ...] = tuple(OUTPUT_COLUMNS)  # a match result's CSV columns

@@ -349,12 +349,13 @@ def rank(
     criteria: Criteria,
     query_rows: Sequence[QueryRecord],
     limit: int,
+    markers: Mapping[str, int] | None = None,
 ) -> list[Hit]:
     """Score every candidate identity on its view; the best ``limit`` hits (the views
     cut only where a cut could change them: :func:`scoring.rank_lazily`)."""
     segments = decision.permitted
     ids = candidates(engine, criteria, segments, limit, decision)
-    members = member_records(engine.store, ids, segments, engine.index)
+    members = member_records(engine.store, ids, segments, engine.index, markers)
     query_rows = with_licence_states(decision, query_rows, members)
     return rank_lazily(engine.scorer(segments), decision, query_rows, ids, members,
                        lambda m: fragments(engine.store, m), limit)
@@ -370,9 +371,13 @@ def find(
     index: SearchIndex | None = None,
     engine: Engine | None = None,
     extra: Mapping[str, str] | None = None,
+    markers: Mapping[str, int] | None = None,
 ) -> SearchResult:
     """Ranked identities for ``criteria`` as ``query`` may see them (see module doc);
-    one audited act; raises AccessDenied (gate) or CriteriaError (``extra``)."""
+    one audited act; raises AccessDenied (gate) or CriteriaError (``extra``).
+    ``markers``: the store's ``store_markers`` as the caller just read them (the app
+    layer does, to pick its cached engine), so the index's staleness check need not
+    read them again."""
     reg = registry or Registry(store)
     extra = dict(extra or {})
     detail: dict[str, Any] = {
@@ -384,7 +389,8 @@ def find(
     try:
         if engine is None:
             engine = Engine(store, index) if index is not None else Engine.open(store)
-        hits = rank(engine, decision, criteria, at_each_precision(readings(criteria)), limit)
+        hits = rank(engine, decision, criteria, at_each_precision(readings(criteria)), limit,
+                    markers)
     except BaseException as exc:  # the attempt is evidence too (a tantivy panic is a
         # BaseException, so is an interrupt): audited, then raised
         audit_failure(store, decision, detail, exc)

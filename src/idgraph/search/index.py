@@ -271,14 +271,17 @@ class SearchIndex:
         tmp.replace(layout)
 
     @_panics_are_errors
-    def behind(self, store: Store) -> str | None:
+    def behind(self, store: Store, now: Mapping[str, int] | None = None) -> str | None:
         """Why the index is behind ``store`` (None: no sign of it): its documents are
         not one per current record, or the store changed (an ingest, resolve, attach
         or retention run) since the index was last in step, with no index update after
         (a library caller without :func:`idgraph.search.sync.install_hooks`, or an
         update that failed). Its stored rows may then hold records or values the store
-        no longer has: read them from the store (search/scope.member_records)."""
-        now = store_markers(store)
+        no longer has: read them from the store (search/scope.member_records).
+        ``now``: the store's :func:`store_markers`, when the caller has just read them
+        (each read costs a few ms at 1M records)."""
+        if now is None:
+            now = store_markers(store)
         docs = self.count()
         if docs != now["records"]:
             return f"{docs:,} documents for {now['records']:,} current records"

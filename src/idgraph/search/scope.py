@@ -61,13 +61,15 @@ def member_records(
     identity_ids: Sequence[str],
     segments: Collection[str],
     index: SearchIndex | None = None,
+    markers: Mapping[str, int] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Each identity's current records in permitted ``segments`` (not yet cut: see
-    :func:`visible_records`), sorted by record id."""
+    :func:`visible_records`), sorted by record id. ``markers``: the store's
+    ``store_markers`` just read by the caller (else read here)."""
     allowed_segments = set(segments)
     if not identity_ids or not allowed_segments:
         return {}
-    if index is not None and index.behind(store) is not None:
+    if index is not None and index.behind(store, markers) is not None:
         index = None  # its stored rows may hold records the store no longer has
     if index is not None:
         by_identity = index.rows(identity_ids, allowed_segments)
