@@ -177,3 +177,22 @@ def test_dates_at_the_end_of_the_calendar_are_refused_not_a_crash(live: LiveWeb)
         r = c.post("/sars", data={"csrf": token, "identity_id": "P1", "case_id": SAR_CASE,
                                   "requester": "someone", "received": "9999-12-31"})
         assert r.status_code == 422, r.status_code
+
+
+def test_finished_job_pages_withhold_the_rows_once_the_case_closed(live: LiveWeb) -> None:
+    with locked(live.env):
+        admin.open_case(live.env, Caller(INVESTIGATOR), "H-VIEW", title="h", kind="criminal")
+        live.env.refresh()
+    with _session(live, INVESTIGATOR, case="H-VIEW") as c:
+        job_path = _finished_job(c)
+        shown = c.get(job_path + "/progress")
+        assert "R1" in shown.text and "P1" in shown.text
+        with locked(live.env):
+            admin.close_case(live.env, Caller(INVESTIGATOR), "H-VIEW")
+            live.env.refresh()
+        r = c.get(job_path + "/progress")
+        assert r.status_code == 200, r.status_code
+        assert "P1" not in r.text and ">R1<" not in r.text
+        assert "withheld" in r.text and "match.download_case_open" in r.text
+        r = c.get(job_path)  # the page: withheld too, or sent to choose a new purpose
+        assert "P1" not in r.text and ">R1<" not in r.text, r.status_code

@@ -275,6 +275,14 @@ def _download_refusal(env: Env, caller: Caller, result: MatchResult) -> tuple[st
     return None
 
 
+def results_withheld(env: Env, caller: Caller, result: MatchResult) -> str | None:
+    """Why ``caller`` may not see ``result``'s rows now (None: they may): the same
+    refusals as :func:`match_download` (another user, a user disabled since, a closed
+    case), for a shell that shows rows on a page rather than in a download."""
+    refusal = _download_refusal(env, caller, result)
+    return None if refusal is None else f"{refusal[1]} ({refusal[0]})"
+
+
 def match_download(
     env: Env, caller: Caller, result: MatchResult, *, job: str | None = None,
 ) -> Iterator[dict[str, Any]]:

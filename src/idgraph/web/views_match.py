@@ -68,7 +68,18 @@ def _job(request: Request, job_id: str) -> jobs.Job:
 @router.get("/match/jobs/{job_id}")
 def match_job(request: Request, job_id: str,
               state: Annotated[SessionState, Depends(with_purpose)]) -> Response:
-    return page(request, "match_job.html.j2", state, job=_job(request, job_id))
+    job = _job(request, job_id)
+    return page(request, "match_job.html.j2", state, job=job,
+                withheld=_withheld(request, state, job))
+
+
+def _withheld(request: Request, state: SessionState, job: jobs.Job) -> str | None:
+    """Why a finished job's rows are not shown to ``state`` now (its case closed, ...)."""
+    if job.result is None:
+        return None
+    env = get_env(request)
+    with locked(env):
+        return reads.results_withheld(env, state.caller, job.result)
 
 
 @router.get("/match/jobs/{job_id}/progress")
@@ -87,7 +98,8 @@ async def match_progress(request: Request, job_id: str) -> Response:
         raise LoginRequired(f"/match/jobs/{job_id}") from exc
     if job.owner != state.user.name:
         raise NotFound("No such match job in this session (jobs are kept for an hour).")
-    return fragment("match_progress.html.j2", job=job)
+    withheld = await run_in_threadpool(_withheld, request, state, job)
+    return fragment("match_progress.html.j2", job=job, withheld=withheld)
 
 
 @router.get("/match/jobs/{job_id}/results.csv")
