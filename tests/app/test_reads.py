@@ -147,6 +147,12 @@ def test_explain_two_records(env: Env) -> None:
     assert len(entries) == 1 and entries[0]["outcome"] == "ok"
 
 
+def test_explain_entries_name_the_shell_too(env: Env) -> None:
+    _, entries = responses_during(
+        env, lambda: reads.explain(env, reader(via="api"), "tx_dmv/1", "court/1"))
+    assert [e["detail"].get("via") for e in entries] == ["api"]
+
+
 MAPPING = """input: {format: csv}
 record_id: id
 fields:

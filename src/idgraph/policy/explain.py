@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from idgraph.audit import AuditEntry
 from idgraph.link._explain import explain
-from idgraph.policy.engine import allowed, audit_decision
+from idgraph.policy.engine import allowed, audit_decision, shell_detail
 from idgraph.policy.fields import NEVER
 from idgraph.policy.profile import AccessDenied
 from idgraph.policy.registry import Registry
@@ -94,7 +94,7 @@ def read_explanation(
             purpose=query.purpose, claims=query.claims, basis=query.basis,
             case_id=query.case_id, sources=tuple(sources), rules=decision.rules,
             identity_ids=tuple(identities) if record_ids else (), record_ids=record_ids,
-            detail={"policy_set": decision.policy_set})
+            detail={"policy_set": decision.policy_set, **shell_detail(query)})
 
     if decision.denied:
         audit_decision(store, decision, entry("deny"))
