@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -63,6 +63,16 @@ def _match_upload(_live: LiveApi, _role: str) -> dict[str, Any]:
                       "mapping": ("m.yaml", MAPPING, "text/yaml")},
             "data": {"purpose": "criminal_investigation", "claims": "DPPA-b1",
                      "case_id": CASE}}
+
+
+def _watch(live: LiveApi, _role: str) -> dict[str, Any]:
+    expires = (date.today() + timedelta(days=30)).isoformat()
+    return {"json": {"identity_id": live.identity_id, "case_id": CASE,
+                     "purpose": "criminal_investigation", "claims": ["DPPA-b1"],
+                     "expires": expires}}
+
+
+WATCH_LIST = dict.fromkeys(("investigator", "supervisor", "overseer"), 200)
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,22 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/ingest", {"admin": 200, "records_officer": 200}, _court_upload),
     Row("POST", "/resolve", {"admin": 200, "records_officer": 200},
         _json(lambda _role: {"retrain": False})),
+    # watches and alerts (issue 16): act.watch_manage, act.watch_list
+    Row("POST", "/watches", {"investigator": 201, "supervisor": 201}, _watch),
+    Row("GET", "/watches", WATCH_LIST),
+    Row("POST", "/watches/NOPE/cancel", {"investigator": 404, "supervisor": 404}),
+    Row("GET", "/watches/deconflictions", WATCH_LIST),
+    Row("GET", "/watches/dead-letters", WATCH_LIST),
+    Row("GET", "/alerts", {"investigator": 200, "supervisor": 200}),
+    Row("GET", "/alerts/stream", {"investigator": 200, "supervisor": 200},
+        lambda _live, _role: {"params": {"seconds": 0}}),
+    # live feeds (issue 16): a push takes a feed token (idgf_), never a user's token
+    Row("POST", "/feeds/court", dict.fromkeys(ROLES, 401),
+        lambda _live, _role: {"content": b'{"id": "x"}\n'},
+        note="feed-token auth: a user's API token is no feed token"),
+    Row("POST", "/feeds/court/tokens", {"admin": 201}, _json(lambda _role: {"days": 1})),
+    Row("GET", "/feeds/court/status", dict.fromkeys(
+        ("admin", "records_officer", "supervisor", "overseer"), 200)),
 )
 UNAUTHENTICATED = (None, DISABLED, EXPIRED)
 
@@ -183,6 +209,9 @@ def test_the_table_covers_every_api_route() -> None:
         "/sar/NOPE/close": "/sar/{sar_id}/close",
         "/reports/subject/{identity}": "/reports/subject/{identity_id}",
         "/audit/proof/0": "/audit/proof/{index}",
+        "/watches/NOPE/cancel": "/watches/{watch_id}/cancel",
+        "/feeds/court": "/feeds/{source}", "/feeds/court/tokens": "/feeds/{source}/tokens",
+        "/feeds/court/status": "/feeds/{source}/status",
     }
     covered = {(r.method, API_PREFIX + templates.get(r.path, r.path)) for r in TABLE}
     # a user's own password: checked separately below (it changes the password)

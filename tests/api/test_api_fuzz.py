@@ -1,6 +1,6 @@
 """schemathesis against the live server: generated requests (valid and invalid) for every
 operation of docs/openapi.json never get a 5xx, and every response matches its documented
-schema and media type. Bounded: ≤ 60 s in all.
+schema and media type. Bounded: no case starts after 55 s.
 
 As the investigator every operation is tried (acts outside the role are refused at the
 gate); as the admin every operation but those that rewrite the store (ingest, resolve,
@@ -28,7 +28,9 @@ from idgraph.api.openapi import document
 BUDGET_SECONDS = 55.0
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 5}
 CONFORMANCE = [response_schema_conformance, content_type_conformance]
-ADMIN_SKIPS = ("/ingest", "/resolve", "/index/rebuild", "/retention/apply", "/match")
+# a live event stream stays open by design (tests/api/test_watches_api.py covers it)
+STREAMS = ("/alerts/stream",)
+ADMIN_SKIPS = ("/ingest", "/resolve", "/index/rebuild", "/retention/apply", "/match", *STREAMS)
 
 
 @dataclass
@@ -79,11 +81,13 @@ def fuzz(live: LiveApi, who: str, run: Run, skip: tuple[str, ...] = ()) -> None:
 def test_generated_requests_get_no_server_error(live: LiveApi) -> None:
     start = time.monotonic()
     run = Run(deadline=start + BUDGET_SECONDS)
-    fuzz(live, "investigator", run)
+    fuzz(live, "investigator", run, skip=STREAMS)
     fuzz(live, "admin", run, skip=ADMIN_SKIPS)
     elapsed = time.monotonic() - start
     print(f"schemathesis: {run.calls} calls in {elapsed:.1f} s, "
           f"statuses {sorted(run.statuses.items())}")
     assert run.errors == [], "\n".join(run.errors[:20])
     assert run.calls > 100
-    assert elapsed < 60 + 5
+    # no case starts after the budget; the one in flight may take its 30 s timeout
+    # (a busy machine), so the run is bounded by the budget plus one request
+    assert elapsed < BUDGET_SECONDS + 30 + 5

@@ -67,6 +67,13 @@ TABLE: list[tuple[str, str, frozenset[str], str]] = [
     ("quarantine.read", "", INSPECT, "act.data_inspect"),
     ("tokens.manage", "", ALL_ROLES, "act.own_credentials"),
     ("session.purpose", "", ALL_ROLES, "act.own_credentials"),
+    ("feeds.manage", "", frozenset({"admin"}), "act.feeds_manage"),
+    ("feeds.status", "", INSPECT, "act.feeds_status"),
+    ("watch.create", "", frozenset({"investigator", "supervisor"}), "act.watch_manage"),
+    ("watch.cancel", "", frozenset({"investigator", "supervisor"}), "act.watch_manage"),
+    ("alerts.read", "", frozenset({"investigator", "supervisor"}), "act.watch_manage"),
+    ("watch.list", "", frozenset({"investigator", "supervisor", "overseer"}),
+     "act.watch_list"),
 ]
 
 # principal -> (caller, role as the table names it, the rule that refuses it when no

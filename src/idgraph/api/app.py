@@ -19,7 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from idgraph.api import problems
 from idgraph.api.models import Problem
 from idgraph.api.routers import admin, audit, data, match, reads, reports
+from idgraph.api.routers.feeds import router as feeds_router  # issue 16 (J): live feeds
 from idgraph.api.routers.match import MatchJobs
+from idgraph.api.routers.watches import router as watches_router  # issue 16 (K)
 from idgraph.api.security import SecurityMiddleware
 from idgraph.app.context import Env
 from idgraph.settings import Settings
@@ -34,7 +36,7 @@ DESCRIPTION = (
     "Authenticate with `Authorization: Bearer idg_...` (see docs/api.md)."
 )
 ROUTERS = (reads.router, match.router, data.router, admin.router, reports.router,
-           audit.router)
+           audit.router, feeds_router, watches_router)
 
 
 def _web() -> tuple[Any, Path | None, problems.WebErrorRenderer | None]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from idgraph.cli import access, audit, data, link, passwd, policy, quarantine, reports, sar, tokens
+from idgraph.cli import feed as feed_cli
 from idgraph.cli import index as index_cli
 from idgraph.cli import search as search_cli
 from idgraph.cli import serve as serve_cli
@@ -38,6 +39,7 @@ for _group in (data, quarantine, link, access, audit, policy, reports, sar, inde
 passwd.register(app)  # `users passwd`: adds to the users group of cli/access.py
 tokens.register(app)
 serve_cli.register(app)
+feed_cli.register(app)  # issue 16: live feeds
 
 
 def main() -> None:

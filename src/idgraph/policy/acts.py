@@ -70,6 +70,14 @@ ACTS: Final[tuple[str, ...]] = (
     "quarantine.read",
     "tokens.manage",
     "session.purpose",
+    # issue 16: live feeds (idgraph.app.feeds)
+    "feeds.manage",
+    "feeds.status",
+    # issue 16: watches and alerts (idgraph.app.watches)
+    "watch.create",
+    "watch.list",
+    "watch.cancel",
+    "alerts.read",
 )
 VIAS: Final[tuple[str, ...]] = ("cli", "api", "web")
 # A CLI user acting without --as: ``operator:<os user>``, role ``operator`` (see above).

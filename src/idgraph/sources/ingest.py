@@ -424,11 +424,15 @@ class _Batch:
                 "to accept such a file; nothing was stored",
             )
 
-    def finish(self) -> None:
-        """Merge the staged rows into ``records``: new, new version, or unchanged."""
+    def finish(self, *, whole_file: bool = True) -> None:
+        """Merge the staged rows into ``records``: new, new version, or unchanged.
+
+        ``whole_file``: judge the batch as a file (the share of a field's invalid values,
+        a mapped column in no row may stop it); a feed's push is judged line by line."""
         m, s = self.m, self.s
-        self.check_invalid_shares()
-        if self.m.input.format == "jsonl" and s.rows:
+        if whole_file:
+            self.check_invalid_shares()
+        if whole_file and self.m.input.format == "jsonl" and s.rows:
             missing = [c for c in m.required_columns() if c not in self.seen_columns]
             if missing:
                 raise FileRejected(self.file, f"mapped column(s) {missing} in no row")
@@ -505,14 +509,7 @@ def ingest_manifest(
                          encoding=m.input.encoding, delimiter=m.input.delimiter,
                          max_field_bytes=settings.ingest_max_field_bytes,
                          max_record_lines=settings.csv_max_record_lines)
-    with store.transaction():
-        register_source(store, m, m.base_dir)
-        batch = _Batch(store, ctx, s, settings)
-        for prepared in ordered_map(prepare_chunk, ctx, chunks, pool):
-            batch.add(prepared)
-            if progress:
-                progress(prepared.rows)
-        batch.finish()
+    def unchanged() -> None:
         after = path.stat()
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             # rows added or rewritten while it was read would be stored under the hash of
@@ -520,22 +517,73 @@ def ingest_manifest(
             raise FileRejected(path, "the file changed while it was being read (size or "
                                "modification time); nothing was stored, retry when it is "
                                "complete")
-        s.seconds = time.perf_counter() - t0
-        store.execute(
-            """INSERT INTO batches (batch_id, source_id, source_file, file_sha256, started_at,
-                finished_at, rows, records_added, records_unchanged, records_versioned,
-                rows_quarantined, fields_quarantined, lines, lines_blank, lines_in_rows)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [batch_id, m.id, str(path), sha, started, clock.now_naive(),
-             s.rows, s.records_added, s.records_unchanged, s.records_versioned,
-             s.rows_quarantined, s.fields_quarantined, s.lines, s.lines_blank,
-             s.lines_in_rows],
-        )
+
+    with store.transaction():
+        register_source(store, m, m.base_dir)
+        _store_batch(store, ctx, s, settings, ordered_map(prepare_chunk, ctx, chunks, pool),
+                     sha, progress=progress, before_commit=unchanged, t0=t0)
+    _after_ingest(store, s)
+    return s
+
+
+def _store_batch(
+    store: Store, ctx: ChunkContext, s: IngestSummary, settings: Settings,
+    prepared: Iterable[Prepared], sha: str, *, progress: Progress | None = None,
+    before_commit: Callable[[], None] | None = None, whole_file: bool = True,
+    t0: float | None = None,
+) -> None:
+    """Stage, merge and count one batch and write its ``batches`` row (inside the
+    caller's transaction)."""
+    started = t0 if t0 is not None else time.perf_counter()
+    batch = _Batch(store, ctx, s, settings)
+    for p in prepared:
+        batch.add(p)
+        if progress:
+            progress(p.rows)
+    batch.finish(whole_file=whole_file)
+    if before_commit is not None:
+        before_commit()
+    s.seconds = time.perf_counter() - started
+    store.execute(
+        """INSERT INTO batches (batch_id, source_id, source_file, file_sha256, started_at,
+            finished_at, rows, records_added, records_unchanged, records_versioned,
+            rows_quarantined, fields_quarantined, lines, lines_blank, lines_in_rows)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [ctx.batch_id, ctx.manifest.id, ctx.file, sha, ctx.now, clock.now_naive(),
+         s.rows, s.records_added, s.records_unchanged, s.records_versioned,
+         s.rows_quarantined, s.fields_quarantined, s.lines, s.lines_blank,
+         s.lines_in_rows],
+    )
+
+
+def _after_ingest(store: Store, s: IngestSummary) -> None:
     try:
         for hook in list(_AFTER_INGEST):
-            hook(store, batch_id)
+            hook(store, s.batch_id)
     except BaseException as exc:  # an interrupt here must not be read as "not stored"
         raise AfterIngestError(s, exc) from exc
+
+
+def ingest_chunks(
+    store: Store, m: Manifest, chunks: Iterable[Chunk], settings: Settings, *,
+    source_file: str, sha: str, batch_id: str,
+    in_transaction: Callable[[IngestSummary], None] | None = None,
+) -> IngestSummary:
+    """Ingest rows that did not come from the manifest's own file (a feed's push) as one
+    batch, one transaction, judged line by line (no whole-file share or column checks):
+    the source must be registered already. ``in_transaction(summary)`` runs inside the
+    batch's transaction after the merge (a feed's receipt commits with its records).
+    The after-ingest hooks (the search index) run after the commit."""
+    t0 = time.perf_counter()
+    s = IngestSummary(m.id, source_file, batch_id)
+    ctx = ChunkContext(m, batch_id, source_file, clock.now_naive(), settings.default_region,
+                       m.mapping_digest(settings.default_region))
+    with store.transaction():
+        _store_batch(store, ctx, s, settings, (prepare_chunk(ctx, c) for c in chunks), sha,
+                     whole_file=False, t0=t0)
+        if in_transaction is not None:
+            in_transaction(s)
+    _after_ingest(store, s)
     return s
 
 

@@ -24,7 +24,7 @@ from idgraph.store import Store
 
 # Actions whose ``ok`` entries are responses that left the system with person data.
 # Later read paths (search results, alerts, exports) add their action names here.
-DISCLOSURE_ACTIONS: Final[tuple[str, ...]] = ("profile.read", "explain.read")
+DISCLOSURE_ACTIONS: Final[tuple[str, ...]] = ("profile.read", "explain.read", "alert")
 
 
 class Decided(Protocol):
