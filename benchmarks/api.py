@@ -45,6 +45,7 @@ from typing import Any
 import httpx
 
 from idgraph.app import admin, auth, reads
+from idgraph.app import cases as app_cases
 from idgraph.app.audit import audit_verify, log_of
 from idgraph.app.context import Caller, Env
 from idgraph.policy.users import list_users
@@ -98,7 +99,7 @@ def prepare(settings: Settings) -> tuple[str, dict[str, list[Any]]]:
             admin.add_user(env, actor, BENCH_USER, "investigator", ORG, org_type="government")
         env.refresh()
         if CASE not in env.registry().cases:
-            admin.open_case(env, Caller(BENCH_USER, via="cli"), CASE, title="api benchmark",
+            app_cases.open_case(env, Caller(BENCH_USER, via="cli"), CASE, title="api benchmark",
                             kind="criminal")
         token = auth.create_token(env, actor, user=BENCH_USER,
                                   name=f"bench-{int(time.time())}", days=1).secret

@@ -22,6 +22,7 @@ from idgraph import clock
 from idgraph.api.app import create_app
 from idgraph.api.deps import locked
 from idgraph.app import admin, auth, data, reads
+from idgraph.app import cases as app_cases
 from idgraph.app.context import Caller, Env
 from idgraph.cli import serve
 from idgraph.settings import Settings
@@ -95,9 +96,9 @@ def add_people(env: Env) -> dict[str, str]:
             admin.add_user(env, root, name, role, ORG, org_type="government")
     admin.add_user(env, root, DISABLED, "investigator", ORG, org_type="government")
     env.refresh()
-    admin.open_case(env, Caller(ROLE_USERS["investigator"]), CASE, title="api tests",
+    app_cases.open_case(env, Caller(ROLE_USERS["investigator"]), CASE, title="api tests",
                     kind="criminal")
-    admin.open_case(env, Caller(ROLE_USERS["records_officer"]), SAR_CASE,
+    app_cases.open_case(env, Caller(ROLE_USERS["records_officer"]), SAR_CASE,
                     title="api tests: subject access", kind="subject_access")
     tokens = {role: auth.create_token(env, root, user=name, name=f"t-{role}").secret
               for role, name in ROLE_USERS.items()}

@@ -73,6 +73,8 @@ def _watch(live: LiveApi, _role: str) -> dict[str, Any]:
 
 
 WATCH_LIST = dict.fromkeys(("investigator", "supervisor", "overseer"), 200)
+CASE_READERS = dict.fromkeys(("investigator", "supervisor", "overseer"), 200)
+CASE_WORKERS = dict.fromkeys(("investigator", "supervisor"), 201)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,20 @@ TABLE: tuple[Row, ...] = (
         ("investigator", "supervisor", "counsel", "records_officer", "overseer"), 200)),
     Row("POST", "/cases/NOPE/close", dict.fromkeys(
         ("investigator", "supervisor", "records_officer", "overseer"), 404)),
+    # case management (issue 16, L): act.cases_assign, act.cases_read, act.cases_material,
+    # act.case_need_to_know (the records officer is no member of CASE; notes: members and
+    # supervisors, so the overseer is refused them)
+    Row("POST", f"/cases/{CASE}/assign", {"supervisor": 422},
+        _json(lambda _role: {"remove": [NOBODY]}), note="422: not a member"),
+    Row("GET", f"/cases/{CASE}/members", CASE_READERS),
+    Row("GET", f"/cases/{CASE}/subjects", CASE_READERS),
+    Row("POST", f"/cases/{CASE}/subjects", CASE_WORKERS,
+        _json(lambda role: {"identity_id": f"I-authz-{role}"})),
+    Row("GET", f"/cases/{CASE}/notes", {"investigator": 200, "supervisor": 200}),
+    Row("POST", f"/cases/{CASE}/notes", CASE_WORKERS, _json(lambda role: {"text": role})),
+    Row("GET", f"/cases/{CASE}/activity", CASE_READERS),
+    Row("GET", "/sar/supplements", {"records_officer": 200, "overseer": 200}),
+    Row("POST", f"/sar/NOPE/supplements/{CASE}/sent", {"records_officer": 404}),
     Row("GET", "/legal", dict.fromkeys(
         ("investigator", "supervisor", "counsel", "records_officer", "overseer"), 200)),
     Row("POST", "/legal", dict.fromkeys(("investigator", "supervisor", "counsel"), 201),
@@ -177,6 +193,8 @@ TABLE: tuple[Row, ...] = (
         lambda _live, _role: {"content": b'{"id": "x"}\n'},
         note="feed-token auth: a user's API token is no feed token"),
     Row("POST", "/feeds/court/tokens", {"admin": 201}, _json(lambda _role: {"days": 1})),
+    Row("GET", "/feeds/court/tokens", {"admin": 200}),
+    Row("POST", "/feeds/court/tokens/nope/revoke", {"admin": 404}),
     Row("GET", "/feeds/court/status", dict.fromkeys(
         ("admin", "records_officer", "supervisor", "overseer"), 200)),
 )
@@ -204,6 +222,12 @@ def test_the_table_covers_every_api_route() -> None:
         "/tokens/nope/revoke": "/tokens/{token_id}/revoke",
         f"/cases/{CASE}": "/cases/{case_id}",
         "/cases/NOPE/close": "/cases/{case_id}/close",
+        f"/cases/{CASE}/assign": "/cases/{case_id}/assign",
+        f"/cases/{CASE}/members": "/cases/{case_id}/members",
+        f"/cases/{CASE}/subjects": "/cases/{case_id}/subjects",
+        f"/cases/{CASE}/notes": "/cases/{case_id}/notes",
+        f"/cases/{CASE}/activity": "/cases/{case_id}/activity",
+        f"/sar/NOPE/supplements/{CASE}/sent": "/sar/{sar_id}/supplements/{case_id}/sent",
         "/legal/NOPE/verify": "/legal/{legal_id}/verify",
         "/notices/NOPE/sent": "/notices/{notice_id}/sent",
         "/sar/NOPE/close": "/sar/{sar_id}/close",
@@ -212,6 +236,7 @@ def test_the_table_covers_every_api_route() -> None:
         "/watches/NOPE/cancel": "/watches/{watch_id}/cancel",
         "/feeds/court": "/feeds/{source}", "/feeds/court/tokens": "/feeds/{source}/tokens",
         "/feeds/court/status": "/feeds/{source}/status",
+        "/feeds/court/tokens/nope/revoke": "/feeds/{source}/tokens/{token_id}/revoke",
     }
     covered = {(r.method, API_PREFIX + templates.get(r.path, r.path)) for r in TABLE}
     # a user's own password: checked separately below (it changes the password)

@@ -21,6 +21,7 @@ from api_fixtures import ADMIN, CASE, ORG, PURPOSE, ROLE_USERS, LiveApi
 from idgraph.api import deps
 from idgraph.api.deps import locked
 from idgraph.app import admin, auth
+from idgraph.app import cases as app_cases
 from idgraph.app.context import Caller
 
 PROBLEM = "application/problem+json"
@@ -79,10 +80,10 @@ def world(live: LiveApi) -> Iterator[World]:
         admin.add_user(env, ROOT, IMM_SUP, "supervisor", IMM_ORG, org_type="government",
                        immigration_agency=True)
         env.refresh()
-        admin.open_case(env, Caller(IMM_INV), IMM_CASE, title="rt removal", kind="immigration")
-        admin.open_case(env, Caller(IMM_INV), IMM_CRIM_CASE, title="rt crim", kind="criminal")
-        admin.open_case(env, Caller(DET), CLOSED_CASE, title="rt closed", kind="criminal")
-        admin.close_case(env, Caller(DET), CLOSED_CASE)
+        app_cases.open_case(env, Caller(IMM_INV), IMM_CASE, title="rt removal", kind="immigration")
+        app_cases.open_case(env, Caller(IMM_INV), IMM_CRIM_CASE, title="rt crim", kind="criminal")
+        app_cases.open_case(env, Caller(DET), CLOSED_CASE, title="rt closed", kind="criminal")
+        app_cases.close_case(env, Caller(DET), CLOSED_CASE)
         env.refresh()
         tokens = {name: auth.create_token(env, ROOT, user=name, name=f"rt-{name}").secret
                   for name in (IMM_INV, IMM_SUP)}
@@ -712,11 +713,11 @@ def test_match_results_are_not_served_after_the_case_closed(live: LiveApi) -> No
     assert live.person is not None
     name, year = live.person
     with locked(live.env):
-        admin.open_case(live.env, Caller(DET), "RT-API-MC", title="m", kind="criminal")
+        app_cases.open_case(live.env, Caller(DET), "RT-API-MC", title="m", kind="criminal")
         live.env.refresh()
     job = _match_job(live, f"REF,NAME,BORN\nR1,{name},{year}\n", MAPPING, case="RT-API-MC")
     with locked(live.env):
-        admin.close_case(live.env, Caller(DET), "RT-API-MC")
+        app_cases.close_case(live.env, Caller(DET), "RT-API-MC")
         live.env.refresh()
     with live.client("investigator") as c:
         r = c.get(f"/api/v1/match/{job}/results")

@@ -15,6 +15,7 @@ import pytest
 from admin_fixtures import DISABLED, UNKNOWN, entries, env_over, last_entry, seeded_store
 
 from idgraph.app import Caller, Conflict, Denied, Env, Invalid, NotFound, admin, audit, reports
+from idgraph.app import cases as app_cases
 from idgraph.app.gate import as_app_error
 from idgraph.audit.reports import CorrectionsReport, OversightReport
 from idgraph.policy.notices import create_notices
@@ -25,8 +26,8 @@ SCAN = "ab" * 32
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
     e = env_over(seeded_store(), tmp_path)
-    admin.open_case(e, Caller("investigator"), "C1", title="t", kind="criminal")
-    admin.open_case(e, Caller("records_officer"), "SA1", title="sar", kind="subject_access")
+    app_cases.open_case(e, Caller("investigator"), "C1", title="t", kind="criminal")
+    app_cases.open_case(e, Caller("records_officer"), "SA1", title="sar", kind="subject_access")
     return e
 
 
@@ -38,11 +39,11 @@ ACTS: list[tuple[str, Act, str]] = [
                                              org_type="government"), "users.add"),
     ("list_users", lambda e, c: admin.list_users(e, c), "users.list"),
     ("disable_user", lambda e, c: admin.disable_user(e, c, "investigator"), "users.disable"),
-    ("open_case", lambda e, c: admin.open_case(e, c, "C9", title="t", kind="criminal"),
+    ("open_case", lambda e, c: app_cases.open_case(e, c, "C9", title="t", kind="criminal"),
      "cases.open"),
-    ("close_case", lambda e, c: admin.close_case(e, c, "C1"), "cases.close"),
-    ("list_cases", lambda e, c: admin.list_cases(e, c), "cases.list"),
-    ("get_case", lambda e, c: admin.get_case(e, c, "C1"), "cases.list"),
+    ("close_case", lambda e, c: app_cases.close_case(e, c, "C1"), "cases.close"),
+    ("list_cases", lambda e, c: app_cases.list_cases(e, c), "cases.list"),
+    ("get_case", lambda e, c: app_cases.get_case(e, c, "C1"), "cases.list"),
     ("add_legal", lambda e, c: admin.add_legal(
         e, c, type="subpoena", number="S-1", issued=date(2026, 1, 2), level="state",
         issuer="agency", case_id="C1"), "legal.add"),
@@ -142,12 +143,12 @@ def test_users_bootstrap_then_admin(tmp_path: Path) -> None:
 
 
 def test_cases_legal_and_notices(env: Env) -> None:
-    assert [c.case_id for c in admin.list_cases(env, Caller("supervisor"))] == ["C1", "SA1"]
-    assert admin.get_case(env, Caller("overseer"), "C1").org == "ice"
+    assert [c.case_id for c in app_cases.list_cases(env, Caller("supervisor"))] == ["C1", "SA1"]
+    assert app_cases.get_case(env, Caller("overseer"), "C1").org == "ice"
     with pytest.raises(NotFound):
-        admin.get_case(env, Caller("investigator"), "NOPE")
+        app_cases.get_case(env, Caller("investigator"), "NOPE")
     with pytest.raises(Invalid):
-        admin.list_cases(env, Caller("investigator"), status="pending")
+        app_cases.list_cases(env, Caller("investigator"), status="pending")
     doc = admin.add_legal(env, Caller("investigator"), type="subpoena", number="S-1",
                           issued=date(2026, 1, 2), level="state", issuer="agency",
                           case_id="C1")
@@ -176,9 +177,9 @@ def test_cases_legal_and_notices(env: Env) -> None:
                                                        ["act.notices_send"])
     with pytest.raises(Conflict):
         admin.mark_notice_sent(env, Caller("supervisor"), ids[0])
-    admin.close_case(env, Caller("investigator"), "C1")
+    app_cases.close_case(env, Caller("investigator"), "C1")
     with pytest.raises(Denied, match="only 'records_officer'"):
-        admin.close_case(env, Caller("overseer"), "SA1")  # neither owner nor supervisor
+        app_cases.close_case(env, Caller("overseer"), "SA1")  # neither owner nor supervisor
     assert last_entry(env.store)["outcome"] == "deny"
 
 

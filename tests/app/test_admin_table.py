@@ -74,6 +74,10 @@ TABLE: list[tuple[str, str, frozenset[str], str]] = [
     ("alerts.read", "", frozenset({"investigator", "supervisor"}), "act.watch_manage"),
     ("watch.list", "", frozenset({"investigator", "supervisor", "overseer"}),
      "act.watch_list"),
+    ("cases.read", "", frozenset({"investigator", "supervisor", "records_officer", "overseer"}),
+     "act.cases_read"),
+    ("cases.material", "", frozenset({"investigator", "supervisor", "records_officer"}),
+     "act.cases_material"),
 ]
 
 # principal -> (caller, role as the table names it, the rule that refuses it when no

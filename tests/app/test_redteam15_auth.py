@@ -26,6 +26,7 @@ from auth_fixtures import (
 from idgraph import cases as cases_mod
 from idgraph import clock
 from idgraph.app import admin, audit, auth, reports
+from idgraph.app import cases as app_cases
 from idgraph.app.context import Caller, Env
 from idgraph.app.errors import AppError, Denied, TooManyAttempts, Unauthenticated
 
@@ -214,7 +215,7 @@ def test_operator_principal_only_on_the_command_line(tmp_path: Path) -> None:
 def test_closed_case_cannot_be_reopened_by_opening_it_again(env: Env) -> None:
     """Opening a case id that exists (closed) must not reopen it for reads."""
     with contextlib.suppress(AppError):
-        admin.open_case(env, caller("gov"), "C2", title="again", kind="criminal")
+        app_cases.open_case(env, caller("gov"), "C2", title="again", kind="criminal")
     case = cases_mod.get_case(env.store, "C2")
     assert case is not None and not case.is_open
 

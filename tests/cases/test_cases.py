@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from idgraph.app import Caller, Denied, Env, admin
+from idgraph.app import Caller, Denied, Env
+from idgraph.app import cases as app_cases
 from idgraph.cases import CaseError, close_case, get_case, list_cases, open_case
 from idgraph.policy.engine import allowed
 from idgraph.policy.users import add_user, disable_user
@@ -103,9 +104,9 @@ def test_case_acts_refused_by_cedar(tmp_path: Path, op: str, case_id: str, actor
     env = Env(store=store, settings=Settings(data_dir=tmp_path))
     with pytest.raises(Denied) as exc:
         if op == "open":
-            admin.open_case(env, Caller(actor), case_id, title="t", kind="criminal")
+            app_cases.open_case(env, Caller(actor), case_id, title="t", kind="criminal")
         else:
-            admin.close_case(env, Caller(actor), case_id)
+            app_cases.close_case(env, Caller(actor), case_id)
     assert rule in exc.value.rules
     last = audit_rows(store)[-1]
     assert (last["action"], last["outcome"], last["principal"]) == (f"cases.{op}", "deny", actor)

@@ -125,14 +125,15 @@ PAIRS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-def _duckdb_truth(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[list[bool]]:
+def _duckdb_truth(pairs: list[tuple[dict[str, Any], dict[str, Any]]],
+                  conds: list[str] | None = None) -> list[list[bool]]:
     con = duckdb.connect()
     cols = ", ".join(f"{c}_{s} {_TYPES.get(c, 'VARCHAR')}" for c in _COLUMNS for s in "lr")
     con.execute(f"CREATE TABLE p (k INTEGER, {cols})")
     for k, (a, b) in enumerate(pairs):
         values = [k] + [side[c] for c in _COLUMNS for side in (a, b)]
         con.execute(f"INSERT INTO p VALUES ({', '.join('?' * len(values))})", values)
-    conds = [sql for _, _, sql in LEVELS]
+    conds = conds if conds is not None else [sql for _, _, sql in LEVELS]
     select = ", ".join(f"coalesce(({sql}), false)" if sql != "ELSE" else "true"
                        for sql in conds)
     return [list(r) for r in con.execute(f"SELECT {select} FROM p ORDER BY k").fetchall()]

@@ -23,6 +23,7 @@ __all__ = ["add_record"]
 
 from idgraph import clock
 from idgraph.app.context import Caller, Env
+from idgraph.cases import open_case
 from idgraph.monitor import alerts, events
 from idgraph.policy.users import add_user
 from idgraph.settings import Settings
@@ -40,6 +41,10 @@ def make_env(tmp: Path) -> Env:
     with clock.frozen(TODAY - timedelta(days=30)):
         seed(store)
         add_user(store, "acmesup", "supervisor", "acme", org_type="private", actor="root")
+        # a second agency (deconfliction is between agencies)
+        add_user(store, "det", "investigator", "nypd", org_type="government", actor="root")
+        add_user(store, "nysup", "supervisor", "nypd", org_type="government", actor="root")
+        open_case(store, "N1", title="robbery", kind="criminal", actor="det")
         first = add_record(store, "court", "c1", first_name="ANA", last_name="ROE")
         link(store, IDENTITY, [first], [])
     return Env(store=store, settings=Settings(data_dir=tmp))

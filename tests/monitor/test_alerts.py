@@ -159,7 +159,7 @@ def test_watch_whose_legal_process_expired_raises_nothing(env: Env) -> None:
 
 
 def test_watch_whose_case_closed_raises_nothing(env: Env) -> None:
-    from idgraph.app.admin import close_case
+    from idgraph.app.cases import close_case
 
     app_watches.create_watch(env, caller("gov"), identity_id=IDENTITY, case_id="C1",
                              purpose=CI, expires=LATER)
@@ -192,7 +192,9 @@ def test_cancelled_watch_raises_nothing(env: Env) -> None:
 @pytest.mark.parametrize(("who", "kw", "error"), [
     ("rec", {}, Denied),  # a records officer does not watch people (role ceiling)
     ("gov", {"purpose": IMM}, Denied),  # immigration purpose under a criminal case
-    ("pi", {}, NotFound),  # another organisation's case
+    # another organisation's case: its investigator is no member (act.case_need_to_know),
+    # refused as for any case they do not work, whether it exists or not
+    ("pi", {}, Denied),
     ("gov", {"expires": TODAY}, Invalid),
     ("gov", {"expires": TODAY + timedelta(days=400)}, Invalid),
     ("gov", {"purpose": "nonsense"}, Invalid),
@@ -335,13 +337,13 @@ def test_criteria_watch_is_decided_before_the_record_is_read(
 ) -> None:
     """Refused segment: the record's values are never read."""
     read: list[str] = []
-    original = alerts._record_row
+    original = alerts._record_rows
 
-    def spy(store: object, rid: str) -> object:
-        read.append(rid)
-        return original(store, rid)  # type: ignore[arg-type]
+    def spy(store: object, rids: list[str]) -> object:
+        read.extend(rids)
+        return original(store, rids)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(alerts, "_record_row", spy)
+    monkeypatch.setattr(alerts, "_record_rows", spy)
     app_watches.create_watch(env, caller("gov"), criteria={"last_name": "ROE"},
                              case_id="IM1", purpose=IMM, claims=("DPPA-b1",), expires=LATER)
     join(env, "ny_dmv", identity="I8")

@@ -1,5 +1,6 @@
-"""Issue 16, deconfliction: when two organisations watch one identity, each is told of
-the other, and each organisation's supervisors see it."""
+"""Issue 16, deconfliction: when two agencies watch one identity, each is told of the
+other, and each agency's supervisors see it. A private organisation or a newsroom is
+neither told of an agency's watch nor revealed to it (monitor.watches.deconflict)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ def _watch(env: Env, who: str, case: str, purpose: str, identity: str = IDENTITY
 def test_deconfliction_tells_both_watchers_and_both_supervisors(env: Env) -> None:
     ice = _watch(env, "gov", "C1", CI)
     assert app_watches.list_deconflictions(env, caller("gov")) == []
-    streams = {u: alerts.BUS.subscribe(u) for u in ("gov", "chief", "pi", "acmesup")}
-    acme = _watch(env, "pi", "P1", "legal_proceeding")
+    streams = {u: alerts.BUS.subscribe(u) for u in ("gov", "chief", "det", "nysup")}
+    nypd = _watch(env, "det", "N1", CI)
     for user, mine, theirs, other_org, other_owner in [
-        ("gov", ice, acme, "acme", "pi"), ("chief", ice, acme, "acme", "pi"),
-        ("pi", acme, ice, "ice", "gov"), ("acmesup", acme, ice, "ice", "gov"),
+        ("gov", ice, nypd, "nypd", "det"), ("chief", ice, nypd, "nypd", "det"),
+        ("det", nypd, ice, "ice", "gov"), ("nysup", nypd, ice, "ice", "gov"),
     ]:
         [note] = app_watches.list_deconflictions(env, caller(user))
         assert (note.watch_id, note.other_watch_id, note.identity_id) == (mine, theirs, IDENTITY)
@@ -40,9 +41,9 @@ def test_deconfliction_tells_both_watchers_and_both_supervisors(env: Env) -> Non
     # nobody else was told (another investigator of ice is not a supervisor)
     assert app_watches.list_deconflictions(env, caller("off")) == []
     [audited] = entries(env, alerts.DECONFLICT_ACTION)
-    assert audited["identity_ids"] == [IDENTITY] and audited["principal"] == "pi"
-    assert audited["detail"]["watches"] == sorted([ice, acme])
-    assert audited["detail"]["recipients"] == sorted(["gov", "chief", "pi", "acmesup"])
+    assert audited["identity_ids"] == [IDENTITY] and audited["principal"] == "det"
+    assert audited["detail"]["watches"] == sorted([ice, nypd])
+    assert audited["detail"]["recipients"] == sorted(["gov", "chief", "det", "nysup"])
     created = entries(env, "watch.create")[-1]
     assert created["detail"]["deconflicted"] == [ice]
 
@@ -52,8 +53,8 @@ def test_same_organisation_or_cancelled_watch_is_not_deconflicted(env: Env) -> N
     _watch(env, "chief", "C1", CI)  # the same organisation: no notice
     assert app_watches.list_deconflictions(env, caller("gov")) == []
     app_watches.cancel_watch(env, caller("gov"), first)
-    _watch(env, "pi", "P1", "legal_proceeding")  # told of chief's standing watch only
-    [note] = app_watches.list_deconflictions(env, caller("pi"))
+    _watch(env, "det", "N1", CI)  # told of chief's standing watch only
+    [note] = app_watches.list_deconflictions(env, caller("det"))
     assert note.other_owner == "chief"
     assert app_watches.list_deconflictions(env, caller("gov")) == []  # cancelled: not told
     assert len(entries(env, alerts.DECONFLICT_ACTION)) == 1
@@ -61,5 +62,21 @@ def test_same_organisation_or_cancelled_watch_is_not_deconflicted(env: Env) -> N
 
 def test_a_watch_on_another_identity_is_not_deconflicted(env: Env) -> None:
     _watch(env, "gov", "C1", CI)
-    _watch(env, "pi", "P1", "legal_proceeding", identity="I9")
+    _watch(env, "det", "N1", CI, identity="I9")
     assert app_watches.list_deconflictions(env, caller("gov")) == []
+
+
+def test_a_private_organisation_is_neither_told_nor_revealed(env: Env) -> None:
+    """An agency's watch is not disclosed to a private investigator (it could tip off the
+    subject), and a private organisation's watch is not disclosed to an agency."""
+    ice = _watch(env, "gov", "C1", CI)
+    acme = _watch(env, "pi", "P1", "legal_proceeding")
+    for user in ("gov", "chief", "pi", "acmesup"):
+        assert app_watches.list_deconflictions(env, caller(user)) == []
+    assert entries(env, alerts.DECONFLICT_ACTION) == []
+    assert entries(env, "watch.create")[-1]["detail"].get("deconflicted", []) == []
+    # the private watch stays invisible when a second agency comes: only ice and nypd meet
+    nypd = _watch(env, "det", "N1", CI)
+    [note] = app_watches.list_deconflictions(env, caller("det"))
+    assert (note.watch_id, note.other_watch_id) == (nypd, ice)
+    assert acme not in (note.watch_id, note.other_watch_id)

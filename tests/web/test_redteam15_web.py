@@ -34,6 +34,7 @@ from web_fixtures import (
 
 from idgraph.api.deps import locked
 from idgraph.app import admin, auth
+from idgraph.app import cases as app_cases
 from idgraph.app.context import Caller
 
 XSS = '<script>alert(9)</script>"><img src=x onerror=alert(9)>'
@@ -238,7 +239,7 @@ def planted(live: LiveWeb) -> dict[str, str]:
     env = live.env
     ids: dict[str, str] = {}
     with locked(env):
-        admin.open_case(env, Caller(INVESTIGATOR), "RT-XSS-1", title=XSS, kind="criminal")
+        app_cases.open_case(env, Caller(INVESTIGATOR), "RT-XSS-1", title=XSS, kind="criminal")
         doc = admin.add_legal(env, Caller(INVESTIGATOR), type="subpoena", number="N" + XSS,
                               issued=__import__("datetime").date(2026, 1, 2), court=XSS,
                               judge=XSS, judge_appointment="state", level="state",
@@ -418,11 +419,11 @@ def test_a_disabled_users_open_session_stops_on_the_next_request(live: LiveWeb) 
 ])
 def test_purpose_screen_refuses_bad_cases_and_bases(live: LiveWeb, form: dict[str, str]) -> None:
     with locked(live.env):
-        if "RT-CLOSED-W" not in {c.case_id for c in admin.list_cases(
+        if "RT-CLOSED-W" not in {c.case_id for c in app_cases.list_cases(
                 live.env, Caller(INVESTIGATOR))}:
-            admin.open_case(live.env, Caller(INVESTIGATOR), "RT-CLOSED-W", title="c",
+            app_cases.open_case(live.env, Caller(INVESTIGATOR), "RT-CLOSED-W", title="c",
                             kind="criminal")
-            admin.close_case(live.env, Caller(INVESTIGATOR), "RT-CLOSED-W")
+            app_cases.close_case(live.env, Caller(INVESTIGATOR), "RT-CLOSED-W")
     with session(live) as c:
         token = _csrf(c.get("/purpose").text)
         r = c.post("/purpose", data={"csrf": token, **form})
@@ -611,7 +612,7 @@ def test_match_results_are_not_served_after_the_case_closed(live: LiveWeb) -> No
     /match/{job}/results) re-check that the job's case is still open for the caller
     (e.g. a gate decision for the job's query) before serving, and audit the download."""
     with locked(live.env):
-        admin.open_case(live.env, Caller(INVESTIGATOR), "RT-MATCH-C", title="m",
+        app_cases.open_case(live.env, Caller(INVESTIGATOR), "RT-MATCH-C", title="m",
                         kind="criminal")
         live.env.refresh()
     with session(live, purpose=False) as c:
@@ -632,7 +633,7 @@ def test_match_results_are_not_served_after_the_case_closed(live: LiveWeb) -> No
             time.sleep(0.2)
         assert c.get(job_path + "/results.csv").status_code == 200
         with locked(live.env):
-            admin.close_case(live.env, Caller(INVESTIGATOR), "RT-MATCH-C")
+            app_cases.close_case(live.env, Caller(INVESTIGATOR), "RT-MATCH-C")
             live.env.refresh()
         assert c.get("/search?name=oneil").status_code in (200, 403)
         r = c.get(job_path + "/results.csv")

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from web_fixtures import CASE, CLAIMS, INVESTIGATOR, PASSWORD, PURPOSE, LiveWeb
+from web_fixtures import CASE, CLAIMS, INVESTIGATOR, PASSWORD, PURPOSE, SUPERVISOR, LiveWeb
 
 from idgraph.api.deps import locked
 from idgraph.app import admin, auth
+from idgraph.app import cases as app_cases
 from idgraph.app.context import Caller
 
 ROOT = Caller("root", via="cli")
@@ -33,10 +34,13 @@ def _csrf(html: str) -> str:
 
 
 def _new_user(live: LiveWeb, name: str) -> None:
+    """An investigator of nypd, assigned to CASE by its supervisor (need-to-know: only
+    members read under a case)."""
     with locked(live.env):
         admin.add_user(live.env, ROOT, name, "investigator", "nypd", org_type="government")
         live.env.refresh()
         auth.set_password(live.env, ROOT, name, PASSWORD)
+        app_cases.assign(live.env, Caller(SUPERVISOR), CASE, add=[name])
 
 
 @contextmanager
@@ -100,7 +104,7 @@ def test_finished_progress_shows_rows_to_the_live_session_only(live: LiveWeb) ->
 
 def test_results_download_is_audited_then_refused_once_the_case_closed(live: LiveWeb) -> None:
     with locked(live.env):
-        admin.open_case(live.env, Caller(INVESTIGATOR), "H-MATCH", title="h", kind="criminal")
+        app_cases.open_case(live.env, Caller(INVESTIGATOR), "H-MATCH", title="h", kind="criminal")
         live.env.refresh()
     with _session(live, INVESTIGATOR, case="H-MATCH") as c:
         job_path = _finished_job(c)
@@ -115,7 +119,7 @@ def test_results_download_is_audited_then_refused_once_the_case_closed(live: Liv
         assert entry["identity_ids"] == ["P1"] and entry["case_id"] == "H-MATCH"
         assert entry["detail"]["via"] == "web" and entry["detail"]["job"] == job_id
         with locked(live.env):
-            admin.close_case(live.env, Caller(INVESTIGATOR), "H-MATCH")
+            app_cases.close_case(live.env, Caller(INVESTIGATOR), "H-MATCH")
             live.env.refresh()
         seq = _last_seq(live)
         r = c.get(job_path + "/results.csv")
@@ -181,14 +185,14 @@ def test_dates_at_the_end_of_the_calendar_are_refused_not_a_crash(live: LiveWeb)
 
 def test_finished_job_pages_withhold_the_rows_once_the_case_closed(live: LiveWeb) -> None:
     with locked(live.env):
-        admin.open_case(live.env, Caller(INVESTIGATOR), "H-VIEW", title="h", kind="criminal")
+        app_cases.open_case(live.env, Caller(INVESTIGATOR), "H-VIEW", title="h", kind="criminal")
         live.env.refresh()
     with _session(live, INVESTIGATOR, case="H-VIEW") as c:
         job_path = _finished_job(c)
         shown = c.get(job_path + "/progress")
         assert "R1" in shown.text and "P1" in shown.text
         with locked(live.env):
-            admin.close_case(live.env, Caller(INVESTIGATOR), "H-VIEW")
+            app_cases.close_case(live.env, Caller(INVESTIGATOR), "H-VIEW")
             live.env.refresh()
         r = c.get(job_path + "/progress")
         assert r.status_code == 200, r.status_code

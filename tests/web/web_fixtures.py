@@ -31,6 +31,7 @@ from playwright.sync_api import Page
 
 from idgraph.api.app import create_app
 from idgraph.app import admin, auth, data
+from idgraph.app import cases as app_cases
 from idgraph.app.context import Caller, Env
 from idgraph.link.model import settings_dict
 from idgraph.link.train import save_model
@@ -190,8 +191,8 @@ def _people(env: Env) -> None:
     env.refresh()
     for name in (ADMIN, INVESTIGATOR, OVERSEER, RECORDS, SUPERVISOR):
         auth.set_password(env, root, name, PASSWORD)
-    admin.open_case(env, Caller(INVESTIGATOR), CASE, title="burglary series", kind="criminal")
-    admin.open_case(env, Caller(RECORDS), SAR_CASE, title="subject asks", kind="subject_access")
+    app_cases.open_case(env, Caller(INVESTIGATOR), CASE, title="burglary series", kind="criminal")
+    app_cases.open_case(env, Caller(RECORDS), SAR_CASE, title="subject asks", kind="subject_access")
     env.refresh()
 
 

@@ -17,12 +17,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from idgraph.api import problems
+from idgraph.api.deps import locked
 from idgraph.api.models import Problem
 from idgraph.api.routers import admin, audit, data, match, reads, reports
+from idgraph.api.routers.cases import router as cases_router  # issue 16 (L): cases
 from idgraph.api.routers.feeds import router as feeds_router  # issue 16 (J): live feeds
 from idgraph.api.routers.match import MatchJobs
 from idgraph.api.routers.watches import router as watches_router  # issue 16 (K)
 from idgraph.api.security import SecurityMiddleware
+from idgraph.app import watches
 from idgraph.app.context import Env
 from idgraph.settings import Settings
 
@@ -36,7 +39,7 @@ DESCRIPTION = (
     "Authenticate with `Authorization: Bearer idg_...` (see docs/api.md)."
 )
 ROUTERS = (reads.router, match.router, data.router, admin.router, reports.router,
-           audit.router, feeds_router, watches_router)
+           audit.router, feeds_router, watches_router, cases_router)
 
 
 def _web() -> tuple[Any, Path | None, problems.WebErrorRenderer | None]:
@@ -123,9 +126,12 @@ def create_app(settings: Settings, *, env: Env | None = None) -> FastAPI:
     """The app over ``env`` (default: ``Env.open(settings)``, closed at shutdown)."""
     owned = env is None
     the_env = Env.open(settings) if env is None else env
+    watches.listen()  # pushed records are tested against the watches
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        with locked(the_env):  # webhooks a previous process left pending go out again
+            watches.resume_deliveries(the_env)
         try:
             yield
         finally:

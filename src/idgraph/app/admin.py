@@ -1,5 +1,5 @@
-"""Administrative acts: users, cases, legal process, notices, retention, judgements,
-subject-access requests and the policy set.
+"""Administrative acts: users, legal process, notices, retention, judgements,
+subject-access requests and the policy set (cases: ``idgraph.app.cases``).
 
 Every function takes ``(env, caller, ...)``, is decided by Cedar through
 :func:`~idgraph.app.gate.authorise_and_audit` (the acts of ``policies/acts.cedar``),
@@ -16,12 +16,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from idgraph import cases as cases_mod
 from idgraph import clock
 from idgraph.app.context import Caller, Env
-from idgraph.app.errors import Conflict, Invalid, NotFound
+from idgraph.app.errors import Conflict, Invalid
 from idgraph.app.gate import authorise_and_audit, library_errors
-from idgraph.cases import Case
 from idgraph.link.judge import Judgement, Verdict
 from idgraph.link.judge import judge as judge_pair
 from idgraph.policy import install as install_mod
@@ -43,19 +41,15 @@ __all__ = [
     "add_legal",
     "add_user",
     "apply_retention",
-    "close_case",
     "close_sar",
     "disable_user",
-    "get_case",
     "judge",
-    "list_cases",
     "list_legal",
     "list_notices",
     "list_retention_runs",
     "list_sars",
     "list_users",
     "mark_notice_sent",
-    "open_case",
     "open_sar",
     "policy_install",
     "policy_show",
@@ -120,44 +114,6 @@ def _manages_users(env: Env, user: User) -> bool:
         return False
     allowed, _ = decide_act(env.registry(), user.name, "users.manage", via="cli", user=user)
     return allowed
-
-
-# -- cases -------------------------------------------------------------------------------
-def open_case(env: Env, caller: Caller, case_id: str, *, title: str, kind: str) -> Case:
-    """Open a case of the caller's organisation (act ``cases.open``)."""
-    with authorise_and_audit(env, caller, "cases.open", target=case_id,
-                             case_id=case_id) as rec, library_errors():
-        return cases_mod.open_case(env.store, case_id, title=title, kind=kind, decision=rec)
-
-
-def close_case(env: Env, caller: Caller, case_id: str) -> None:
-    """Close a case of the caller's organisation (act ``cases.close``; its owner or a
-    supervisor of the organisation): no read can use it afterwards."""
-    with authorise_and_audit(env, caller, "cases.close", target=case_id,
-                             case_id=case_id) as rec, library_errors():
-        cases_mod.close_case(env.store, case_id, decision=rec)
-
-
-def list_cases(
-    env: Env, caller: Caller, *, status: str | None = None, org: str | None = None
-) -> list[Case]:
-    """Cases the caller may see (act ``cases.list``: an overseer every organisation's,
-    others their own), optionally by status and organisation."""
-    if status not in (None, "open", "closed"):
-        raise Invalid(f"status {status!r}: one of open, closed", field="status")
-    with authorise_and_audit(env, caller, "cases.list") as rec, library_errors():
-        return listing.list_cases(env.store, org=org, status=status, decision=rec,
-                                  registry=env.registry())
-
-
-def get_case(env: Env, caller: Caller, case_id: str) -> Case:
-    """One case the caller may see (act ``cases.list``); :class:`NotFound` otherwise."""
-    with authorise_and_audit(env, caller, "cases.list", target=case_id) as rec, \
-            library_errors():
-        case = listing.visible_case(env.store, case_id, decision=rec, registry=env.registry())
-    if case is None:
-        raise NotFound(f"no case {case_id!r}")
-    return case
 
 
 # -- legal process -----------------------------------------------------------------------
@@ -240,8 +196,18 @@ def apply_retention(
     from idgraph.search.sync import install_hooks  # the index forgets removed records
 
     install_hooks()
+    from idgraph.audit import record
+    from idgraph.monitor.upkeep import remove_alerts_of_records
+
     with authorise_and_audit(env, caller, "retention.apply") as rec, library_errors():
-        return retention_mod.apply_retention(env.store, as_of=as_of, decision=rec)
+        run = retention_mod.apply_retention(env.store, as_of=as_of, decision=rec)
+        # an alert keeps a minimised copy of its record: it goes with the record, in the
+        # same transaction, and the act's entry names the alerts removed
+        gone = remove_alerts_of_records(env.store, run.record_ids)
+        if gone:
+            record(env.store, rec.entry("ok", detail={
+                "run_id": run.run_id, "alerts_removed": len(gone), "alert_ids": gone}))
+        return run
 
 
 def list_retention_runs(env: Env, caller: Caller) -> list[RetentionRun]:

@@ -188,11 +188,22 @@ def resolve(
     retrain: bool = False,
     threshold: float | None = None,
     on_progress: OnProgress | None = None,
+    spark_master: str | None = None,
 ) -> ResolveSummary:
     """Link all current records into identities (train a model first if none is saved,
-    or ``retrain``); ``threshold`` overrides the match threshold of the settings."""
+    or ``retrain``); ``threshold`` overrides the match threshold of the settings;
+    ``spark_master`` (``local[2]``, ``spark://host:7077``) predicts the pairs and
+    clusters on Spark instead of the store's DuckDB (the same identities)."""
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise Invalid("threshold must be between 0 and 1", field="threshold")
+    engine = None
+    if spark_master is not None:
+        from idgraph.link.spark import SparkEngine, valid_master
+
+        if not valid_master(spark_master):
+            raise Invalid("spark master must be local, local[N], local[*] or "
+                          "spark://host:port", field="spark_master")
+        engine = SparkEngine(master=spark_master)
     settings = (env.settings if threshold is None
                 else env.settings.model_copy(update={"match_threshold": threshold}))
     say = _say(on_progress)
@@ -201,9 +212,10 @@ def resolve(
         with _mapped(), authorise_and_audit(env, caller, "resolve.run",
                                                        atomic=False) as act:
             summary = link_resolve(env.store, settings, lambda msg: say(msg, 0, None),
-                                   retrain=retrain)
+                                   retrain=retrain, engine=engine)
             act.detail.update({"run_id": summary.run_id, "model_id": summary.model_id,
                                "threshold": summary.threshold, "retrain": retrain,
+                               "engine": "spark" if engine else "duckdb",
                                "records": summary.n_records,
                                "identities": summary.n_identities})
     finally:

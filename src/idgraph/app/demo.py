@@ -56,6 +56,7 @@ def ensure_demo_users(env: Env) -> bool:
     """Make the demo's users and case when the data dir has no users; False when it has
     users but not the demo's (the example search is then left to the reader)."""
     from idgraph.app import admin  # admin acts are above the data acts this module serves
+    from idgraph.app import cases as app_cases
 
     known = set(env.registry().users)
     if not known:
@@ -68,7 +69,7 @@ def ensure_demo_users(env: Env) -> bool:
             admin.add_user(env, Caller(ADMIN), name, role, org, org_type="government")
     env.refresh()
     if CASE not in env.registry().cases:
-        admin.open_case(env, Caller(INVESTIGATOR), CASE, title="demo: burglary series",
+        app_cases.open_case(env, Caller(INVESTIGATOR), CASE, title="demo: burglary series",
                         kind="criminal")
     return True
 

@@ -24,7 +24,9 @@ from idgraph.app.reads import forget_engine
 from idgraph.audit import record
 from idgraph.audit.entry import AuditEntry
 from idgraph.monitor import feeds as lib
+from idgraph.monitor import upkeep
 from idgraph.monitor.feeds import FeedReceipt, FeedStatus, LineResult
+from idgraph.monitor.upkeep import FeedTokenInfo
 from idgraph.search.sync import install_hooks
 from idgraph.sources.ingest import AfterIngestError
 from idgraph.sources.manifest import ManifestError
@@ -33,9 +35,11 @@ from idgraph.sources.readers import FileRejected
 __all__ = [
     "FeedReceipt",
     "FeedStatus",
+    "FeedTokenInfo",
     "LineResult",
     "create_token",
     "feed_status",
+    "list_tokens",
     "push",
     "push_local",
     "revoke_token",
@@ -128,13 +132,36 @@ def create_token(env: Env, caller: Caller, source_id: str, *, days: int) -> str:
     return bearer
 
 
-def revoke_token(env: Env, caller: Caller, token_id: str) -> None:
-    """Revoke a feed token (``idgf_<token_id>_...``) at once; the act ``feeds.manage``."""
+def revoke_token(env: Env, caller: Caller, token_id: str, *,
+                 source_id: str | None = None) -> FeedTokenInfo:
+    """Revoke a feed token (``idgf_<token_id>_...``) at once; the act ``feeds.manage``.
+    With ``source_id`` (the API's ``/feeds/{source}/tokens/{id}/revoke``) a token of
+    another source is not found: a path naming one source never acts on another's."""
     with authorise_and_audit(env, caller, "feeds.manage", target=token_id,
                              action="feeds.revoke") as act, _mapped():
+        known = {t.token_id: t for t in upkeep.list_feed_tokens(env.store, source_id)}
+        if token_id not in known:
+            raise NotFound(f"no feed token {token_id!r}"
+                           + (f" of source {source_id!r}" if source_id else ""))
         tok = lib.revoke_token(env.store, token_id)
         act.sources = [tok.source_id]
         act.detail.update({"token_id": token_id, "feed_source": tok.source_id})
+        [after] = [t for t in upkeep.list_feed_tokens(env.store, tok.source_id)
+                   if t.token_id == token_id]
+    return after
+
+
+def list_tokens(env: Env, caller: Caller, source_id: str) -> list[FeedTokenInfo]:
+    """A source's feed tokens, without secrets (active, expired, revoked); the act
+    ``feeds.manage`` (admin), audited as ``feeds.tokens``."""
+    with authorise_and_audit(env, caller, "feeds.manage", target=source_id,
+                             action="feeds.tokens") as act, _mapped():
+        if not lib.source_exists(env.store, source_id):
+            raise NotFound(f"no source {source_id!r}")
+        found = upkeep.list_feed_tokens(env.store, source_id)
+        act.sources = [source_id]
+        act.detail.update({"feed_source": source_id, "count": len(found)})
+    return found
 
 
 def feed_status(env: Env, caller: Caller, source_id: str) -> FeedStatus:

@@ -25,7 +25,7 @@ from idgraph.app.errors import AppError, Conflict, Denied, Invalid, NotFound, Un
 from idgraph.audit import AuditIntegrityError, record
 from idgraph.audit.keys import AuditKeyError
 from idgraph.audit.reports import ReportError
-from idgraph.cases import CaseError, CaseRefused
+from idgraph.cases import CaseError, CaseRefused, is_member
 from idgraph.policy import users as users_mod
 from idgraph.policy.acts import ActDenied, ActRecord, decide_act, deny_entry, principal_of
 from idgraph.policy.cedar import PolicySetError
@@ -151,8 +151,10 @@ def authorise_and_audit(
         raise Unavailable(f"the deployment's policy set does not load: {exc}") from exc
     # the actor as stored now: a user disabled by another process is refused at once
     fresh = users_mod.get_user(store, caller.actor) if caller.actor else None
+    # need-to-know (act.case_need_to_know): membership as stored now, like the user
+    member = not case_id or bool(caller.actor and is_member(store, case_id, caller.actor))
     allowed, rules = decide_act(reg, caller.actor, act, target, via=caller.via,
-                                variant=variant, user=fresh)
+                                variant=variant, user=fresh, case_member=member)
     who = principal_of(reg, caller.actor, fresh)
     if not allowed or who is None:
         entry = deny_entry(reg, caller.actor, act, rules, target=target, via=caller.via,

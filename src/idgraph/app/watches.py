@@ -16,7 +16,8 @@ Importing this module registers the alert listener on
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, Final
 
@@ -27,13 +28,24 @@ from idgraph.app.gate import authorise_and_audit
 from idgraph.audit import AuditEntry, record
 from idgraph.cases import get_case
 from idgraph.monitor import alerts as alerts_mod
+from idgraph.monitor import delivery
 from idgraph.monitor import watches as watches_mod
 from idgraph.monitor.alerts import Alert, DeadLetter
 from idgraph.monitor.watches import Deconfliction, Watch
-from idgraph.policy.fields import refused_filters
+from idgraph.policy import credentials as creds
+from idgraph.policy.fields import filter_name, refused_filters
 from idgraph.policy.legal import get_legal
 
 MAX_DAYS: Final[int] = 365  # a watch is renewed, not left standing for ever
+# A criteria watch is a standing read about someone: at least one criterion must narrow
+# it to a person (a sex, a state, a city or a first name alone is everyone: a dragnet,
+# as a match row must name someone too: search.match._USABLE).
+PERSON_CRITERIA: Final[frozenset[str]] = frozenset({
+    "last_name", "full_name", "dob", "ssn", "dl_number", "plate", "phone", "email",
+    "case_number",
+})
+CRITERIA_RULE: Final[str] = "watch.criteria_names_a_person"
+RECHECK_SECONDS: Final[float] = 5.0  # an open stream's credential is checked this often
 
 __all__ = [
     "Alert",
@@ -47,9 +59,20 @@ __all__ = [
     "list_dead_letters",
     "list_deconflictions",
     "list_watches",
+    "listen",
+    "stream_standing",
 ]
 
-alerts_mod.install()
+
+def listen() -> None:
+    """Have new records tested against the watches (the alert listener on
+    ``monitor.events``; idempotent). Importing this module does it too; a shell that
+    serves feeds calls it again, so nothing that unregistered the listener in the same
+    process leaves a server that stores records but raises no alerts."""
+    alerts_mod.install()
+
+
+listen()
 
 
 def _org_role(env: Env, caller: Caller) -> tuple[str, str, str]:
@@ -97,10 +120,31 @@ def _check(env: Env, caller: Caller, *, case_id: str, purpose: str, claims: Sequ
     if criteria is not None:
         if not criteria or not all(str(v).strip() for v in criteria.values()):
             raise Invalid("criteria need at least one non-empty value", field="criteria")
+        if not all(any(ch.isalnum() for ch in str(v)) for v in criteria.values()):
+            # compared with punctuation folded away: "---" would match every empty field
+            raise Invalid("each criterion needs a letter or digit", field="criteria")
         refused = refused_filters(list(criteria))
         if refused:
             raise Denied(f"not a search criterion: {', '.join(refused)}",
                          rules=("base.filters_allowed",))
+        if not PERSON_CRITERIA & {filter_name(k) for k in criteria}:
+            raise Denied("the criteria names no person: give a last or full name or an "
+                         f"identifier ({', '.join(sorted(PERSON_CRITERIA))})",
+                         rules=(CRITERIA_RULE,))
+
+
+def _criteria(criteria: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The criteria keyed by the field each names (``Last-Name`` -> ``last_name``), as
+    they are checked: stored and matched so, never as given."""
+    if criteria is None:
+        return None
+    out: dict[str, str] = {}
+    for key, value in criteria.items():
+        name = filter_name(key)
+        if name in out:
+            raise Invalid(f"criteria name {name!r} twice", field="criteria")
+        out[name] = value
+    return out
 
 
 def create_watch(
@@ -122,6 +166,7 @@ def create_watch(
     target = identity_id or "criteria"
     with authorise_and_audit(env, caller, "watch.create", target=target,
                              case_id=case_id) as rec:
+        criteria = _criteria(criteria)
         _check(env, caller, case_id=case_id, purpose=purpose, claims=claims, basis=basis,
                expires=expires, criteria=criteria)
         org, _, _ = _org_role(env, caller)
@@ -215,14 +260,66 @@ def list_alerts(env: Env, caller: Caller, *, limit: int = 100) -> list[Alert]:
 
 
 def alert_stream(env: Env, caller: Caller, *, timeout: float = 15.0,
-                 stop: threading.Event | None = None) -> Iterator[dict[str, Any] | None]:
+                 stop: threading.Event | None = None,
+                 still_valid: Callable[[], bool] | None = None,
+                 recheck: float = RECHECK_SECONDS) -> Iterator[dict[str, Any] | None]:
     """The caller's alerts and deconfliction notices as they are raised: items
     ``{"event": "alert"|"deconfliction", "data": {...}}``, ``None`` after ``timeout``
     seconds of quiet (a keep-alive). Opening the stream is the act ``alerts.read``
-    (decided and audited once, now); each alert was audited when raised."""
+    (decided and audited once, now); each alert was audited when raised.
+
+    ``still_valid`` (the shell's check of the credential the stream was opened with,
+    under its lock: e.g. :func:`stream_standing` is None) is asked before every item
+    and on a keep-alive at least every ``recheck`` seconds: once it answers False the
+    stream ends, so a stolen token revoked (or expired, or its user disabled) stops
+    receiving at once, not when the client hangs up."""
     with authorise_and_audit(env, caller, "alerts.read", variant="stream"):
         pass
-    return alerts_mod.BUS.stream(caller.actor, timeout=timeout, stop=stop)
+    items = alerts_mod.BUS.stream(caller.actor, timeout=timeout, stop=stop)
+    if still_valid is None:
+        return items
+    return _checked(items, still_valid, recheck)
+
+
+def _checked(items: Iterator[dict[str, Any] | None], still_valid: Callable[[], bool],
+             recheck: float) -> Iterator[dict[str, Any] | None]:
+    last = time.monotonic()
+    try:
+        for item in items:
+            now = time.monotonic()
+            if item is not None or now - last >= recheck:
+                last = now
+                try:
+                    valid = still_valid()
+                except Exception:  # the store closed under the stream: it ends
+                    valid = False
+                if not valid:
+                    return
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # unsubscribes from the bus
+
+
+def stream_standing(env: Env, caller: Caller) -> str | None:
+    """Why a stream opened by ``caller`` must end now (None: it may go on): the user
+    unknown, disabled (since) or moved, or the API token it was opened with revoked,
+    expired or gone. Read fresh from the store (call under the shell's lock)."""
+    held = creds.holder(env.store, caller.actor)
+    if held is None or held.disabled:
+        return "user unknown or disabled"
+    if caller.token_id is not None:
+        row = creds.token_row(env.store, caller.token_id)
+        if row is None or row.name != caller.actor:
+            return "token unknown"
+        if row.revoked_at is not None:
+            return "token revoked"
+        if clock.now_naive() >= row.expires_at:
+            return "token expired"
+        if held.disabled_at is not None and held.disabled_at >= row.created_at:
+            return "user disabled since the token was made"
+    return None
 
 
 def list_deconflictions(env: Env, caller: Caller) -> list[Deconfliction]:
@@ -246,3 +343,9 @@ def list_dead_letters(env: Env, caller: Caller) -> list[DeadLetter]:
             found = alerts_mod.list_dead_letters(env.store, owner=caller.actor)
         rec.detail["count"] = len(found)
     return found
+
+
+def resume_deliveries(env: Env) -> int:
+    """Resume the webhook deliveries a previous process left pending (serve start; call
+    under the shell's lock): how many were queued again."""
+    return delivery.resume_pending(env.store)

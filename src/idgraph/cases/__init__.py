@@ -1,5 +1,13 @@
 """Cases: every read happens under an open case of the reader's organisation.
 
+A case has *members* (``case_members``; the opener first): need-to-know. An
+investigator reads, searches, matches and watches under a case only as one of its
+members (the decision point computes ``context.case_member``; ``base.need_to_know``
+forbids otherwise); supervisors of the organisation assign and reassign
+(``cases.members``). Subjects with notes (``cases.material``), the case's activity
+from the audit log (``cases.activity``) and what closing releases
+(``cases.release``) are in their own modules.
+
 The ``cases`` table holds case id, title, status (open|closed), kind, owning
 organisation, who opened it and when. Opening and closing are the acts ``cases.open``
 and ``cases.close``, decided by Cedar in ``idgraph.app.admin`` (which hands the
@@ -13,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record
@@ -46,6 +54,12 @@ DDL: Final[tuple[str, ...]] = (
         case_id VARCHAR PRIMARY KEY, title VARCHAR, status VARCHAR NOT NULL, kind VARCHAR,
         org VARCHAR NOT NULL, opened_by VARCHAR, opened_at TIMESTAMP,
         closed_by VARCHAR, closed_at TIMESTAMP)""",
+    # Membership history: a row per assignment, ended (never deleted) by ``removed_at``.
+    # A case with no row for its opener counts the opener as a member (cases opened
+    # before members were kept); assigning or removing them writes their row.
+    """CREATE TABLE IF NOT EXISTS case_members (
+        case_id VARCHAR NOT NULL, member VARCHAR NOT NULL, added_by VARCHAR NOT NULL,
+        added_at TIMESTAMP NOT NULL, removed_by VARCHAR, removed_at TIMESTAMP)""",
 )
 
 
@@ -66,6 +80,7 @@ class Case:
     org: str
     opened_by: str
     opened_at: datetime
+    members: tuple[str, ...] = ()  # current members, the opener first (need-to-know)
 
     @property
     def is_open(self) -> bool:
@@ -79,10 +94,43 @@ def ensure(store: Store) -> None:
     store.ensure("cases", DDL)
 
 
+# Current members of each case: the open rows, and the opener while no row names them.
+_MEMBERS = (
+    "SELECT case_id, member, added_at FROM case_members WHERE removed_at IS NULL "
+    "AND (? IS NULL OR case_id = ?) "
+    "UNION ALL SELECT c.case_id, c.opened_by, c.opened_at FROM cases c "
+    "WHERE c.opened_by IS NOT NULL AND (? IS NULL OR c.case_id = ?) AND NOT EXISTS ("
+    "SELECT 1 FROM case_members m WHERE m.case_id = c.case_id AND m.member = c.opened_by) "
+    "ORDER BY 3, 2"
+)
+
+
+def members_of(store: Store, case_id: str | None = None) -> dict[str, tuple[str, ...]]:
+    """Current members of ``case_id`` (default: of every case), earliest first."""
+    ensure(store)
+    out: dict[str, list[str]] = {}
+    for cid, member, _ in store.fetchall(_MEMBERS, [case_id, case_id, case_id, case_id]):
+        if member not in out.setdefault(cid, []):
+            out[cid].append(member)
+    return {cid: tuple(ms) for cid, ms in out.items()}
+
+
+def is_member(store: Store, case_id: str, actor: str) -> bool:
+    """Whether ``actor`` is now a member of ``case_id`` (read from the tables)."""
+    return actor in members_of(store, case_id).get(case_id, ())
+
+
+def _case(row: tuple[Any, ...], members: tuple[str, ...]) -> Case:
+    case_id, title, status, kind, org, opened_by, opened_at = row
+    return Case(case_id, title, status, kind, org, opened_by, opened_at, members)
+
+
 def get_case(store: Store, case_id: str) -> Case | None:
     ensure(store)
     row = store.fetchone(f"SELECT {_COLS} FROM cases WHERE case_id = ?", [case_id])
-    return None if row is None else Case(*row)
+    if row is None:
+        return None
+    return _case(row, members_of(store, case_id).get(case_id, ()))
 
 
 def list_cases(store: Store, *, org: str | None = None, status: str | None = None) -> list[Case]:
@@ -92,7 +140,8 @@ def list_cases(store: Store, *, org: str | None = None, status: str | None = Non
         "ORDER BY opened_at, case_id",
         [org, org, status, status],
     )
-    return [Case(*r) for r in rows]
+    members = members_of(store)
+    return [_case(r, members.get(r[0], ())) for r in rows]
 
 
 def _actor(store: Store, actor: str, decision: ActDecision | None) -> tuple[str, str]:
@@ -135,6 +184,10 @@ def open_case(
             f"INSERT INTO cases ({_COLS}) VALUES (?, ?, 'open', ?, ?, ?, ?)",
             [case_id, title, kind, org, actor, now],
         )
+        store.execute(
+            "INSERT INTO case_members (case_id, member, added_by, added_at) VALUES (?, ?, ?, ?)",
+            [case_id, actor, actor, now],
+        )
         _record(
             store,
             decision,
@@ -148,7 +201,7 @@ def open_case(
                 detail={"title": title, "kind": kind},
             ),
         )
-    return Case(case_id, title, "open", kind, org, actor, now)
+    return Case(case_id, title, "open", kind, org, actor, now, (actor,))
 
 
 def close_case(
@@ -180,6 +233,10 @@ def close_case(
             "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE case_id = ?",
             [actor, clock.now_naive(), case_id],
         )
+        # what was withheld from subjects for this case is theirs now (cases/release.py)
+        from idgraph.cases.release import flag_supplements
+
+        flagged = flag_supplements(store, case)
         _record(
             store,
             decision,
@@ -190,5 +247,6 @@ def close_case(
                 action="cases.close",
                 outcome="ok",
                 case_id=case_id,
+                detail={"supplements_due": [s.sar_id for s in flagged]},
             ),
         )

@@ -1,4 +1,4 @@
-"""CLI commands for lawful access: users, cases, legal process, profiles, notices, retention.
+"""CLI commands for lawful access: users, legal process, profiles, notices, retention.
 
 Thin shells over :mod:`idgraph.app` (parse, call, print): every act is decided and
 audited there; no decision and no SQL here.
@@ -20,14 +20,12 @@ from idgraph import clock
 from idgraph.app import admin, reads
 from idgraph.app.context import Caller
 from idgraph.app.errors import AppError
-from idgraph.cases import KINDS
 from idgraph.cli.common import console, fail
 from idgraph.cli.shell import app_exit, env_of, read_caller
 from idgraph.policy.legal import APPOINTMENTS, ISSUERS, TYPES
 from idgraph.policy.profile import Profile
 
 users_app = typer.Typer(help="Principals: users with a role and an organisation.")
-cases_app = typer.Typer(help="Cases: every read needs an open case.")
 legal_app = typer.Typer(help="Legal-process registry: orders, warrants, subpoenas, consents.")
 notices_app = typer.Typer(help="Notices owed to people whose data was disclosed.")
 retention_app = typer.Typer(help="Remove records held past their source's retention.")
@@ -137,53 +135,6 @@ def users_disable(ctx: typer.Context, name: str, actor: str | None = AS_OPT) -> 
         except AppError as exc:
             raise app_exit(exc) from exc
     console.print(escape(f"disabled {name}"))
-
-
-# -- cases -----------------------------------------------------------------------------
-@cases_app.command("open")
-def cases_open(
-    ctx: typer.Context,
-    case_id: str,
-    title: str = typer.Option(..., "--title"),
-    kind: str = typer.Option(
-        "criminal", "--kind", help=" | ".join(KINDS) + " (purposes fit kinds)"
-    ),
-    actor: str = AS,
-) -> None:
-    with env_of(ctx) as env:
-        try:
-            case = admin.open_case(env, cli_caller(actor), case_id, title=title, kind=kind)
-        except AppError as exc:
-            raise app_exit(exc) from exc
-    console.print(escape(f"opened {case.case_id} for {case.org}"))
-
-
-@cases_app.command("close")
-def cases_close(ctx: typer.Context, case_id: str, actor: str = AS) -> None:
-    with env_of(ctx) as env:
-        try:
-            admin.close_case(env, cli_caller(actor), case_id)
-        except AppError as exc:
-            raise app_exit(exc) from exc
-    console.print(escape(f"closed {case_id}"))
-
-
-@cases_app.command("list")
-def cases_list(
-    ctx: typer.Context,
-    org: str | None = typer.Option(None, "--org"),
-    status: str | None = typer.Option(None, "--status"),
-    actor: str = AS,
-    as_json: bool = JSON,
-) -> None:
-    """List cases (an overseer sees every organisation's, others their own)."""
-    with env_of(ctx) as env:
-        try:
-            found = admin.list_cases(env, cli_caller(actor), org=org, status=status)
-        except AppError as exc:
-            raise app_exit(exc) from exc
-    rows = [[c.case_id, c.title, c.status, c.kind, c.org, c.opened_by, c.opened_at] for c in found]
-    show_rows("cases", ["case", "title", "status", "kind", "org", "by", "at"], rows, as_json)
 
 
 # -- legal -----------------------------------------------------------------------------
@@ -443,6 +394,8 @@ def retention_list(ctx: typer.Context, actor: str = AS, as_json: bool = JSON) ->
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the root app."""
     app.add_typer(users_app, name="users")
+    from idgraph.cli.cases import cases_app  # it uses this module's helpers
+
     app.add_typer(cases_app, name="cases")
     app.add_typer(legal_app, name="legal")
     app.add_typer(notices_app, name="notices")

@@ -177,9 +177,17 @@ def resolve_command(
         None, "--threshold", help="Override the match threshold."
     ),
     actor: str | None = AS_OPERATOR,
+    engine: str = typer.Option(
+        "duckdb", "--engine", help="Where pairs are predicted and clustered: duckdb or spark."),
+    spark_master: str = typer.Option(
+        "local[2]", "--spark-master",
+        help="Spark master with --engine spark: local[N] or spark://host:port."),
 ) -> None:
     """Link all current records into identities (train a model if none is saved)."""
-    summary = run_resolve(ctx, actor, retrain=retrain, threshold=threshold)
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter("duckdb or spark", param_hint="--engine")
+    summary = run_resolve(ctx, actor, retrain=retrain, threshold=threshold,
+                          spark_master=spark_master if engine == "spark" else None)
     table = Table(title=f"run {summary.run_id}")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -189,13 +197,15 @@ def resolve_command(
 
 
 def run_resolve(ctx: typer.Context, actor: str | None, *, retrain: bool = False,
-                threshold: float | None = None) -> ResolveSummary:
+                threshold: float | None = None,
+                spark_master: str | None = None) -> ResolveSummary:
     """Resolve with one progress line naming the stage under way."""
     with env_of(ctx) as env, progress() as bar:
         task = bar.add_task("resolving", total=None)
         try:
             return app_data.resolve(
                 env, data_caller(actor), retrain=retrain, threshold=threshold,
+                spark_master=spark_master,
                 on_progress=lambda msg, _d, _t: bar.update(task, description=escape(msg)))
         except AppError as exc:
             raise app_exit(exc) from exc

@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from idgraph.app import feeds
+from idgraph.app import feeds, watches
 from idgraph.app.context import Caller, Env
 from idgraph.app.errors import AppError, Denied, Unauthenticated
 from idgraph.cli.common import console, err_console, fail
@@ -151,6 +151,7 @@ def watch_command(
     if not folder.is_dir():
         raise fail(f"{folder} is not a folder")
     caller = data_caller(actor)
+    watches.listen()  # each file's records are tested against the watches
     with env_of(ctx) as env:
         try:
             while True:

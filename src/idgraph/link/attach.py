@@ -53,7 +53,7 @@ from idgraph.link.pending import DEFAULT_CANDIDATE_LIMIT, PendingIndex, exact_ke
 from idgraph.link.recluster import Pair
 from idgraph.link.resolve import after_resolve
 from idgraph.link.score import PairScore, Scorer, input_rows, probability
-from idgraph.link.tables import ensure_tables
+from idgraph.link.tables import bump_generation, ensure_tables, generation
 from idgraph.store import Store
 
 __all__ = [
@@ -178,10 +178,16 @@ class LiveLinker(Decisions):
         self.stats: Counter[str] = Counter()  # how decisions were made
         self._rows: dict[str, Row] = {}  # input rows read so far
         self._pairs: dict[tuple[str, str], Pair] = {}  # pair scores (ids in order)
+        self._paired: set[str] = set()  # records with a pair score kept
         self._names = scorer.comparison_names()
         self._of: dict[str, str] = {}  # record -> identity
         self._members_of: dict[str, set[str]] = {}  # identity -> records
         self._judged: dict[str, dict[str, Verdict]] = {}  # record -> other -> verdict
+        # the graph generation the memory holds (None: unknown, read again before use)
+        self.generation: int | None = None
+        # set: called with the records a commit placed instead of the after-resolve hooks
+        # (the search index), which the caller then runs itself, later (once per push)
+        self.defer_index: Callable[[list[str]], None] | None = None
         self._writes = _Writes()
         self._pending = PendingIndex()
         self.refresh()
@@ -205,6 +211,8 @@ class LiveLinker(Decisions):
         another writer)."""
         self.flush()
         ensure_tables(self.store)
+        # read first: a change committed while the memory is read makes it stale at once
+        self.generation = generation(self.store)
         table = self.store.con.sql(
             "SELECT record_id, identity_id FROM identity_members").to_arrow_table()
         records = table.column(0).to_pylist()
@@ -247,7 +255,17 @@ class LiveLinker(Decisions):
                candidates: CandidateSource | None) -> list[AttachResult]:
         self._input_rows([r for r in records if isinstance(r, str)])  # one read
         try:
-            out = [self._place(self._row(r), candidates) for r in records]
+            rows = [self._row(r) for r in records]
+            # the injected candidates do not depend on the chunk's own placements (those
+            # are found through the pending index): ask for them all first, and read
+            # their rows in one go
+            found: dict[str, Sequence[str]] = {}
+            if candidates is not None:
+                found = {str(row["record_id"]): candidates(row) for row in rows}
+                self._input_rows(sorted({c for f in found.values() for c in f
+                                         if c in self._of}))
+            out = [self._place(row, candidates, found.get(str(row["record_id"])))
+                   for row in rows]
         except BaseException:
             self._abandon()
             raise
@@ -276,12 +294,19 @@ class LiveLinker(Decisions):
                     _insert(store, "INSERT INTO identity_lineage",
                             [(self.run_id, *e, at) for e in writes.lineage],
                             ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR[]", "TIMESTAMP"))
+                bumped = bump_generation(store)
         except BaseException:
             self.refresh_memory()
             raise
         self._pending.clear()
+        # this linker's own change; any other writer's in between makes the memory stale
+        known = self.generation
+        self.generation = bumped if known is not None and bumped == known + 1 else None
         # the search index re-reads the identity of these records
-        after_resolve(store, records)
+        if self.defer_index is not None:
+            self.defer_index(records)
+        else:
+            after_resolve(store, records)
         for result in writes.results:
             for hook in list(_after_attach):
                 hook(store, result)
@@ -291,6 +316,23 @@ class LiveLinker(Decisions):
         self._writes = _Writes()
         self._pending.clear()
         self.refresh_memory()
+
+    def stale(self) -> bool:
+        """Whether another writer changed the identities or judgements since the memory
+        was read (the store's graph generation moved): :meth:`refresh` then."""
+        return self.generation is None or generation(self.store) != self.generation
+
+    def forget(self, record_ids: Iterable[str]) -> None:
+        """Drop the input rows (and pair scores) of records whose values changed (a new
+        version became current): they are read again when next needed."""
+        ids = set(record_ids)
+        for rid in ids & self._rows.keys():
+            del self._rows[rid]
+        drop = ids & self._paired
+        if drop:
+            self._pairs = {k: p for k, p in self._pairs.items()
+                           if k[0] not in drop and k[1] not in drop}
+            self._paired -= drop
 
     def refresh_memory(self) -> None:
         """The identities and judgements as the store has them (no flush)."""
@@ -308,10 +350,14 @@ class LiveLinker(Decisions):
             raise AttachError(f"not a current record: {record}")
         return rows[0]
 
+    def input_rows(self, record_ids: list[str]) -> list[Row]:
+        """The input rows of current records (kept once read; see :meth:`forget`)."""
+        return self._input_rows(record_ids)
+
     def _input_rows(self, record_ids: list[str]) -> list[Row]:
         """Input rows of current records, read once per linker (a record's values
-        change only when an ingest makes a new version current: build a new linker
-        after an ingest)."""
+        change only when an ingest makes a new version current: :meth:`forget` it
+        then, or build a new linker)."""
         missing = [r for r in record_ids if r not in self._rows]
         if missing:
             if len(self._rows) + len(missing) > self.cache_size:
@@ -342,19 +388,28 @@ class LiveLinker(Decisions):
                         _via_labels(self._names, labels))
             if len(self._pairs) >= PAIR_CACHE:
                 self._pairs.clear()
+                self._paired.clear()
             self._pairs[key] = pair
+            self._paired.update(key)
         return pair
 
     # -- placing ----------------------------------------------------------------------
-    def _place(self, row: Row, candidates: CandidateSource | None) -> AttachResult:
+    def _place(self, row: Row, candidates: CandidateSource | None,
+               known: Sequence[str] | None = None) -> AttachResult:
         rid = str(row["record_id"])
-        found = (candidates or (lambda r: exact_key_candidates(self.store, r)))(row)
-        found = list(dict.fromkeys([*found, *self._pending.find(row)]))
+        found = known if known is not None else (
+            candidates or (lambda r: exact_key_candidates(self.store, r)))(row)
+        # a record placed again (a new version) meets its identity's other members
+        # whatever the candidates' ranking: the index ranks one record per identity
+        # first, and for its own identity that is the record itself
+        mates = self._members_of.get(self._of.get(rid, ""), ())
+        found = list(dict.fromkeys([*found, *self._pending.find(row), *sorted(mates)]))
         self._pending.add(row)
         self._leave(rid)
         identity_of = {c: self._of[c] for c in found if c != rid and c in self._of}
-        members = self._members(sorted(set(identity_of.values())), rid)
-        by_id = {r["record_id"]: r for rows in members.values() for r in rows}
+        # the candidates' own rows first: only the identities a candidate scores into
+        # (a group) take part in the decision, so only their other members are read
+        by_id = {r["record_id"]: r for r in self._input_rows(list(identity_of))}
         others = [by_id[c] for c in identity_of if c in by_id]
         scored = [(r, self.scorer.score(row, r)) for r in others]
         floor = min(self.config.predict_floor, EDGE_FLOOR, self.threshold)
@@ -365,6 +420,7 @@ class LiveLinker(Decisions):
                                           _Identity(len(groups) + 1))
                 group.pairs.append((str(other["record_id"]), score))
                 group.via |= _via(score)
+        members = self._members(sorted(groups), rid)
         verdicts = sorted(self._judged.get(rid, {}).items())
         decision = self._decide(row, groups, members, verdicts)
         if self.recluster and groups:

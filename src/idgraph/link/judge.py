@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from idgraph.audit import AuditEntry, record
-from idgraph.link.tables import ensure_tables, one
+from idgraph.link.tables import bump_generation, ensure_tables, one
 from idgraph.store import Store
 
 
@@ -74,6 +74,7 @@ def judge(
             "INSERT INTO judgements VALUES (?, ?, ?, ?, ?, ?, ?)",
             [j.judgement_id, j.record_id_l, j.record_id_r, j.verdict.value, by, reason, j.at],
         )
+        bump_generation(store)  # live linkers read the judgements again
         detail = {"reason": reason, "judgement_id": j.judgement_id}
         record(
             store,

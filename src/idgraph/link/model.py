@@ -1,18 +1,29 @@
 """The Splink model, built from the canonical record schema.
 
-Comparisons are plain Splink settings dicts (SQL conditions over ``<col>_l`` /
-``<col>_r``), so the trained model is one JSON document we can store and reload.
-Every level has a human label: that label is what :mod:`idgraph.link._explain` shows.
+Comparisons and blocking rules are made with Splink's dialect-neutral creators and
+rendered for one engine (DuckDB, the default, or Spark: :data:`DIALECTS`) as plain
+Splink settings dicts (SQL conditions over ``<col>_l`` / ``<col>_r``), so the trained
+model is one JSON document we can store, reload and render for the other engine
+(:func:`for_dialect`). Every level has a human label: that label is what
+:mod:`idgraph.link._explain` shows, and what matches a level across dialects.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Literal
 
+import splink.comparison_level_library as cll
 from rapidfuzz.distance.DamerauLevenshtein import distance as _rf_damerau
 from rapidfuzz.distance.JaroWinkler import similarity as _rf_jaro_winkler
+from splink.blocking_rule_library import CustomRule
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.dialects import SplinkDialect
 
 # Input view the model reads: current records, one row per record_id. ``uid`` numbers
 # them 1..n in record id order; resolve takes uid - 1 as a record's index.
@@ -69,32 +80,47 @@ ORDER BY cur.uid
 """
 
 
-# --- comparison levels: each one SQL condition (what Splink runs) and one Python predicate
-# (what :mod:`idgraph.link.score` runs on a pair of input rows), defined side by side. The
-# predicate holds exactly when the SQL condition is TRUE: a NULL operand makes a
+# --- comparison levels: each one built with Splink's dialect-neutral comparison-level
+# creators (``splink.comparison_level_library``: exact match, Jaro-Winkler,
+# Damerau-Levenshtein, null, array intersection, and/or/not), rendered for one SQL
+# dialect when a settings dict is made (:func:`comparisons`, :func:`settings_dict`), and
+# one Python predicate (what :mod:`idgraph.link.score` runs on a pair of input rows),
+# defined side by side. Conditions no creator expresses (part of a string, a year apart,
+# the licence's state) are written once in DuckDB's SQL as ``CustomLevel``s with
+# ``base_dialect_str="duckdb"``, which Splink translates (sqlglot) for another engine.
+# The predicate holds exactly when the SQL condition is TRUE: a NULL operand makes a
 # comparison NULL, and a NULL condition does not fire (the level is skipped). Predicates
-# are registered by their SQL text, so a stored model's level finds its predicate only
-# if its SQL is this version's (see :func:`level_predicate`).
+# are registered by their SQL text in every dialect (and by the text models saved before
+# the creators carried: ``levels_v1.json``), so a stored model's level finds its
+# predicate only if its SQL is one this version renders.
 
 Row = Mapping[str, Any]
 Predicate = Callable[[Row, Row], bool]
+Dialect = Literal["duckdb", "spark"]
+DIALECTS: Final[tuple[Dialect, ...]] = ("duckdb", "spark")
 
 _PREDICATES: dict[str, Predicate] = {}
+# the level texts of models saved before the creators: (comparison, label) -> SQL
+_LEGACY: Final[dict[tuple[str, str], str]] = {
+    (c, label): sql for c, label, sql in json.loads(
+        (Path(__file__).parent / "levels_v1.json").read_text(encoding="utf-8"))}
 
 
-def _register(sql: str, py: Predicate) -> None:
-    _PREDICATES[sql] = py
+def _key(sql: str) -> str:
+    """A level's SQL text as looked up: identifier quotes dropped, spaces collapsed."""
+    return " ".join(sql.replace('"', "").replace("`", "").split())
 
 
 def level_predicate(sql_condition: str) -> Predicate:
-    """The Python predicate of the level whose SQL condition is ``sql_condition``.
+    """The Python predicate of the level whose SQL condition is ``sql_condition`` (in any
+    dialect this version renders, or as models saved before it had it).
 
     Raises KeyError for a condition this version does not define (a model saved by
     another version: retrain it, or score it with Splink)."""
     if not _PREDICATES:
-        comparisons()
+        _rendered("duckdb")
     try:
-        return _PREDICATES[sql_condition]
+        return _PREDICATES[_key(sql_condition)]
     except KeyError:
         raise KeyError(f"no Python predicate for the level {sql_condition!r}") from None
 
@@ -209,35 +235,70 @@ def _jw(col_l: str, threshold: float, col_r: str | None = None) -> Predicate:
     return lambda x, y: jw_at_least(x[col_l], y[right], threshold)
 
 
-def _null(cols: list[str]) -> dict[str, Any]:
-    cond = " OR ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in cols)
+class _CrossJaroWinkler(ComparisonLevelCreator):
+    """``<dialect's Jaro-Winkler>(<left>_l, <right>_r) >= threshold``: Splink's
+    ``JaroWinklerLevel`` across two columns (it compares one column with itself)."""
+
+    def __init__(self, left: str, right: str, threshold: float) -> None:
+        self.left, self.right, self.threshold = left, right, threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        fn = sql_dialect.jaro_winkler_function_name
+        return f"{fn}({self.left}_l, {self.right}_r) >= {self.threshold}"
+
+    def create_label_for_charts(self) -> str:
+        return f"Jaro-Winkler of {self.left} and {self.right} >= {self.threshold}"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One comparison level before it is rendered for a dialect."""
+
+    creator: ComparisonLevelCreator
+    label: str
+    py: Predicate
+    tf: str | None = None
+    null: bool = False
+
+
+def _custom(sql: str) -> ComparisonLevelCreator:
+    """A condition no creator expresses, written in DuckDB's SQL (Splink translates it)."""
+    return cll.CustomLevel(sql, base_dialect_str="duckdb")
+
+
+def _null(cols: list[str]) -> _Spec:
+    creator: ComparisonLevelCreator = (
+        cll.NullLevel(cols[0]) if len(cols) == 1 else cll.Or(*[cll.NullLevel(c) for c in cols]))
     py = (_either_null(cols[0]) if len(cols) == 1
           else lambda x, y: any(x[c] is None or y[c] is None for c in cols))
-    return _null_level(cond, "missing", py)
+    return _Spec(creator, "missing", py, null=True)
 
 
-def _null_level(sql: str, label: str, py: Predicate) -> dict[str, Any]:
-    _register(sql, py)
-    return {"sql_condition": sql, "label_for_charts": label, "is_null_level": True}
+def _null_level(creator: ComparisonLevelCreator, label: str, py: Predicate) -> _Spec:
+    return _Spec(creator, label, py, null=True)
 
 
-def _level(sql: str, label: str, tf: str | None = None, *, py: Predicate) -> dict[str, Any]:
-    _register(sql, py)
-    level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label}
-    if tf:
-        level["tf_adjustment_column"] = tf
-        level["tf_adjustment_weight"] = 1.0
-    return level
+def _level(creator: ComparisonLevelCreator, label: str, tf: str | None = None, *,
+           py: Predicate) -> _Spec:
+    return _Spec(creator, label, py, tf)
 
 
-def _else() -> dict[str, Any]:
-    _register("ELSE", lambda _x, _y: True)
-    return {"sql_condition": "ELSE", "label_for_charts": "different"}
+def _exact_level(col: str, label: str = "exact", tf: str | None = None) -> _Spec:
+    return _level(cll.ExactMatchLevel(col), label, tf, py=_eq(col))
 
 
-_SWAPPED: Final = ("jaro_winkler_similarity(first_name_l, last_name_r) >= 0.92 "
-                   "AND jaro_winkler_similarity(last_name_l, first_name_r) >= 0.92 "
-                   "AND first_name_l <> first_name_r")
+def _jw_level(col: str, threshold: float, label: str) -> _Spec:
+    return _level(cll.JaroWinklerLevel(col, threshold), label, py=_jw(col, threshold))
+
+
+def _else() -> _Spec:
+    return _Spec(cll.ElseLevel(), "different", lambda _x, _y: True)
+
+
+def _swapped_creator() -> ComparisonLevelCreator:
+    return cll.And(_CrossJaroWinkler("first_name", "last_name", 0.92),
+                   _CrossJaroWinkler("last_name", "first_name", 0.92),
+                   cll.Not(cll.ExactMatchLevel("first_name")))
 
 
 def _swapped(x: Row, y: Row) -> bool:
@@ -247,65 +308,43 @@ def _swapped(x: Row, y: Row) -> bool:
             and jw_at_least(x["last_name"], first_r, 0.92))
 
 
+def _comparison(name: str, description: str, levels: list[_Spec]) -> dict[str, Any]:
+    return {"output_column_name": name, "comparison_description": description,
+            "comparison_levels": levels}
+
+
 def _first_name() -> dict[str, Any]:
-    return {
-        "output_column_name": "first_name",
-        "comparison_description": "given name",
-        "comparison_levels": [
-            _null(["first_name"]),
-            _level("first_name_l = first_name_r", "exact", "first_name",
-                   py=_eq("first_name")),
-            _level("first_name_canon_l = first_name_canon_r", "same canonical name (nickname)",
-                   py=_eq("first_name_canon")),
-            _level(
-                "jaro_winkler_similarity(first_name_l, first_name_r) >= 0.92",
-                "Jaro-Winkler >= 0.92", py=_jw("first_name", 0.92),
-            ),
-            _level("first_name_phonetic_l = first_name_phonetic_r", "same sound (phonetic)",
-                   py=_eq("first_name_phonetic")),
-            _level(
-                "first_name_l = middle_name_r OR middle_name_l = first_name_r",
-                "given and middle name swapped",
-                py=_any(_eq("first_name", "middle_name"), _eq("middle_name", "first_name")),
-            ),
-            _level(_SWAPPED, "given and surname swapped", py=_swapped),
-            _level(
-                "jaro_winkler_similarity(first_name_l, first_name_r) >= 0.8",
-                "Jaro-Winkler >= 0.8", py=_jw("first_name", 0.8),
-            ),
-            _else(),
-        ],
-    }
+    return _comparison("first_name", "given name", [
+        _null(["first_name"]),
+        _exact_level("first_name", tf="first_name"),
+        _exact_level("first_name_canon", "same canonical name (nickname)"),
+        _jw_level("first_name", 0.92, "Jaro-Winkler >= 0.92"),
+        _exact_level("first_name_phonetic", "same sound (phonetic)"),
+        _level(cll.Or(cll.ColumnsReversedLevel("first_name", "middle_name"),
+                      cll.ColumnsReversedLevel("middle_name", "first_name")),
+               "given and middle name swapped",
+               py=_any(_eq("first_name", "middle_name"), _eq("middle_name", "first_name"))),
+        _level(_swapped_creator(), "given and surname swapped", py=_swapped),
+        _jw_level("first_name", 0.8, "Jaro-Winkler >= 0.8"),
+        _else(),
+    ])
 
 
 def _last_name() -> dict[str, Any]:
-    return {
-        "output_column_name": "last_name",
-        "comparison_description": "surname",
-        "comparison_levels": [
-            # a swap is counted once, under the given name
-            _null_level(f"last_name_l IS NULL OR last_name_r IS NULL OR ({_SWAPPED})",
-                        "missing, or swapped with the given name (counted there)",
-                        _any(_either_null("last_name"), _swapped)),
-            _level("last_name_l = last_name_r", "exact", "last_name", py=_eq("last_name")),
-            _level(
-                "jaro_winkler_similarity(last_name_l, last_name_r) >= 0.92",
-                "Jaro-Winkler >= 0.92", py=_jw("last_name", 0.92),
-            ),
-            _level("last_name_phonetic_l = last_name_phonetic_r", "same sound (phonetic)",
-                   py=_eq("last_name_phonetic")),
-            _level(
-                "list_has_any(last_name_parts_l, last_name_parts_r)",
-                "shares part of a compound surname",
-                py=lambda x, y: list_has_any(x["last_name_parts"], y["last_name_parts"]),
-            ),
-            _level(
-                "jaro_winkler_similarity(last_name_l, last_name_r) >= 0.8",
-                "Jaro-Winkler >= 0.8", py=_jw("last_name", 0.8),
-            ),
-            _else(),
-        ],
-    }
+    return _comparison("last_name", "surname", [
+        # a swap is counted once, under the given name
+        _null_level(cll.Or(cll.NullLevel("last_name"), _swapped_creator()),
+                    "missing, or swapped with the given name (counted there)",
+                    _any(_either_null("last_name"), _swapped)),
+        _exact_level("last_name", tf="last_name"),
+        _jw_level("last_name", 0.92, "Jaro-Winkler >= 0.92"),
+        _exact_level("last_name_phonetic", "same sound (phonetic)"),
+        _level(cll.ArrayIntersectLevel("last_name_parts", 1),
+               "shares part of a compound surname",
+               py=lambda x, y: list_has_any(x["last_name_parts"], y["last_name_parts"])),
+        _jw_level("last_name", 0.8, "Jaro-Winkler >= 0.8"),
+        _else(),
+    ])
 
 
 def _initials(x: Row, y: Row) -> bool:
@@ -314,18 +353,13 @@ def _initials(x: Row, y: Row) -> bool:
 
 
 def _middle_name() -> dict[str, Any]:
-    return {
-        "output_column_name": "middle_name",
-        "comparison_description": "middle name or initial",
-        "comparison_levels": [
-            _null(["middle_name"]),
-            _level("middle_name_l = middle_name_r", "exact", "middle_name",
-                   py=_eq("middle_name")),
-            _level("left(middle_name_l, 1) = left(middle_name_r, 1)", "initial agrees",
-                   py=_initials),
-            _else(),
-        ],
-    }
+    return _comparison("middle_name", "middle name or initial", [
+        _null(["middle_name"]),
+        _exact_level("middle_name", tf="middle_name"),
+        _level(_custom("left(middle_name_l, 1) = left(middle_name_r, 1)"),
+               "initial agrees", py=_initials),
+        _else(),
+    ])
 
 
 def _day_month_swapped(x: Row, y: Row) -> bool:
@@ -340,84 +374,55 @@ def _years_within_one(x: Row, y: Row) -> bool:
 
 
 def _dob() -> dict[str, Any]:
-    swap = (
+    swap = _custom(
         "substr(dob_day_l, 1, 4) = substr(dob_day_r, 1, 4) "
         "AND substr(dob_day_l, 5, 2) = substr(dob_day_r, 7, 2) "
-        "AND substr(dob_day_l, 7, 2) = substr(dob_day_r, 5, 2)"
-    )
-    return {
-        "output_column_name": "dob",
-        "comparison_description": "date of birth (precision-aware)",
-        "comparison_levels": [
-            _null(["birth_year"]),
-            _level("dob_day_l = dob_day_r", "exact date", py=_eq("dob_day")),
-            _level(swap, "day and month swapped", py=_day_month_swapped),
-            _level("damerau_levenshtein(dob_day_l, dob_day_r) <= 1", "one digit off",
-                   py=lambda x, y: damerau_within_one(x["dob_day"], y["dob_day"])),
-            _level(
-                "dob_month_l = dob_month_r AND (dob_day_l IS NULL OR dob_day_r IS NULL)",
-                "same month (one side month precision)",
-                py=_all(_eq("dob_month"), _either_null("dob_day")),
-            ),
-            _level(
-                "birth_year_l = birth_year_r AND (dob_month_l IS NULL OR dob_month_r IS NULL)",
-                "same year (one side year only)",
-                py=_all(_eq("birth_year"), _either_null("dob_month")),
-            ),
-            _level("abs(birth_year_l - birth_year_r) <= 1", "within one year",
-                   py=_years_within_one),
-            _else(),
-        ],
-    }
+        "AND substr(dob_day_l, 7, 2) = substr(dob_day_r, 5, 2)")
+    return _comparison("dob", "date of birth (precision-aware)", [
+        _null(["birth_year"]),
+        _exact_level("dob_day", "exact date"),
+        _level(swap, "day and month swapped", py=_day_month_swapped),
+        _level(cll.DamerauLevenshteinLevel("dob_day", 1), "one digit off",
+               py=lambda x, y: damerau_within_one(x["dob_day"], y["dob_day"])),
+        _level(cll.And(cll.ExactMatchLevel("dob_month"), cll.NullLevel("dob_day")),
+               "same month (one side month precision)",
+               py=_all(_eq("dob_month"), _either_null("dob_day"))),
+        _level(cll.And(cll.ExactMatchLevel("birth_year"), cll.NullLevel("dob_month")),
+               "same year (one side year only)",
+               py=_all(_eq("birth_year"), _either_null("dob_month"))),
+        _level(cll.AbsoluteDifferenceLevel("birth_year", 1), "within one year",
+               py=_years_within_one),
+        _else(),
+    ])
 
 
 def _address() -> dict[str, Any]:
     house_street = _all(_eq("house_number"), _eq("street"))
-    return {
-        "output_column_name": "address",
-        "comparison_description": "house number, street and ZIP",
-        "comparison_levels": [
-            _null_level("(street_l IS NULL OR street_r IS NULL) "
-                        "AND (zip_l IS NULL OR zip_r IS NULL)", "missing",
-                        _all(_either_null("street"), _either_null("zip"))),
-            _level(
-                "house_number_l = house_number_r AND street_l = street_r AND zip_l = zip_r",
-                "same house, street and ZIP", py=_all(house_street, _eq("zip")),
-            ),
-            _level(
-                "house_number_l = house_number_r AND street_l = street_r "
-                "AND (zip_l IS NULL OR zip_r IS NULL)",
-                "same house and street, ZIP missing",
-                py=_all(house_street, _either_null("zip")),
-            ),
-            _level(
-                "house_number_l = house_number_r AND street_l = street_r",
-                "same house and street, other ZIP", py=house_street,
-            ),
-            _level(
-                "house_number_l = house_number_r "
-                "AND jaro_winkler_similarity(street_l, street_r) >= 0.9",
-                "same house, similar street", py=_all(_eq("house_number"), _jw("street", 0.9)),
-            ),
-            _level("zip_l = zip_r", "same ZIP", py=_eq("zip")),
-            _level("city_l = city_r AND state_l = state_r", "same city",
-                   py=_all(_eq("city"), _eq("state"))),
-            _else(),
-        ],
-    }
+    same_house = cll.And(cll.ExactMatchLevel("house_number"), cll.ExactMatchLevel("street"))
+    return _comparison("address", "house number, street and ZIP", [
+        _null_level(cll.And(cll.NullLevel("street"), cll.NullLevel("zip")), "missing",
+                    _all(_either_null("street"), _either_null("zip"))),
+        _level(cll.And(same_house, cll.ExactMatchLevel("zip")), "same house, street and ZIP",
+               py=_all(house_street, _eq("zip"))),
+        _level(cll.And(same_house, cll.NullLevel("zip")), "same house and street, ZIP missing",
+               py=_all(house_street, _either_null("zip"))),
+        _level(same_house, "same house and street, other ZIP", py=house_street),
+        _level(cll.And(cll.ExactMatchLevel("house_number"), cll.JaroWinklerLevel("street", 0.9)),
+               "same house, similar street", py=_all(_eq("house_number"), _jw("street", 0.9))),
+        _exact_level("zip", "same ZIP"),
+        _level(cll.And(cll.ExactMatchLevel("city"), cll.ExactMatchLevel("state")), "same city",
+               py=_all(_eq("city"), _eq("state"))),
+        _else(),
+    ])
 
 
 def _exact(col: str, description: str, fuzzy: bool = False) -> dict[str, Any]:
-    levels = [_null([col]), _level(f"{col}_l = {col}_r", "exact", py=_eq(col))]
+    levels = [_null([col]), _exact_level(col)]
     if fuzzy:
-        levels.append(_level(f"damerau_levenshtein({col}_l, {col}_r) <= 1", "one digit off",
+        levels.append(_level(cll.DamerauLevenshteinLevel(col, 1), "one digit off",
                              py=lambda x, y: damerau_within_one(x[col], y[col])))
     levels.append(_else())
-    return {
-        "output_column_name": col,
-        "comparison_description": description,
-        "comparison_levels": levels,
-    }
+    return _comparison(col, description, levels)
 
 
 def _other_states(x: Row, y: Row) -> bool:
@@ -428,22 +433,16 @@ def _other_states(x: Row, y: Row) -> bool:
 def _licence() -> dict[str, Any]:
     """Licence numbers compare only within one issuing state (``dl_key`` is
     ``STATE:NUMBER``): numbers of two states say nothing either way."""
-    state = "split_part(dl_key_{s}, ':', 1)"
-    return {
-        "output_column_name": "dl_key",
-        "comparison_description": "driver licence number (same issuing state)",
-        "comparison_levels": [
-            _null_level("dl_key_l IS NULL OR dl_key_r IS NULL OR "
-                        f"{state.format(s='l')} <> {state.format(s='r')}",
-                        "missing or other state", _other_states),
-            _level("dl_key_l = dl_key_r", "exact", py=_eq("dl_key")),
-            _else(),
-        ],
-    }
+    other_state = _custom("split_part(dl_key_l, ':', 1) <> split_part(dl_key_r, ':', 1)")
+    return _comparison("dl_key", "driver licence number (same issuing state)", [
+        _null_level(cll.Or(cll.NullLevel("dl_key"), other_state), "missing or other state",
+                    _other_states),
+        _exact_level("dl_key"),
+        _else(),
+    ])
 
 
-def comparisons() -> list[dict[str, Any]]:
-    """All comparisons of the idgraph model, in display order."""
+def _specs() -> list[dict[str, Any]]:
     return [
         _first_name(),
         _middle_name(),
@@ -457,6 +456,63 @@ def comparisons() -> list[dict[str, Any]]:
         _licence(),
         _exact("plate", "vehicle plate"),
     ]
+
+
+def _sql(spec: _Spec, dialect: Dialect) -> str:
+    """The level's condition in ``dialect``: the creator's SQL without identifier quotes
+    (every column name here is a plain identifier in both dialects)."""
+    text = spec.creator.get_comparison_level(dialect).sql_condition
+    return text if text == "ELSE" else _key(text)
+
+
+@functools.cache
+def _rendered(dialect: Dialect) -> str:
+    """All comparisons rendered for ``dialect``, as JSON (callers get fresh copies); every
+    level's predicate registered under its text in each dialect and its legacy text."""
+    out = []
+    for comp in _specs():
+        levels = []
+        for spec in comp["comparison_levels"]:
+            texts = {_sql(spec, d) for d in DIALECTS}
+            legacy = _LEGACY.get((comp["output_column_name"], spec.label))
+            for text in (*texts, *([legacy] if legacy else [])):
+                _PREDICATES.setdefault(_key(text), spec.py)
+            level: dict[str, Any] = {"sql_condition": _sql(spec, dialect),
+                                     "label_for_charts": spec.label}
+            if spec.null:
+                level["is_null_level"] = True
+            if spec.tf:
+                level["tf_adjustment_column"] = spec.tf
+                level["tf_adjustment_weight"] = 1.0
+            levels.append(level)
+        out.append({**comp, "comparison_levels": levels})
+    return json.dumps(out)
+
+
+def comparisons(dialect: Dialect = "duckdb") -> list[dict[str, Any]]:
+    """All comparisons of the idgraph model, in display order, rendered for ``dialect``."""
+    result: list[dict[str, Any]] = json.loads(_rendered(dialect))
+    return result
+
+
+def for_dialect(model: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
+    """A trained model (rendered for any dialect, or saved before the creators) with
+    every level's condition rendered for ``dialect``: the levels are matched by
+    comparison and label; m, u and term-frequency settings are kept."""
+    fresh = {c["output_column_name"]: {lv["label_for_charts"]: lv["sql_condition"]
+                                       for lv in c["comparison_levels"]}
+             for c in comparisons(dialect)}
+    out: dict[str, Any] = json.loads(json.dumps(model))
+    for comp in out["comparisons"]:
+        name = comp["output_column_name"]
+        for level in comp["comparison_levels"]:
+            try:
+                level["sql_condition"] = fresh[name][level["label_for_charts"]]
+            except KeyError:
+                raise KeyError(f"{name}: no level {level.get('label_for_charts')!r} in this "
+                               "version's model: retrain it") from None
+    out["sql_dialect"] = dialect
+    return out
 
 
 # When does one record carry what a comparison compares (both records must, or the pair
@@ -556,19 +612,31 @@ DETERMINISTIC_RULES: Final[tuple[str, ...]] = (
 )
 
 
+def rules_for(rules: Sequence[str], dialect: Dialect) -> tuple[str, ...]:
+    """Blocking rules (written in DuckDB's SQL over ``l.`` and ``r.``) rendered for
+    ``dialect`` by Splink's ``CustomRule`` (translated by sqlglot)."""
+    if dialect == "duckdb":
+        return tuple(rules)
+    return tuple(CustomRule(rule, sql_dialect="duckdb").get_blocking_rule(dialect)
+                 .blocking_rule_sql for rule in rules)
+
+
 def settings_dict(
     blocking_rules: tuple[str, ...] = BLOCKING_RULES,
     prior: float = 1e-5,
+    dialect: Dialect = "duckdb",
 ) -> dict[str, Any]:
-    """A fresh (untrained) Splink settings dict for one dedupe over all records."""
+    """A fresh (untrained) Splink settings dict for one dedupe over all records,
+    rendered for ``dialect``."""
     return {
         "link_type": "dedupe_only",
         # an integer key: Splink joins pairs back to records on it several times
         "unique_id_column_name": "uid",
         "probability_two_random_records_match": prior,
-        "comparisons": comparisons(),
+        "comparisons": comparisons(dialect),
         "blocking_rules_to_generate_predictions": [
-            {"blocking_rule": br, "sql_dialect": "duckdb"} for br in blocking_rules
+            {"blocking_rule": br, "sql_dialect": dialect}
+            for br in rules_for(blocking_rules, dialect)
         ],
         "retain_matching_columns": True,
         "retain_intermediate_calculation_columns": True,

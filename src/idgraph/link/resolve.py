@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jellyfish
 import numpy as np
@@ -51,7 +51,7 @@ from idgraph.link.fragments import join_fragments, score_fragments
 from idgraph.link.ids import ID_KEY, LineageEvent, assign_ids
 from idgraph.link.judge import Verdict, latest_verdicts
 from idgraph.link.model import INPUT_TABLE, blocking_rules
-from idgraph.link.tables import ensure_tables, one
+from idgraph.link.tables import bump_generation, ensure_tables, one
 from idgraph.link.train import (
     TrainedModel,
     build_linker,
@@ -63,6 +63,9 @@ from idgraph.link.train import (
 )
 from idgraph.settings import Settings
 from idgraph.store import Store
+
+if TYPE_CHECKING:
+    from idgraph.link.spark import SparkEngine
 
 Progress = Callable[[str], None]
 # Called after identities change, with the records whose membership may have changed
@@ -122,24 +125,43 @@ def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
             DuckDBAPI(connection=store.con).register(BLOCKED_PAIRS))
         pred = linker.inference.predict(threshold_match_probability=floor,
                                         warning_mode="never")
-        store.execute(
-            f"""CREATE OR REPLACE TEMP TABLE __idg_edges AS
-            SELECT row_number() OVER () AS eid,
-                   least(p.record_id_l, p.record_id_r) AS record_id_l,
-                   greatest(p.record_id_l, p.record_id_r) AS record_id_r,
-                   CASE WHEN p.record_id_l <= p.record_id_r THEN p.uid_l ELSE p.uid_r END
-                       AS uid_l,
-                   CASE WHEN p.record_id_l <= p.record_id_r THEN p.uid_r ELSE p.uid_l END
-                       AS uid_r,
-                   p.match_probability, p.match_weight,
-                   -- only the kept edges need their evidence written out
-                   CASE WHEN p.match_probability >= {EDGE_FLOOR}
-                        THEN {evidence_sql(model)} END AS evidence,
-                   {weights_sql(model)} AS cw, {_via_sql(model)} AS via
-            FROM {pred.physical_name} AS p"""
-        )
+        _edges_from(store, model, pred.physical_name)
         linker.table_management.delete_tables_created_by_splink_from_db()
         store.execute(f"DROP TABLE IF EXISTS {BLOCKED_PAIRS}")
+
+
+def _edges_from(store: Store, model: dict[str, Any], predictions: str) -> None:
+    """The temp table ``__idg_edges`` (with evidence) from a table of Splink's scored
+    pairs (either engine's)."""
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE __idg_edges AS
+        SELECT row_number() OVER () AS eid,
+               least(p.record_id_l, p.record_id_r) AS record_id_l,
+               greatest(p.record_id_l, p.record_id_r) AS record_id_r,
+               CASE WHEN p.record_id_l <= p.record_id_r THEN p.uid_l ELSE p.uid_r END
+                   AS uid_l,
+               CASE WHEN p.record_id_l <= p.record_id_r THEN p.uid_r ELSE p.uid_l END
+                   AS uid_r,
+               p.match_probability, p.match_weight,
+               -- only the kept edges need their evidence written out
+               CASE WHEN p.match_probability >= {EDGE_FLOOR}
+                    THEN {evidence_sql(model)} END AS evidence,
+               {weights_sql(model)} AS cw, {_via_sql(model)} AS via
+        FROM {predictions} AS p"""
+    )
+
+
+def _predict_on_spark(store: Store, model: dict[str, Any], floor: float,
+                      rules: tuple[str, ...], engine: SparkEngine, spark: Any,
+                      say: Progress) -> int:
+    """Candidate pairs and their scores on Spark (:mod:`idgraph.link.spark`), into
+    ``__idg_edges``; returns the number of candidate pairs."""
+    from idgraph.link.spark import SPARK_PREDICTIONS, predict
+
+    n_pairs = predict(store, spark, model, floor, rules, say, engine.splink_api(spark))
+    _edges_from(store, model, SPARK_PREDICTIONS)
+    store.execute(f"DROP TABLE IF EXISTS {SPARK_PREDICTIONS}")
+    return n_pairs
 
 
 def _via_sql(model: dict[str, Any], alias: str = "p") -> str:
@@ -282,8 +304,12 @@ def resolve(
     *,
     constraints: Constraints | None = None,
     retrain: bool = False,
+    engine: SparkEngine | None = None,
 ) -> ResolveSummary:
-    """Link all current records into identities; return what happened."""
+    """Link all current records into identities; return what happened.
+
+    ``engine``: predict the pairs and cluster on Spark (:mod:`idgraph.link.spark`)
+    instead of the store's DuckDB; the result is the same."""
     say = progress or (lambda _msg: None)
     ensure_tables(store)
     started, t0 = _now(), time.perf_counter()
@@ -292,19 +318,29 @@ def resolve(
                  else config.match_threshold)
     n = prepare_input(store)
     rules = constraints or Constraints(ssn_typo_tolerance=config.ssn_typo_tolerance)
-    # candidate pairs, made while the model trains
-    blocking = Blocking(store, rules=blocking_rules(rules.dates_of_birth))
-    try:
+    block_rules = blocking_rules(rules.dates_of_birth)
+    floor = min(config.predict_floor, EDGE_FLOOR, threshold)
+    spark = engine.session() if engine is not None else None
+    if engine is not None and spark is not None:
         model = (train(store, progress=say, prepared=True) if retrain
                  else _ensure_model(store, say))
-    except BaseException:
-        blocking.abandon()
-        raise
-    say("making candidate pairs")
-    say(f"{blocking.result():,} candidate pairs to score")
-    times = {"train": time.perf_counter() - t0}
-    say("predicting pairwise match probabilities")
-    _predict(store, model.model, min(config.predict_floor, EDGE_FLOOR, threshold))
+        times = {"train": time.perf_counter() - t0}
+        say("making candidate pairs and predicting on Spark")
+        _predict_on_spark(store, model.model, floor, block_rules, engine, spark, say)
+    else:
+        # candidate pairs, made while the model trains
+        blocking = Blocking(store, rules=block_rules)
+        try:
+            model = (train(store, progress=say, prepared=True) if retrain
+                     else _ensure_model(store, say))
+        except BaseException:
+            blocking.abandon()
+            raise
+        say("making candidate pairs")
+        say(f"{blocking.result():,} candidate pairs to score")
+        times = {"train": time.perf_counter() - t0}
+        say("predicting pairwise match probabilities")
+        _predict(store, model.model, floor)
     times["predict"] = time.perf_counter() - t0 - sum(times.values())
     say("clustering under cannot-link constraints")
     with _gc_paused():
@@ -313,7 +349,13 @@ def resolve(
         eids, edges, weights, via = _edges(store, threshold)
         _, low_edges, low_weights, low_via = _edges(store, config.weak_floor, threshold)
         weak = WeakEdges(low_edges, low_weights, low_via, _weight(threshold))
-        result = cluster(ClusterInput(facts, edges, weights, via, must, keys, weak), config)
+        graph = ClusterInput(facts, edges, weights, via, must, keys, weak)
+        if spark is not None:
+            from idgraph.link.spark import cluster_on_spark
+
+            result = cluster_on_spark(spark, graph, config, say)
+        else:
+            result = cluster(graph, config)
         if rules.dates_of_birth and rules.strong_identifiers and config.join_fragments:
             # best levels across an identity are only safe with the rules that tell
             # namesakes apart (off on FEBRL, whose generator garbles those fields)
@@ -452,6 +494,7 @@ def _write(
                 "INSERT INTO link_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, started, _now(), threshold, n, n_edges, len(clusters), model_id,
                  json.dumps(detail)])
+            bump_generation(store)  # live linkers read the identities again
     finally:
         store.con.unregister("__idg_accepted")
         store.con.unregister("__idg_members")

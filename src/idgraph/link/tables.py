@@ -32,6 +32,11 @@ DDL: Final[tuple[str, ...]] = (
     "CREATE INDEX IF NOT EXISTS identity_members_identity ON identity_members(identity_id)",
     "CREATE INDEX IF NOT EXISTS link_edges_l ON link_edges(record_id_l)",
     "DROP INDEX IF EXISTS link_edges_r",
+    # one row: bumped by every write that changes identities or judgements (resolve, a
+    # judgement, retention, a live attach), so a long-lived live linker knows when what
+    # it holds in memory is stale (:func:`generation`, :func:`bump_generation`)
+    """CREATE TABLE IF NOT EXISTS graph_generation (
+        id INTEGER PRIMARY KEY, generation BIGINT NOT NULL)""",
 )
 
 
@@ -48,3 +53,20 @@ def one(store: Store, sql: str, params: Sequence[Any] | None = None) -> Any:
     """
     rows = store.fetchall(sql, params)
     return rows[0][0] if rows else None
+
+
+def generation(store: Store) -> int:
+    """The identity graph's generation: it changes with every write to the identities
+    or the judgements (0 before the first)."""
+    ensure_tables(store)
+    return int(one(store, "SELECT generation FROM graph_generation WHERE id = 1") or 0)
+
+
+def bump_generation(store: Store) -> int:
+    """Count one more change of the identities or judgements (call it in the writer's
+    transaction, so the change and the count commit together); the new generation."""
+    ensure_tables(store)
+    rows = store.fetchall(
+        "INSERT INTO graph_generation VALUES (1, 1) ON CONFLICT (id) DO UPDATE "
+        "SET generation = graph_generation.generation + 1 RETURNING generation")
+    return int(rows[0][0])

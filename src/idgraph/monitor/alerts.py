@@ -23,19 +23,27 @@
 from __future__ import annotations
 
 import json
-import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from idgraph import clock
-from idgraph.monitor import events, watches, webhooks
-from idgraph.policy.engine import AccessDecision, allowed, audit_decision, response_entry
+from idgraph.audit import record_many
+from idgraph.monitor import delivery, events, watches
+from idgraph.monitor.delivery import (  # re-exported: moved to monitor.delivery
+    DISPATCHER,
+    DeadLetter,
+    Dispatcher,
+    delivery_status,
+    list_dead_letters,
+    use_guard,
+)
+from idgraph.policy.engine import AccessDecision, allowed, decision_entries, response_entry
 from idgraph.policy.fields import NEVER, minimise
 from idgraph.policy.notices import create_notices
 from idgraph.policy.profile import shown_ids
@@ -46,7 +54,6 @@ from idgraph.store import Store
 if TYPE_CHECKING:
     from idgraph.app.context import Env
 
-_log = logging.getLogger(__name__)
 
 ACTION: Final[str] = "alert"
 DECONFLICT_ACTION: Final[str] = "watch.deconflict"
@@ -59,15 +66,11 @@ DDL: Final[tuple[str, ...]] = (
         segment VARCHAR, kind VARCHAR, rules VARCHAR[], notices VARCHAR[], record JSON,
         raised_at TIMESTAMP)""",
     "CREATE INDEX IF NOT EXISTS alerts_owner ON alerts (owner)",
-    """CREATE TABLE IF NOT EXISTS webhook_deliveries (
-        alert_id VARCHAR PRIMARY KEY, watch_id VARCHAR NOT NULL, owner VARCHAR NOT NULL,
-        url VARCHAR NOT NULL, status VARCHAR NOT NULL, attempts INTEGER,
-        last_error VARCHAR, queued_at TIMESTAMP, finished_at TIMESTAMP)""",
 )
 
 
 def ensure(store: Store) -> None:
-    watches.ensure(store)
+    delivery.ensure(store)
     store.ensure("monitor.alerts", DDL)
 
 
@@ -162,133 +165,20 @@ class AlertBus:
 BUS: Final[AlertBus] = AlertBus()
 
 
-# -- webhook deliveries ------------------------------------------------------------------
-def _wait(seconds: float) -> None:
-    threading.Event().wait(seconds)
-
-
-@dataclass
-class Dispatcher:
-    """Delivers webhooks on a worker thread; outcomes are written back to
-    ``webhook_deliveries`` by :meth:`flush` (called under the caller's lock: by the
-    listener, and by the acts that list deliveries), or at once under ``guard``."""
-
-    post: webhooks.Post = webhooks.http_post
-    sleep: Callable[[float], None] = field(default=lambda s: _wait(s))
-    tries: int = webhooks.TRIES
-    base: float = webhooks.BASE_DELAY
-    _queue: queue.Queue[tuple[Store, str, str, bytes, bytes] | None] = field(
-        default_factory=queue.Queue)
-    _done: list[tuple[Store, str, webhooks.Outcome]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _thread: threading.Thread | None = None
-    guards: dict[int, Callable[[], AbstractContextManager[Any]]] = field(default_factory=dict)
-
-    def submit(self, store: Store, alert_id: str, url: str, secret: bytes, body: bytes) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="idgraph-webhooks",
-                                                daemon=True)
-                self._thread.start()
-        self._queue.put((store, alert_id, url, secret, body))
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            store, alert_id, url, secret, body = item
-            try:
-                outcome = webhooks.deliver(url, secret, body, post=self.post, sleep=self.sleep,
-                                           tries=self.tries, base=self.base)
-            except Exception as exc:  # never kill the worker
-                outcome = webhooks.Outcome(False, 0, type(exc).__name__)
-            with self._lock:
-                self._done.append((store, alert_id, outcome))
-            guard = self.guards.get(id(store))
-            if guard is not None:
-                try:
-                    with guard():
-                        self.flush(store)
-                except Exception as exc:  # written at the next flush
-                    _log.warning("webhook outcome not written yet: %s", type(exc).__name__)
-            self._queue.task_done()
-
-    def join(self) -> None:
-        """Wait until every submitted delivery has an outcome (tests)."""
-        if self._thread is not None:
-            self._queue.join()
-
-    def flush(self, store: Store) -> int:
-        """Write the finished deliveries of ``store`` (delivered, or dead-lettered)."""
-        with self._lock:
-            mine = [d for d in self._done if d[0] is store]
-            self._done = [d for d in self._done if d[0] is not store]
-        if not mine:
-            return 0
-        now = clock.now_naive()
-        with store.transaction():
-            for _, alert_id, out in mine:
-                store.execute(
-                    "UPDATE webhook_deliveries SET status = ?, attempts = ?, last_error = ?, "
-                    "finished_at = ? WHERE alert_id = ?",
-                    ["delivered" if out.delivered else "dead", out.attempts,
-                     out.last_error or None, now, alert_id],
-                )
-        return len(mine)
-
-
-DISPATCHER: Final[Dispatcher] = Dispatcher()
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    alert_id: str
-    watch_id: str
-    owner: str
-    url: str
-    attempts: int
-    last_error: str | None
-    queued_at: datetime
-    finished_at: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"alert_id": self.alert_id, "watch_id": self.watch_id, "owner": self.owner,
-                "url": self.url, "attempts": self.attempts, "last_error": self.last_error,
-                "queued_at": self.queued_at.isoformat(),
-                "finished_at": self.finished_at.isoformat() if self.finished_at else None}
-
-
-def list_dead_letters(store: Store, *, owner: str | None = None,
-                      org: str | None = None) -> list[DeadLetter]:
-    """Webhook deliveries that failed every attempt (of ``owner``'s or ``org``'s watches)."""
-    ensure(store)
-    DISPATCHER.flush(store)
-    rows = store.fetchall(
-        "SELECT d.alert_id, d.watch_id, d.owner, d.url, d.attempts, d.last_error, d.queued_at, "
-        "d.finished_at FROM webhook_deliveries d JOIN watches w ON w.watch_id = d.watch_id "
-        "WHERE d.status = 'dead' AND (? IS NULL OR d.owner = ?) AND (? IS NULL OR w.org = ?) "
-        "ORDER BY d.queued_at, d.alert_id", [owner, owner, org, org])
-    return [DeadLetter(*r) for r in rows]
-
-
-def delivery_status(store: Store, alert_id: str) -> tuple[str, int | None] | None:
-    ensure(store)
-    DISPATCHER.flush(store)
-    row = store.fetchone(
-        "SELECT status, attempts FROM webhook_deliveries WHERE alert_id = ?", [alert_id])
-    return None if row is None else (row[0], row[1])
-
-
 # -- raising alerts ----------------------------------------------------------------------
-def _record_row(store: Store, record_id: str) -> dict[str, Any] | None:
+def _record_rows(store: Store, record_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The current rows of ``record_ids`` (one read for a push's alerts), by record id."""
+    if not record_ids:
+        return {}
     cols = ", ".join(_READ_COLUMNS)
-    cur = store.execute(
-        f"SELECT {cols} FROM records WHERE record_id = ? AND is_current", [record_id])
-    rows = cur.fetchall()
-    if not rows:
-        return None
-    return dict(zip(_READ_COLUMNS, rows[0], strict=True))
+    rows = store.fetchall(
+        f"SELECT {cols} FROM records WHERE is_current AND record_id IN (SELECT unnest(?))",
+        [sorted(set(record_ids))])
+    return {str(r[0]): dict(zip(_READ_COLUMNS, r, strict=True)) for r in rows}
+
+
+def _record_row(store: Store, record_id: str) -> dict[str, Any] | None:
+    return _record_rows(store, [record_id]).get(record_id)
 
 
 def _segments(store: Store, record_ids: Sequence[str]) -> dict[str, str]:
@@ -319,9 +209,21 @@ def _decide(reg: Registry, w: watches.Watch, segment: str, identity_id: str) -> 
     return allowed(reg, _query(w), [segment], identity_ids=[identity_id], filters=filters)
 
 
-def _raise(store: Store, reg: Registry, w: watches.Watch, ev: events.RecordJoined,
-           decision: AccessDecision, row: dict[str, Any], segment: str) -> Alert:
-    """Store the alert, its notices and its audit entries in one transaction."""
+@dataclass(frozen=True, slots=True)
+class _Permit:
+    """A watch the read gate let see one event's record (decided, record not read)."""
+
+    watch: watches.Watch
+    event: events.RecordJoined
+    decision: AccessDecision
+    segment: str
+
+
+def _prepare(reg: Registry, p: _Permit, row: dict[str, Any], at: datetime
+             ) -> tuple[Alert, list[tuple[str, str, str]]]:
+    """The alert as its owner may see it (minimised as a profile read) and the duties
+    its rules carry; nothing written yet."""
+    w, ev, decision, segment = p.watch, p.event, p.decision, p.segment
     shown = shown_ids([row], [segment], decision)
     clean = minimise(row, decision.fields_for(segment))
     rid = str(row["record_id"])
@@ -331,59 +233,82 @@ def _raise(store: Store, reg: Registry, w: watches.Watch, ev: events.RecordJoine
     clean.pop("source_file", None)  # a server path is no alert's business
     record = {k: _jsonable(v) for k, v in clean.items() if v is not None}
     d = decision.decisions[segment]
-    at = clock.now().astimezone(UTC).replace(tzinfo=None)
-    user = decision.principal
     duties = [(segment, rule, duty) for rule in d.rules
               for duty in reg.policies.duties.get(rule, ())]
-    alert_id = "A-" + uuid.uuid4().hex[:16]
+    alert = Alert("A-" + uuid.uuid4().hex[:16], w.watch_id, w.owner, w.case_id,
+                  ev.identity_id, shown.get(rid, rid), segment, ev.kind, d.rules, (), record,
+                  at)
+    return alert, duties
+
+
+def _write(store: Store, reg: Registry, found: Sequence[tuple[_Permit, dict[str, Any]]]
+           ) -> list[Alert]:
+    """Store the alerts, their notices and their audit entries in one transaction (one
+    per push, whatever the number of alerts: the commit is the dear part)."""
+    at = clock.now().astimezone(UTC).replace(tzinfo=None)
+    out: list[Alert] = []
+    entries = []
     with store.transaction():
-        notices = create_notices(
-            store, identity_id=ev.identity_id, org=user.org if user else "",
-            principal=w.owner, case_id=w.case_id, duties=duties, at=at,
-            jurisdictions=reg.policies.jurisdictions,
-        )
-        alert = Alert(alert_id, w.watch_id, w.owner, w.case_id, ev.identity_id,
-                      shown.get(rid, rid), segment, ev.kind, d.rules, tuple(notices), record, at)
-        store.execute(
-            "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [alert_id, w.watch_id, w.owner, w.org, w.case_id, ev.identity_id, alert.record_id,
-             segment, ev.kind, list(d.rules), list(notices), json.dumps(record, default=str),
-             at],
-        )
-        if w.webhook_url:
-            store.execute(
-                "INSERT INTO webhook_deliveries (alert_id, watch_id, owner, url, status, "
-                "attempts, queued_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)",
-                [alert_id, w.watch_id, w.owner, w.webhook_url, at],
-            )
-        entry = response_entry(
-            decision, ACTION, "ok", identity_ids=(ev.identity_id,), sources=(segment,),
-            record_ids=(rid,),
-            detail={"watch_id": w.watch_id, "alert_id": alert_id, "notices": notices,
-                    "kind": ev.kind, "batch_id": ev.batch_id, "fields": list(d.fields or ())},
-        )
-        audit_decision(store, decision, entry)
-    return alert
+        for p, row in found:
+            alert, duties = _prepare(reg, p, row, at)
+            w, ev, decision, segment = p.watch, p.event, p.decision, p.segment
+            user = decision.principal
+            notices = create_notices(
+                store, identity_id=ev.identity_id, org=user.org if user else "",
+                principal=w.owner, case_id=w.case_id, duties=duties, at=at,
+                jurisdictions=reg.policies.jurisdictions,
+            ) if duties else []
+            alert = replace(alert, notices=tuple(notices))
+            if w.webhook_url:
+                delivery.queue_delivery(store, alert.alert_id, w.watch_id, w.owner,
+                                        w.webhook_url, at)
+            entries += [*decision_entries(decision), response_entry(
+                decision, ACTION, "ok", identity_ids=(ev.identity_id,), sources=(segment,),
+                record_ids=(str(row["record_id"]),),
+                detail={"watch_id": w.watch_id, "alert_id": alert.alert_id,
+                        "notices": notices, "kind": ev.kind, "batch_id": ev.batch_id,
+                        "fields": list(decision.decisions[segment].fields or ())},
+            )]
+            out.append(alert)
+        _insert_alerts(store, [(a, p.watch) for a, (p, _) in zip(out, found, strict=True)])
+        record_many(store, entries)
+    return out
+
+
+def _insert_alerts(store: Store, alerts: Sequence[tuple[Alert, watches.Watch]]) -> None:
+    if not alerts:
+        return
+    columns = list(zip(*[
+        (a.alert_id, a.watch_id, a.owner, w.org, a.case_id, a.identity_id, a.record_id,
+         a.segment, a.kind, list(a.rules), list(a.notices),
+         json.dumps(a.record, default=str), a.raised_at) for a, w in alerts], strict=True))
+    types = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR",
+             "VARCHAR", "VARCHAR", "VARCHAR[]", "VARCHAR[]", "JSON", "TIMESTAMP")
+    store.execute("INSERT INTO alerts SELECT " + ", ".join(
+        f"unnest(?::{t}[])" for t in types), [list(c) for c in columns])
 
 
 def raise_alerts(store: Store, reg: Registry, batch: Sequence[events.RecordJoined]) -> list[Alert]:
-    """Alerts for ``batch`` (see the module doc); committed, not yet delivered."""
+    """Alerts for ``batch`` (see the module doc); committed, not yet delivered.
+
+    Every (event, watch) is decided first; then the records some watch may see are read
+    (one read), and all the alerts are written in one transaction."""
     ensure(store)
     if not batch:
         return []
     today = clock.today()
     by_identity = watches.watching(store, [e.identity_id for e in batch])
     by_criteria = watches.criteria_watches(store)
-    if not by_identity and not by_criteria:
+    if not by_criteria and not any(e.identity_id in by_identity for e in batch):
         return []
     # the segment as the store holds it (not as the event says), for current records only
-    held = _segments(store, [e.record_id for e in batch])
-    out: list[Alert] = []
+    held = _segments(store, [e.record_id for e in batch
+                             if by_criteria or e.identity_id in by_identity])
+    permits: list[_Permit] = []
     for ev in batch:
         segment = held.get(ev.record_id)
         if segment is None:
             continue  # not (or no longer) a current record
-        row: dict[str, Any] | None = None
         for standing in [*by_identity.get(ev.identity_id, ()), *by_criteria]:
             if watches.stop_reason(standing, today) is not None:
                 continue  # stopped: nothing decided, read or logged
@@ -391,15 +316,20 @@ def raise_alerts(store: Store, reg: Registry, batch: Sequence[events.RecordJoine
             decision = _decide(reg, standing.watch, segment, ev.identity_id)
             if segment not in decision.permitted:
                 continue  # the purpose may not use this source: nothing leaves
-            if row is None:
-                row = _record_row(store, ev.record_id)
-            if row is None:
-                break  # retired since (a later version, retention)
-            crit = standing.watch.criteria
-            if crit is not None and not _meets(crit, row, decision.fields_for(segment)):
-                continue
-            out.append(_raise(store, reg, standing.watch, ev, decision, row, segment))
-    return out
+            permits.append(_Permit(standing.watch, ev, decision, segment))
+    if not permits:
+        return []
+    rows = _record_rows(store, [p.event.record_id for p in permits])  # permitted ones only
+    found: list[tuple[_Permit, dict[str, Any]]] = []
+    for p in permits:
+        row = rows.get(p.event.record_id)
+        if row is None:
+            continue  # retired since (a later version, retention)
+        crit = p.watch.criteria
+        if crit is not None and not _meets(crit, row, p.decision.fields_for(p.segment)):
+            continue
+        found.append((p, row))
+    return _write(store, reg, found) if found else []
 
 
 def _meets(criteria: dict[str, str], row: dict[str, Any], fields: Sequence[str]) -> bool:
@@ -411,9 +341,13 @@ def _meets(criteria: dict[str, str], row: dict[str, Any], fields: Sequence[str])
 def deliver(store: Store, alerts: Sequence[Alert], *, bus: AlertBus = BUS,
             dispatcher: Dispatcher = DISPATCHER) -> None:
     """Hand committed alerts to their owners' live streams and webhooks."""
-    for alert in alerts:
+    for alert in alerts:  # the live streams first: nothing below waits on them
         bus.publish(alert.owner, {"event": "alert", "data": alert.to_dict()})
-        w = watches.get_watch(store, alert.watch_id)
+    hooked: dict[str, watches.Watch | None] = {}
+    for alert in alerts:
+        if alert.watch_id not in hooked:
+            hooked[alert.watch_id] = watches.get_watch(store, alert.watch_id)
+        w = hooked[alert.watch_id]
         if w is not None and w.webhook_url:
             dispatcher.submit(store, alert.alert_id, w.webhook_url,
                               watches.watch_secret(store, w.watch_id), alert.body())
@@ -433,15 +367,6 @@ def install() -> None:
 
 def uninstall() -> None:
     events.remove_listener(on_joined)
-
-
-def use_guard(store: Store, guard: Callable[[], AbstractContextManager[Any]] | None) -> None:
-    """Have the webhook worker write outcomes for ``store`` at once, under ``guard`` (the
-    shell's lock on the store's connection); without one they wait for the next flush."""
-    if guard is None:
-        DISPATCHER.guards.pop(id(store), None)
-    else:
-        DISPATCHER.guards[id(store)] = guard
 
 
 def list_alerts(store: Store, owner: str, *, limit: int = 100) -> list[Alert]:

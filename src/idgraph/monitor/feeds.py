@@ -41,7 +41,7 @@ from idgraph.audit.entry import AuditEntry
 from idgraph.link.attach import AttachError
 from idgraph.link.score import ModelError
 from idgraph.monitor import events
-from idgraph.search.live import place_batches
+from idgraph.search.live import index_placed, place_batches
 from idgraph.settings import Settings
 from idgraph.sources.ingest import FIELD, ROW, IngestSummary, ingest_chunks
 from idgraph.sources.manifest import Manifest, parse_manifest
@@ -327,7 +327,19 @@ def _place_and_tell(store: Store, p: _Pending, *, env: Any,
                     receipt: FeedReceipt | None = None) -> None:
     summary = IngestSummary(p.source_id, f"feed:{p.push_id}", p.batch_id)
     try:
-        place_batches(store, [summary])
+        _place_then_tell(store, p, summary, env=env, receipt=receipt)
+    finally:  # the events go out before the index learns the identities (a commit)
+        try:
+            index_placed(store)
+        except Exception as exc:  # placed and told: `idgraph index check` repairs it
+            note_error(store, p.push_id,
+                       f"placed, but the search index lags: {type(exc).__name__}")
+
+
+def _place_then_tell(store: Store, p: _Pending, summary: IngestSummary, *, env: Any,
+                     receipt: FeedReceipt | None) -> None:
+    try:
+        place_batches(store, [summary], index_later=True)
     except (AttachError, ModelError) as exc:
         note_error(store, p.push_id, f"records stored but not placed: {exc}")
         if receipt is not None:

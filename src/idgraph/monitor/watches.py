@@ -7,6 +7,11 @@ first of: its own expiry, its legal process's expiry (or the document's removal)
 closing of its case, or cancellation (:func:`stop_reason`, read afresh from the tables
 whenever an event arrives, so a case closed by another process stops it at once).
 
+A watch on an identity **follows it through merges and splits**: :func:`watching` walks
+the link stage's ``identity_lineage`` (a retired id -> the ids holding its records), so a
+watch on A is found for B once A is merged into B; when A is split, the watch stays with
+the piece that keeps A's id (every piece if none does).
+
 Deconfliction: when a watch is created on an identity another organisation's active
 watch covers, both owners and each organisation's supervisors are told
 (:func:`deconflict`; rows in ``watch_deconflictions``, audited by the caller).
@@ -17,7 +22,6 @@ Library module: the act (``watch.create`` and the object checks) is decided in
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 import uuid
@@ -25,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from idgraph import clock
+from idgraph.monitor import webhooks
 from idgraph.policy.users import list_users
 from idgraph.store import Store
 
@@ -127,21 +131,10 @@ def _watch(row: Sequence[Any]) -> Watch:
 
 def webhook_problem(url: str) -> str | None:
     """Why ``url`` may not receive alerts: alerts carry personal data, so only over TLS
-    (``https://``), and not to this host or a private network named by address (a watch
-    must not become a way to POST into the operator's own network)."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        return "webhook_url must be an https:// URL"
-    host = parts.hostname.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return "webhook_url may not name this host"
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if not addr.is_global:
-        return "webhook_url may not name a private, loopback or link-local address"
-    return None
+    (``https://``), and not to this host or into a private network, named by address or
+    by a host name that resolves there (:func:`webhooks.url_problem`; checked again at
+    every delivery, against DNS rebinding)."""
+    return webhooks.url_problem(url)
 
 
 def create_watch(
@@ -225,14 +218,43 @@ class Standing:
     owner_active: bool = True
 
 
-_STANDING = (
-    "SELECT " + ", ".join(f"w.{c.strip()}" for c in _COLS.split(",")) +
+_STANDING_COLS = (
+    ", ".join(f"w.{c.strip()}" for c in _COLS.split(",")) +
     ", c.status, l.expires, l.legal_id IS NOT NULL, "
-    "coalesce(u.org = w.org AND NOT u.disabled, false) FROM watches w "
+    "coalesce(u.org = w.org AND NOT u.disabled, false)"
+)
+_STANDING_JOINS = (
     "LEFT JOIN cases c ON c.case_id = w.case_id "
     "LEFT JOIN legal_process l ON l.legal_id = w.basis "
     "LEFT JOIN users u ON u.name = w.owner "
 )
+_STANDING = f"SELECT {_STANDING_COLS} FROM watches w {_STANDING_JOINS}"
+
+# Where a watched identity went, from the link stage's lineage (batch resolve and the
+# live linker write the same events): an id that no cluster kept is ``retired`` with
+# ``related`` = the ids now holding its records (a merge into another identity, or a
+# split with no piece keeping the id). The watch follows those edges, transitively
+# (UNION: a cycle ends). While the id lives on (``kept``, or the larger piece of a
+# split), the watch stays with it: a piece split off under a new id is, by the
+# resolver's (or a judge's) decision, someone else, and is not followed.
+def _follow(seeds: str) -> str:
+    """The recursive ``follow(watch_id, ident)`` of the active identity watches that
+    ``seeds`` (a condition on ``watches``) admits."""
+    return (
+        "WITH RECURSIVE moves(src, dst) AS ("
+        " SELECT identity_id, unnest(related) FROM identity_lineage"
+        " WHERE event = 'retired'), "
+        "follow(watch_id, ident) AS ("
+        " SELECT watch_id, identity_id FROM watches"
+        f" WHERE status = 'active' AND identity_id IS NOT NULL AND ({seeds})"
+        " UNION SELECT f.watch_id, m.dst FROM follow f JOIN moves m ON m.src = f.ident) "
+    )
+
+
+# a watch can reach an event's identity only if it is on it, or on a retired id
+_FOLLOW_EVENTS = _follow("identity_id IN (SELECT unnest(?)) "
+                         "OR identity_id IN (SELECT src FROM moves)")
+_FOLLOW_ONE = _follow("watch_id = ?")
 
 
 def _standing(row: Sequence[Any]) -> Standing:
@@ -241,29 +263,50 @@ def _standing(row: Sequence[Any]) -> Standing:
 
 def _ensure_joined(store: Store) -> None:
     import idgraph.cases as cases_mod
+    from idgraph.link.tables import ensure_tables
     from idgraph.policy import legal as legal_mod
     from idgraph.policy import users as users_mod
 
     ensure(store)
+    ensure_tables(store)
     cases_mod.ensure(store)
     legal_mod.ensure(store)
     users_mod.ensure(store)
 
 
 def watching(store: Store, identity_ids: Sequence[str]) -> dict[str, list[Standing]]:
-    """Active identity watches on ``identity_ids``, by identity, with their standing."""
+    """Active identity watches on ``identity_ids``, by identity, with their standing.
+
+    A watch follows its identity when its id is retired (the lineage the link stage
+    records): a watch on A is found for B once A was merged into B (or for every piece
+    once A was split with no piece keeping its id), however many runs ago (computed
+    here, at lookup: no hook in the link stage). Each watch is listed once per
+    identity. The alert is still decided by the read gate for the identity the record
+    joined."""
     _ensure_joined(store)
     if not identity_ids:
         return {}
+    ids = sorted(set(identity_ids))
     rows = store.fetchall(
-        _STANDING + "WHERE w.status = 'active' AND w.identity_id IN (SELECT unnest(?)) "
-        "ORDER BY w.created_at, w.watch_id", [sorted(set(identity_ids))],
+        _FOLLOW_EVENTS + f"SELECT DISTINCT f.ident, {_STANDING_COLS}, w.created_at AS _c "
+        f"FROM follow f JOIN watches w ON w.watch_id = f.watch_id {_STANDING_JOINS}"
+        "WHERE w.status = 'active' AND f.ident IN (SELECT unnest(?)) "
+        "ORDER BY _c, w.watch_id", [ids, ids],
     )
     out: dict[str, list[Standing]] = {}
     for r in rows:
-        s = _standing(r)
-        out.setdefault(str(s.watch.identity_id), []).append(s)
+        s = _standing(r[1:-1])
+        out.setdefault(str(r[0]), []).append(s)
     return out
+
+
+def followed_identities(store: Store, watch_id: str) -> list[str]:
+    """The identities a watch covers now: its own and, once that id is retired, every
+    one holding its records (see :func:`watching`)."""
+    _ensure_joined(store)
+    rows = store.fetchall(
+        _FOLLOW_ONE + "SELECT DISTINCT ident FROM follow ORDER BY ident", [watch_id])
+    return [str(r[0]) for r in rows]
 
 
 def criteria_watches(store: Store) -> list[Standing]:
@@ -313,20 +356,35 @@ def criteria_match(criteria: Mapping[str, str], row: Mapping[str, Any]) -> bool:
     return True
 
 
+# the organisation types between which watches are deconflicted (see deconflict)
+DECONFLICT_ORG_TYPES: Final[frozenset[str]] = frozenset({"government"})
+
+
 def deconflict(store: Store, watch: Watch) -> list[Deconfliction]:
     """Tell both sides of every other organisation's standing watch on ``watch``'s
-    identity: the two owners and each organisation's supervisors (rows written here)."""
+    identity: the two owners and each organisation's supervisors (rows written here).
+
+    Only between organisations whose type is in :data:`DECONFLICT_ORG_TYPES`
+    (government agencies): deconfliction exists so that two agencies' operations on
+    one person do not collide. Telling a private investigator or a newsroom that an
+    agency watches someone would disclose an investigation (and could tip off its
+    subject); telling an agency that a newsroom watches someone would expose the
+    newsroom's reporting. Neither side is told when either is not an agency."""
     if watch.identity_id is None:
         return []
     today = clock.today()
+    users = list_users(store)
+    org_types = {u.org: u.org_type for u in users}
+    if org_types.get(watch.org) not in DECONFLICT_ORG_TYPES:
+        return []
     others = [
         s.watch for s in watching(store, [watch.identity_id]).get(watch.identity_id, [])
         if s.watch.org != watch.org and stop_reason(s, today) is None
+        and org_types.get(s.watch.org) in DECONFLICT_ORG_TYPES
     ]
     if not others:
         return []
     now = clock.now_naive()
-    users = list_users(store)
     out: list[Deconfliction] = []
     for other in others:
         for mine, theirs in ((watch, other), (other, watch)):
@@ -356,6 +414,7 @@ def deconflictions_for(store: Store, recipient: str) -> list[Deconfliction]:
 
 
 __all__ = [
+    "DECONFLICT_ORG_TYPES",
     "STOPPED_CANCELLED",
     "STOPPED_CASE",
     "STOPPED_EXPIRED",
@@ -373,6 +432,7 @@ __all__ = [
     "deconflict",
     "deconflictions_for",
     "ensure",
+    "followed_identities",
     "get_watch",
     "list_watches",
     "stop_reason",

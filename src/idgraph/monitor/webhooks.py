@@ -10,19 +10,36 @@ tolerance, by a :class:`ReplayGuard` that remembers the signatures it has accept
 Delivery (:func:`deliver`) is synchronous and takes its ``post`` and ``sleep``
 callables, so the retry schedule is testable without a network or a clock; the
 alert dispatcher runs it on a worker thread.
+
+**Where a webhook may go.** Alerts carry personal data and the server sits inside the
+operator's network: a webhook must not become a way to POST into it (SSRF). A URL is
+refused (:func:`url_problem`) unless it is ``https://`` and its host name resolves only to
+public unicast addresses (:func:`address_problem`: no private, loopback, link-local,
+multicast, reserved, unspecified, shared (100.64/10) address, and none hidden in an IPv6
+form: IPv4-mapped ``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::/96``,
+6to4 ``2002::/16``, Teredo). It is checked when the watch is made *and* at every delivery:
+:func:`http_post` resolves the name once (:data:`RESOLVER`), checks every address, and
+connects to the checked address itself, with the name in the ``Host`` header and the TLS
+SNI/certificate check, so a DNS answer that changes between the check and the connection
+(DNS rebinding) cannot redirect it. A refused address ends the delivery at once
+(:class:`AddressRefused`, dead-lettered, not retried).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
+import socket
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 HEADER: Final[str] = "X-Idgraph-Signature"
 TOLERANCE: Final[int] = 300  # seconds either side of the receiver's clock
@@ -33,6 +50,105 @@ TIMEOUT: Final[float] = 5.0
 
 # post(url, body, headers) -> HTTP status; raises OSError on a network failure
 Post = Callable[[str, bytes, dict[str, str]], int]
+# resolver(host, port) -> the addresses the name stands for (raises OSError if none)
+Resolver = Callable[[str, int], Sequence[str]]
+
+
+DNS_TIMEOUT: Final[float] = 2.0  # a watch is made under the store's lock: never wait long
+_DNS: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="idgraph-dns")
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (``getaddrinfo``, TCP), in its order; a lookup
+    slower than :data:`DNS_TIMEOUT` raises ``TimeoutError`` (an ``OSError``: not
+    resolved)."""
+    infos = _DNS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM).result(
+        timeout=DNS_TIMEOUT)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# the resolver used by url_problem and http_post (a stub in tests)
+RESOLVER: Resolver = system_resolve
+
+_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL: Final = ipaddress.ip_network("64:ff9b:1::/48")
+_SIXTOFOUR: Final = ipaddress.ip_network("2002::/16")
+_TEREDO: Final = ipaddress.ip_network("2001::/32")
+_COMPAT: Final = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible ::a.b.c.d
+
+
+def _embedded(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, compatible, NAT64, 6to4)."""
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    if addr.sixtofour is not None:
+        return addr.sixtofour
+    if addr in _NAT64 or (addr in _COMPAT and int(addr) > 0xFFFF):
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
+def address_problem(address: str) -> str | None:
+    """Why a webhook may not be sent to ``address`` (None: a public unicast address)."""
+    try:
+        addr = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr in _TEREDO or addr in _NAT64_LOCAL:
+            return "a tunnelled IPv6 address"
+        inner = _embedded(addr)
+        if inner is not None:
+            return address_problem(str(inner))
+        if addr in _COMPAT or addr.is_site_local:
+            return "a reserved IPv6 address"
+    if (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
+            or addr.is_reserved or addr.is_unspecified or not addr.is_global):
+        return "a private, loopback, link-local, multicast or reserved address"
+    return None
+
+
+class AddressRefused(OSError):
+    """The webhook's host resolves to an address a webhook may not reach."""
+
+
+def url_problem(url: str, *, resolver: Resolver | None = None,
+                must_resolve: bool = False) -> str | None:
+    """Why ``url`` may not receive alerts (None: it may): not ``https://``, this host, or a
+    name (or literal address, in any spelling) that resolves to a non-public address. A name
+    that does not resolve is let through unless ``must_resolve`` (it is checked again at
+    every delivery)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError:
+        return "webhook_url is not a URL"
+    if parts.scheme != "https" or not parts.hostname:
+        return "webhook_url must be an https:// URL"
+    if "@" in parts.netloc or "\\" in url or any(ord(c) < 33 for c in url):
+        # user info, backslashes, spaces and controls: parsers disagree on the host
+        return "webhook_url may not carry user info, backslashes, spaces or controls"
+    host = parts.hostname.lower().rstrip(".")
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return "webhook_url may not name this host"
+    try:
+        literal = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        literal = None
+    if literal is not None:
+        why = address_problem(host)
+        return f"webhook_url may not name {why}" if why else None
+    try:
+        found = list((resolver or RESOLVER)(host, port))
+    except (OSError, UnicodeError):
+        found = []
+    if not found:
+        return "webhook_url's host does not resolve" if must_resolve else None
+    for address in found:
+        why = address_problem(address)
+        if why:
+            return f"webhook_url's host resolves to {why}"
+    return None
 
 
 class WebhookError(ValueError):
@@ -126,14 +242,59 @@ def backoff(attempt: int, base: float = BASE_DELAY, cap: float = MAX_DELAY) -> f
     return float(min(cap, base * 2 ** (attempt - 1)))
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST ``body`` to ``url`` (urllib; no redirects followed for a non-2xx)."""
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """An HTTPS connection to ``address`` for the name ``host``: the TCP connection goes
+    to the address that was checked, the TLS SNI, certificate check and ``Host`` header
+    use the name."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float,
+                 context: ssl.SSLContext) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self.address = address
+        self.tls = context
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def pinned_address(url: str, *, resolver: Resolver | None = None) -> str:
+    """The address a delivery to ``url`` connects to: the host resolved once, every
+    address it gave checked, the first one returned; raises :class:`AddressRefused`
+    (refused, or not resolvable). The caller connects to this address, never to the name
+    again (a second lookup could answer differently: DNS rebinding)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    found: list[str] = []
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        found.append(str(ipaddress.ip_address(host)))
+    except ValueError:
+        try:
+            found = [str(a) for a in (resolver or RESOLVER)(host, parts.port or 443)]
+        except (OSError, UnicodeError, ValueError):
+            found = []
+    why = url_problem(url, resolver=lambda _h, _p: found, must_resolve=True)
+    if why:
+        raise AddressRefused(why)
+    return found[0]
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], *,
+              resolver: Resolver | None = None,
+              context: ssl.SSLContext | None = None) -> int:
+    """POST ``body`` to ``url`` over TLS, connecting to the address checked by
+    :func:`pinned_address` (no redirects followed: a 3xx is a failure)."""
+    address = pinned_address(url, resolver=resolver)
+    parts = urlsplit(url)
+    host = str(parts.hostname).lower().rstrip(".")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn = _PinnedHTTPS(host, parts.port or 443, address=address, timeout=TIMEOUT,
+                        context=context or ssl.create_default_context())
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        return int(conn.getresponse().status)
+    finally:
+        conn.close()
 
 
 def deliver(url: str, secret: bytes, body: bytes, *, post: Post = http_post,
@@ -146,6 +307,8 @@ def deliver(url: str, secret: bytes, body: bytes, *, post: Post = http_post,
         headers = {"Content-Type": "application/json", HEADER: sign(secret, body, now=clock())}
         try:
             status = post(url, body, headers)
+        except AddressRefused:  # not a passing failure: dead at once, never retried
+            return Outcome(False, attempt, "address refused")
         except OSError as exc:  # network failure: the type only (no URL, no body)
             last = type(exc).__name__
         else:
@@ -159,16 +322,23 @@ def deliver(url: str, secret: bytes, body: bytes, *, post: Post = http_post,
 
 __all__ = [
     "HEADER",
+    "RESOLVER",
     "TOLERANCE",
     "TRIES",
+    "AddressRefused",
     "Outcome",
     "Post",
     "ReplayGuard",
+    "Resolver",
     "WebhookError",
+    "address_problem",
     "backoff",
     "deliver",
     "http_post",
+    "pinned_address",
     "sign",
     "signature",
+    "system_resolve",
+    "url_problem",
     "verify",
 ]

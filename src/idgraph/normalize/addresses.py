@@ -345,12 +345,15 @@ _LAST_RUN: Final[frozenset[str]] = frozenset({"StateName", "ZipCode"})
 
 _ZIP_TOKEN = re.compile(r"^\d{5}(?:-\d{4})?$")
 _HOUSE_TOKEN = re.compile(r"^\d+[A-Z]?$")
+_HASH_UNIT = re.compile(r"^#[0-9]+[A-Z]?$")
 
 
 def _fast_tag(line: str) -> dict[str, str] | None:
     """Labels for an unambiguous "HOUSE STREET SUFFIX [UNIT ID] CITY ST ZIP" line.
 
-    usaddress (a CRF) parses ~1,000 lines/s; most source lines are this plain shape.
+    usaddress (a CRF) parses ~1,000 lines/s; most source lines are this plain shape. The
+    unit may be a designator and its number ("APT 4B") or a numbered "#12B" after a
+    street with no directional word.
     The fast path only answers when exactly one street-suffix word can end the street
     and nothing after it could be a directional, so it agrees with usaddress; anything
     else returns None and goes to usaddress (tests compare the two on synthetic data).
@@ -373,6 +376,12 @@ def _fast_tag(line: str) -> dict[str, str] | None:
             return None
         out["OccupancyType"], out["OccupancyIdentifier"] = rest[0], rest[1]
         rest = rest[2:]
+    elif (rest and _HASH_UNIT.match(rest[0]) and len(rest) > 1
+          and not any(w in DIRECTIONALS for w in middle[: end + 1])):
+        # "#7D": usaddress reads "# 7D", the same unit (not after a street with a
+        # directional word, "NORTH CT #F", which it may read another way)
+        out["OccupancyIdentifier"] = rest[0]
+        rest = rest[1:]
     if not rest or any(w in DIRECTIONALS or w in UNIT_DESIGNATORS or w.startswith("#")
                        or any(c.isdigit() for c in w) for w in rest):
         return None

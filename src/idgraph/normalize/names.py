@@ -142,6 +142,7 @@ def clean_suffix(text: str | None) -> str | None:
     raise InvalidValue(f"not a generational suffix: {key[:20]}")
 
 
+@lru_cache(maxsize=1 << 16)
 def _is_suffix_token(token: str, initial_ok: bool = True) -> bool:
     """True for a suffix word; ``initial_ok=False`` refuses the one-letter I and V,
     which after a given name are more likely middle initials ("SMITH, JOHN V")."""
@@ -302,6 +303,7 @@ def phonetic(text: str | None) -> str | None:
 # --- surnames -----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
 def _surname_parts(last: str) -> tuple[str, ...]:
     """Split a surname on hyphens/spaces, particles glued to the following word."""
     parts: list[str] = []
@@ -333,6 +335,7 @@ def _looks_like_surname_only(word: str) -> bool:
 # --- building -----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
 def _split_trailing_suffix(text: str | None) -> tuple[str | None, str | None]:
     """"SMITH JR" -> ("SMITH", "JR"); a lone word is never taken as a suffix."""
     if blank(text):

@@ -78,6 +78,9 @@ ACTS: Final[tuple[str, ...]] = (
     "watch.list",
     "watch.cancel",
     "alerts.read",
+    # issue 16: case management (idgraph.app.cases)
+    "cases.read",
+    "cases.material",
 )
 VIAS: Final[tuple[str, ...]] = ("cli", "api", "web")
 # A CLI user acting without --as: ``operator:<os user>``, role ``operator`` (see above).
@@ -247,12 +250,15 @@ def decide_act(
     via: str = "cli",
     variant: str = "",
     user: User | None = None,
+    case_member: bool = True,
 ) -> tuple[bool, tuple[str, ...]]:
     """Whether ``actor`` may do ``act`` (pure: no audit), and the rules that decided.
 
     ``via`` is the shell the act came through (``cli``, ``api``, ``web``); ``variant``
     the form of the act where its rules differ (``report.subject``: the copy); ``user``
-    the actor as just read from the store (default: the registry's, read earlier)."""
+    the actor as just read from the store (default: the registry's, read earlier);
+    ``case_member`` whether the actor is a member of the case the act names (true when
+    it names none: ``act.case_need_to_know`` reads it)."""
     if act not in ACTS:
         return False, (UNKNOWN_ACT,)
     if via not in VIAS:
@@ -275,7 +281,8 @@ def decide_act(
         "principal": principal["uid"],
         "action": {"type": "Action", "id": act},
         "resource": area["uid"],
-        "context": {"target": target, "via": via, "variant": variant},
+        "context": {"target": target, "via": via, "variant": variant,
+                    "case_member": case_member},
     }
     result = cedarpy.is_authorized_batch([request], reg.policies.policy_set, entities)[0]
     if result.diagnostics.errors:

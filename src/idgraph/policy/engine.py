@@ -107,6 +107,8 @@ def _context(
     org = user.org if user else None
     case_open = bool(case and case.is_open and org is not None and case.org == org)
     case_kind = case.kind if case and case_open else "none"
+    # need-to-know: the reader works the case (base.need_to_know reads it per role)
+    case_member = bool(case and case_open and query.principal in case.members)
     basis = reg.legal.get(query.basis) if query.basis else None
     sar = query.purpose == "subject_access" and answers(
         reg.sars, org, query.case_id, identity_ids
@@ -119,6 +121,7 @@ def _context(
         "case_open": case_open,
         "case_kind": case_kind,
         "case_kind_fits": reg.catalogue.fits(query.purpose, case_kind),
+        "case_member": case_member,
         "purpose_org_type_fits": reg.catalogue.org_type_fits(
             query.purpose, user.org_type if user else "none"
         ),

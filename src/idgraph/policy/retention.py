@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record_many
+from idgraph.link.tables import bump_generation
 from idgraph.policy.users import get_user
 from idgraph.store import Store
 
@@ -134,6 +135,7 @@ def _remove(store: Store, ids: list[str], run_id: str, now: datetime) -> None:
     store.execute("DELETE FROM records WHERE record_id IN (SELECT unnest(?))", [ids])
     if _table_exists(store, "identity_members"):
         store.execute("DELETE FROM identity_members WHERE record_id IN (SELECT unnest(?))", [ids])
+        bump_generation(store)  # live linkers read the identities again
     if _table_exists(store, "link_edges"):
         store.execute(
             "DELETE FROM link_edges WHERE record_id_l IN (SELECT unnest(?)) "

@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from idgraph import clock
 from idgraph.schema import LATE_NORMALISED_COLUMNS, NORMALISED_COLUMNS, RECORD_COLUMNS
@@ -314,28 +316,60 @@ def _field_counts(
 def _stage_table(
     ctx: ChunkContext, chunk: Chunk, norm: dict[str, list[Any]], src_ids: list[str], n: int
 ) -> pa.Table:
-    keys = sorted(chunk.columns)
-    raws = [json.dumps({k: chunk.columns[k][i] for k in keys}, separators=(",", ":"),
-                       ensure_ascii=False) for i in range(n)]
-    data: dict[str, list[Any]] = {
-        "record_id": [f"{ctx.manifest.id}/{r}" for r in src_ids],
-        "source_id": [ctx.manifest.id] * n,
-        "source_record_id": src_ids,
-        "version": [0] * n,
-        "is_current": [True] * n,
-        "row_hash": [hashlib.sha256(r.encode()).hexdigest() for r in raws],
-        "batch_id": [ctx.batch_id] * n,
-        "ingested_at": [ctx.now] * n,
-        "source_file": [ctx.file] * n,
-        "source_line": chunk.lines,
-        "raw": raws,
+    """The chunk's rows as the stage table; ``row_hash`` is left null: the store computes
+    it from ``raw`` as the rows are staged (:meth:`_Batch.add`)."""
+    source = ctx.manifest.id
+    ids = pa.array(src_ids, pa.string())
+    data: dict[str, Any] = {
+        "record_id": pc.binary_join_element_wise(pa.scalar(f"{source}/"), ids, ""),
+        "source_id": pa.repeat(pa.scalar(source), n),
+        "source_record_id": ids,
+        "version": pa.repeat(pa.scalar(0, pa.int32()), n),
+        "is_current": pa.repeat(pa.scalar(True), n),
+        "row_hash": pa.nulls(n, pa.string()),
+        "batch_id": pa.repeat(pa.scalar(ctx.batch_id), n),
+        "ingested_at": pa.repeat(pa.scalar(ctx.now, pa.timestamp("us")), n),
+        "source_file": pa.repeat(pa.scalar(ctx.file), n),
+        "source_line": pa.array(chunk.lines, pa.int64()),
+        "raw": raw_json(chunk.columns),
     }
     for name in NORMALISED_COLUMNS:
         data[name] = norm.get(name) or [None] * n
-    data["mapping_hash"] = [ctx.mapping_hash or ctx.manifest.mapping_digest(ctx.region)] * n
+    digest = ctx.mapping_hash or ctx.manifest.mapping_digest(ctx.region)
+    data["mapping_hash"] = pa.repeat(pa.scalar(digest), n)
     for name in LATE_NORMALISED_COLUMNS:
         data[name] = norm.get(name) or [None] * n
     return pa.table(data, schema=_STAGE_SCHEMA)
+
+
+# what json.dumps(ensure_ascii=False) escapes in a string: ", \ and C0 controls
+_JSON_ESCAPED = r'[\x00-\x1f"\\]'
+
+
+def raw_json(columns: dict[str, list[str | None]]) -> pa.Array:
+    """Each row as the JSON object ``json.dumps(row, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` writes (the text ``row_hash`` is taken of), built column-wise:
+    a column without a character JSON escapes is quoted by Arrow, others by the json
+    module's own string encoder."""
+    parts: list[Any] = []
+    for j, key in enumerate(sorted(columns)):
+        parts.append(pa.scalar(("{" if j == 0 else ",") + encode_basestring(key) + ":"))
+        parts.append(_json_strings(columns[key]))
+    if not parts:
+        raise ValueError("a row without columns")
+    parts.append(pa.scalar("}"))
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _json_strings(values: list[str | None]) -> pa.Array:
+    """JSON text of each value: a string literal, or null."""
+    arr = pa.array(values, pa.string())
+    if pc.any(pc.match_substring_regex(arr, _JSON_ESCAPED)).as_py():
+        arr = pa.array([None if v is None else encode_basestring(v) for v in values],
+                       pa.string())
+    else:
+        arr = pc.binary_join_element_wise(pa.scalar('"'), arr, pa.scalar('"'), "")
+    return pc.fill_null(arr, "null")
 
 
 class _Batch:
@@ -372,7 +406,8 @@ class _Batch:
         if p.table is not None:
             self.store.con.register("ingest_chunk", p.table)
             try:
-                self.store.execute("INSERT INTO temp.ingest_stage SELECT * FROM ingest_chunk")
+                self.store.execute("INSERT INTO temp.ingest_stage SELECT * REPLACE "
+                                   "(sha256(raw) AS row_hash) FROM ingest_chunk")
             finally:
                 self.store.con.unregister("ingest_chunk")
         self._quarantine(p.quarantine)
@@ -437,9 +472,14 @@ class _Batch:
             if missing:
                 raise FileRejected(self.file, f"mapped column(s) {missing} in no row")
         st = self.store
+        # Ranked and classified on the narrow key columns only (the staged rows, raw
+        # JSON and all, are copied once: into records); sid is the staged row's rowid.
         st.execute("""CREATE OR REPLACE TEMP TABLE ingest_ranked AS
-            SELECT *, row_number() OVER w AS rn, first_value(source_line) OVER w AS first_line
-            FROM temp.ingest_stage WINDOW w AS (PARTITION BY record_id ORDER BY source_line)""")
+            SELECT rowid AS sid, record_id, source_id, source_file, source_line,
+              source_record_id, batch_id, row_hash, mapping_hash,
+              row_number() OVER w AS rn, first_value(source_line) OVER w AS first_line
+            FROM temp.ingest_stage
+            WINDOW w AS (PARTITION BY record_id ORDER BY source_line, rowid)""")
         dup = st.scalar("SELECT count(*) FROM temp.ingest_ranked WHERE rn > 1")
         st.execute(f"""INSERT INTO quarantine ({_Q_COLUMNS}) SELECT source_id, source_file,
             source_line, source_record_id, ?, source_record_id,
@@ -459,7 +499,7 @@ class _Batch:
                 FROM temp.ingest_ranked s WHERE rn = 1 AND NOT (TRUE {tomb})""", [ROW])
             s.rows_quarantined += int(retired)
         st.execute(f"""CREATE OR REPLACE TEMP TABLE ingest_cls AS
-            SELECT s.*, c.version AS cur_version, c.row_hash AS cur_hash,
+            SELECT s.sid, s.record_id, c.version AS cur_version, c.row_hash AS cur_hash,
               c.row_hash IS NOT NULL AND (c.row_hash <> s.row_hash
                 OR c.mapping_hash IS DISTINCT FROM s.mapping_hash) AS changed
             FROM temp.ingest_ranked s LEFT JOIN records c
@@ -474,11 +514,13 @@ class _Batch:
         s.records_added, s.records_versioned, s.records_unchanged = (int(c) for c in counts)
         st.execute("""UPDATE records SET is_current = false WHERE is_current AND record_id IN
             (SELECT record_id FROM temp.ingest_cls WHERE changed)""")
-        cols = [c if c != "version" else "coalesce(cur_version, 0) + 1" for c in RECORD_COLUMNS]
+        cols = [f"s.{c}" if c != "version" else "coalesce(c.cur_version, 0) + 1"
+                for c in RECORD_COLUMNS]
         # By name: a migrated store's columns may be in another order than RECORD_COLUMNS.
         st.execute(f"""INSERT INTO records ({', '.join(RECORD_COLUMNS)})
-            SELECT {', '.join(cols)} FROM temp.ingest_cls
-            WHERE cur_hash IS NULL OR changed""")
+            SELECT {', '.join(cols)} FROM temp.ingest_stage s JOIN temp.ingest_cls c
+              ON s.rowid = c.sid
+            WHERE c.cur_hash IS NULL OR c.changed""")
         for t in ("ingest_stage", "ingest_ranked", "ingest_cls"):
             st.execute(f"DROP TABLE IF EXISTS temp.{t}")
 

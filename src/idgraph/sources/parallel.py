@@ -23,10 +23,10 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from queue import Empty, Full, Queue
 from typing import TypeVar
 
 C = TypeVar("C")
@@ -111,19 +111,63 @@ def ordered_map(
     func: Callable[[C, T], R], ctx: C, items: Iterable[T], pool: Executor | None,
     in_flight: int = 3,
 ) -> Iterator[R]:
-    """``func(ctx, item)`` for each item, in order, at most ``in_flight`` queued at once."""
+    """``func(ctx, item)`` for each item, in order, at most ``in_flight`` queued at once.
+
+    With a pool, ``items`` is iterated (the file read) in a thread of its own, so reading
+    overlaps what the caller does with each result (the store's writes, which release
+    the GIL) as well as the workers' normalising. An exception raised by ``items`` or by
+    ``func`` is raised here, in order; closing the iterator early stops the reading.
+    """
     if pool is None:
         for item in items:
             yield func(ctx, item)
         return
-    queue: deque[Future[R]] = deque()
+    queue: Queue[Future[R] | _Raised | None] = Queue(maxsize=in_flight)
+    stop = threading.Event()
+
+    def put(entry: Future[R] | _Raised | None) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put(pool.submit(func, ctx, item)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Raised(exc))
+            return
+        put(None)
+
+    reader = threading.Thread(target=read, name="idgraph-ingest-reader", daemon=True)
+    reader.start()
     try:
-        for item in items:
-            queue.append(pool.submit(func, ctx, item))
-            if len(queue) >= in_flight:
-                yield queue.popleft().result()
-        while queue:
-            yield queue.popleft().result()
+        while True:
+            entry = queue.get()
+            if entry is None:
+                return
+            if isinstance(entry, _Raised):
+                raise entry.exc
+            yield entry.result()
     finally:
-        for f in queue:
-            f.cancel()
+        stop.set()
+        while True:  # cancel what was queued but not taken
+            try:
+                left = queue.get_nowait()
+            except Empty:
+                break
+            if isinstance(left, Future):
+                left.cancel()
+        reader.join()
+
+
+class _Raised:
+    """An exception of the reading thread, carried to the consumer."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc

@@ -14,6 +14,7 @@ from idgraph.web import (
     views_auth,
     views_cases,
     views_match,
+    views_monitor,
     views_reads,
     views_records,
     views_users,
@@ -22,7 +23,8 @@ from idgraph.web.errors import WebRoute
 from idgraph.web.render import page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-for _views in (views_auth, views_reads, views_match, views_cases, views_records, views_users):
+for _views in (views_auth, views_reads, views_match, views_cases, views_records, views_users,
+               views_monitor):
     router.include_router(_views.router, include_in_schema=False)
 
 __all__ = ["error_response", "router"]

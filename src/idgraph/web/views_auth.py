@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from idgraph.api.deps import get_env, locked
-from idgraph.app import admin, auth
+from idgraph.app import auth
+from idgraph.app import cases as app_cases
 from idgraph.app.auth import SessionState
 from idgraph.app.errors import AppError, Denied, TooManyAttempts, Unauthenticated
 from idgraph.web.errors import SEE_OTHER, WebRoute, safe_next
@@ -91,7 +92,7 @@ def _open_cases(request: Request, state: SessionState) -> list[str]:
     env = get_env(request)
     try:
         with locked(env):
-            return [c.case_id for c in admin.list_cases(env, state.caller, status="open")]
+            return [c.case_id for c in app_cases.list_cases(env, state.caller, status="open")]
     except Denied:
         return []
 

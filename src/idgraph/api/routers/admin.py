@@ -1,4 +1,4 @@
-"""Administration: users, tokens, cases, legal process, notices, retention, judgements, SARs.
+"""Administration: users, tokens, legal process, notices, retention, judgements, SARs.
 
 Every act is decided by Cedar and audited in ``idgraph.app`` (``authorise_and_audit``);
 these routes only parse and call.
@@ -13,8 +13,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from idgraph.api.deps import act_caller, get_env, locked, plain
 from idgraph.api.models import (
-    CaseIn,
-    CaseOut,
     JudgementIn,
     JudgementOut,
     LegalIn,
@@ -106,38 +104,7 @@ def revoke_token(request: Request, token_id: str,
     return _no_content()
 
 
-# -- cases and legal process -----------------------------------------------------------
-
-
-@router.get("/cases", response_model=list[CaseOut], tags=["cases"])
-def list_cases(request: Request, status: str | None = Query(None, max_length=20),
-               caller: Caller = Depends(act_caller)) -> Any:
-    env = get_env(request)
-    with locked(env):
-        return plain(admin.list_cases(env, caller, status=status))
-
-
-@router.post("/cases", response_model=CaseOut, status_code=201, tags=["cases"])
-def open_case(request: Request, body: CaseIn, caller: Caller = Depends(act_caller)) -> Any:
-    env = get_env(request)
-    with locked(env):
-        return plain(admin.open_case(env, caller, body.case_id, title=body.title, kind=body.kind))
-
-
-@router.get("/cases/{case_id}", response_model=CaseOut, tags=["cases"])
-def get_case(request: Request, case_id: str, caller: Caller = Depends(act_caller)) -> Any:
-    env = get_env(request)
-    with locked(env):
-        return plain(admin.get_case(env, caller, case_id))
-
-
-@router.post("/cases/{case_id}/close", status_code=204, tags=["cases"])
-def close_case(request: Request, case_id: str,
-               caller: Caller = Depends(act_caller)) -> Response:
-    env = get_env(request)
-    with locked(env):
-        admin.close_case(env, caller, case_id)
-    return _no_content()
+# -- legal process (cases: api/routers/cases.py) ------------------------------------
 
 
 @router.get("/legal", response_model=list[LegalOut], tags=["legal"])

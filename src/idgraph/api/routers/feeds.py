@@ -71,6 +71,21 @@ class FeedTokenOut(BaseModel):
     token: str = Field(description="idgf_<id>_<secret>: shown once.")
 
 
+class FeedTokenInfoOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "token_id": "k3j5h2l1m9n8", "source_id": "jail_bookings",
+        "created_at": "2026-12-05T16:40:00", "created_by": "admin1",
+        "expires_at": "2027-01-04T16:40:00", "revoked_at": None, "state": "active"}]})
+
+    token_id: str
+    source_id: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime
+    revoked_at: datetime | None
+    state: str = Field(description="active | expired | revoked")
+
+
 class FeedStatusOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "source_id": "jail_bookings", "window_seconds": 60, "pushes": 12,
@@ -132,6 +147,25 @@ def create_token(request: Request, source: str, body: FeedTokenIn,
     with locked(env):
         return {"source": source, "token": feeds.create_token(env, caller, source,
                                                               days=body.days)}
+
+
+@router.get("/feeds/{source}/tokens", response_model=list[FeedTokenInfoOut],
+            summary="A source's feed tokens, without secrets (admin)")
+def list_tokens(request: Request, source: str, caller: Caller = Depends(act_caller)) -> Any:
+    """Every feed token of the source (active, expired, revoked); never a secret."""
+    env = get_env(request)
+    with locked(env):
+        return [t.to_dict() for t in feeds.list_tokens(env, caller, source)]
+
+
+@router.post("/feeds/{source}/tokens/{token_id}/revoke", response_model=FeedTokenInfoOut,
+             summary="Revoke a feed token of a source at once (admin)")
+def revoke_token(request: Request, source: str, token_id: str,
+                 caller: Caller = Depends(act_caller)) -> Any:
+    """The next push with the token is refused (401); a token of another source is 404."""
+    env = get_env(request)
+    with locked(env):
+        return feeds.revoke_token(env, caller, token_id, source_id=source).to_dict()
 
 
 @router.get("/feeds/{source}/status", response_model=FeedStatusOut,

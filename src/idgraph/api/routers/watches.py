@@ -5,10 +5,11 @@ live ``GET /alerts/stream`` (server-sent events). Decisions and audit are in
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from idgraph.api.deps import act_caller, get_env, locked, plain
 from idgraph.app import watches
-from idgraph.app.context import Caller
+from idgraph.app.context import Caller, Env
 from idgraph.monitor import alerts as alerts_mod
 
 router = APIRouter(tags=["watches"])
@@ -173,16 +174,58 @@ def list_alerts(request: Request, caller: Caller = Depends(act_caller),
         return plain([a.to_dict() for a in watches.list_alerts(env, caller, limit=limit)])
 
 
-def _events(items: Iterator[dict[str, Any] | None], until: float | None) -> Iterator[str]:
-    yield ": idgraph alerts\n\n"
-    for item in items:
-        if item is None:
-            yield ": keep-alive\n\n"
-        else:
+KEEP_ALIVE = 15.0  # seconds of quiet before a keep-alive comment
+POLL_SECONDS = 0.02  # how often an open stream looks at its queue (on the event loop)
+RECHECK_SECONDS = watches.RECHECK_SECONDS  # the credential is checked again this often
+
+
+def _stream_ok(env: Env, caller: Caller) -> bool:
+    """The stream's credential still stands (user active, token unrevoked, unexpired)."""
+    try:
+        with locked(env):
+            return watches.stream_standing(env, caller) is None
+    except Exception:  # the store closed under the stream: the server is stopping
+        return False
+
+
+async def _events(env: Env, caller: Caller, items: Iterator[dict[str, Any] | None],
+                  until: float | None) -> AsyncIterator[str]:
+    """The SSE text of the caller's stream. ``items`` never blocks (opened with a zero
+    timeout), so the queue is polled on the event loop and an open stream holds no worker
+    thread: a saturated server (every worker busy pushing) still delivers alerts at once.
+    The credential is rechecked every :data:`RECHECK_SECONDS` in a thread of its own (it
+    needs the store's lock); once it fails the stream ends with ``event: end``."""
+    checked = quiet = time.monotonic()
+    check: asyncio.Task[bool] | None = None
+    try:
+        yield ": idgraph alerts\n\n"
+        while True:
+            now = time.monotonic()
+            if until is not None and now >= until:
+                return
+            if check is not None and check.done():
+                if not check.result():
+                    yield "event: end\ndata: {\"reason\": \"credential no longer valid\"}\n\n"
+                    return
+                check, checked = None, now
+            if check is None and now - checked >= RECHECK_SECONDS:
+                check = asyncio.ensure_future(asyncio.to_thread(_stream_ok, env, caller))
+            item = next(items, None)
+            if item is None:
+                if now - quiet >= KEEP_ALIVE:
+                    quiet = now
+                    yield ": keep-alive\n\n"
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            quiet = now
             data = json.dumps(item["data"], sort_keys=True, default=str)
             yield f"event: {item['event']}\ndata: {data}\n\n"
-        if until is not None and time.monotonic() >= until:
-            return
+    finally:
+        if check is not None:
+            check.cancel()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # unsubscribes from the bus
 
 
 @router.get("/alerts/stream", response_class=StreamingResponse,
@@ -195,10 +238,8 @@ def alert_stream(request: Request, caller: Caller = Depends(act_caller),
     """Your alerts and deconfliction notices as server-sent events (``event: alert``,
     ``event: deconfliction``), with a keep-alive comment every 15 s of quiet."""
     env = get_env(request)
-    with locked(env):
-        items = watches.alert_stream(env, caller, timeout=15.0 if seconds is None
-                                     else min(15.0, max(seconds, 0.05)),
-                                     stop=threading.Event())
+    with locked(env):  # decided and audited now; items never block (polled on the loop)
+        items = watches.alert_stream(env, caller, timeout=0.0, stop=threading.Event())
     until = None if seconds is None else time.monotonic() + seconds
-    return StreamingResponse(_events(items, until), media_type="text/event-stream",
+    return StreamingResponse(_events(env, caller, items, until), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,101 @@
+"""Monitor upkeep: what other acts must do to the monitor's tables.
+
+* **Retention** (:func:`remove_alerts_of_records`): a stored alert keeps a minimised copy
+  of the record it announced (``alerts.record``). When retention removes the record, the
+  alert goes with it (and its webhook delivery rows, so a pending one is never sent). The
+  alert's ``record_id`` may be a pseudonym (a record whose own id is withheld from the
+  watch's purpose, see ``policy.profile.shown_ids``), so the real record of each alert is
+  read from its disclosure entry in the audit log (action ``alert``: ``record_ids``,
+  ``detail.alert_id``), which keeps the real ids by design. The caller audits which
+  alerts it removed (``app.admin.apply_retention``: in the act's own entry).
+* **Feed tokens** (:func:`list_feed_tokens`): the tokens of a source, without their
+  secrets (only a SHA-256 digest is stored, and it is not returned either).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from idgraph import clock
+from idgraph.store import Store
+
+ALERT_ACTION: Final[str] = "alert"
+
+
+def _exists(store: Store, table: str) -> bool:
+    return bool(store.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]))
+
+
+def remove_alerts_of_records(store: Store, record_ids: Sequence[str]) -> list[str]:
+    """Delete the alerts that announced any of ``record_ids`` (their minimised record
+    copies with them) and their webhook delivery rows; the removed alert ids, sorted.
+    Runs in the caller's transaction."""
+    if not record_ids or not _exists(store, "alerts"):
+        return []
+    if not store.scalar("SELECT count(*) FROM alerts"):
+        return []
+    ids = sorted(set(record_ids))
+    # the real record of every alert, from its disclosure entry (the alert row may hold a
+    # pseudonym); and the rows whose shown id is the record's own id
+    rows = store.fetchall(
+        "SELECT DISTINCT json_extract_string(entry, '$.detail.alert_id') FROM audit_log "
+        "WHERE contains(entry, '\"alert\"') AND json_extract_string(entry, '$.action') = ? "
+        "AND list_has_any(CAST(json_extract(entry, '$.record_ids') AS VARCHAR[]), ?)",
+        [ALERT_ACTION, ids])
+    found = {str(r[0]) for r in rows if r[0]}
+    found.update(str(r[0]) for r in store.fetchall(
+        "SELECT alert_id FROM alerts WHERE record_id IN (SELECT unnest(?))", [ids]))
+    if not found:
+        return []
+    gone = sorted(str(r[0]) for r in store.fetchall(
+        "SELECT alert_id FROM alerts WHERE alert_id IN (SELECT unnest(?))", [sorted(found)]))
+    if not gone:
+        return []
+    store.execute("DELETE FROM alerts WHERE alert_id IN (SELECT unnest(?))", [gone])
+    if _exists(store, "webhook_deliveries"):
+        store.execute("DELETE FROM webhook_deliveries WHERE alert_id IN (SELECT unnest(?))",
+                      [gone])
+    return gone
+
+
+@dataclass(frozen=True, slots=True)
+class FeedTokenInfo:
+    """A feed token as an administrator may list it: never its secret or digest."""
+
+    token_id: str
+    source_id: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= clock.now_naive() else "active"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"token_id": self.token_id, "source_id": self.source_id,
+                "created_at": self.created_at.isoformat(), "created_by": self.created_by,
+                "expires_at": self.expires_at.isoformat(),
+                "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+                "state": self.state}
+
+
+def list_feed_tokens(store: Store, source_id: str | None = None) -> list[FeedTokenInfo]:
+    """The feed tokens (of ``source_id``), oldest first; no secret, no digest."""
+    if not _exists(store, "feed_tokens"):
+        return []
+    rows = store.fetchall(
+        "SELECT token_id, source_id, created_at, created_by, expires_at, revoked_at "
+        "FROM feed_tokens WHERE (? IS NULL OR source_id = ?) ORDER BY created_at, token_id",
+        [source_id, source_id])
+    return [FeedTokenInfo(*r) for r in rows]
+
+
+__all__ = ["FeedTokenInfo", "list_feed_tokens", "remove_alerts_of_records"]
