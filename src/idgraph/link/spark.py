@@ -39,7 +39,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -70,7 +70,9 @@ from idgraph.store import Store
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    Series = pd.Series[Any]
+    # pandas ships no type information (pandas-stubs is not a dependency): a Series is
+    # Any to mypy, whichever environment checks it
+    Series: TypeAlias = Any
 else:  # pyspark reads the UDFs' type hints at run time
     Series = pd.Series
 
