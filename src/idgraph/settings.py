@@ -21,6 +21,21 @@ class Settings(BaseSettings):
         description="Folder holding the DuckDB store, search index and audit keys.",
     )
     db_name: str = Field(default="idgraph.duckdb", description="File name of the store.")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL database of a server deployment (postgresql://user@host/db); "
+        "unset: the embedded DuckDB file data_dir/db_name. Keys and the search index stay in "
+        "data_dir, which every process of the deployment must share.",
+    )
+    database_pool_size: int = Field(
+        default=4, ge=1, le=64,
+        description="Most connections one process holds to the PostgreSQL database.",
+    )
+    database_auto_upgrade: bool = Field(
+        default=True,
+        description="Apply pending schema migrations when the store is opened (false: only "
+        "`idgraph db upgrade` does).",
+    )
     threads: int = Field(default=2, description="DuckDB worker threads.")
     memory_limit: str = Field(default="8GB", description="DuckDB memory limit.")
     ingest_chunk_rows: int = Field(
@@ -100,6 +115,13 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / self.db_name
+
+    @property
+    def db_target(self) -> Path | str:
+        """What :func:`idgraph.store.open_store` opens: the database URL, else the file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.db_path
 
     @property
     def policy_folder(self) -> Path:

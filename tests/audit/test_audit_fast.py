@@ -77,7 +77,7 @@ def test_appends_from_another_connection_are_never_chained_over(
     tmp_path: Path, steps: list[Step]
 ) -> None:
     a = open_store(tmp_path / "idgraph.duckdb")
-    b = Store(a.con.cursor(), a.path)  # another writer of the same database
+    b = a.sibling()  # another writer of the same database
     n = 0
     for who, k in steps:
         got = record_many(a if who == "a" else b, [_entry(n + i, who) for i in range(k)])

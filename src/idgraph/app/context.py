@@ -76,7 +76,9 @@ class Env:
         """Open the store in ``settings.data_dir`` with the deployment's audit log
         attached (automatic signed checkpoints on append)."""
         store = open_store(
-            settings.db_path, threads=settings.threads, memory_limit=settings.memory_limit
+            settings.db_target, threads=settings.threads, memory_limit=settings.memory_limit,
+            data_dir=settings.data_dir, upgrade=settings.database_auto_upgrade,
+            pool_size=settings.database_pool_size,
         )
         try:
             attach_audit(store, settings)

@@ -48,7 +48,7 @@ class GroupCommit:
     def __init__(self, store: Store) -> None:
         # Its own connection: the leader thread must not share the caller's connection
         # (DuckDB connections are not thread-safe); both see the same database.
-        self.store = Store(store.con.cursor(), store.path)
+        self.store = store.sibling()
         self._cond = threading.Condition()
         self._queue: list[_Waiting] = []
         self._leading = False

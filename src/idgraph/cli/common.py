@@ -124,7 +124,9 @@ def _open_waiting(s: Settings) -> Store:
     next_note = start
     while True:
         try:
-            return open_store(s.db_path, threads=s.threads, memory_limit=s.memory_limit)
+            return open_store(s.db_target, threads=s.threads, memory_limit=s.memory_limit,
+                              data_dir=s.data_dir, upgrade=s.database_auto_upgrade,
+                              pool_size=s.database_pool_size)
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" not in text.lower():

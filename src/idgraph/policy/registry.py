@@ -110,12 +110,12 @@ def policy_folder(store: Store, settings: Settings | None = None) -> Path | None
     dir; an in-memory store has none unless ``IDGRAPH_POLICY_DIR`` is set. A folder set
     explicitly must exist (a missing one is a misconfiguration, not "no policies")."""
     if settings is None:
-        if store.path is None:
+        if store.data_dir is None:
             settings = Settings()
             if settings.policy_dir is None:
                 return None
         else:
-            settings = Settings(data_dir=store.path.parent)
+            settings = Settings(data_dir=store.data_dir)
     folder = settings.policy_folder
     if settings.policy_dir is not None and not folder.is_dir():
         raise FileNotFoundError(f"policy folder {folder} (IDGRAPH_POLICY_DIR) does not exist")

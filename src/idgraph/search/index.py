@@ -309,9 +309,9 @@ class SearchIndex:
     def of_store(cls, store: Store) -> SearchIndex | None:
         """The index beside a file store (its data dir's ``index``), if it was made;
         None for an in-memory store or a data dir without an index."""
-        if store.path is None:
+        if store.data_dir is None:
             return None
-        path = Path(store.path).parent / INDEX_DIRNAME
+        path = store.data_dir / INDEX_DIRNAME
         return cls.at(path) if (path / "meta.json").exists() else None
 
     @_panics_are_errors

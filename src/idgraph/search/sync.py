@@ -23,9 +23,9 @@ __all__ = ["after_ingest", "after_removal", "after_resolve", "install_hooks",
 def _incremental(store: Store) -> SearchIndex | None:
     """The index of a file store to update step by step; when its data dir has none
     yet, the index is made from the whole store (None: nothing more to do)."""
-    if store.path is None:
+    if store.data_dir is None:
         return None
-    path = Path(store.path).parent / INDEX_DIRNAME
+    path = store.data_dir / INDEX_DIRNAME
     if (path / "meta.json").exists():
         return SearchIndex.at(path)
     SearchIndex.at(path).rebuild(store)

@@ -1,22 +1,18 @@
-"""The embedded default store: one DuckDB file in the data dir.
-
-The store knows tables and transactions, never business rules. Modules own their
-tables' DDL and hand it to :meth:`Store.ensure`, which applies it once.
-"""
+"""The embedded default store: one DuckDB file in the data dir."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from idgraph.schema import RECORD_COLUMNS
+from idgraph.store.base import Dialect, Store, WriteMode
 
 _RECORDS_DDL = (
     "CREATE TABLE IF NOT EXISTS records ("
@@ -58,126 +54,93 @@ _CORE_DDL: tuple[str, ...] = (
 )
 
 
-# keys of in-memory stores (tests, scratch): one per name for the process
-_PROCESS_SECRETS: dict[str, bytes] = {}
-_SECRETS_LOCK = threading.Lock()
+class DuckDBStore(Store):
+    """A DuckDB-backed store: the embedded default, and the workspace analytic stages
+    run on. Use :func:`idgraph.store.open_store` to get one."""
 
+    dialect: Dialect = "duckdb"
 
-class Store:
-    """A DuckDB-backed store. Use :func:`open_store` to get one."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None,
+                 *, data_dir: Path | None = None) -> None:
+        super().__init__(data_dir if data_dir is not None
+                         else (None if path is None else Path(path).parent))
         self.con = con
         self.path = path
-        self._ensured: set[str] = set()
-        self._pending: set[str] = set()
-        self._depth = 0
         self.ensure("core", _CORE_DDL)
 
-    # -- secrets ------------------------------------------------------------
-    def secret(self, name: str) -> bytes:
-        """A 32-byte key of this deployment, kept beside the database as ``<name>.key``
-        (random, made on first use, readable by its owner only, never in the database,
-        so never in an export of it); an in-memory store gets one per process. Used
-        where a value shown to readers or written to the exported audit log must not be
-        computable without it (identity ids, criteria digests)."""
-        if not name.replace("-", "").isalnum():
-            raise ValueError(f"bad secret name {name!r}")
-        if self.path is None:
-            with _SECRETS_LOCK:
-                return _PROCESS_SECRETS.setdefault(name, secrets.token_bytes(32))
-        path = Path(self.path).parent / f"{name}.key"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-                fh.flush()
-                os.fsync(fh.fileno())
-        text = path.read_text().strip()
-        if len(text) != 64:
-            raise OSError(f"{path}: not a 32-byte hex key (delete it only if nothing "
-                          "made with it must stay checkable)")
-        return bytes.fromhex(text)
-
-    # -- schema -------------------------------------------------------------
-    def ensure(self, name: str, ddl: Sequence[str]) -> None:
-        """Apply a module's DDL once per connection (statements must be idempotent)."""
-        if name in self._ensured:
-            return
-        if name in self._pending:
-            return
-        for stmt in ddl:
-            self.con.execute(stmt)
-        if self._depth:
-            # Inside a transaction the DDL may still roll back with it: it counts as
-            # applied once the transaction commits (see ``transaction``).
-            self._pending.add(name)
-        else:
-            self._ensured.add(name)
+    def has_table(self, name: str) -> bool:
+        return bool(self.fetchall(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = ? "
+            "AND table_schema = current_schema()", [name]))
 
     # -- transactions -------------------------------------------------------
-    @property
-    def in_transaction(self) -> bool:
-        """Whether a transaction is open (work done now commits with it, or not at all)."""
-        return self._depth > 0
-
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One atomic unit of work; nested calls join the outer transaction."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self.con
-            finally:
-                self._depth -= 1
-            return
+    def _begin(self) -> duckdb.DuckDBPyConnection:
         self.con.execute("BEGIN TRANSACTION")
-        self._depth = 1
-        try:
-            yield self.con
-        except BaseException:
-            self._depth = 0
-            self._pending.clear()
-            self.con.execute("ROLLBACK")
-            raise
-        self._depth = 0
+        return self.con
+
+    def _commit(self) -> None:
         self.con.execute("COMMIT")
-        self._ensured |= self._pending
-        self._pending.clear()
+
+    def _rollback(self) -> None:
+        self.con.execute("ROLLBACK")
+
+    def _current(self) -> duckdb.DuckDBPyConnection:
+        return self.con
+
+    def lock(self, name: str) -> None:
+        # One process writes a DuckDB file (DuckDB locks it), and that process's
+        # writers share this connection: a transaction already excludes the others.
+        if not self._depth:
+            raise RuntimeError(f"lock({name!r}) outside a transaction")
 
     # -- queries (parameterised only) ---------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params or [])
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.con.executemany(sql, [list(r) for r in rows])
+
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
 
-    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
-        # fetchall, not fetchone: a half-read result would stay open on the connection
-        # and break the next statement another component (Splink) runs on it.
-        rows = self.con.execute(sql, params or []).fetchall()
-        return rows[0] if rows else None
+    # -- bulk and analytics -------------------------------------------------
+    def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        return self.con.sql(sql, params=list(params) if params else None).to_arrow_table()
 
-    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        row = self.fetchone(sql, params)
-        return None if row is None else row[0]
+    def append_arrow(self, table: str, data: pa.Table) -> int:
+        if not data.num_rows:
+            return 0
+        name = f"__idg_append_{secrets.token_hex(4)}"
+        self.con.register(name, data)
+        try:
+            self.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM {name}')
+        finally:
+            self.con.unregister(name)
+        return int(data.num_rows)
+
+    @contextmanager
+    def workspace(
+        self, reads: Mapping[str, str | None], writes: Mapping[str, WriteMode]
+    ) -> Iterator[DuckDBStore]:
+        yield self
+
+    def sibling(self) -> DuckDBStore:
+        # A cursor: DuckDB lets one process hold a file; its cursors are connections
+        # of their own to the same database.
+        return DuckDBStore(self.con.cursor(), self.path, data_dir=self.data_dir)
 
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> DuckDBStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
-
-def open_store(
-    path: Path | str | None, *, threads: int = 2, memory_limit: str = "8GB"
-) -> Store:
+def open_duckdb(
+    path: Path | str | None, *, threads: int = 2, memory_limit: str = "8GB",
+    data_dir: Path | None = None,
+) -> DuckDBStore:
     """Open (creating if needed) the store at ``path``; ``None`` gives an in-memory store."""
     if path is None:
         con = duckdb.connect(":memory:")
@@ -189,4 +152,4 @@ def open_store(
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET memory_limit = ?", [memory_limit])
     con.execute("SET preserve_insertion_order = false")
-    return Store(con, p)
+    return DuckDBStore(con, p, data_dir=data_dir)
