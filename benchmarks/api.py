@@ -1,6 +1,7 @@
 """REST API under load: searches and profiles from 50 concurrent users, then the audit log.
 
     python benchmarks/api.py --data DIR [--users 50] [--seconds 60] [--spawn-rate 25]
+        [--database-url postgresql://... --workers N]
 
 On the store in ``DIR`` (built by ``idgraph synth`` + ``ingest`` + ``resolve`` +
 ``index rebuild``): makes a benchmark investigator with an API token and a case (acting
@@ -21,9 +22,12 @@ people to look for (surname + first name, birth year) and identities to open, th
    check, FastAPI, uvicorn, the HTTP client, and at many users the queue for the lock)
    shows side by side with what the read itself costs.
 
-Every app call in the server holds the one env lock (one DuckDB connection: see
-docs/api.md), so throughput is that of one reader at a time; latency at 50 users is
-mostly queueing for that lock.
+Every app call in the server holds its process's env lock (one connection: see
+docs/api.md), so one worker serves one reader at a time; latency at 50 users is mostly
+queueing for that lock. With ``--database-url`` the store is that PostgreSQL database
+(``DIR`` still holds its keys and search index) and ``--workers N`` serves it from N
+processes (``idgraph serve --workers N``); ``benchmarks/api_load_pg.py`` runs both
+backends side by side.
 """
 
 from __future__ import annotations
@@ -103,12 +107,14 @@ def prepare(settings: Settings) -> tuple[str, dict[str, list[Any]]]:
                             kind="criminal")
         token = auth.create_token(env, actor, user=BENCH_USER,
                                   name=f"bench-{int(time.time())}", days=1).secret
+        # a sample of the population (the same SQL on both backends: benchmark only)
         people = env.store.fetchall(
-            f"""SELECT last_name || ' ' || first_name, year(dob) FROM records
-                WHERE is_current AND dob IS NOT NULL AND first_name IS NOT NULL
-                  AND last_name IS NOT NULL USING SAMPLE {SAMPLE} ROWS""")
+            f"""SELECT last_name || ' ' || first_name, CAST(extract(year FROM dob) AS INTEGER)
+                FROM records WHERE is_current AND dob IS NOT NULL AND first_name IS NOT NULL
+                  AND last_name IS NOT NULL ORDER BY random() LIMIT {SAMPLE}""")
         identities = env.store.fetchall(
-            f"SELECT DISTINCT identity_id FROM identity_members USING SAMPLE {SAMPLE} ROWS")
+            f"""SELECT identity_id FROM (SELECT DISTINCT identity_id FROM identity_members) t
+                ORDER BY random() LIMIT {SAMPLE}""")
     finally:
         env.close()
     return token, {"people": [[str(n), int(y)] for n, y in people],
@@ -122,11 +128,16 @@ def free_port() -> int:
         return port
 
 
-def start_server(data: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(data: Path, port: int, log: Path, *, database_url: str | None = None,
+                 workers: int = 1) -> subprocess.Popen[bytes]:
     idgraph = Path(sys.executable).parent / "idgraph"
+    env = {k: v for k, v in os.environ.items() if k != "IDGRAPH_DATABASE_URL"}
+    if database_url is not None:
+        env["IDGRAPH_DATABASE_URL"] = database_url
     with log.open("wb") as out:
         proc = subprocess.Popen([str(idgraph), "--data-dir", str(data), "serve", "--port",
-                                 str(port)], stdout=out, stderr=subprocess.STDOUT)
+                                 str(port), "--workers", str(workers)], stdout=out,
+                                stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -273,12 +284,18 @@ def main() -> None:
     parser.add_argument("--spawn-rate", type=int, default=25)
     parser.add_argument("--inproc-seconds", type=float, default=15.0,
                         help="How long to make the same reads in-process (0: skip).")
+    parser.add_argument("--database-url", default=None,
+                        help="The PostgreSQL store (default: the DuckDB file in --data).")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Server processes (more than 1: PostgreSQL only).")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="Also write the figures to this JSON file.")
     args = parser.parse_args()
     if not 1 <= args.seconds <= 120:
         raise SystemExit("--seconds must be 1..120")
     if not 0 <= args.inproc_seconds <= 120:
         raise SystemExit("--inproc-seconds must be 0..120")
-    settings = Settings(data_dir=args.data)
+    settings = Settings(data_dir=args.data, database_url=args.database_url)
     random.seed(1)
     t0 = time.monotonic()
     token, sample = prepare(settings)
@@ -290,8 +307,11 @@ def main() -> None:
         (work / "sample.json").write_text(json.dumps(sample))
         port = free_port()
         t0 = time.monotonic()
-        server = start_server(args.data, port, work / "server.log")
-        print(f"server up in {time.monotonic() - t0:.1f} s on port {port}")
+        server = start_server(args.data, port, work / "server.log",
+                              database_url=args.database_url, workers=args.workers)
+        backend = "PostgreSQL" if args.database_url else "DuckDB"
+        print(f"server up in {time.monotonic() - t0:.1f} s on port {port} ({backend}, "
+              f"{args.workers} worker{'s' if args.workers > 1 else ''})")
         try:
             stats = run_locust(work, port, args.users, args.seconds, args.spawn_rate, token)
         finally:
@@ -326,6 +346,14 @@ def main() -> None:
     print(f"response entries (search + profile.read) {responses}, responses counted by "
           f"locust {requests} (errors {failures}): "
           + ("equal" if responses == requests else f"MISMATCH {responses - requests:+d}"))
+    if args.json is not None:
+        args.json.write_text(json.dumps({
+            "backend": "postgres" if args.database_url else "duckdb",
+            "workers": args.workers, "users": args.users, "seconds": args.seconds,
+            "requests": requests, "errors": failures, "rps": requests / elapsed,
+            "p50_ms": percentile(total, 0.5), "p99_ms": percentile(total, 0.99),
+            "audit_ok": bool(verified.get("ok")), "audit_size": verified.get("size"),
+            "response_entries": responses}, indent=2))
     if args.inproc_seconds:
         local, took = in_process(settings, token, sample, args.inproc_seconds)
         side_by_side(rows, elapsed, local, took)

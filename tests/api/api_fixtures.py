@@ -70,12 +70,14 @@ class LiveApi:
         return {"purpose": PURPOSE, "claims": ",".join(CLAIMS), "case_id": CASE}
 
 
-def build_store(folder: Path) -> Settings:
-    """Synthesise, ingest, resolve and index ``PEOPLE`` people into ``folder/data``."""
+def build_store(folder: Path, database_url: str | None = None) -> Settings:
+    """Synthesise, ingest, resolve and index ``PEOPLE`` people into ``folder/data`` (the
+    DuckDB file there), or into the PostgreSQL database at ``database_url`` (keys and the
+    search index still in ``folder/data``)."""
     synth = folder / "synth"
     generate(synth, people=PEOPLE, seed=7)
     settings = Settings(data_dir=folder / "data", threads=1, memory_limit="1GB",
-                        ingest_workers=0)
+                        ingest_workers=0, database_url=database_url)
     env = Env.open(settings)
     try:
         outcome = data.ingest(env, OPERATOR, [synth])
@@ -167,8 +169,10 @@ def find_example(live: LiveApi) -> None:
 
 
 @contextmanager
-def live_api(folder: Path) -> Iterator[LiveApi]:
-    settings = build_store(folder)
+def live_api(folder: Path, database_url: str | None = None) -> Iterator[LiveApi]:
+    """The live server over a store built in ``folder`` (DuckDB), or in the PostgreSQL
+    database at ``database_url``."""
+    settings = build_store(folder, database_url)
     env = Env.open(settings)
     try:
         tokens = add_people(env)

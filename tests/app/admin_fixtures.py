@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app_backend import new_store
+
 from idgraph.app import Env
 from idgraph.policy.users import ROLES, add_user, disable_user
 from idgraph.settings import Settings
-from idgraph.store import Store, open_store
+from idgraph.store import Store
 
 ORG = "ice"
 # one active user per role, named after it
@@ -21,7 +23,7 @@ OPERATOR = "operator:tester"  # the local operator (role "operator", CLI only)
 
 def seeded_store() -> Store:
     """An in-memory store with a user per role, a disabled user and a second org's user."""
-    store = open_store(None)
+    store = new_store()
     add_user(store, "admin", "admin", ORG, org_type="government")  # bootstrap
     for role, name in ROLE_USERS.items():
         if name != "admin":

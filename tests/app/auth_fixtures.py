@@ -12,15 +12,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from idgraph import cases as cases_mod
+from app_backend import new_store
+
 from idgraph import clock
 from idgraph.app import auth
 from idgraph.app.context import Caller, Env
 from idgraph.policy import credentials as creds
-from idgraph.policy import legal as legal_mod
-from idgraph.policy import users as users_mod
 from idgraph.settings import Settings
-from idgraph.store import Store, open_store
+from idgraph.store import Store
 
 # name -> (role, org, org_type)
 USERS: dict[str, tuple[str, str, str]] = {
@@ -44,15 +43,12 @@ ROOT_PASSWORD = "root's own long passphrase"  # synthetic
 
 
 def new_env(tmp: Path) -> Env:
-    store = open_store(None)
+    store = new_store()
     seed(store)
     return Env(store=store, settings=Settings(data_dir=tmp))
 
 
 def seed(store: Store) -> None:
-    users_mod.ensure(store)
-    cases_mod.ensure(store)
-    legal_mod.ensure(store)
     now = clock.now_naive()
     for name, (role, org, org_type) in USERS.items():
         store.execute(
@@ -115,7 +111,7 @@ def every_cell(env: Env) -> str:
     """Every value of every table of the store, as text (to look for stored secrets)."""
     out: list[str] = []
     for (table,) in env.store.fetchall(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
     ):
         for row in env.store.fetchall(f'SELECT * FROM "{table}"'):
             out.append(" ".join(str(v) for v in row))

@@ -14,11 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from idgraph import cases as cases_mod
+from app_backend import settings_for
+
 from idgraph import clock
 from idgraph.app.context import Caller, Env
-from idgraph.policy import users as users_mod
-from idgraph.settings import Settings
 
 # name -> (role, org, org_type)
 USERS: dict[str, tuple[str, str, str]] = {
@@ -91,8 +90,6 @@ def write_sources(folder: Path) -> Path:
 def seed(env: Env) -> None:
     """The users and the open case, straight into the registry tables."""
     store = env.store
-    users_mod.ensure(store)
-    cases_mod.ensure(store)
     now = clock.now_naive()
     for name, (role, org, org_type) in USERS.items():
         store.execute(
@@ -106,7 +103,7 @@ def seed(env: Env) -> None:
 
 def new_env(tmp: Path) -> Env:
     """A file store in ``tmp/data`` (the search index lives beside it) with users."""
-    env = Env.open(Settings(data_dir=tmp / "data", ingest_workers=0))
+    env = Env.open(settings_for(tmp / "data", ingest_workers=0))
     seed(env)
     return env
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from admin_fixtures import DISABLED, UNKNOWN, entries, env_over, last_entry, seeded_store
+from app_backend import new_store
 
 from idgraph.app import Caller, Conflict, Denied, Env, Invalid, NotFound, admin, audit, reports
 from idgraph.app import cases as app_cases
@@ -116,9 +117,7 @@ def test_refused_for_a_role_without_the_act(env: Env, name: str, call: Act,
 
 
 def test_users_bootstrap_then_admin(tmp_path: Path) -> None:
-    from idgraph.store import open_store
-
-    env = env_over(open_store(None), tmp_path)
+    env = env_over(new_store(), tmp_path)
     first = admin.add_user(env, Caller(""), "root", "admin", "ops")
     assert first.role == "admin"
     assert last_entry(env.store)["principal"] == "bootstrap"

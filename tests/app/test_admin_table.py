@@ -152,8 +152,7 @@ def test_a_failing_body_is_rolled_back_and_audited_as_error(env: Env) -> None:
     assert (e["action"], e["outcome"]) == ("retention.list", "error")
     assert e["detail"]["reason"] == "disk on fire" and e["detail"]["step"] == 1
     assert "act.retention_list" in e["rules"]
-    assert not env.store.fetchall(
-        "SELECT 1 FROM information_schema.tables WHERE table_name = 'rolled_back'")
+    assert not env.store.has_table("rolled_back")
 
 
 def test_a_disabled_user_is_refused_at_once_even_by_a_stale_registry(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from idgraph.audit import AuditEntry, AuditIntegrityError, AuditLog, record, record_many
 from idgraph.audit.group import GroupCommit
 from idgraph.audit.log import enable_auto_checkpoints
-from idgraph.store import Store, open_store
+from idgraph.store import DuckDBStore, Store, open_store
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 KEY = Ed25519PrivateKey.generate()
@@ -40,7 +40,8 @@ class _Counting:
     """A connection that counts the statements run through it."""
 
     def __init__(self, con: Any) -> None:
-        self.con, self.sql = con, []
+        self.con: Any = con
+        self.sql: list[str] = []
 
     def execute(self, sql: str, params: Any = None) -> Any:
         self.sql.append(sql)
@@ -52,6 +53,7 @@ class _Counting:
 
 def test_an_append_in_the_acts_transaction_is_two_statements() -> None:
     store = open_store(None)
+    assert isinstance(store, DuckDBStore)
     record(store, _entry(0))  # the head is read once
     counting = _Counting(store.con)
     store.con = counting  # type: ignore[assignment]

@@ -136,14 +136,13 @@ def test_checkpoint_refuses_to_sign_a_tampered_leaf(store: Store) -> None:
 
 
 def test_legacy_table_is_upgraded_in_place(store: Store) -> None:
-    store.execute(
-        "CREATE TABLE audit_log (seq BIGINT PRIMARY KEY, entry JSON NOT NULL, "
-        "leaf_hash VARCHAR NOT NULL)"
-    )
+    """A log from before the chain column and the head row (the migrations made both
+    tables; the rows have no chain values and there is no head): the first append
+    backfills the chain and writes the head."""
     for i in range(3):
         data = _entry(i).canonical()
         store.execute(
-            "INSERT INTO audit_log VALUES (?, ?, ?)",
+            "INSERT INTO audit_log (seq, entry, leaf_hash) VALUES (?, ?, ?)",
             [i, data.decode(), merkle.leaf_hash(data).hex()],
         )
     assert record(store, _entry(3)) == 3

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from case_fixtures import new_store
 
 from idgraph import clock
 from idgraph.app import Caller, Conflict, Denied, Env, Invalid, NotFound
@@ -29,7 +30,6 @@ from idgraph.policy.sar import open_sar
 from idgraph.policy.users import add_user
 from idgraph.schema import Query
 from idgraph.settings import Settings
-from idgraph.store import open_store
 
 CI = "criminal_investigation"
 LATER = clock.today() + timedelta(days=30)
@@ -39,9 +39,9 @@ LATER = clock.today() + timedelta(days=30)
 def env(tmp_path: Path) -> Iterator[Env]:
     """nypd: det (opened C1), det2 (no member), chief (supervisor), rec (records officer),
     lawyer (counsel); ice: sup2 (supervisor), ice1 (investigator); ovs (overseer)."""
-    store = open_store(None)
+    store = new_store()
     store.execute("INSERT INTO sources (source_id, kind, jurisdiction, regimes) "
-                  "VALUES ('court', 'court', 'US-NY', [])")
+                  "VALUES ('court', 'court', 'US-NY', ?)", [[]])
     add_user(store, "root", "admin", "ops")
     for name, role, org in [("det", "investigator", "nypd"), ("det2", "investigator", "nypd"),
                             ("chief", "supervisor", "nypd"), ("rec", "records_officer", "nypd"),

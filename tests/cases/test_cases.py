@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from case_fixtures import new_store
 
 from idgraph.app import Caller, Denied, Env
 from idgraph.app import cases as app_cases
@@ -15,18 +16,14 @@ from idgraph.policy.engine import allowed
 from idgraph.policy.users import add_user, disable_user
 from idgraph.schema import Query
 from idgraph.settings import Settings
-from idgraph.store import Store, open_store
-
-
-def new_store() -> Store:
-    return open_store(None)
+from idgraph.store import Store
 
 
 def seed(store: Store) -> None:
     """A court source, an admin, investigators of two organisations and their open cases."""
     store.execute(
         "INSERT INTO sources (source_id, kind, jurisdiction, regimes) "
-        "VALUES ('court', 'court', 'US-NY', [])"
+        "VALUES ('court', 'court', 'US-NY', ?)", [[]]
     )
     add_user(store, "root", "admin", "ops")
     add_user(store, "gov", "investigator", "ice", org_type="government", actor="root")

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from idgraph.cases import open_case
 from idgraph.cli import app
-from idgraph.policy import legal as legal_mod
 from idgraph.policy.notices import create_notices
 from idgraph.policy.users import add_user
 from idgraph.store import Store, open_store
@@ -30,15 +29,9 @@ def run(data: Path, *args: str) -> tuple[int, str]:
 
 
 def _raw_graph(store: Store) -> None:
-    store.execute("""CREATE TABLE IF NOT EXISTS identity_members (
-        identity_id VARCHAR, record_id VARCHAR PRIMARY KEY)""")
-    store.execute("""CREATE TABLE IF NOT EXISTS link_runs (
-        run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP)""")
-    store.execute("""CREATE TABLE IF NOT EXISTS link_edges (run_id VARCHAR,
-        record_id_l VARCHAR, record_id_r VARCHAR, match_probability DOUBLE,
-        match_weight DOUBLE, accepted BOOLEAN, evidence JSON)""")
-    store.execute("INSERT INTO link_runs VALUES ('r1', TIMESTAMP '2026-01-02', "
-                  "TIMESTAMP '2026-01-02')")
+    """A linked pair written straight into the graph tables (made by the migrations)."""
+    store.execute("INSERT INTO link_runs (run_id, started_at, finished_at, threshold) "
+                  "VALUES ('r1', TIMESTAMP '2026-01-02', TIMESTAMP '2026-01-02', 0.9)")
     for sid, kind in [("court", "court"), ("jail", "booking")]:
         store.execute("INSERT INTO sources (source_id, title, kind, jurisdiction, regimes) "
                       "VALUES (?, ?, ?, 'US-NY', [])", [sid, sid, kind])
@@ -48,9 +41,11 @@ def _raw_graph(store: Store) -> None:
             "(?, ?, '1', 1, true, 'b1', '{}', ?, TIMESTAMP '2026-01-01', 'ANA LOPEZ')",
             [f"{sid}/1", sid, f"h-{sid}"],
         )
-        store.execute("INSERT INTO identity_members VALUES (?, ?)", [IDENTITY, f"{sid}/1"])
-    store.execute("INSERT INTO link_edges VALUES ('r1', 'court/1', 'jail/1', 0.99, 10.0, "
-                  "true, '{}')")
+        store.execute("INSERT INTO identity_members (identity_id, record_id) VALUES (?, ?)",
+                      [IDENTITY, f"{sid}/1"])
+    store.execute("INSERT INTO link_edges (run_id, record_id_l, record_id_r, "
+                  "match_probability, match_weight, accepted, evidence) VALUES "
+                  "('r1', 'court/1', 'jail/1', 0.99, 10.0, true, '{}')")
 
 
 @pytest.fixture
@@ -64,7 +59,6 @@ def data(tmp_path: Path) -> Path:
         add_user(store, "ovs", "overseer", "oversight", org_type="government", actor="root")
         open_case(store, CASE, title="task force", kind="criminal", actor="gov")
         open_case(store, "ACME-1", title="other org", kind="civil", actor="pi")
-        legal_mod.ensure(store)
         store.execute(
             "INSERT INTO legal_process (legal_id, type, number, level, issuer, issued, "
             "scope_identities, case_id, registered_by) VALUES (?, 'court_order', 'CO-1', "

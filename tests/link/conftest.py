@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +15,21 @@ from idgraph.link.model import settings_dict
 from idgraph.link.train import TrainedModel, save_model
 from idgraph.schema import RECORD_COLUMNS
 from idgraph.store import Store, open_store
+from pgdb import fresh_database
+
+# IDGRAPH_LINK_TEST_BACKEND=postgres: the link tests' store is a fresh PostgreSQL
+# database (a diagnostic run: some tests read the store with DuckDB's SQL)
+BACKEND = os.environ.get("IDGRAPH_LINK_TEST_BACKEND", "duckdb")
 
 
 @pytest.fixture()
-def store() -> Iterator[Store]:
+def store(tmp_path: Path) -> Iterator[Store]:
+    if BACKEND == "postgres":
+        with fresh_database() as url:
+            pg = open_store(url, data_dir=tmp_path, threads=1, memory_limit="1GB")
+            yield pg
+            pg.close()
+        return
     s = open_store(None, threads=1, memory_limit="1GB")
     yield s
     s.close()
@@ -60,10 +73,10 @@ def add(store: Store) -> AddRecord:
             **values,
         }
         cols = [c for c in RECORD_COLUMNS if c in row]
-        store.execute(
+        store.fetchall(
             f"INSERT INTO records ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             [row[c] for c in cols],
-        ).fetchall()
+        )
         return record_id
 
     return _add

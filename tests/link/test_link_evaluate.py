@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from idgraph.link.evaluate import evaluate
-from idgraph.link.tables import ensure_tables
 from idgraph.store import Store
 
 # identity -> records; truth: p1 = {a, b, c}, p2 = {d}, p3 = {e, f}
@@ -23,10 +22,9 @@ CASES = [
 
 @pytest.fixture()
 def evaluated(store: Store) -> dict[str, object]:
-    ensure_tables(store)
     for ident, records in MEMBERS.items():
         for r in records:
-            store.execute("INSERT INTO identity_members VALUES (?, ?)", [ident, r]).fetchall()
+            store.fetchall("INSERT INTO identity_members VALUES (?, ?)", [ident, r])
     hard = [("twins", "p1", "p2"), ("twins", "p1", "p3"), ("jr_sr", "p2", "p3")]
     return evaluate(store, TRUTH, hard).as_dict()
 

@@ -78,14 +78,14 @@ def test_attach_many_is_durable_when_it_returns(
 ) -> None:
     rids = [add(f"voter/{k}", **person("JOHN", date(1980, 3, 4))) for k in range(6)]
     results = LiveLinker.from_store(store).attach_many(rids, chunk=chunk)
-    other = store.con.cursor()  # a second connection sees committed data only
+    other = store.sibling()  # a second connection sees committed data only
     try:
-        seen = dict(other.execute(
-            "SELECT record_id, identity_id FROM identity_members").fetchall())
-        lineage = other.execute(
-            "SELECT count(*) FROM identity_lineage WHERE event = 'attach'").fetchall()
-        edges = other.execute("SELECT count(*) FROM link_edges WHERE record_id_l LIKE "
-                              "'voter/%' OR record_id_r LIKE 'voter/%'").fetchall()
+        seen = dict(other.fetchall(
+            "SELECT record_id, identity_id FROM identity_members"))
+        lineage = other.fetchall(
+            "SELECT count(*) FROM identity_lineage WHERE event = 'attach'")
+        edges = other.fetchall("SELECT count(*) FROM link_edges WHERE record_id_l LIKE "
+                               "'voter/%' OR record_id_r LIKE 'voter/%'")
     finally:
         other.close()
     john = seen[household["john"]]
@@ -214,9 +214,13 @@ def test_hooks_run_once_per_commit_after_it(
 
     def hook(s: Store, ids: Sequence[str] | None) -> None:
         assert ids is not None
-        committed = s.con.cursor().execute(
-            "SELECT count(*) FROM identity_members WHERE record_id LIKE 'voter/%'").fetchall()
-        calls.append((sorted(ids), committed[0][0]))
+        other = s.sibling()  # sees committed data only
+        try:
+            committed = other.scalar(
+                "SELECT count(*) FROM identity_members WHERE record_id LIKE 'voter/%'")
+        finally:
+            other.close()
+        calls.append((sorted(ids), committed))
 
     register_after_resolve(hook)
     try:

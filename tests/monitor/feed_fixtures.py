@@ -5,17 +5,45 @@ A uniquely named module (``conftest`` is not): the tests import it by bare name.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import json
+import os
+import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from idgraph import cases as cases_mod
 from idgraph import clock
 from idgraph.app import data
 from idgraph.app.context import Caller, Env
-from idgraph.policy import users as users_mod
 from idgraph.settings import Settings
+
+# ``IDGRAPH_POLICY_TESTS_ON=postgres`` (as for the policy, cases and watch tests): every
+# linked env is a fresh PostgreSQL database on the server of IDGRAPH_TEST_DATABASE_URL
+# (dropped when the run ends); by default a DuckDB file in the test's folder.
+_BACKEND = os.environ.get("IDGRAPH_POLICY_TESTS_ON", "duckdb")
+_DATABASES = ExitStack()
+atexit.register(_DATABASES.close)
+
+
+def settings_for(data_dir: Path, **extra: Any) -> Settings:
+    """The settings of a test deployment in ``data_dir`` on the backend under test."""
+    if _BACKEND == "postgres":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from pgdb import fresh_database
+
+        url = _DATABASES.enter_context(fresh_database())
+        return Settings(data_dir=data_dir, database_url=url, **extra)
+    return Settings(data_dir=data_dir, **extra)
+
+
+def backend_environ(settings: Settings) -> dict[str, str]:
+    """What a CLI or server process needs in its environment to open ``settings``' store
+    (the database URL on PostgreSQL; nothing on DuckDB: ``--data-dir`` says it)."""
+    if settings.database_url is None:
+        return {}
+    return {"IDGRAPH_DATABASE_URL": settings.database_url.get_secret_value()}
 
 USERS: dict[str, tuple[str, str, str]] = {
     "root": ("admin", "ops", "government"),
@@ -74,8 +102,6 @@ def write_sources(folder: Path) -> Path:
 
 def seed(env: Env) -> None:
     store = env.store
-    users_mod.ensure(store)
-    cases_mod.ensure(store)
     now = clock.now_naive()
     for name, (role, org, org_type) in USERS.items():
         store.execute(
@@ -108,7 +134,7 @@ def linked_env(tmp: Path, *, resolve: bool = True) -> Env:
     built and (``resolve``) one link run with the fixed model."""
     from idgraph.link.train import save_model
 
-    env = Env.open(Settings(data_dir=tmp / "data", ingest_workers=0))
+    env = Env.open(settings_for(tmp / "data", ingest_workers=0))
     seed(env)
     outcome = data.ingest(env, caller("ro"), [write_sources(tmp / "src")])
     assert outcome.ok, outcome.errors

@@ -94,9 +94,6 @@ def entries(env: Env, action: str | None = None) -> list[dict[str, Any]]:
 
 
 def notices(env: Env) -> int:
-    from idgraph.policy.notices import ensure
-
-    ensure(env.store)
     return int(env.store.scalar("SELECT count(*) FROM notices") or 0)
 
 

@@ -259,7 +259,6 @@ def test_a_listener_failure_never_loses_the_feed(env: Env) -> None:
     app_watches.create_watch(env, caller("gov"), identity_id=IDENTITY, case_id="C1",
                              purpose=CI, expires=LATER)
     events.clear_failures()
-    alerts.ensure(env.store)
     env.store.execute("DROP TABLE alerts")
     join(env, "court", case_number="CR-1")
     [failure] = events.listener_failures()

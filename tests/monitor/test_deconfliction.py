@@ -4,10 +4,13 @@ neither told of an agency's watch nor revealed to it (monitor.watches.deconflict
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+import pytest
 from monitor_fixtures import CI, IDENTITY, TODAY, caller, entries, env
 
+from idgraph import clock
 from idgraph.app import watches as app_watches
 from idgraph.app.context import Env
 from idgraph.monitor import alerts
@@ -80,3 +83,38 @@ def test_a_private_organisation_is_neither_told_nor_revealed(env: Env) -> None:
     [note] = app_watches.list_deconflictions(env, caller("det"))
     assert (note.watch_id, note.other_watch_id) == (nypd, ice)
     assert acme not in (note.watch_id, note.other_watch_id)
+
+
+@pytest.mark.postgres_only
+def test_two_agencies_watching_at_once_from_two_processes_are_deconflicted(env: Env) -> None:
+    """PostgreSQL (several processes, one database): two agencies' watches on one person
+    made at the same moment, on two connections, still see each other (the act holds the
+    ``watches`` lock while it creates and deconflicts)."""
+    envs = [Env(store=env.store.sibling(), settings=env.settings) for _ in range(2)]
+    start = threading.Barrier(2)
+    made: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def make(e: Env, who: str, case: str) -> None:
+        try:
+            with clock.frozen(TODAY):
+                start.wait(timeout=10)
+                made[who] = _watch(e, who, case, CI)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=make, args=(e, who, case))
+               for e, (who, case) in zip(envs, [("gov", "C1"), ("det", "N1")], strict=True)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        for e in envs:
+            e.store.close()
+    assert not errors and len(made) == 2
+    [gov_note] = app_watches.list_deconflictions(env, caller("gov"))
+    [det_note] = app_watches.list_deconflictions(env, caller("det"))
+    assert (gov_note.watch_id, gov_note.other_watch_id) == (made["gov"], made["det"])
+    assert (det_note.watch_id, det_note.other_watch_id) == (made["det"], made["gov"])

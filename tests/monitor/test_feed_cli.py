@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from feed_fixtures import booking, lines, linked_env
+from feed_fixtures import backend_environ, booking, lines, linked_env
 from typer.testing import CliRunner
 
 from idgraph.cli import app
@@ -14,14 +14,19 @@ from idgraph.cli import app
 runner = CliRunner()
 
 
+ENVIRON: dict[str, str] = {}
+
+
 def run(data: Path, *args: str) -> tuple[int, str]:
-    res = runner.invoke(app, ["--data-dir", str(data), *args])
+    res = runner.invoke(app, ["--data-dir", str(data), *args], env=ENVIRON)
     return res.exit_code, res.output
 
 
 def test_feed_token_watch_and_status(tmp_path: Path) -> None:
     e = linked_env(tmp_path)
     data = e.settings.data_dir
+    ENVIRON.clear()
+    ENVIRON.update(backend_environ(e.settings))
     e.close()
     code, out = run(data, "feed", "token", "bookings", "--as", "root", "--days", "2")
     assert code == 0 and out.strip().splitlines()[-1].startswith("idgf_")

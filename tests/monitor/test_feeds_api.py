@@ -18,11 +18,12 @@ import duckdb
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from feed_fixtures import booking, caller, lines, linked_env
+from feed_fixtures import backend_environ, booking, caller, lines, linked_env
 
 from idgraph.api.app import create_app
 from idgraph.app import auth, feeds
 from idgraph.app.context import Env
+from idgraph.store import open_store
 
 IDGRAPH = str(Path(sys.executable).parent / "idgraph")
 URL = "/api/v1/feeds/bookings"
@@ -100,10 +101,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(data: Path, port: int, extra: dict[str, str] | None = None
+           ) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([IDGRAPH, "--data-dir", str(data), "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "IDGRAPH_INGEST_WORKERS": "0"})
+                            env={**os.environ, "IDGRAPH_INGEST_WORKERS": "0", **(extra or {})})
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         assert proc.poll() is None, "idgraph serve stopped"
@@ -119,10 +121,11 @@ def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
 def test_sigkill_mid_stream_loses_no_acknowledged_record(tmp_path: Path) -> None:
     e = linked_env(tmp_path)
     token = feeds.create_token(e, caller("root"), "bookings", days=1)
-    data_dir = e.settings.data_dir
+    data_dir, settings = e.settings.data_dir, e.settings
+    backend = backend_environ(settings)
     e.close()
     port = _free_port()
-    proc = _serve(data_dir, port)
+    proc = _serve(data_dir, port, backend)
     acked: list[str] = []
     sent: list[str] = []
     stop = threading.Event()
@@ -158,7 +161,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_record(tmp_path: Path) -> None
             proc.kill()
     assert len(acked) >= 40 and len(sent) > len(acked) - 1
     # restart: the store opens (WAL replayed) and every acknowledged record is there
-    proc = _serve(data_dir, port)
+    proc = _serve(data_dir, port, backend)
     try:
         r = httpx.post(f"http://127.0.0.1:{port}{URL}", content=lines(booking("AFTER")),
                        headers=_bearer(token), timeout=30)
@@ -166,17 +169,22 @@ def test_sigkill_mid_stream_loses_no_acknowledged_record(tmp_path: Path) -> None
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
-    con = duckdb.connect(str(data_dir / "idgraph.duckdb"), read_only=True)
+    if settings.database_url is None:
+        con = duckdb.connect(str(data_dir / "idgraph.duckdb"), read_only=True)
+        fetch = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+    else:
+        store = open_store(settings.db_target, data_dir=data_dir, upgrade=False)
+        con = store  # type: ignore[assignment]
+        fetch = store.fetchall
     try:
-        stored = {str(x[0]) for x in con.execute(
-            "SELECT source_record_id FROM records WHERE source_id = 'bookings'").fetchall()}
-        placed = {str(x[0]) for x in con.execute(
+        stored = {str(x[0]) for x in fetch(
+            "SELECT source_record_id FROM records WHERE source_id = 'bookings'")}
+        placed = {str(x[0]) for x in fetch(
             "SELECT r.source_record_id FROM records r JOIN identity_members m "
-            "ON m.record_id = r.record_id WHERE r.source_id = 'bookings'").fetchall()}
-        pending = con.execute(
-            "SELECT count(*) FROM feed_receipts WHERE placed_at IS NULL").fetchone()
-        dup = con.execute("SELECT count(*) FROM (SELECT record_id FROM records "
-                          "GROUP BY record_id, row_hash HAVING count(*) > 1)").fetchone()
+            "ON m.record_id = r.record_id WHERE r.source_id = 'bookings'")}
+        pending = fetch("SELECT count(*) FROM feed_receipts WHERE placed_at IS NULL")[0]
+        dup = fetch("SELECT count(*) FROM (SELECT record_id FROM records "
+                    "GROUP BY record_id, row_hash HAVING count(*) > 1) AS d")[0]
     finally:
         con.close()
     missing = set(acked) - stored

@@ -6,6 +6,7 @@ written in one transaction; the events go out before the search index's second c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -18,6 +19,7 @@ from idgraph.link.judge import judge
 from idgraph.link.tables import bump_generation, generation
 from idgraph.monitor import alerts, events
 from idgraph.search import live
+from idgraph.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +138,49 @@ def test_a_record_placed_again_meets_its_identity_whatever_the_candidates(env: E
     (result,) = linker.attach_many(["tx_dmv/1"], lambda row: [])
     assert result.identity_id == before == _identity(env, "tx_dmv/1")
     assert result.event == "attach" and result.candidates >= 1
+
+
+@pytest.mark.postgres_only
+def test_a_push_left_unplaced_is_announced_once_by_processes_repairing_it_at_once(
+    env: Env, token: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL (several processes, one database): a push committed but not placed (a
+    crash between the two) is repaired by the next push of the source in any process;
+    two repairing at once announce its records once (only the one that marks the receipt
+    placed sends the events)."""
+    from idgraph.monitor import feeds as lib
+
+    def crash(*_: object, **__: object) -> None:
+        raise RuntimeError("killed between commit and placement")
+
+    monkeypatch.setattr(lib, "place_batches", crash)
+    first = feeds.push(env, token, "bookings", lines(booking("RACE1", "ROSA", "PARKS")))
+    monkeypatch.undo()
+    assert first.stored == 1 and not first.placed
+    seen: list[events.RecordJoined] = []
+
+    def listen(_: object, evs: list[events.RecordJoined]) -> None:
+        seen.extend(evs)
+
+    events.on_record_joined(listen)
+    stores = [env.store.sibling() for _ in range(2)]
+    start = threading.Barrier(2)
+    placed: list[int] = []
+
+    def repair(store: Store) -> None:
+        start.wait(timeout=10)
+        placed.append(lib.place_pending(store, "bookings", env=env))
+
+    threads = [threading.Thread(target=repair, args=(s,)) for s in stores]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        events.remove_listener(listen)
+        for s in stores:
+            s.close()
+    assert sorted(placed) == [0, 1]  # one placed it; the other found it taken or done
+    assert [e.record_id for e in seen].count("bookings/RACE1") == 1
+    assert lib.status(env.store, "bookings").pending == 0

@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))
 
-from policy_fixtures import seed
+from policy_fixtures import new_store, seed
 
 from idgraph import clock
 from idgraph.app import watches as app_watches
@@ -34,7 +34,7 @@ from idgraph.monitor import alerts, events, watches
 from idgraph.policy.users import add_user
 from idgraph.schema import RECORD_COLUMNS
 from idgraph.settings import Settings
-from idgraph.store import Store, open_store
+from idgraph.store import Store
 
 TODAY = date(2026, 6, 1)
 LATER = TODAY + timedelta(days=30)
@@ -73,6 +73,13 @@ def add(store: Store, record_id: str, **values: Any) -> str:
     return record_id
 
 
+def lineage(store: Store, *rows: tuple[str, str, str, list[str]]) -> None:
+    """Lineage events (run, identity, event, related) as the link stage writes them."""
+    store.executemany(
+        'INSERT INTO identity_lineage (run_id, identity_id, event, related, "at") '
+        "VALUES (?, ?, ?, ?, ?)", [(*r, clock.now_naive()) for r in rows])
+
+
 def john(**extra: Any) -> dict[str, Any]:
     return {"first_name": "JOHN", "last_name": "MILLER", "dob": date(1980, 3, 4), **ADDRESS,
             **extra}
@@ -86,7 +93,7 @@ def identity_of(store: Store, record_id: str) -> str:
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
     with clock.frozen(TODAY):
-        store = open_store(None)
+        store = new_store()
         seed(store)
         # a second agency (deconfliction is between agencies only)
         add_user(store, "det", "investigator", "nypd", org_type="government", actor="root")
@@ -166,9 +173,9 @@ def test_a_split_keeps_the_watch_with_the_piece_that_keeps_the_id(env: Env) -> N
     pieces = {identity_of(env.store, a), identity_of(env.store, b)}
     assert len(pieces) == 2 and first in pieces
     [split_off] = pieces - {first}
-    assert env.store.scalar(
-        "SELECT count(*) FROM identity_lineage WHERE identity_id = ? AND event = 'split' "
-        "AND list_contains(related, ?)", [split_off, first]) == 1
+    assert [first in (r[0] or ()) for r in env.store.fetchall(
+        "SELECT related FROM identity_lineage WHERE identity_id = ? AND event = 'split'",
+        [split_off])].count(True) == 1
     assert watches.followed_identities(env.store, w.watch_id) == [first]
     booking(env, first)
     booking(env, split_off)
@@ -183,10 +190,8 @@ def test_a_split_that_retires_the_id_is_followed_into_every_piece(env: Env) -> N
     resolve(env.store, RESOLVE)
     first = identity_of(env.store, a)
     w = watch(env, "gov", first)
-    env.store.execute(
-        "INSERT INTO identity_lineage VALUES ('r-x', ?, 'retired', ['P-LEFT', 'P-RIGHT'], "
-        "now()), ('r-x', 'P-LEFT', 'split', [?], now()), "
-        "('r-x', 'P-RIGHT', 'split', [?], now())", [first, first, first])
+    lineage(env.store, ("r-x", first, "retired", ["P-LEFT", "P-RIGHT"]),
+            ("r-x", "P-LEFT", "split", [first]), ("r-x", "P-RIGHT", "split", [first]))
     assert watches.followed_identities(env.store, w.watch_id) == sorted(
         [first, "P-LEFT", "P-RIGHT"])
     for piece in ("P-LEFT", "P-RIGHT"):
@@ -202,9 +207,8 @@ def test_lineage_cycle_ends_and_a_cancelled_watch_follows_nothing(env: Env) -> N
     resolve(env.store, RESOLVE)
     first = identity_of(env.store, a)
     w = watch(env, "gov", first)
-    env.store.execute(
-        "INSERT INTO identity_lineage VALUES ('r-x', ?, 'retired', ['P-OTHER'], now()), "
-        "('r-y', 'P-OTHER', 'retired', [?], now())", [first, first])
+    lineage(env.store, ("r-x", first, "retired", ["P-OTHER"]),
+            ("r-y", "P-OTHER", "retired", [first]))
     assert watches.followed_identities(env.store, w.watch_id) == sorted([first, "P-OTHER"])
     assert [s.watch.watch_id for s in watches.watching(env.store, ["P-OTHER"])["P-OTHER"]] \
         == [w.watch_id]
@@ -228,8 +232,7 @@ def test_deconfliction_follows_the_lineage_too(env: Env) -> None:
     theirs = app_watches.create_watch(
         env, Caller("det", via="api"), identity_id=first, case_id="N1",
         purpose="criminal_investigation", expires=LATER)
-    env.store.execute("INSERT INTO identity_lineage VALUES "
-                      "('r-x', ?, 'retired', ['P-MERGED'], now())", [first])
+    lineage(env.store, ("r-x", first, "retired", ["P-MERGED"]))
     mine = watch(env, "gov", "P-MERGED")
     told = {(n.recipient, n.other_watch_id) for who in ("gov", "det")
             for n in watches.deconflictions_for(env.store, who)}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from monitor_fixtures import CI, IDENTITY, TODAY, caller, env, join
 
+from idgraph import clock
 from idgraph.app import watches as app_watches
 from idgraph.app.context import Env
 from idgraph.monitor import alerts, delivery, webhooks
@@ -48,8 +49,9 @@ def _crash_before_delivery(env: Env, monkeypatch: pytest.MonkeyPatch, n: int = 1
 
 
 def _restarted(receiver: Receiver) -> delivery.Dispatcher:
-    """The next process's dispatcher: nothing in memory."""
-    return delivery.Dispatcher(post=receiver.post, sleep=lambda s: None)
+    """The next process's dispatcher: nothing in memory; started after the crash."""
+    return delivery.Dispatcher(post=receiver.post, sleep=lambda s: None,
+                               started=clock.now_naive() + timedelta(seconds=1))
 
 
 def _watch(env: Env, who: str = "gov") -> str:
@@ -178,3 +180,35 @@ def test_the_shell_s_first_watch_request_resumes_under_its_lock(
     assert held and len(receiver.sent) == 1
     assert [r[0] for r in env.store.fetchall("SELECT status FROM webhook_deliveries")] == [
         "delivered"]
+
+
+@pytest.mark.postgres_only
+def test_two_processes_resuming_one_database_send_each_row_once(
+    env: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL (``serve --workers N``): processes that start together all resume the
+    rows left pending by the previous ones; each row is sent by one of them only, and a
+    row queued by a live process after they started is left to it."""
+    _watch(env)
+    _crash_before_delivery(env, monkeypatch, n=2)
+    receiver = Receiver()
+    first, second = _restarted(receiver), _restarted(receiver)
+    with clock.frozen(TODAY + timedelta(days=1)):  # both running, a moment later
+        assert first.resume(env.store) + second.resume(env.store) == 2
+    first.join()
+    second.join()
+    first.flush(env.store)
+    second.flush(env.store)
+    assert len(receiver.sent) == 2
+    assert len({json.loads(b)["alert_id"] for _, b, _ in receiver.sent}) == 2
+    # a row queued after a dispatcher started is another live process's: not taken
+    early = delivery.Dispatcher(post=receiver.post, sleep=lambda s: None,
+                                started=datetime(2000, 1, 1))
+    _crash_before_delivery_more(env, monkeypatch)
+    assert early.resume(env.store) == 0
+
+
+def _crash_before_delivery_more(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alerts.DISPATCHER, "submit", lambda *a: None)
+    join(env, "court", case_number="CR-late")
+    monkeypatch.undo()

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from idgraph.cases import open_case
 from idgraph.cli import app
 from idgraph.policy.engine import allowed
-from idgraph.policy.legal import LegalError, add_legal, ensure, get_legal, list_legal
+from idgraph.policy.legal import LegalError, add_legal, get_legal, list_legal
 from idgraph.policy.registry import Registry
 from idgraph.schema import Query
 from idgraph.store import Store, open_store
@@ -112,7 +112,6 @@ def test_document_counts_only_under_its_case(
 def test_document_of_no_case_from_an_old_store_counts_for_nothing(store: Store) -> None:
     """A verified Article III warrant stored with no case (before cases were required)
     opened New York DMV data for immigration enforcement under any case of ice."""
-    ensure(store)
     store.execute(
         "INSERT INTO legal_process (legal_id, type, number, court, judge, level, issuer, issued, "
         "judge_appointment, org, registered_by, verified_by, verified_at, document_sha256) "

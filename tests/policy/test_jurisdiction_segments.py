@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from policy_fixtures import LINK_DDL, audit_rows, link
+from policy_fixtures import audit_rows, link, new_store
 
 from idgraph.cases import open_case
 from idgraph.policy.engine import allowed
@@ -64,9 +64,7 @@ def _source(folder: Path, sid: str, rows: list[tuple[str, ...]], **manifest: Any
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     folder = tmp_path_factory.mktemp("segments")
-    st = open_store(None)
-    for stmt in LINK_DDL:
-        st.execute(stmt)
+    st = new_store()
     settings = Settings(data_dir=folder)
     us_dl = _source(
         folder, "us_dl", US_DL_ROWS, kind="dmv", jurisdiction="US",
@@ -82,7 +80,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     # a store registered before manifests were checked: regimes as someone typed them
     st.execute(
         "INSERT INTO sources (source_id, title, kind, jurisdiction, regimes, retention_days) "
-        "VALUES ('old_dmv', 'old', 'dmv', 'US-TX', ['dppa'], 3650)"
+        "VALUES ('old_dmv', 'old', 'dmv', 'US-TX', ?, 3650)", [["dppa"]]
     )
     add_user(st, "root", "admin", "ops", org_type="government")
     add_user(st, "gov", "investigator", "ice", org_type="government", actor="root")
@@ -199,7 +197,7 @@ def test_illinois_declared_as_il_is_refused(tmp_path: Path) -> None:
 
 def test_segments_follow_the_records(store: Store, tmp_path: Path) -> None:
     """A segment exists while records of it do (no table to keep in step)."""
-    st = open_store(None)
+    st = new_store()
     p = _source(tmp_path, "us_dl", [("CA1", "A", "B", "CA")], kind="dmv", jurisdiction="US",
                 regimes=["DPPA"],
                 fields={"last_name": "LAST", "origin_jurisdiction": "DL_STATE"})

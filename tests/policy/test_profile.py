@@ -20,7 +20,7 @@ from idgraph.policy.notices import list_notices
 from idgraph.policy.profile import AccessDenied, read_profile
 from idgraph.policy.view import GraphMissing, components
 from idgraph.schema import Query
-from idgraph.store import Store, open_store
+from idgraph.store import Store
 
 CANARY_NAME = "QUIXOTL ZANZIBARIUS"
 CANARY_PHONE = "+15559990123"
@@ -202,7 +202,7 @@ def test_ny_notice_created_for_immigration_disclosure() -> None:
 
 
 def test_missing_graph_fails_clearly() -> None:
-    store = open_store(None)
+    store = new_store()
     seed(store)
     with pytest.raises(GraphMissing, match="run linkage first"):
         read_profile(store, q(), "I")
@@ -238,7 +238,8 @@ def test_only_accepted_edges_of_latest_run(run: str, accepted: bool, linked: boo
     a = add_record(store, "court", "1", full_name="ANA LOPEZ")
     b = add_record(store, "jail", "1", full_name="ANA LOPEZ")
     link(store, "I", [a, b], [])
-    store.execute("INSERT INTO link_runs VALUES ('r0', TIMESTAMP '2025-01-01', NULL)")
+    store.execute("INSERT INTO link_runs (run_id, started_at, threshold) "
+                  "VALUES ('r0', TIMESTAMP '2025-01-01', 0.9)")
     store.execute(
         "INSERT INTO link_edges VALUES (?, ?, ?, 0.9, 5.0, ?, '{}')", [run, a, b, accepted]
     )

@@ -462,14 +462,14 @@ def test_consent_naming_nobody_is_refused_and_counts_for_no_one(
     doc = add_legal(store, type="consent", number="RT-C1", issued=date(2020, 1, 1),
                     actor="pi", scope_identities=("X",), case_id="P1")
     verify_legal(store, doc.legal_id, sha256="cd" * 32, actor="pilaw")
-    store.execute("UPDATE legal_process SET scope_identities = [] WHERE legal_id = ?",
-                  [doc.legal_id])
+    store.execute("UPDATE legal_process SET scope_identities = ? WHERE legal_id = ?",
+                  [[], doc.legal_id])
     q = Query(principal="pi", purpose="fraud_investigation", claims=("DPPA-b13",),
               basis=doc.legal_id, case_id="P1")
     d = allowed(Registry(store), q, ["tx_dmv"], identity_ids=["Y"]).decisions["tx_dmv"]
     assert not d.permit and "claim.DPPA-b13" in d.rules, d
-    store.execute("UPDATE legal_process SET scope_identities = ['X'] WHERE legal_id = ?",
-                  [doc.legal_id])
+    store.execute("UPDATE legal_process SET scope_identities = ? WHERE legal_id = ?",
+                  [["X"], doc.legal_id])
     reg = Registry(store)
     assert allowed(reg, q, ["tx_dmv"], identity_ids=["X"]).decisions["tx_dmv"].permit
     assert not allowed(reg, q, ["tx_dmv"], identity_ids=["Y"]).decisions["tx_dmv"].permit

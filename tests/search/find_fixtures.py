@@ -17,16 +17,6 @@ from idgraph.policy.users import add_user
 from idgraph.schema import Query
 from idgraph.store import Store, open_store
 
-LINK_DDL = (
-    """CREATE TABLE IF NOT EXISTS link_runs (
-        run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS link_edges (
-        run_id VARCHAR, record_id_l VARCHAR, record_id_r VARCHAR,
-        match_probability DOUBLE, match_weight DOUBLE, accepted BOOLEAN, evidence JSON)""",
-    """CREATE TABLE IF NOT EXISTS identity_members (
-        identity_id VARCHAR, record_id VARCHAR PRIMARY KEY)""",
-)
-
 # source_id -> (kind, jurisdiction, regimes)
 SOURCES: dict[str, tuple[str, str, list[str]]] = {
     "tx_dmv": ("dmv", "US-TX", ["DPPA"]),
@@ -49,8 +39,6 @@ def add_source(store: Store, sid: str, kind: str, jur: str, regimes: Sequence[st
 def new_store(*, canary: bool = True) -> Store:
     """Sources (with the canary credit header or without), users and open cases."""
     store = open_store(None)
-    for stmt in LINK_DDL:
-        store.execute(stmt)
     for sid, (kind, jur, regimes) in SOURCES.items():
         add_source(store, sid, kind, jur, regimes)
     if canary:
@@ -85,7 +73,8 @@ def add_record(store: Store, source_id: str, rid: str, **values: Any) -> str:
 def link(store: Store, identity_id: str, record_ids: Sequence[str]) -> None:
     """Members of one identity, chained by accepted edges of run r1."""
     store.execute(
-        "INSERT INTO link_runs VALUES ('r1', TIMESTAMP '2026-01-02', TIMESTAMP '2026-01-02') "
+        "INSERT INTO link_runs (run_id, started_at, finished_at, threshold) "
+        "VALUES ('r1', TIMESTAMP '2026-01-02', TIMESTAMP '2026-01-02', 0.9) "
         "ON CONFLICT DO NOTHING"
     )
     for rid in record_ids:
@@ -185,11 +174,12 @@ fields:
 """
 
 
-def build_population(folder: Path, *, canary: bool, db: Path | None = None,
+def build_population(folder: Path, *, canary: bool, db: Path | str | None = None,
                      extra: Sequence[Row] = ()) -> Store:
     """The population ingested from manifests in ``folder``, identities as in the table
     (members chained by accepted edges), users and a case; without the canary source
-    when ``canary`` is False; in the file ``db`` if given (else in memory); ``extra``
+    when ``canary`` is False; in the file (or PostgreSQL URL) ``db`` if given (else in
+    memory; a database's keys in ``folder``); ``extra``
     rows added (their sources among ``_KINDS``)."""
     import csv
 
@@ -208,9 +198,7 @@ def build_population(folder: Path, *, canary: bool, db: Path | None = None,
             w.writerow(_HEADER)
             for r in recs:
                 w.writerow([r[1], *r[3:]])
-    store = open_store(db)
-    for stmt in LINK_DDL:
-        store.execute(stmt)
+    store = open_store(db, data_dir=folder if isinstance(db, str) else None)
     ingest_paths(store, [folder], Settings(data_dir=folder, ingest_workers=1))
     members: dict[str, list[str]] = {}
     for r in rows:

@@ -12,8 +12,6 @@ from typing import Any
 from idgraph.normalize import addresses, dates, identifiers, names, phones
 from idgraph.store import Store
 
-MEMBERS_DDL = "CREATE TABLE IF NOT EXISTS identity_members (identity_id VARCHAR, record_id VARCHAR)"
-
 
 def person_values(
     *,
@@ -73,6 +71,5 @@ def add_person(store: Store, record_id: str, *, identity: str | None = None,
         list(row.values()),
     )
     if identity is not None:
-        store.execute(MEMBERS_DDL)
         store.execute("INSERT INTO identity_members VALUES (?, ?)", [identity, record_id])
     return record_id

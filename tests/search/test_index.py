@@ -308,7 +308,6 @@ def test_ingest_keeps_index_in_step(tmp_path: Path, hooks: None) -> None:
     assert ix.count() == 3 and ix.check(store).empty
     assert ix.candidates(parse_criteria(name="Ada Berg"), {"clinic"})[0].record_id == "clinic/1"
     # a resolve (or a live attach) refreshes identity ids through link's hook list
-    store.execute("CREATE TABLE identity_members (identity_id VARCHAR, record_id VARCHAR)")
     store.execute("INSERT INTO identity_members VALUES ('P-A', 'clinic/1')")
     after_resolve(store)
     assert ix.check(store).empty

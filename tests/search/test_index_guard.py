@@ -246,6 +246,5 @@ def test_behind_names_a_store_change_the_index_missed(
     index.add(store, ["dmv/4"])
     index.mark_synced(store)
     assert index.behind(store) is None
-    store.execute("CREATE TABLE IF NOT EXISTS link_runs (run_id VARCHAR)")
     store.execute("INSERT INTO link_runs (run_id) VALUES ('r-new')")
     assert "link_runs" in str(index.behind(store))

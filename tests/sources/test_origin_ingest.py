@@ -113,6 +113,7 @@ def test_an_existing_store_is_migrated(tmp_path: Path) -> None:
     db = tmp_path / "old.duckdb"
     store = open_store(db)
     store.execute("ALTER TABLE records DROP COLUMN origin_jurisdiction")
+    store.execute("DROP TABLE schema_version")  # from before versioned migrations too
     store.close()
     con = duckdb.connect(str(db))
     assert "origin_jurisdiction" not in {r[0] for r in con.execute("DESCRIBE records").fetchall()}

@@ -205,6 +205,15 @@ NEXTS = ["//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.exa
 @pytest.mark.parametrize("next_url", NEXTS)
 def test_purpose_and_login_redirects_stay_on_this_site(live: LiveWeb, next_url: str) -> None:
     own = urlsplit(live.base_url).netloc
+    if "\x00" in next_url:  # a NUL is refused before the app runs (api/security.py): a page
+        with httpx.Client(base_url=live.base_url, follow_redirects=False) as c:
+            assert c.get("/login", params={"next": next_url}).status_code == 422
+            token = _csrf(c.get("/login").text)
+            r = c.post("/login", data={"csrf": token, "name": INVESTIGATOR,
+                                       "password": PASSWORD, "next": next_url})
+        assert r.status_code == 422 and "location" not in r.headers, r.headers
+        assert r.headers["content-type"].startswith("text/html")
+        return
     with httpx.Client(base_url=live.base_url, follow_redirects=False) as c:
         token = _csrf(c.get("/login", params={"next": next_url}).text)
         r = c.post("/login", data={"csrf": token, "name": INVESTIGATOR, "password": PASSWORD,

@@ -104,17 +104,6 @@ MATCH_LIST: Final = (
     "R4,,,,,(713) 555-0103\n"
 )
 
-LINK_DDL: Final = (
-    """CREATE TABLE IF NOT EXISTS link_runs (
-        run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS link_edges (
-        run_id VARCHAR, record_id_l VARCHAR, record_id_r VARCHAR,
-        match_probability DOUBLE, match_weight DOUBLE, accepted BOOLEAN, evidence JSON)""",
-    """CREATE TABLE IF NOT EXISTS identity_members (
-        identity_id VARCHAR, record_id VARCHAR PRIMARY KEY)""",
-)
-
-
 def _manifest(sid: str) -> str:
     kind, jur, regimes = SOURCES[sid]
     return f"""id: {sid}
@@ -168,17 +157,20 @@ def fixed_model() -> dict[str, Any]:
 
 def _link(env: Env, rows: Sequence[Row]) -> None:
     store = env.store
-    store.execute("INSERT INTO link_runs VALUES ('r1', TIMESTAMP '2026-01-02', "
-                  "TIMESTAMP '2026-01-02') ON CONFLICT DO NOTHING")
+    store.execute("INSERT INTO link_runs (run_id, started_at, finished_at, threshold) VALUES "
+                  "('r1', TIMESTAMP '2026-01-02', TIMESTAMP '2026-01-02', 0.9) "
+                  "ON CONFLICT DO NOTHING")
     members: dict[str, list[str]] = {}
     for r in rows:
         members.setdefault(r[2], []).append(f"{r[0]}/{r[1]}")
     for identity, ids in members.items():
         for rid in ids:
-            store.execute("INSERT INTO identity_members VALUES (?, ?)", [identity, rid])
+            store.execute("INSERT INTO identity_members (identity_id, record_id) VALUES (?, ?)",
+                          [identity, rid])
         for left, right in pairwise(ids):
-            store.execute("INSERT INTO link_edges VALUES ('r1', ?, ?, 0.99, 10.0, true, '{}')",
-                          [left, right])
+            store.execute("INSERT INTO link_edges (run_id, record_id_l, record_id_r, "
+                          "match_probability, match_weight, accepted, evidence) VALUES "
+                          "('r1', ?, ?, 0.99, 10.0, true, '{}')", [left, right])
 
 
 def _people(env: Env) -> None:
@@ -196,16 +188,14 @@ def _people(env: Env) -> None:
     env.refresh()
 
 
-def build(folder: Path) -> Settings:
+def build(folder: Path, database_url: str | None = None) -> Settings:
     """The data dir ``folder/data``: sources ingested by the app, identities, a fixed
     model, the search index, users with passwords and two cases."""
     write_sources(folder / "sources")
     settings = Settings(data_dir=folder / "data", threads=1, memory_limit="1GB",
-                        ingest_workers=0)
+                        ingest_workers=0, database_url=database_url)
     env = Env.open(settings)
     try:
-        for stmt in LINK_DDL:
-            env.store.execute(stmt)
         outcome = data.ingest(env, OPERATOR, [folder / "sources"])
         assert outcome.ok, outcome.errors
         _link(env, POPULATION)
@@ -235,9 +225,10 @@ class LiveWeb:
 
 
 @contextmanager
-def live_web(folder: Path) -> Iterator[LiveWeb]:
-    """A uvicorn server in a thread on a free port of 127.0.0.1 over a built data dir."""
-    settings = build(folder)
+def live_web(folder: Path, database_url: str | None = None) -> Iterator[LiveWeb]:
+    """A uvicorn server in a thread on a free port of 127.0.0.1 over a built data dir (its
+    tables in the PostgreSQL database at ``database_url`` when given)."""
+    settings = build(folder, database_url)
     env = Env.open(settings)
     port = free_port()
     config = uvicorn.Config(create_app(settings, env=env), host="127.0.0.1", port=port,

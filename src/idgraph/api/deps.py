@@ -1,10 +1,11 @@
 """What every API (and web) route needs: the process's ``Env``, its lock, and the caller.
 
 One ``Env`` per process, made in ``create_app`` and kept on ``app.state.env``. The store is
-one DuckDB connection, which is not safe to use from several threads at once, so every call
-into ``idgraph.app`` from ``api/`` or ``web/`` runs inside ``locked(env)``: one re-entrant lock
-per ``Env``. Requests are therefore served one app call at a time (a later server backend with
-a connection pool can drop the lock).
+one connection (DuckDB's, or one PostgreSQL connection of the process's pool), which is not
+safe to use from several threads at once, so every call into ``idgraph.app`` from ``api/`` or
+``web/`` runs inside ``locked(env)``: one re-entrant lock per ``Env``. A process therefore
+serves one app call at a time; on PostgreSQL ``idgraph serve --workers N`` runs N processes
+over one database (docs/deploy.md, "Running on PostgreSQL").
 
 Authentication on ``/api/*``: ``Authorization: Bearer idg_<id>_<secret>`` (``auth.token_caller``);
 a web session cookie (``idg_session``) is accepted too, with the ``X-CSRF-Token`` header required

@@ -5,6 +5,12 @@ A pure ASGI middleware (no response buffering): it adds the headers on
 ``Content-Length`` over the limit is refused before the app runs; a chunked body that
 grows past it is cut off with the same 413 problem (when no response has started yet).
 Multipart uploads may reach ``api_max_body_bytes``; any other body ``api_max_json_bytes``.
+
+A NUL character (U+0000) in a request's path, query or non-multipart body is refused
+with a 422 before any of it reaches the app: no field accepts one, and PostgreSQL cannot
+store or compare text holding one (``%00`` in a path or query, ``\u0000`` in JSON, ``%00``
+in a form). The API answers with a problem, the web UI with a page. Uploaded files are
+ingest's to judge.
 """
 
 from __future__ import annotations
@@ -64,6 +70,24 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is over the limit of {limit} bytes.")
 
 
+NUL_DETAIL = "The request holds a NUL character (U+0000), which no field accepts."
+_NUL_MARKS = (b"\x00", b"\\u0000", b"%00")
+_NUL_TAIL = max(len(m) for m in _NUL_MARKS) - 1
+
+
+class NulCharacter(HTTPException):
+    """A NUL character in an API request's body (a 422 problem, as :class:`BodyTooLarge`)."""
+
+    def __init__(self) -> None:
+        super().__init__(422, NUL_DETAIL)
+
+
+def has_nul(data: bytes) -> bool:
+    """Whether ``data`` holds a NUL: raw, JSON-escaped or percent-encoded."""
+    lowered = data.lower()
+    return any(mark in lowered for mark in _NUL_MARKS)
+
+
 def _header(scope: Scope, name: bytes) -> bytes | None:
     headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
     for key, value in headers:
@@ -73,18 +97,37 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def _too_large(limit: int) -> tuple[dict[str, Any], bytes]:
+    return _refusal(413, "too_large", "Content Too Large",
+                    f"The request body is over the limit of {limit} bytes.")
+
+
+def _refusal(status: int, kind: str, title: str, detail: str) -> tuple[dict[str, Any], bytes]:
     body = json.dumps({
-        "type": "urn:idgraph:problem:too_large",
-        "title": "Content Too Large",
-        "status": 413,
-        "detail": f"The request body is over the limit of {limit} bytes.",
+        "type": f"urn:idgraph:problem:{kind}",
+        "title": title,
+        "status": status,
+        "detail": detail,
     }).encode()
     start = {
         "type": "http.response.start",
-        "status": 413,
+        "status": status,
         "headers": [(b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
                     *HEADERS, NO_STORE],
+    }
+    return start, body
+
+
+def _nul_page() -> tuple[dict[str, Any], bytes]:
+    """The web UI's answer to a NUL in a page's address: a bare 422 page."""
+    body = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>Unprocessable Content</title></head><body><h1>Unprocessable Content</h1>"
+            f"<p>{NUL_DETAIL}</p><p><a href=\"/\">Home</a></p></body></html>").encode()
+    start = {
+        "type": "http.response.start",
+        "status": 422,
+        "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()), *HEADERS, NO_STORE],
     }
     return start, body
 
@@ -106,9 +149,20 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = str(scope.get("path", "")).startswith(STATIC_PREFIX)
+        path = str(scope.get("path", ""))
+        static = path.startswith(STATIC_PREFIX)
+        api = path == "/api" or path.startswith("/api/")
         limit = self.limit_for(scope)
         started = False
+        # JSON and form bodies are scanned for NUL (multipart uploads are not)
+        scan = not static and not (_header(scope, b"content-type") or b"").lower().startswith(
+            b"multipart/")
+        if not static and ("\x00" in path or has_nul(scope.get("query_string", b""))):
+            start, body = (_refusal(422, "invalid", "Unprocessable Content", NUL_DETAIL)
+                           if api else _nul_page())
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
@@ -139,14 +193,20 @@ class SecurityMiddleware:
                 return
 
         received = 0
+        tail = b""
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, tail
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
                     raise BodyTooLarge(limit)
+                if scan and chunk:
+                    if has_nul(tail + chunk):
+                        raise NulCharacter
+                    tail = (tail + chunk)[-_NUL_TAIL:]
             return message
 
         try:
@@ -154,6 +214,12 @@ class SecurityMiddleware:
         except BodyTooLarge:
             if not started:
                 await refuse()
+        except NulCharacter:  # when the app did not answer it (a web page does, with a page)
+            if not started:
+                start, body = (_refusal(422, "invalid", "Unprocessable Content", NUL_DETAIL)
+                               if api else _nul_page())
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
         except Exception:
             # answered here, not by Starlette's outermost error middleware, so that a 500
             # carries the security headers too; nothing about the cause leaves the server

@@ -256,7 +256,6 @@ def _reauthenticate(env: Env, name: str, given: str | None, *, field: str,
     store = env.store
     if not given:
         raise Invalid(missing, field=field)
-    creds.ensure(store)
     key = creds.keyed(store, "name", name)
     if creds.locked_until(store, "name", key, clock.now_naive()):
         raise TooManyAttempts("too many failed attempts; try again later")
@@ -309,7 +308,6 @@ def login(env: Env, name: str, password: str, *, client: str, via: str = "web") 
     if via not in VIAS:
         raise Invalid(f"via must be one of {', '.join(VIAS)}", field="via")
     store = env.store
-    creds.ensure(store)
     now = clock.now_naive()
     client = client[:_CLIENT_MAX]
     keys = (("name", creds.keyed(store, "name", name)),

@@ -15,6 +15,7 @@ from idgraph.policy.registry import Registry
 from idgraph.schema import Query
 from idgraph.settings import Settings
 from idgraph.store import Store, open_store
+from idgraph.store.registry import RegistryRepo
 
 VIAS = ("cli", "api", "web")
 
@@ -52,11 +53,26 @@ class Env:
     store: Store
     settings: Settings
     _registry: Registry | None = field(default=None, repr=False, compare=False)
+    _seen: tuple[int, int] | None = field(default=None, repr=False, compare=False)
 
     def registry(self) -> Registry:
         """The policy registry (users, cases, legal process, sources, policy set), read
         once and kept; :meth:`refresh` re-reads the tables after an act changed them,
-        :meth:`reload` builds it anew (after ``policy.install``)."""
+        :meth:`reload` builds it anew (after ``policy.install``).
+
+        On PostgreSQL other processes change the tables too: each call reads the
+        registry's generation (one row, moved by triggers in the changing transaction)
+        first and re-reads the tables when it moved since they were read (anew when a
+        policy set was recorded), so a user disabled or a case closed through one worker
+        counts in every worker from the next request on."""
+        if self.store.dialect == "postgres":
+            seen = RegistryRepo(self.store).registry_generation()
+            if self._registry is not None and seen != self._seen:
+                if self._seen is None or seen[1] != self._seen[1]:
+                    self._registry = None
+                else:
+                    self._registry.refresh()
+            self._seen = seen
         if self._registry is None:
             self._registry = Registry(self.store, settings=self.settings)
         return self._registry

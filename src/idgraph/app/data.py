@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 
 from idgraph.app.context import Caller, Env
 from idgraph.app.errors import AppError, Conflict, Invalid, NotFound
@@ -306,5 +307,5 @@ def evaluate(env: Env, truth: Path) -> Evaluation:
     synthetic data, never a deployment's."""
     try:
         return evaluate_files(env.store, truth)
-    except (OSError, duckdb.Error) as exc:
+    except (OSError, duckdb.Error, psycopg.Error) as exc:
         raise Invalid(f"cannot evaluate against {truth}: {exc}", field="truth") from exc

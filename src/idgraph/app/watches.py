@@ -170,6 +170,9 @@ def create_watch(
         _check(env, caller, case_id=case_id, purpose=purpose, claims=claims, basis=basis,
                expires=expires, criteria=criteria)
         org, _, _ = _org_role(env, caller)
+        # one watch made at a time across the processes sharing a PostgreSQL database:
+        # two agencies' watches on one person made at once each see the other (deconflicted)
+        env.store.lock("watches")
         try:
             watch = watches_mod.create_watch(
                 env.store, owner=caller.actor, org=org, identity_id=identity_id,
@@ -190,7 +193,8 @@ def create_watch(
         })
         _audit_deconfliction(env, caller, notes)
     for note in notes:
-        alerts_mod.BUS.publish(note.recipient, {"event": "deconfliction", "data": note.to_dict()})
+        alerts_mod.BUS.publish(note.recipient, {"event": "deconfliction", "data": note.to_dict()},
+                               key=note.notice_id)
     return watch
 
 
@@ -276,6 +280,8 @@ def alert_stream(env: Env, caller: Caller, *, timeout: float = 15.0,
     with authorise_and_audit(env, caller, "alerts.read", variant="stream"):
         pass
     items = alerts_mod.BUS.stream(caller.actor, timeout=timeout, stop=stop)
+    # PostgreSQL: the alerts other processes of the deployment raise reach it too
+    alerts_mod.relay(env.store)
     if still_valid is None:
         return items
     return _checked(items, still_valid, recheck)

@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -42,8 +41,9 @@ from idgraph.audit.keys import (
     public_hex,
     stage_key,
 )
-from idgraph.audit.log import _head, append_entries, ensure_tables
+from idgraph.audit.log import append_entries, ensure_tables, read_head
 from idgraph.store import Store
+from idgraph.store.auditlog import AuditRepo
 
 if TYPE_CHECKING:
     from idgraph.audit.verify import VerifyResult
@@ -84,6 +84,7 @@ class AuditLog:
         ensure_tables(store)
         note.body(origin, 0, bytes(32), "")  # validates the origin
         self.store = store
+        self.repo = AuditRepo(store)
         self.data_dir = data_dir
         self.origin = origin
         self._key = key
@@ -139,19 +140,27 @@ class AuditLog:
             pending.unlink(missing_ok=True)
         return key
 
+    def _reload_rotated(self) -> None:
+        """A key read from the key file that the log has since retired was rotated by
+        another process (which replaced the file once its rotation committed): read the
+        file again rather than refuse every later checkpoint."""
+        if not self._from_file or self._key is None:
+            return
+        window = self.recorded_keys().get(public_hex(self._key.public_key()))
+        if window is not None and window[1] is not None:
+            self._key, self._from_file = None, False
+
     @property
     def public_key(self) -> Ed25519PublicKey:
         return self.key.public_key()
 
     def recorded_keys(self) -> dict[str, tuple[int, int | None]]:
         """Hex public key -> (first size, last size or None) it may sign."""
-        rows = self.store.fetchall("SELECT pubkey, since_size, until_size FROM audit_keys")
-        return {r[0]: (int(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+        return {k.pubkey: (k.since_size, k.until_size) for k in self.repo.signing_keys()}
 
     # -- entries ----------------------------------------------------------
     def size(self) -> int:
-        rows = self.store.fetchall("SELECT size FROM audit_head WHERE id = 0")
-        return int(rows[0][0]) if rows else 0
+        return self.repo.size()
 
     def append(self, entry: AuditEntry) -> int:
         return append_entries(self.store, [entry])[0]
@@ -162,11 +171,8 @@ class AuditLog:
     def entries(self, start: int = 0, stop: int | None = None) -> list[StoredEntry]:
         """Stored entries with ``start <= index < stop``."""
         stop = self.size() if stop is None else stop
-        rows = self.store.fetchall(
-            "SELECT seq, entry, leaf_hash FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq",
-            [start, stop],
-        )
-        return [StoredEntry(int(s), e.encode(), bytes.fromhex(h)) for s, e, h in rows]
+        return [StoredEntry(s, e.encode(), bytes.fromhex(h))
+                for s, e, h in self.repo.entries(start, stop)]
 
     # -- tree -------------------------------------------------------------
     def _sync(self) -> merkle.MerkleLevels:
@@ -176,11 +182,7 @@ class AuditLog:
             self._levels = merkle.MerkleLevels()
         while self._levels.size < n:
             start = self._levels.size
-            rows = self.store.fetchall(
-                "SELECT seq, from_hex(leaf_hash) FROM audit_log WHERE seq >= ? AND seq < ? "
-                "ORDER BY seq",
-                [start, min(n, start + _CHUNK)],
-            )
+            rows = self.repo.leaf_hashes(start, min(n, start + _CHUNK))
             if not rows or int(rows[0][0]) != start or int(rows[-1][0]) != start + len(rows) - 1:
                 raise AuditIntegrityError(f"audit_log has a gap at or after index {start}")
             self._levels.extend(bytes(r[1]) for r in rows)
@@ -226,18 +228,15 @@ class AuditLog:
             ) from None
 
     def _check_handover(
-        self, con: duckdb.DuckDBPyConnection, cps: list[Checkpoint], signer: str, size: int
+        self, cps: list[Checkpoint], signer: str, size: int, rows: list[tuple[int, str]]
     ) -> None:
         """The signer is the key of the log's first checkpoint, or one it handed over to
-        by a rotation entry signed by both keys (``audit_keys`` is a table anyone with the
-        database can edit; the log's own signed evidence is not)."""
+        by a rotation entry (``rows``: the log's ``audit.key_rotate`` entries) signed by
+        both keys (``audit_keys`` is a table anyone with the database can edit; the log's
+        own signed evidence is not)."""
         if not cps:
             return
-        rows = con.execute(
-            "SELECT seq, entry FROM audit_log WHERE contains(entry, ?) ORDER BY seq",
-            [trust.ROTATE_ACTION],
-        ).fetchall()
-        rotations = [r for seq, e in rows if (r := trust.rotation_of(int(seq), e)) is not None]
+        rotations = [r for seq, e in rows if (r := trust.rotation_of(seq, e)) is not None]
         signed = [(cp.size, cp.pubkey) for cp in cps]  # check_extends verified each
         windows = trust.key_windows([cps[0].pubkey], rotations, signed)
         if not trust.in_window(windows, signer, size):
@@ -274,26 +273,41 @@ class AuditLog:
             )
 
     def checkpoint(self) -> Checkpoint:
-        """Check that the stored log extends every signed checkpoint; sign its head."""
-        with self.store.transaction() as con:
-            signer = public_hex(self.public_key)
+        """Check that the stored log extends every signed checkpoint; sign its head.
+
+        Under the store's ``audit`` lock: no append (of any process) moves the log between
+        the check and the signature, and checkpoints get consecutive ids. On PostgreSQL
+        (other processes append meanwhile) the whole log is rehashed before the lock is
+        taken, and only the entries appended since then under it: appends wait for the
+        tail, not for a scan of the whole log. What is signed is still the tree of the
+        bytes checked (a row edited after its check is found by the next verification,
+        never signed over)."""
+        self._reload_rotated()
+        signer = public_hex(self.public_key)
+        levels: merkle.MerkleLevels | None = None
+        rotating: list[tuple[int, str]] = []  # rotation entries among the levels' leaves
+        if self.repo.pg and not self.store.in_transaction:
+            levels = recompute(self.store)
+            rotating = [r for r in self.repo.entries_with_action(trust.ROTATE_ACTION)
+                        if r[0] < levels.size]
+        with self.store.transaction():
+            self.repo.lock()
             trusted = self._trusted(signer)
-            levels = recompute(con)
+            known = levels.size if levels is not None else 0
+            levels = recompute(self.store, levels)
             cps = self.checkpoints()
             check_extends(levels, cps, trusted)
-            self._check_handover(con, cps, signer, levels.size)
+            rotating += self.repo.entries_with_action(trust.ROTATE_ACTION, known)
+            self._check_handover(cps, signer, levels.size, rotating)
             self._check_published(levels, set(trusted), cps[-1].id + 1 if cps else 0)
             self._levels = levels
-            head = _head(con)
+            head = read_head(self.store)
             now = clock.now()
             when = max(now, head.last) if head.last else now
             # never before the latest checkpoint or the last entry (a clock set back, an
             # edited head row): a tree head is not dated before what it signs
-            last = con.execute(
-                "SELECT try(json_extract_string(entry, '$.time')) FROM audit_log WHERE seq = ?",
-                [levels.size - 1],
-            ).fetchall()
-            for text in (cps[-1].time if cps else None, last[0][0] if last else None):
+            last = self.repo.entry_time(levels.size - 1) if levels.size else None
+            for text in (cps[-1].time if cps else None, last):
                 t = _aware(text)
                 when = max(when, t) if t is not None else when
             n = levels.size
@@ -309,15 +323,8 @@ class AuditLog:
                 origin=self.origin,
             )
             insert_checkpoint(self.store, cp)
-            con.execute(
-                "INSERT INTO audit_keys (pubkey, origin, since_size, added) VALUES (?, ?, 0, ?) "
-                "ON CONFLICT DO NOTHING",
-                [signer, self.origin, cp.time],
-            )
-            con.execute(
-                "UPDATE audit_head SET last_time = ?, cp_size = ?, cp_at = ? WHERE id = 0",
-                [cp.time, n, now.isoformat()],
-            )
+            self.repo.add_key(signer, self.origin, 0, cp.time, if_absent=True)
+            self.repo.mark_checkpoint(cp.time, n, now.isoformat())
         self.publish()
         return cp
 
@@ -335,11 +342,8 @@ class AuditLog:
         """Refuse a second witness under a name another key already cosigned with
         (``line_or_key``: a cosignature line or the witness's 4-byte key id): its
         cosignature would be dropped silently and its publication fail."""
-        rows = self.store.fetchall(
-            "SELECT line FROM audit_cosignatures WHERE checkpoint_id = ? AND name = ?",
-            [checkpoint_id, witness],
-        )
-        if not rows:
+        held_line = self.repo.cosignature(checkpoint_id, witness)
+        if held_line is None:
             return
         try:
             kid = (
@@ -347,7 +351,7 @@ class AuditLog:
                 if isinstance(line_or_key, bytes)
                 else note.parse_signature(line_or_key).key_id
             )
-            held = note.parse_signature(rows[0][0]).key_id
+            held = note.parse_signature(held_line).key_id
         except note.NoteError:
             raise AuditIntegrityError(
                 f"checkpoint {checkpoint_id}: the cosignature of {witness} does not parse"
@@ -367,10 +371,7 @@ class AuditLog:
             raise ValueError(f"no signed-note checkpoint {checkpoint_id}")
         merged = cp.with_cosignatures([line])
         self.check_cosigner(checkpoint_id, witness, line)
-        self.store.execute(
-            "INSERT INTO audit_cosignatures VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [checkpoint_id, witness, line, clock.now().isoformat()],
-        )
+        self.repo.add_cosignature(checkpoint_id, witness, line, clock.now().isoformat())
         if self.publication is not None and merged.note is not None:
             publish.publish_cosigned(self.publication, checkpoint_id, witness, merged.note)
         return merged
@@ -421,14 +422,11 @@ class AuditLog:
     def _rotate(
         self, rotate: AuditEntry, old: str, new: str, new_key: Ed25519PrivateKey
     ) -> tuple[Checkpoint, Checkpoint]:
-        with self.store.transaction() as con:
+        with self.store.transaction():
             index = self.append(rotate)
             handover = self.checkpoint()  # the old key vouches for the new one
-            con.execute("UPDATE audit_keys SET until_size = ? WHERE pubkey = ?", [index + 1, old])
-            con.execute(
-                "INSERT INTO audit_keys (pubkey, origin, since_size, added) VALUES (?, ?, ?, ?)",
-                [new, self.origin, index + 1, clock.now().isoformat()],
-            )
+            self.repo.retire_key(old, index + 1)
+            self.repo.add_key(new, self.origin, index + 1, clock.now().isoformat())
             self._key = new_key
             cross = self.checkpoint()
         return handover, cross

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from idgraph.audit import merkle
 from idgraph.audit import note as notes
 from idgraph.store import Store
+from idgraph.store.auditlog import AuditRepo, CheckpointRow
 
 CHECKPOINT_TAG = "idgraph-audit-checkpoint/v1"  # the legacy (pre-note) signed message
 DEFAULT_ORIGIN = "idgraph.local/audit"
@@ -165,19 +166,16 @@ class ConsistencyProof:
         }
 
 
-_COLS = "id, size, root, time, signature, pubkey, note, origin"
-
-
-def _checkpoint_of(row: Sequence[Any]) -> Checkpoint:
+def _checkpoint_of(row: CheckpointRow) -> Checkpoint:
     return Checkpoint(
-        id=int(row[0]),
-        size=int(row[1]),
-        root=bytes.fromhex(row[2]),
-        time=str(row[3]),
-        signature=bytes.fromhex(row[4]),
-        pubkey=str(row[5]),
-        note=row[6],
-        origin=row[7],
+        id=int(row.id),
+        size=int(row.size),
+        root=bytes.fromhex(row.root),
+        time=str(row.time),
+        signature=bytes.fromhex(row.signature),
+        pubkey=str(row.pubkey),
+        note=row.note,
+        origin=row.origin,
     )
 
 
@@ -193,28 +191,26 @@ def load_checkpoints(
     """
     from idgraph.audit.integrity import AuditIntegrityError
 
-    rows = store.fetchall(f"SELECT {_COLS} FROM audit_checkpoints ORDER BY id")
+    repo = AuditRepo(store)
+    rows = repo.checkpoints()
     cosigs: dict[int, list[str]] = {}
-    for cid, line in store.fetchall(
-        "SELECT checkpoint_id, line FROM audit_cosignatures ORDER BY checkpoint_id, name"
-    ):
-        cosigs.setdefault(int(cid), []).append(line)
+    for cid, _, line in repo.cosignatures():
+        cosigs.setdefault(cid, []).append(line)
     out: list[Checkpoint] = []
     for r in rows:
         try:
             cp = _checkpoint_of(r)
             cp.parsed()
-            out.append(cp.with_cosignatures(cosigs.get(int(r[0]), [])))
+            out.append(cp.with_cosignatures(cosigs.get(int(r.id), [])))
         except (ValueError, TypeError) as exc:  # NoteError is a ValueError
-            reason = f"checkpoint {r[0]}: the stored row does not parse ({exc}): edited?"
+            reason = f"checkpoint {r.id}: the stored row does not parse ({exc}): edited?"
             if malformed is None:
                 raise AuditIntegrityError(reason + "; refusing to use it") from None
-            malformed.append((int(r[0]), reason))
+            malformed.append((int(r.id), reason))
     return out
 
 
 def insert_checkpoint(store: Store, cp: Checkpoint) -> None:
-    store.execute(
-        f"INSERT INTO audit_checkpoints ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [cp.id, cp.size, cp.root.hex(), cp.time, cp.signature.hex(), cp.pubkey, cp.note, cp.origin],
-    )
+    AuditRepo(store).insert_checkpoint(CheckpointRow(
+        cp.id, cp.size, cp.root.hex(), cp.time, cp.signature.hex(), cp.pubkey, cp.note,
+        cp.origin))

@@ -1,23 +1,24 @@
 """Before signing: is the stored log still the one the latest checkpoint signed?
 
 :func:`verified_tree` rebuilds the Merkle tree of the *whole* log from the entry bytes
-(leaf hashes recomputed by DuckDB, never read from the ``leaf_hash`` column) and
+(leaf hashes recomputed by the database, never read from the ``leaf_hash`` column) and
 checks that it extends the latest checkpoint: that checkpoint's signature verifies with
 a key the log recorded, and the recomputed tree at its size has its root. A rewrite that
 recomputed leaf hashes and the chain, a deletion of signed entries, or a truncation is
 refused with :class:`AuditIntegrityError` naming the checkpoint and the entry range.
-Cost: one scan of the log (DuckDB hashes in C) and one tree build, per checkpoint.
+Cost: one scan of the log (the database hashes) and one tree build, per checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from idgraph.audit import merkle
 from idgraph.audit.checkpoint import Checkpoint
+from idgraph.store import Store
+from idgraph.store.auditlog import AuditRepo
 
 _CHUNK = 100_000
 
@@ -26,23 +27,22 @@ class AuditIntegrityError(Exception):
     """The stored log does not match its own hashes; refuse to sign or prove it."""
 
 
-def recompute(con: duckdb.DuckDBPyConnection) -> merkle.MerkleLevels:
-    """The tree over leaf hashes recomputed from every stored entry's bytes."""
-    result = con.execute(
-        "SELECT seq, from_hex(h), h = leaf_hash FROM (SELECT seq, leaf_hash, "
-        "sha256('\\x00'::BLOB || encode(entry)) AS h FROM audit_log) ORDER BY seq"
-    )
-    levels = merkle.MerkleLevels()
-    while rows := result.fetchmany(_CHUNK):
+def recompute(store: Store, levels: merkle.MerkleLevels | None = None) -> merkle.MerkleLevels:
+    """The tree over leaf hashes recomputed (by the database) from every stored entry's
+    bytes; given ``levels`` (a tree recomputed before), it is extended with the entries
+    after it (their hashes recomputed alike)."""
+    start = levels.size if levels is not None else None
+    levels = levels if levels is not None else merkle.MerkleLevels()
+    for rows in AuditRepo(store).recomputed_leaves(_CHUNK, start):
         start = levels.size
-        if int(rows[0][0]) != start or int(rows[-1][0]) != start + len(rows) - 1:
+        if rows[0].seq != start or rows[-1].seq != start + len(rows) - 1:
             raise AuditIntegrityError(f"audit_log has a gap or repeat at or after entry {start}")
-        bad = next((r[0] for r in rows if not r[2]), None)
+        bad = next((r.seq for r in rows if not r.matches), None)
         if bad is not None:
             raise AuditIntegrityError(
                 f"entry {bad}: stored leaf hash does not match the entry bytes; refusing to sign"
             )
-        levels.extend(bytes(r[1]) for r in rows)
+        levels.extend(r.leaf for r in rows)
     return levels
 
 

@@ -11,6 +11,7 @@ checkpoints: as PEM, as 64 hex characters or as a signed-note verifier key.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -79,14 +80,23 @@ def private_pem(key: Ed25519PrivateKey, passphrase: bytes | None) -> bytes:
 
 
 def _create(path: Path, passphrase: bytes | None) -> Ed25519PrivateKey:
+    """Make the key file whole or not at all (written beside it, then hard-linked into
+    place): processes starting at once all use the one key that landed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return load_private_key(path=path, create=False, passphrase=passphrase)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(private_pem(key, passphrase))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(private_pem(key, passphrase))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process made it first: use theirs
+            return load_private_key(path=path, create=False, passphrase=passphrase)
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

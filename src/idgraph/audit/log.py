@@ -1,6 +1,7 @@
 """The append-only audit log: entries as Merkle leaves, signed checkpoints, proofs.
 
-Tables (all owned here):
+Tables (made by the migrations; read and written through
+:class:`~idgraph.store.auditlog.AuditRepo`):
 
 * ``audit_log(seq, entry, leaf_hash, chain)``: one row per entry. ``entry`` is the
   exact canonical JSON hashed into the leaf; ``chain`` = SHA-256(previous chain ||
@@ -31,82 +32,56 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
-
-import duckdb
-import pyarrow as pa
+from typing import TYPE_CHECKING, NamedTuple
 
 from idgraph import clock
 from idgraph.audit.entry import AuditEntry
 from idgraph.audit.integrity import AuditIntegrityError
 from idgraph.audit.keys import AuditKeyError
 from idgraph.store import Store
+from idgraph.store.auditlog import AuditRepo, DuplicateSeq, HeadRow
 
 if TYPE_CHECKING:
     from idgraph.audit.auditlog import AuditLog
 
 GENESIS_CHAIN = bytes(32)
 
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS audit_log (
-        seq BIGINT PRIMARY KEY, entry VARCHAR NOT NULL, leaf_hash VARCHAR NOT NULL)""",
-    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS chain VARCHAR",
-    """CREATE TABLE IF NOT EXISTS audit_head (
-        id INTEGER PRIMARY KEY, size BIGINT NOT NULL, chain VARCHAR NOT NULL,
-        last_time VARCHAR)""",
-    "ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS cp_size BIGINT",
-    "ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS cp_at VARCHAR",
-    """CREATE TABLE IF NOT EXISTS audit_checkpoints (
-        id BIGINT PRIMARY KEY, size BIGINT NOT NULL, root VARCHAR NOT NULL,
-        time VARCHAR NOT NULL, signature VARCHAR NOT NULL, pubkey VARCHAR NOT NULL)""",
-    "ALTER TABLE audit_checkpoints ADD COLUMN IF NOT EXISTS note VARCHAR",
-    "ALTER TABLE audit_checkpoints ADD COLUMN IF NOT EXISTS origin VARCHAR",
-    """CREATE TABLE IF NOT EXISTS audit_cosignatures (
-        checkpoint_id BIGINT NOT NULL, name VARCHAR NOT NULL, line VARCHAR NOT NULL,
-        added VARCHAR NOT NULL, PRIMARY KEY (checkpoint_id, name))""",
-    """CREATE TABLE IF NOT EXISTS audit_keys (
-        pubkey VARCHAR PRIMARY KEY, origin VARCHAR, since_size BIGINT NOT NULL,
-        until_size BIGINT, added VARCHAR NOT NULL)""",
-)
-
 _READY: weakref.WeakSet[Store] = weakref.WeakSet()
 _log = logging.getLogger(__name__)
 
 
 def ensure_tables(store: Store) -> None:
-    """Create the audit tables and the head row (backfilling logs from older layouts)."""
-    store.ensure("audit", _DDL)
+    """Write the head row if the log has none (a new log, or one from before the head
+    table: chain values are backfilled). The tables themselves are made by the store's
+    migrations. Once per store; under the audit lock (processes opening one database
+    at once write one head)."""
     if store in _READY:
         return
-    with store.transaction() as con:
-        rows = con.execute("SELECT count(*) FROM audit_head").fetchall()
-        if not rows[0][0]:
-            _rebuild_head(con)
+    repo = AuditRepo(store)
+    if not repo.has_head():
+        with store.transaction():
+            repo.lock()
+            if not repo.has_head():
+                _rebuild_head(repo)
     _READY.add(store)
 
 
-def _rebuild_head(con: duckdb.DuckDBPyConnection) -> None:
+def _rebuild_head(repo: AuditRepo) -> None:
     """Fill missing chain values and write the head row from the log as stored."""
     chain, last, size = GENESIS_CHAIN, None, 0
-    rows = con.execute("SELECT seq, leaf_hash, chain, entry FROM audit_log ORDER BY seq")
     fixes: list[tuple[str, int]] = []
-    for seq, leaf_hex, chain_hex, entry in rows.fetchall():
+    for seq, leaf_hex, chain_hex, entry in repo.rows_for_rebuild():
         chain = hashlib.sha256(chain + bytes.fromhex(leaf_hex)).digest()
         if chain_hex is None:
             fixes.append((chain.hex(), seq))
         last, size = entry, seq + 1
-    for fix in fixes:
-        con.execute("UPDATE audit_log SET chain = ? WHERE seq = ?", list(fix))
+    repo.set_chains(fixes)
     try:
         last_time = AuditEntry.model_validate_json(last).time.isoformat() if last else None
     except ValueError:  # an edited last row: `audit verify` names it; the head stays usable
         last_time = None
-    cp = con.execute("SELECT max(size) FROM audit_checkpoints").fetchall()[0][0]
-    con.execute(
-        "INSERT INTO audit_head (id, size, chain, last_time, cp_size, cp_at) "
-        "VALUES (0, ?, ?, ?, ?, ?)",
-        [size, chain.hex(), last_time, int(cp or 0), clock.now().isoformat()],
-    )
+    cp = repo.max_checkpoint_size()
+    repo.insert_head(HeadRow(size, chain.hex(), last_time, int(cp or 0), clock.now().isoformat()))
 
 
 class Head(NamedTuple):
@@ -117,27 +92,24 @@ class Head(NamedTuple):
     cp_at: datetime | None
 
 
-_HEAD_COLUMNS = "size, chain, last_time, cp_size, cp_at"
-HeadRow = tuple[Any, ...]  # the head row as stored (_HEAD_COLUMNS)
-
-
-def _read_head(con: duckdb.DuckDBPyConnection) -> tuple[HeadRow, Head]:
-    rows = con.execute(f"SELECT {_HEAD_COLUMNS} FROM audit_head WHERE id = 0").fetchall()
-    if not rows:
+def _read_head(repo: AuditRepo) -> tuple[HeadRow, Head]:
+    row = repo.read_head()
+    if row is None:
         raise AuditIntegrityError("audit_head row is missing")
-    size, chain, last_time, cp_size, cp_at = rows[0]
+    size, chain, last_time, cp_size, cp_at = row
     try:
         last = datetime.fromisoformat(last_time).astimezone(UTC) if last_time else None
         at = datetime.fromisoformat(cp_at) if cp_at else None
-        return rows[0], Head(int(size), bytes.fromhex(chain), last, int(cp_size or 0), at)
+        return row, Head(int(size), bytes.fromhex(chain), last, int(cp_size or 0), at)
     except (ValueError, TypeError) as exc:
         raise AuditIntegrityError(
             f"audit_head row does not parse ({exc}): edited; nothing appended"
         ) from None
 
 
-def _head(con: duckdb.DuckDBPyConnection) -> Head:
-    return _read_head(con)[1]
+def read_head(store: Store) -> Head:
+    """The parsed head row (:class:`AuditIntegrityError` if missing or edited)."""
+    return _read_head(AuditRepo(store))[1]
 
 
 def _stamp(entry: AuditEntry, last: datetime | None) -> tuple[AuditEntry, datetime]:
@@ -175,87 +147,60 @@ def _chain(items: list[AuditEntry], head: Head) -> _Rows:
     return rows._replace(head=head._replace(size=size + len(items), chain=chain, last=last))
 
 
-def _advance(con: duckdb.DuckDBPyConnection, new: Head, expected: HeadRow | None) -> bool:
+def _advance(repo: AuditRepo, new: Head, expected: HeadRow | None) -> bool:
     """Write the head ``new``; with ``expected``, only if the stored row is still that
     (one statement verifies the cached head and moves it). True if written."""
-    values = [new.size, new.chain.hex(), new.last.isoformat() if new.last else None]
-    if expected is None:
-        con.execute("UPDATE audit_head SET size = ?, chain = ?, last_time = ? WHERE id = 0",
-                    values)
-        return True
-    count = con.execute(
-        "UPDATE audit_head SET size = ?, chain = ?, last_time = ? WHERE id = 0 AND size = ? "
-        "AND chain = ? AND last_time IS NOT DISTINCT FROM ? "
-        "AND cp_size IS NOT DISTINCT FROM ? AND cp_at IS NOT DISTINCT FROM ?",
-        [*values, *expected],
-    ).fetchall()
-    return bool(count and count[0][0] == 1)
+    return repo.advance_head(new.size, new.chain.hex(),
+                             new.last.isoformat() if new.last else None, expected)
 
 
-# The head row each store last read or wrote. A guess only: an append moves the head
-# with a conditional UPDATE that matches only if the stored row is still exactly this one
-# (same size and chain value: the same log), else it reads the row and starts again. So
-# another process's appends, a checkpoint, an edited row or a rolled-back transaction
-# cost one more read, never a wrong chain.
+# The head row each DuckDB store last read or wrote. A guess only: an append moves the
+# head with a conditional UPDATE that matches only if the stored row is still exactly
+# this one (same size and chain value: the same log), else it reads the row and starts
+# again. So another connection's appends, a checkpoint, an edited row or a rolled-back
+# transaction cost one more read, never a wrong chain. On PostgreSQL (several processes
+# append) the head is always read after the audit lock: the guess would mostly be stale.
 _HEADS: weakref.WeakKeyDictionary[Store, tuple[HeadRow, Head]] = weakref.WeakKeyDictionary()
 
 
 def append_entries(store: Store, entries: Iterable[AuditEntry]) -> range:
     """Append ``entries`` in one transaction (joining the caller's); return their indexes.
 
-    Two statements: the head's conditional UPDATE and one INSERT (see ``_HEADS``)."""
+    The transaction first takes the store's ``audit`` lock (every process appending to
+    one PostgreSQL database queues on it), then reads the head, so the log stays one
+    gap-free sequence. On DuckDB an append is two statements: the head's conditional
+    UPDATE and one INSERT (see ``_HEADS``)."""
     ensure_tables(store)
     items = list(entries)
-    cached = _HEADS.pop(store, None)
-    with store.transaction() as con:
+    repo = AuditRepo(store)
+    cached = _HEADS.pop(store, None) if not repo.pg else None
+    with store.transaction():
+        repo.lock()
         if not items:
-            head = _head(con)
+            head = _read_head(repo)[1]
             return range(head.size, head.size)
-        row, head = cached if cached is not None else _read_head(con)
+        row, head = cached if cached is not None else _read_head(repo)
         rows = _chain(items, head)
-        if not _advance(con, rows.head, row if cached is not None else None):
-            row, head = _read_head(con)  # the guess was stale: read, chain again
+        if not _advance(repo, rows.head, row if cached is not None else None):
+            row, head = _read_head(repo)  # the guess was stale: read, chain again
             rows = _chain(items, head)
-            _advance(con, rows.head, None)
-        _insert(con, rows.seqs, rows.datas, rows.leaves, rows.chains)
+            _advance(repo, rows.head, None)
+        try:
+            repo.insert_entries(rows.seqs, rows.datas, rows.leaves, rows.chains)
+        except DuplicateSeq:
+            raise AuditIntegrityError(
+                f"audit_head says the log holds {rows.seqs[0]} entries but entry "
+                f"{rows.seqs[0]} exists: the head row was edited; nothing appended"
+            ) from None
         new = rows.head
-        _HEADS[store] = ((new.size, new.chain.hex(), new.last.isoformat() if new.last else None,
-                          row[3], row[4]), new)
+        if not repo.pg:
+            _HEADS[store] = (HeadRow(new.size, new.chain.hex(),
+                                     new.last.isoformat() if new.last else None,
+                                     row[3], row[4]), new)
     auto = _AUTO.get(store)
     if auto is not None and not store.in_transaction:
         auto.maybe(new.size, head)
     return range(head.size, new.size)
-
-
-_ARROW_FROM: Final[int] = 1000  # rows; fewer go as list parameters (one statement)
-
-
-def _insert(
-    con: duckdb.DuckDBPyConnection,
-    seqs: list[int],
-    datas: list[str],
-    leaves: list[str],
-    chains: list[str],
-) -> None:
-    sql = "INSERT INTO audit_log (seq, entry, leaf_hash, chain) "
-    try:
-        if len(seqs) == 1:
-            con.execute(sql + "VALUES (?, ?, ?, ?)", [seqs[0], datas[0], leaves[0], chains[0]])
-        elif len(seqs) < _ARROW_FROM:
-            con.execute(sql + "SELECT unnest(?), unnest(?), unnest(?), unnest(?)",
-                        [seqs, datas, leaves, chains])
-        else:
-            batch = pa.table({"seq": seqs, "entry": datas, "leaf_hash": leaves, "chain": chains})
-            con.register("_audit_batch", batch)
-            try:
-                con.execute(sql + "SELECT seq, entry, leaf_hash, chain FROM _audit_batch")
-            finally:
-                con.unregister("_audit_batch")
-    except duckdb.ConstraintException:
-        raise AuditIntegrityError(
-            f"audit_head says the log holds {seqs[0]} entries but entry {seqs[0]} exists: "
-            "the head row was edited; nothing appended"
-        ) from None
 
 
 @dataclass
@@ -289,6 +234,12 @@ class AutoCheckpoint:
         if not self.due(size, head):
             return
         try:
+            if self.log.repo.pg:
+                # several processes append: another may have signed since this append
+                # read the head; sign only if still due
+                now = read_head(self.log.store)
+                if not self.due(now.size, now):
+                    return
             self.log.checkpoint()
             self.last_error = None
         except (AuditIntegrityError, AuditKeyError, OSError) as exc:

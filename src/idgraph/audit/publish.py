@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -36,19 +37,34 @@ def safe(name: str) -> str:
 
 
 def write_once(path: Path, text: str) -> bool:
-    """Create ``path`` with ``text``; False if it already holds exactly that text."""
+    """Create ``path`` with ``text``; False if it already holds exactly that text.
+
+    The file appears whole or not at all (written beside it, then hard-linked into
+    place): processes publishing the same checkpoint at once never read a half-written
+    file as "different content"."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return _same(path, text)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-        raise AuditIntegrityError(
-            f"{path} exists with different content: the publication folder is append-only"
-        ) from None
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _same(path, text)
+    finally:
+        tmp.unlink(missing_ok=True)
     return True
+
+
+def _same(path: Path, text: str) -> bool:
+    if path.read_text(encoding="utf-8") == text:
+        return False
+    raise AuditIntegrityError(
+        f"{path} exists with different content: the publication folder is append-only"
+    )
 
 
 def checkpoint_path(folder: Path, cid: int, witness: str | None = None) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from idgraph.audit.integrity import AuditIntegrityError
 from idgraph.audit.keys import load_public_key, public_hex
 from idgraph.audit.log import GENESIS_CHAIN, ensure_tables
 from idgraph.store import Store
+from idgraph.store.auditlog import AuditRepo
 
 MAX_PROBLEMS = 1000
 _CHUNK = 50_000
@@ -135,7 +137,7 @@ class _Scanner:
     def add(self, kind: str, index: int, message: str) -> None:
         self.problems.append(Problem(kind, message, index=index))
 
-    def feed(self, rows: list[tuple[Any, ...]]) -> None:
+    def feed(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Check rows ``(seq, entry, leaf_hex, chain_hex, time_text)`` in seq order."""
         sha = hashlib.sha256
         leaves, expected, chain, before = self.leaves, self.expected, self.chain, self.chain_before
@@ -231,16 +233,11 @@ def _signed(
     return problems
 
 
-def _rotations(con: Any) -> tuple[list[trust.Rotation], list[Problem]]:
+def _rotations(repo: AuditRepo) -> tuple[list[trust.Rotation], list[Problem]]:
     """Rotations recorded in the log; a rotation entry not signed by both keys is a
     problem (it hands over nothing)."""
-    rows = con.execute(
-        "SELECT seq, entry FROM audit_log WHERE "
-        "try(json_extract_string(entry, '$.action')) = ? ORDER BY seq",
-        [trust.ROTATE_ACTION],
-    ).fetchall()
     found, problems = [], []
-    for seq, e in rows:
+    for seq, e in repo.entries_with_action(trust.ROTATE_ACTION):
         r = trust.rotation_of(int(seq), e)
         if r is None:
             msg = "a key rotation not signed by both keys: it hands over nothing"
@@ -321,9 +318,13 @@ def verify_log(
     specs = pubkey if isinstance(pubkey, list) else [] if pubkey is None else [pubkey]
     keys = [load_public_key(k) for k in specs]
     malformed: list[tuple[int, str]] = []
-    with store.transaction() as con:  # one snapshot for entries and checkpoints
+    repo = AuditRepo(store)
+    fresh = not store.in_transaction
+    with store.transaction():  # one snapshot for entries and checkpoints
+        if fresh:
+            repo.snapshot()
         cps = load_checkpoints(store, malformed)
-        rotations, rotation_problems = _rotations(con)
+        rotations, rotation_problems = _rotations(repo)
         sig_problems = rotation_problems + _signed(cps, keys, rotations)
         bad_sig = {
             p.checkpoint
@@ -333,11 +334,7 @@ def verify_log(
         good = [cp for cp in cps if cp.id not in bad_sig]
         floors = sorted((cp.size, datetime.fromisoformat(cp.time), cp.id) for cp in good)
         scan = _Scanner(floors=floors, needed={cp.size - 1 for cp in good})
-        result = con.execute(
-            "SELECT seq, entry, leaf_hash, chain, try(json_extract_string(entry, '$.time')) "
-            "FROM audit_log ORDER BY seq"
-        )
-        while rows := result.fetchmany(_CHUNK):
+        for rows in repo.scan(_CHUNK):
             scan.feed(rows)
     levels = merkle.MerkleLevels(scan.leaves)
     cp_problems = [

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record
 from idgraph.policy.names import name_problem
 from idgraph.policy.users import get_user
 from idgraph.store import Store
+from idgraph.store.registry import CaseRow, RegistryRepo
 
 if TYPE_CHECKING:
     from idgraph.policy.acts import ActDecision
@@ -48,20 +49,6 @@ KINDS: Final[tuple[str, ...]] = (
     "tenancy",
     "other",
 )
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS cases (
-        case_id VARCHAR PRIMARY KEY, title VARCHAR, status VARCHAR NOT NULL, kind VARCHAR,
-        org VARCHAR NOT NULL, opened_by VARCHAR, opened_at TIMESTAMP,
-        closed_by VARCHAR, closed_at TIMESTAMP)""",
-    # Membership history: a row per assignment, ended (never deleted) by ``removed_at``.
-    # A case with no row for its opener counts the opener as a member (cases opened
-    # before members were kept); assigning or removing them writes their row.
-    """CREATE TABLE IF NOT EXISTS case_members (
-        case_id VARCHAR NOT NULL, member VARCHAR NOT NULL, added_by VARCHAR NOT NULL,
-        added_at TIMESTAMP NOT NULL, removed_by VARCHAR, removed_at TIMESTAMP)""",
-)
-
 
 class CaseError(ValueError):
     """A case operation that may not proceed."""
@@ -87,32 +74,15 @@ class Case:
         return self.status == "open"
 
 
-_COLS = "case_id, title, status, kind, org, opened_by, opened_at"
-
-
 def ensure(store: Store) -> None:
-    store.ensure("cases", DDL)
-
-
-# Current members of each case: the open rows, and the opener while no row names them.
-_MEMBERS = (
-    "SELECT case_id, member, added_at FROM case_members WHERE removed_at IS NULL "
-    "AND (? IS NULL OR case_id = ?) "
-    "UNION ALL SELECT c.case_id, c.opened_by, c.opened_at FROM cases c "
-    "WHERE c.opened_by IS NOT NULL AND (? IS NULL OR c.case_id = ?) AND NOT EXISTS ("
-    "SELECT 1 FROM case_members m WHERE m.case_id = c.case_id AND m.member = c.opened_by) "
-    "ORDER BY 3, 2"
-)
+    """Kept for callers of other packages: the tables are made by the store's migrations."""
 
 
 def members_of(store: Store, case_id: str | None = None) -> dict[str, tuple[str, ...]]:
-    """Current members of ``case_id`` (default: of every case), earliest first."""
-    ensure(store)
-    out: dict[str, list[str]] = {}
-    for cid, member, _ in store.fetchall(_MEMBERS, [case_id, case_id, case_id, case_id]):
-        if member not in out.setdefault(cid, []):
-            out[cid].append(member)
-    return {cid: tuple(ms) for cid, ms in out.items()}
+    """Current members of ``case_id`` (default: of every case), earliest first. A case
+    with no membership row for its opener counts the opener (cases opened before members
+    were kept); membership rows are ended (``removed_at``), never deleted."""
+    return RegistryRepo(store).members(case_id)
 
 
 def is_member(store: Store, case_id: str, actor: str) -> bool:
@@ -120,26 +90,20 @@ def is_member(store: Store, case_id: str, actor: str) -> bool:
     return actor in members_of(store, case_id).get(case_id, ())
 
 
-def _case(row: tuple[Any, ...], members: tuple[str, ...]) -> Case:
+def _case(row: CaseRow, members: tuple[str, ...]) -> Case:
     case_id, title, status, kind, org, opened_by, opened_at = row
     return Case(case_id, title, status, kind, org, opened_by, opened_at, members)
 
 
 def get_case(store: Store, case_id: str) -> Case | None:
-    ensure(store)
-    row = store.fetchone(f"SELECT {_COLS} FROM cases WHERE case_id = ?", [case_id])
+    row = RegistryRepo(store).case(case_id)
     if row is None:
         return None
     return _case(row, members_of(store, case_id).get(case_id, ()))
 
 
 def list_cases(store: Store, *, org: str | None = None, status: str | None = None) -> list[Case]:
-    ensure(store)
-    rows = store.fetchall(
-        f"SELECT {_COLS} FROM cases WHERE (? IS NULL OR org = ?) AND (? IS NULL OR status = ?) "
-        "ORDER BY opened_at, case_id",
-        [org, org, status, status],
-    )
+    rows = RegistryRepo(store).cases(org=org, status=status)
     members = members_of(store)
     return [_case(r, members.get(r[0], ())) for r in rows]
 
@@ -168,7 +132,6 @@ def open_case(
 ) -> Case:
     """Open a case owned by ``actor``'s organisation (``decision``: the act
     ``cases.open`` permitted to them)."""
-    ensure(store)
     problem = name_problem("case id", case_id)
     if problem:
         raise CaseError(problem)
@@ -178,16 +141,11 @@ def open_case(
     actor = decision.actor if decision is not None else actor
     org, role = _actor(store, actor, decision)
     with store.transaction():
+        store.lock("cases")  # workers sharing a PostgreSQL database queue here
         if get_case(store, case_id) is not None:
             raise CaseError(f"case {case_id!r} exists")
-        store.execute(
-            f"INSERT INTO cases ({_COLS}) VALUES (?, ?, 'open', ?, ?, ?, ?)",
-            [case_id, title, kind, org, actor, now],
-        )
-        store.execute(
-            "INSERT INTO case_members (case_id, member, added_by, added_at) VALUES (?, ?, ?, ?)",
-            [case_id, actor, actor, now],
-        )
+        RegistryRepo(store).insert_case(case_id, title=title, kind=kind, org=org, by=actor,
+                                        at=now)
         _record(
             store,
             decision,
@@ -209,7 +167,6 @@ def close_case(
 ) -> None:
     """Close a case of ``actor``'s organisation (``decision``: the act ``cases.close``
     permitted to them): no read can use it afterwards."""
-    ensure(store)
     actor = decision.actor if decision is not None else actor
     org, role = _actor(store, actor, decision)
     case = get_case(store, case_id)
@@ -229,10 +186,11 @@ def close_case(
     if not case.is_open:
         raise CaseError(f"case {case_id!r} is already closed")
     with store.transaction():
-        store.execute(
-            "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE case_id = ?",
-            [actor, clock.now_naive(), case_id],
-        )
+        store.lock("cases")  # closed once, though two workers close it at once
+        again = get_case(store, case_id)
+        if again is None or not again.is_open:
+            raise CaseError(f"case {case_id!r} is already closed")
+        RegistryRepo(store).close_case(case_id, by=actor, at=clock.now_naive())
         # what was withheld from subjects for this case is theirs now (cases/release.py)
         from idgraph.cases.release import flag_supplements
 

@@ -16,24 +16,14 @@ from datetime import datetime
 from typing import Final
 
 from idgraph.audit import AuditEntry
-from idgraph.audit.log import ensure_tables
 from idgraph.store import Store
+from idgraph.store.registry import RegistryRepo
 
 PAGE_MAX: Final[int] = 500
-# Which entries name which case: filled lazily from the log's entries after ``upto``
-# (the log is append-only, so each entry is read once), then read by its case id instead
-# of parsing every entry's JSON for every page.
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS case_activity (
-        case_id VARCHAR NOT NULL, seq BIGINT NOT NULL, listed BOOLEAN NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS case_activity_upto (
-        id INTEGER PRIMARY KEY, upto BIGINT NOT NULL)""",
-)
-# the gate's per-source permits are not listed (the read's own entry stands for them)
-_LISTED: Final[str] = (
-    "NOT (json_extract_string(entry, '$.action') = 'policy.decide' AND "
-    "json_extract_string(entry, '$.outcome') = 'permit')"
-)
+# Which entries name which case: ``case_activity``, filled lazily from the log's entries
+# after ``case_activity_upto`` (the log is append-only, so each entry is read once), then
+# read by its case id instead of parsing every entry's JSON for every page
+# (RegistryRepo.catch_up_activity).
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +53,7 @@ class ActivityPage:
 
 def catch_up(store: Store) -> None:
     """Note the case of every entry appended since the last call (one pass over them)."""
-    ensure_tables(store)
-    store.ensure("cases.activity", DDL)
-    upto = store.scalar("SELECT upto FROM case_activity_upto WHERE id = 1")
-    last = store.scalar("SELECT max(seq) FROM audit_log")
-    if last is None or (upto is not None and last <= upto):
-        return
-    start = -1 if upto is None else int(upto)
-    with store.transaction():
-        store.execute(
-            "INSERT INTO case_activity SELECT json_extract_string(entry, '$.case_id'), seq, "
-            f"{_LISTED} FROM audit_log WHERE seq > ? AND seq <= ? "
-            "AND json_extract_string(entry, '$.case_id') IS NOT NULL", [start, last])
-        store.execute("INSERT OR REPLACE INTO case_activity_upto VALUES (1, ?)", [last])
+    RegistryRepo(store).catch_up_activity()
 
 
 def activity(store: Store, case_id: str, *, offset: int = 0, limit: int = 50) -> ActivityPage:
@@ -83,14 +61,9 @@ def activity(store: Store, case_id: str, *, offset: int = 0, limit: int = 50) ->
     if offset < 0 or not 1 <= limit <= PAGE_MAX:
         raise ValueError(f"offset >= 0 and 1 <= limit <= {PAGE_MAX}")
     catch_up(store)
-    total = int(store.scalar(
-        "SELECT count(*) FROM case_activity WHERE case_id = ? AND listed", [case_id]))
-    rows = store.fetchall(
-        "SELECT l.seq, l.entry FROM (SELECT seq FROM case_activity WHERE case_id = ? AND "
-        "listed ORDER BY seq DESC LIMIT ? OFFSET ?) a JOIN audit_log l ON l.seq = a.seq "
-        "ORDER BY l.seq DESC",
-        [case_id, limit, offset],
-    )
+    repo = RegistryRepo(store)
+    total = repo.activity_total(case_id)
+    rows = repo.activity_entries(case_id, limit=limit, offset=offset)
     items = []
     for seq, data in rows:
         e = AuditEntry.model_validate_json(data)

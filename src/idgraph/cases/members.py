@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from idgraph import clock
-from idgraph.cases import Case, CaseError, CaseRefused, ensure, get_case, is_member
+from idgraph.cases import Case, CaseError, CaseRefused, get_case, is_member, members_of
 from idgraph.policy.users import get_user
 from idgraph.store import Store
+from idgraph.store.registry import RegistryRepo
 
 if TYPE_CHECKING:
     from idgraph.policy.acts import ActDecision
@@ -41,16 +42,7 @@ class Membership:
 
 def history(store: Store, case_id: str) -> list[Membership]:
     """Every assignment of ``case_id``, oldest first (the opener's implicit one included)."""
-    ensure(store)
-    rows = store.fetchall(
-        "SELECT case_id, member, added_by, added_at, removed_by, removed_at FROM case_members "
-        "WHERE case_id = ? UNION ALL SELECT c.case_id, c.opened_by, c.opened_by, c.opened_at, "
-        "NULL, NULL FROM cases c WHERE c.case_id = ? AND c.opened_by IS NOT NULL AND NOT "
-        "EXISTS (SELECT 1 FROM case_members m WHERE m.case_id = c.case_id "
-        "AND m.member = c.opened_by) ORDER BY 4, 2",
-        [case_id, case_id],
-    )
-    return [Membership(*r) for r in rows]
+    return [Membership(*r) for r in RegistryRepo(store).membership_history(case_id)]
 
 
 def _case_of(store: Store, case_id: str, decision: ActDecision) -> Case:
@@ -73,22 +65,15 @@ def _check_member(store: Store, case: Case, name: str) -> None:
 
 
 def _add(store: Store, case_id: str, name: str, actor: str, now: datetime) -> None:
-    store.execute(
-        "INSERT INTO case_members (case_id, member, added_by, added_at) VALUES (?, ?, ?, ?)",
-        [case_id, name, actor, now],
-    )
+    RegistryRepo(store).add_member(case_id, name, by=actor, at=now)
 
 
 def _remove(store: Store, case: Case, name: str, actor: str, now: datetime) -> None:
-    if not store.fetchone(
-        "SELECT 1 FROM case_members WHERE case_id = ? AND member = ?", [case.case_id, name]
-    ):  # the opener's implicit membership becomes a row, ended now
+    repo = RegistryRepo(store)
+    if not repo.has_member_row(case.case_id, name):
+        # the opener's implicit membership becomes a row, ended now
         _add(store, case.case_id, name, case.opened_by, case.opened_at)
-    store.execute(
-        "UPDATE case_members SET removed_by = ?, removed_at = ? "
-        "WHERE case_id = ? AND member = ? AND removed_at IS NULL",
-        [actor, now, case.case_id, name],
-    )
+    repo.end_membership(case.case_id, name, by=actor, at=now)
 
 
 def change(
@@ -116,6 +101,11 @@ def change(
                         f"{', '.join(remove)}")
     now = clock.now_naive()
     with store.transaction():
+        # workers sharing a PostgreSQL database queue here; what was checked above is
+        # checked again under the lock, before anything is written
+        store.lock("cases")
+        if tuple(m for m in members_of(store, case_id).get(case_id, ())) != case.members:
+            raise CaseError(f"the members of {case_id!r} changed meanwhile: try again")
         for name in remove:
             _remove(store, case, name, decision.actor, now)
         for name in add:

@@ -14,18 +14,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
 
 from idgraph import clock
-from idgraph.cases import Case, CaseError, ensure
+from idgraph.cases import Case, CaseError
 from idgraph.store import Store
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS sar_supplements (
-        sar_id VARCHAR NOT NULL, case_id VARCHAR NOT NULL, identity_id VARCHAR NOT NULL,
-        org VARCHAR NOT NULL, released INTEGER NOT NULL, flagged_at TIMESTAMP NOT NULL,
-        sent_by VARCHAR, sent_at TIMESTAMP, PRIMARY KEY (sar_id, case_id))""",
-)
+from idgraph.store.registry import RegistryRepo, SupplementRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,25 +35,14 @@ class Supplement:
     sent_at: datetime | None
 
 
-def ensure_release(store: Store) -> None:
-    ensure(store)
-    store.ensure("cases.release", DDL)
-
-
 def released_by(store: Store, case: Case) -> dict[str, int]:
     """Per identity, the disclosures made under ``case`` that its copy withheld."""
     from idgraph.audit.reports.common import DISCLOSURE_ACTIONS  # reports import cases
 
     if case.kind != "criminal":  # only open criminal cases withhold (is_withholdable)
         return {}
-    rows = store.fetchall(
-        "SELECT entry FROM audit_log WHERE json_extract_string(entry, '$.case_id') = ? "
-        "AND list_contains(?::VARCHAR[], json_extract_string(entry, '$.action')) "
-        "AND json_extract_string(entry, '$.outcome') = 'ok'",
-        [case.case_id, list(DISCLOSURE_ACTIONS)],
-    )
     out: dict[str, int] = {}
-    for (data,) in rows:
+    for data in RegistryRepo(store).case_entries(case.case_id, list(DISCLOSURE_ACTIONS), "ok"):
         for ident in json.loads(data).get("identity_ids") or ():
             out[ident] = out.get(ident, 0) + 1
     return out
@@ -71,49 +53,37 @@ def flag_supplements(store: Store, case: Case) -> list[Supplement]:
     the closing's transaction)."""
     from idgraph.policy import sar as sar_mod  # the registry imports cases
 
-    ensure_release(store)
     released = released_by(store, case)
     if not released:
         return []
     now = clock.now_naive()
     out = []
+    repo = RegistryRepo(store)
     for sar in sar_mod.answering(store):
         n = released.get(sar.identity_id, 0)
         if not n:
             continue
-        store.execute(
-            "INSERT INTO sar_supplements (sar_id, case_id, identity_id, org, released, "
-            "flagged_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [sar.sar_id, case.case_id, sar.identity_id, sar.org, n, now],
-        )
+        repo.flag_supplement(
+            SupplementRow(sar.sar_id, case.case_id, sar.identity_id, sar.org, n, now, None))
         out.append(Supplement(sar.sar_id, case.case_id, sar.identity_id, sar.org, n, now, None))
     return out
 
 
 def supplements_due(store: Store, org: str | None) -> list[Supplement]:
     """Supplements not yet sent, of ``org``'s requests (None: every organisation's)."""
-    ensure_release(store)
-    rows = store.fetchall(
-        "SELECT sar_id, case_id, identity_id, org, released, flagged_at, sent_at "
-        "FROM sar_supplements WHERE sent_at IS NULL AND (? IS NULL OR org = ?) "
-        "ORDER BY flagged_at, sar_id", [org, org])
-    return [Supplement(*r) for r in rows]
+    return [Supplement(*r) for r in RegistryRepo(store).supplements_due(org)]
 
 
 def mark_sent(store: Store, sar_id: str, case_id: str, *, org: str, actor: str) -> None:
     """Record that ``org``'s records officer sent the supplement (call in the act's
     transaction); another organisation's request reads as unknown."""
-    ensure_release(store)
-    row = store.fetchone(
-        "SELECT sent_at FROM sar_supplements WHERE sar_id = ? AND case_id = ? AND org = ?",
-        [sar_id, case_id, org])
+    repo = RegistryRepo(store)
+    row = repo.supplement_sent_at(sar_id, case_id, org)
     if row is None:
         raise CaseError(f"no request {sar_id!r} owed a supplement for {case_id!r}")
     if row[0] is not None:
         raise CaseError(f"the supplement of {sar_id!r} for {case_id!r} was already sent")
-    store.execute(
-        "UPDATE sar_supplements SET sent_by = ?, sent_at = ? WHERE sar_id = ? AND case_id = ?",
-        [actor, clock.now_naive(), sar_id, case_id])
+    repo.mark_supplement_sent(sar_id, case_id, by=actor, at=clock.now_naive())
 
 
 __all__ = ["Supplement", "flag_supplements", "mark_sent", "released_by", "supplements_due"]

@@ -9,7 +9,19 @@ from pathlib import Path
 
 import typer
 
-from idgraph.cli import access, audit, data, link, passwd, policy, quarantine, reports, sar, tokens
+from idgraph.cli import (
+    access,
+    audit,
+    data,
+    db,
+    link,
+    passwd,
+    policy,
+    quarantine,
+    reports,
+    sar,
+    tokens,
+)
 from idgraph.cli import feed as feed_cli
 from idgraph.cli import index as index_cli
 from idgraph.cli import search as search_cli
@@ -34,7 +46,8 @@ def _root(
     ctx.obj = data_dir_settings(data_dir)
 
 
-for _group in (data, quarantine, link, access, audit, policy, reports, sar, index_cli, search_cli):
+for _group in (data, db, quarantine, link, access, audit, policy, reports, sar, index_cli,
+               search_cli):
     _group.register(app)
 passwd.register(app)  # `users passwd`: adds to the users group of cli/access.py
 tokens.register(app)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
+import psycopg
+import psycopg_pool
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -113,19 +117,42 @@ def lock_wait_seconds() -> float:
     return wait
 
 
-def _open_waiting(s: Settings) -> Store:
+def redacted_url(url: str) -> str:
+    """A database URL without its password (``postgresql://user:***@host/db``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
+
+
+def store_name(s: Settings) -> str:
+    """What the store of ``s`` is, for a message: the DuckDB file, or the PostgreSQL URL
+    without its password."""
+    if s.database_url is not None:
+        return redacted_url(s.database_url.get_secret_value())
+    return str(s.db_path)
+
+
+def open_waiting(s: Settings, *, upgrade: bool | None = None) -> Store:
     """Open the store; while another process holds it (DuckDB allows one writer per
     file), wait up to ``IDGRAPH_LOCK_WAIT_SECONDS`` (default 30) saying so on stderr,
     then end the command with one line naming the process that holds it: two processes
     never append to the log at once (no fork, no duplicate index), and the second never
-    fails with a traceback."""
+    fails with a traceback. ``upgrade`` overrides ``database_auto_upgrade`` (``idgraph
+    db`` opens without applying migrations). A PostgreSQL database that cannot be reached
+    ends the command in one line too."""
+    if s.database_url is not None:
+        return _open_postgres(s, s.database_auto_upgrade if upgrade is None else upgrade)
     wait = lock_wait_seconds()
     start = time.monotonic()
     next_note = start
     while True:
         try:
             return open_store(s.db_target, threads=s.threads, memory_limit=s.memory_limit,
-                              data_dir=s.data_dir, upgrade=s.database_auto_upgrade,
+                              data_dir=s.data_dir,
+                              upgrade=s.database_auto_upgrade if upgrade is None else upgrade,
                               pool_size=s.database_pool_size)
         except duckdb.IOException as exc:
             text = str(exc)
@@ -150,6 +177,10 @@ def _open_waiting(s: Settings) -> Store:
         except duckdb.Error as exc:
             first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise fail(f"cannot open the store {s.db_path}: {first_line}") from None
+        except RuntimeError as exc:  # a store newer than this release
+            if "schema version" not in str(exc):
+                raise
+            raise fail(f"cannot open the store {s.db_path}: {exc}") from None
         except OSError as exc:  # the data dir is a file, or cannot be created
             folder = s.db_path.parent
             if folder.exists() and not folder.is_dir():
@@ -158,12 +189,37 @@ def _open_waiting(s: Settings) -> Store:
             raise fail(f"cannot open the store {s.db_path}: {describe(exc)}") from None
 
 
+def _open_postgres(s: Settings, upgrade: bool) -> Store:
+    """Open the PostgreSQL store of ``s`` (several processes share it: no waiting). A
+    database that refuses the connection is named at once, with the server's reason (the
+    pool alone would retry for 30 s and log every attempt)."""
+    url = s.database_url.get_secret_value() if s.database_url is not None else ""
+    try:
+        with psycopg.connect(url, connect_timeout=10):
+            pass
+    except psycopg.Error as exc:
+        reason = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        raise fail(f"cannot open the database {store_name(s)}: "
+                   f"{reason or type(exc).__name__}") from None
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    try:
+        return open_store(s.db_target, threads=s.threads, memory_limit=s.memory_limit,
+                          data_dir=s.data_dir, upgrade=upgrade, pool_size=s.database_pool_size)
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise fail(f"cannot open the database {store_name(s)}: {first_line}") from None
+    except RuntimeError as exc:  # a database newer than this release
+        if "schema version" not in str(exc):
+            raise
+        raise fail(f"cannot open the database {store_name(s)}: {exc}") from None
+
+
 @contextmanager
 def store_of(ctx: typer.Context) -> Iterator[Store]:
     """Open the store in the data dir for the length of one command; errors in
     :data:`USER_ERRORS` end the command with a one-line message (exit 1)."""
     s = settings_of(ctx)
-    store = _open_waiting(s)
+    store = open_waiting(s)
     try:
         attach_audit(store, s)  # automatic signed checkpoints on append (docs/audit.md)
         yield store

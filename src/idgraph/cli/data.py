@@ -22,6 +22,7 @@ from idgraph.cli.common import (
     printable,
     progress,
     settings_of,
+    store_name,
 )
 from idgraph.cli.demo import login_banner, run_example_search
 from idgraph.cli.shell import AS_OPERATOR, app_exit, data_caller, env_of, reporter
@@ -230,7 +231,7 @@ def demo_command(
     console.rule("2. ingest the sources")
     outcome = run_ingest(ctx, [out], None)
     console.print(f"{len(outcome.summaries)} sources, {outcome.current_records:,} current "
-                  f"records in {escape(str(settings.db_path))}", soft_wrap=True)
+                  f"records in {escape(store_name(settings))}", soft_wrap=True)
     console.rule("3. resolve records into identities")
     res = run_resolve(ctx, None)
     console.print(f"{res.n_records:,} records -> {res.n_identities:,} identities "

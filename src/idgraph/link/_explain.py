@@ -16,8 +16,10 @@ from typing import Any
 
 from idgraph.link.evidence import comparison_names, has_tf, level_labels
 from idgraph.link.model import INPUT_TABLE, comparisons
+from idgraph.link.score import input_rows, tf_columns
 from idgraph.link.train import build_linker, latest_model, prepare_input
-from idgraph.store import Store
+from idgraph.store import DuckDBStore, Store
+from idgraph.store.graph import IdentityGraph
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def _detail(name: str, level: str, weight: float, row: dict[str, Any]) -> str:
     return f"{name}: {level} ({values}) {verb} a match by {abs(weight):.2f} bits"
 
 
-def _first_row(store: Store, sql: str, params: list[Any] | None = None) -> dict[str, Any]:
+def _first_row(store: DuckDBStore, sql: str, params: list[Any] | None = None) -> dict[str, Any]:
     cur = store.con.execute(sql, params or [])
     rows = cur.fetchall()
     if not rows:
@@ -89,24 +91,53 @@ def _first_row(store: Store, sql: str, params: list[Any] | None = None) -> dict[
     return dict(zip(names, rows[0], strict=True))
 
 
-def _record(store: Store, record_id: str) -> dict[str, Any]:
+def _record(store: DuckDBStore, record_id: str) -> dict[str, Any]:
     try:
         return _first_row(store, f"SELECT * FROM {INPUT_TABLE} WHERE record_id = ?", [record_id])
     except KeyError:
         raise KeyError(f"unknown or non-current record: {record_id}") from None
 
 
+def _literal(text: str) -> str:
+    """A SQL string literal of ``text`` (standard quoting: quotes doubled; PostgreSQL
+    reads backslashes as written, ``standard_conforming_strings`` being on)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _frequencies(store: Store, column: str) -> dict[Any, float]:
+    """Splink's term frequencies of a column over the current records: each value's
+    count over the count of non-NULL values."""
+    counts: dict[Any, int] = {}
+    for _, _, value, n in IdentityGraph(store).value_counts(column):
+        counts[value] = counts.get(value, 0) + n
+    total = sum(counts.values())
+    return {value: n / total for value, n in counts.items()}
+
+
 def explain(store: Store, a: str, b: str) -> Explanation:
-    """Score the pair (a, b) with the saved model and break the score down."""
+    """Score the pair (a, b) with the saved model and break the score down (Splink on
+    the store's DuckDB workspace: on PostgreSQL a copy of the two records, with the
+    term frequencies Splink would count over all current records handed in)."""
     trained = latest_model(store)
     if trained is None:
         raise LookupError("no trained link model: run `idgraph resolve` first")
-    prepare_input(store)
-    left, right = _record(store, a), _record(store, b)
-    linker = build_linker(store, trained.model)
-    scored = linker.inference.score_pair(left, right)
-    row = _first_row(store, f"SELECT * FROM {scored.physical_name}")
-    linker.table_management.delete_tables_created_by_splink_from_db()
+    where, tf = "is_current", {}
+    if store.dialect != "duckdb":
+        for rid in (a, b):
+            if not input_rows(store, [rid]):
+                raise KeyError(f"unknown or non-current record: {rid}")
+        where += f" AND record_id IN ({_literal(a)}, {_literal(b)})"
+        tf = {col: _frequencies(store, col) for col in tf_columns(trained.model)}
+    with store.workspace({"records": where}, {}) as ws:
+        prepare_input(ws)
+        left, right = _record(ws, a), _record(ws, b)
+        for col, freq in tf.items():
+            for rec in (left, right):
+                rec[f"tf_{col}"] = freq.get(rec.get(col))
+        linker = build_linker(ws, trained.model)
+        scored = linker.inference.score_pair(left, right)
+        row = _first_row(ws, f"SELECT * FROM {scored.physical_name}")
+        linker.table_management.delete_tables_created_by_splink_from_db()
     prior = float(trained.model["probability_two_random_records_match"])
     prior_weight = math.log2(prior / (1.0 - prior))
     labels = level_labels(trained.model)

@@ -53,8 +53,8 @@ from idgraph.link.pending import DEFAULT_CANDIDATE_LIMIT, PendingIndex, exact_ke
 from idgraph.link.recluster import Pair
 from idgraph.link.resolve import after_resolve
 from idgraph.link.score import PairScore, Scorer, input_rows, probability
-from idgraph.link.tables import bump_generation, ensure_tables, generation
 from idgraph.store import Store
+from idgraph.store.graph import EdgeRow, IdentityGraph, LineageWrite
 
 __all__ = [
     "DEFAULT_CANDIDATE_LIMIT",
@@ -134,24 +134,6 @@ class _Writes:
         return bool(self.members or self.edges or self.lineage)
 
 
-# rows up to which a multi-row insert lists them as VALUES (cheaper to plan); more go
-# as one list parameter per column, unnested
-_VALUES_UP_TO: Final = 4
-
-
-def _insert(store: Store, head: str, rows: Sequence[tuple[Any, ...]],
-            types: Sequence[str], tail: str = "") -> None:
-    """One parameterised insert of ``rows`` (columns of ``types``)."""
-    if len(rows) <= _VALUES_UP_TO:
-        marks = "(" + ", ".join("?" * len(types)) + ")"
-        store.execute(f"{head} VALUES {', '.join([marks] * len(rows))}{tail}",
-                      [v for row in rows for v in row])
-    else:
-        columns = ", ".join(f"unnest(?::{t}[])" for t in types)
-        store.execute(f"{head} SELECT {columns}{tail}",
-                      [list(c) for c in zip(*rows, strict=True)])
-
-
 class LiveLinker(Decisions):
     """Attaches records with one scorer, run and configuration, and the identities in
     memory (build once per stream: :meth:`from_store` reads the model, counts term
@@ -162,6 +144,7 @@ class LiveLinker(Decisions):
                  cache_size: int = ROW_CACHE, recluster: bool = True,
                  recluster_max: int = RECLUSTER_MAX, rows: RowSource | None = None) -> None:
         self.store = store
+        self.graph = IdentityGraph(store)
         self.scorer = scorer
         self.run_id = run_id
         self.config = config or LinkConfig()
@@ -198,26 +181,19 @@ class LiveLinker(Decisions):
                    **options: Any) -> LiveLinker:
         """The latest link run's id and threshold, and a scorer of the latest model
         (``options``: the constructor's keywords)."""
-        ensure_tables(store)
-        if not store.fetchall("SELECT 1 FROM link_runs LIMIT 1"):
+        run = IdentityGraph(store).latest_run()
+        if run is None:
             raise AttachError("no link run yet: run `idgraph link` first")
-        run = store.fetchall(
-            "SELECT run_id, threshold FROM link_runs ORDER BY started_at DESC LIMIT 1")
-        return cls(store, scorer or Scorer.from_store(store), str(run[0][0]),
-                   float(run[0][1]), config, rows=rows, **options)
+        return cls(store, scorer or Scorer.from_store(store), run.run_id, run.threshold,
+                   config, rows=rows, **options)
 
     def refresh(self) -> None:
         """Read the identities and judgements again (after a resolve, a judgement, or
         another writer)."""
         self.flush()
-        ensure_tables(self.store)
         # read first: a change committed while the memory is read makes it stale at once
-        self.generation = generation(self.store)
-        table = self.store.con.sql(
-            "SELECT record_id, identity_id FROM identity_members").to_arrow_table()
-        records = table.column(0).to_pylist()
-        identities = table.column(1).to_pylist()
-        self._of = dict(zip(records, identities, strict=True))
+        self.generation = self.graph.generation()
+        self._of = self.graph.memberships()
         self._members_of = {}
         for rid, ident in self._of.items():
             self._members_of.setdefault(ident, set()).add(rid)
@@ -279,22 +255,12 @@ class LiveLinker(Decisions):
             return
         self._writes, store = _Writes(), self.store
         at = datetime.now(UTC).replace(tzinfo=None)
+        records = list(writes.members)
         try:
-            with store.transaction():
-                records = list(writes.members)
-                _insert(store, "INSERT INTO identity_members",
-                        [(writes.members[r], r) for r in records], ("VARCHAR", "VARCHAR"),
-                        " ON CONFLICT (record_id) DO UPDATE SET identity_id = excluded.identity_id")
-                if writes.edges:
-                    _insert(store, "INSERT INTO link_edges",
-                            [(self.run_id, *e) for e in writes.edges],
-                            ("VARCHAR", "VARCHAR", "VARCHAR", "DOUBLE", "DOUBLE", "BOOLEAN",
-                             "JSON"))
-                if writes.lineage:
-                    _insert(store, "INSERT INTO identity_lineage",
-                            [(self.run_id, *e, at) for e in writes.lineage],
-                            ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR[]", "TIMESTAMP"))
-                bumped = bump_generation(store)
+            bumped = self.graph.write_placements(
+                self.run_id, at, [(writes.members[r], r) for r in records],
+                [EdgeRow(*e) for e in writes.edges],
+                [LineageWrite(*e) for e in writes.lineage])
         except BaseException:
             self.refresh_memory()
             raise
@@ -320,7 +286,7 @@ class LiveLinker(Decisions):
     def stale(self) -> bool:
         """Whether another writer changed the identities or judgements since the memory
         was read (the store's graph generation moved): :meth:`refresh` then."""
-        return self.generation is None or generation(self.store) != self.generation
+        return self.generation is None or self.graph.generation() != self.generation
 
     def forget(self, record_ids: Iterable[str]) -> None:
         """Drop the input rows (and pair scores) of records whose values changed (a new

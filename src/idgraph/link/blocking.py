@@ -23,7 +23,7 @@ import duckdb
 
 from idgraph.link.model import BLOCKING_RULES, INPUT_TABLE
 from idgraph.link.train import SCRATCH_CATALOG
-from idgraph.store import Store
+from idgraph.store import DuckDBStore
 
 # the candidate pairs, in Splink's blocked-pairs schema (match_key, join_key_l, join_key_r)
 BLOCKED_PAIRS: Final = "__idg_blocked_pairs"
@@ -47,7 +47,7 @@ def blocked_pairs_sql(rules: tuple[str, ...] = BLOCKING_RULES,
             f"uid_r AS join_key_r FROM ({joins}) GROUP BY uid_l, uid_r")
 
 
-def create_blocked_pairs(store: Store, name: str,
+def create_blocked_pairs(store: DuckDBStore, name: str,
                          rules: tuple[str, ...] = BLOCKING_RULES) -> int:
     """Materialise the candidate pairs as table ``name``; how many there are."""
     return _make(store.con, name, blocked_pairs_sql(rules))
@@ -62,7 +62,7 @@ class Blocking:
     Call :meth:`result` before reading the table, and always (it joins the thread).
     """
 
-    def __init__(self, store: Store, name: str = BLOCKED_PAIRS,
+    def __init__(self, store: DuckDBStore, name: str = BLOCKED_PAIRS,
                  rules: tuple[str, ...] = BLOCKING_RULES) -> None:
         self._store = store
         self._input = f"{SCRATCH_CATALOG}.__idg_block_input"

@@ -13,8 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from idgraph.link.tables import ensure_tables
-from idgraph.store import Store
+from idgraph.store import DuckDBStore, Store
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ SELECT (SELECT sum(n) FROM ids),
 """
 
 
-def _worst(store: Store, by: str, other: str, limit: int) -> list[dict[str, Any]]:
+def _worst(store: DuckDBStore, by: str, other: str, limit: int) -> list[dict[str, Any]]:
     rows = store.fetchall(
         f"""SELECT {by}, count(*) AS k, list({other} ORDER BY n DESC, {other})[1:5]
             FROM __idg_eval GROUP BY 1 HAVING count(*) > 1
@@ -89,7 +88,7 @@ def _worst(store: Store, by: str, other: str, limit: int) -> list[dict[str, Any]
     return [{by: r[0], "count": int(r[1]), other: list(r[2])} for r in rows]
 
 
-def _hard_cases(store: Store, cases: list[tuple[str, str, str]]) -> dict[str, dict[str, int]]:
+def _hard_cases(store: DuckDBStore, cases: list[tuple[str, str, str]]) -> dict[str, dict[str, int]]:
     table = pa.table({"kind": [c[0] for c in cases], "a": [c[1] for c in cases],
                       "b": [c[2] for c in cases]})
     store.con.register("__idg_hard", table)
@@ -113,8 +112,14 @@ def evaluate(
     *,
     worst: int = 5,
 ) -> Evaluation:
-    """Compare ``identity_members`` with ``truth`` (record_id -> person_id)."""
-    ensure_tables(store)
+    """Compare ``identity_members`` with ``truth`` (record_id -> person_id), in the
+    store's DuckDB workspace."""
+    with store.workspace({"identity_members": None}, {}) as ws:
+        return _evaluate(ws, truth, hard_cases, worst)
+
+
+def _evaluate(store: DuckDBStore, truth: dict[str, str],
+              hard_cases: list[tuple[str, str, str]] | None, worst: int) -> Evaluation:
     store.con.register("__idg_truth", pa.table({"record_id": list(truth),
                                                 "person_id": list(truth.values())}))
     try:

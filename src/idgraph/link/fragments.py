@@ -29,7 +29,7 @@ import pyarrow as pa
 from idgraph.link.cluster import Candidate, ClusterState, attach_best, state_of
 from idgraph.link.config import LinkConfig
 from idgraph.link.constraints import Facts
-from idgraph.store import Store
+from idgraph.store import DuckDBStore
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class FragmentScore:
     via: int  # VIA_* bits of any edge between the two
 
 
-def score_fragments(store: Store, labels: Sequence[int], held: set[int], n_comparisons: int,
+def score_fragments(store: DuckDBStore, labels: Sequence[int], held: set[int], n_comparisons: int,
                     prior_weight: float, floor: float = -math.inf,
                     max_fragment: int = 3) -> dict[int, list[FragmentScore]]:
     """fragment label -> its candidate targets scoring ``floor`` or more, best first.

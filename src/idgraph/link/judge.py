@@ -18,8 +18,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from idgraph.audit import AuditEntry, record
-from idgraph.link.tables import bump_generation, ensure_tables, one
 from idgraph.store import Store
+from idgraph.store.graph import IdentityGraph
 
 
 class Decided(Protocol):
@@ -54,7 +54,6 @@ def judge(
 ) -> Judgement:
     """Record a judgement on the pair (a, b) and audit it, in one transaction
     (``decision``: the act ``link.judge`` permitted to its actor, who judges)."""
-    ensure_tables(store)
     if decision is not None:
         by = decision.actor
     v = Verdict(verdict)
@@ -62,19 +61,18 @@ def judge(
         raise ValueError("a judgement needs two different records")
     if not by.strip():
         raise ValueError("a judgement needs the name of who made it")
+    graph = IdentityGraph(store)
     for rid in (a, b):
-        if not one(store, "SELECT count(*) FROM records WHERE record_id = ?", [rid]):
+        if not graph.record_exists(rid):
             raise KeyError(f"unknown record: {rid}")
     j = Judgement(
         "J-" + uuid.uuid4().hex[:16], min(a, b), max(a, b), v, by, reason,
         datetime.now(UTC).replace(tzinfo=None),
     )
     with store.transaction():
-        store.execute(
-            "INSERT INTO judgements VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [j.judgement_id, j.record_id_l, j.record_id_r, j.verdict.value, by, reason, j.at],
-        )
-        bump_generation(store)  # live linkers read the judgements again
+        # (and the generation bumped: live linkers read the judgements again)
+        graph.add_judgement(j.judgement_id, j.record_id_l, j.record_id_r, j.verdict.value,
+                            by, reason, j.at)
         detail = {"reason": reason, "judgement_id": j.judgement_id}
         record(
             store,
@@ -87,10 +85,4 @@ def judge(
 
 def latest_verdicts(store: Store) -> list[tuple[str, str, Verdict]]:
     """The latest verdict for every judged pair (pair ordered: lower id first)."""
-    ensure_tables(store)
-    rows = store.fetchall(
-        """SELECT least(record_id_l, record_id_r), greatest(record_id_l, record_id_r),
-                  arg_max(verdict, ("at", judgement_id))
-           FROM judgements GROUP BY 1, 2 ORDER BY 1, 2"""
-    )
-    return [(str(a), str(b), Verdict(v)) for a, b, v in rows]
+    return [(a, b, Verdict(v)) for a, b, v in IdentityGraph(store).latest_verdicts()]

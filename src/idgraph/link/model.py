@@ -25,6 +25,8 @@ from splink.blocking_rule_library import CustomRule
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.dialects import SplinkDialect
 
+from idgraph.store.graph import INPUT_COLUMNS as GRAPH_INPUT_COLUMNS
+
 # Input view the model reads: current records, one row per record_id. ``uid`` numbers
 # them 1..n in record id order; resolve takes uid - 1 as a record's index.
 INPUT_TABLE: Final = "__idg_link_input"
@@ -41,20 +43,8 @@ NAME_BLOCK_CAP: Final = 100
 
 # The model's columns of one current record, as expressions over ``records``: shared by
 # the batch input below and the in-process scorer (:mod:`idgraph.link.score`).
-INPUT_COLUMNS: Final = """record_id, source_id,
-       first_name, middle_name, last_name, suffix,
-       first_name_canon, first_name_phonetic, last_name_phonetic,
-       CASE WHEN len(last_name_parts) > 0 THEN last_name_parts END AS last_name_parts,
-       CASE WHEN dob_precision = 'day' OR (dob IS NOT NULL AND dob_precision IS NULL)
-            THEN strftime(dob, '%Y%m%d') END AS dob_day,
-       CASE WHEN dob_precision IN ('day', 'month') OR (dob IS NOT NULL AND dob_precision IS NULL)
-            THEN strftime(dob, '%Y%m') END AS dob_month,
-       coalesce(birth_year, year(dob)) AS birth_year,
-       sex, house_number, street, city, state, zip,
-       phone, email, ssn,
-       CASE WHEN dl_number IS NOT NULL THEN coalesce(dl_state, '') || ':' || dl_number END
-           AS dl_key,
-       plate"""
+# (on PostgreSQL: ``idgraph.store.graph.INPUT_COLUMNS["postgres"]``)
+INPUT_COLUMNS: Final = GRAPH_INPUT_COLUMNS["duckdb"]
 
 # (the name counts are grouped and joined back, not window counts: 1M records in 2 s
 # less)

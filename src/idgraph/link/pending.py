@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from idgraph.link.resolve import sound_key
 from idgraph.store import Store
+from idgraph.store.graph import IdentityGraph
 
 # most candidate records the default lookup returns
 DEFAULT_CANDIDATE_LIMIT: Final = 500
@@ -19,18 +20,12 @@ def exact_key_candidates(store: Store, row: Mapping[str, Any],
     name with surname and birth year, or house, street and ZIP. (A scan of the
     records: for tests and small stores; the search index serves large ones.)"""
     dl_state, _, dl_number = (row.get("dl_key") or "").partition(":")
-    rows = store.fetchall(
-        """SELECT record_id FROM records WHERE is_current AND record_id <> ? AND (
-               ssn = ? OR phone = ?
-               OR (dl_number = ? AND coalesce(dl_state, '') = ?)
-               OR (first_name_canon = ? AND last_name = ?
-                   AND coalesce(birth_year, year(dob)) = ?)
-               OR (house_number = ? AND street = ? AND zip = ?))
-           ORDER BY record_id LIMIT ?""",
-        [row["record_id"], row.get("ssn"), row.get("phone"), dl_number or None, dl_state,
-         row.get("first_name_canon"), row.get("last_name"), row.get("birth_year"),
-         row.get("house_number"), row.get("street"), row.get("zip"), limit])
-    return [str(r[0]) for r in rows]
+    return IdentityGraph(store).exact_key_candidates(str(row["record_id"]), {
+        "ssn": row.get("ssn"), "phone": row.get("phone"), "dl_number": dl_number or None,
+        "dl_state": dl_state, "first_name_canon": row.get("first_name_canon"),
+        "last_name": row.get("last_name"), "birth_year": row.get("birth_year"),
+        "house_number": row.get("house_number"), "street": row.get("street"),
+        "zip": row.get("zip")}, limit)
 
 
 def _keys(row: Mapping[str, Any]) -> list[tuple[Any, ...]]:

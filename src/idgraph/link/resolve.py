@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import jellyfish
 import numpy as np
@@ -51,7 +51,7 @@ from idgraph.link.fragments import join_fragments, score_fragments
 from idgraph.link.ids import ID_KEY, LineageEvent, assign_ids
 from idgraph.link.judge import Verdict, latest_verdicts
 from idgraph.link.model import INPUT_TABLE, blocking_rules
-from idgraph.link.tables import bump_generation, ensure_tables, one
+from idgraph.link.tables import bump_generation, one
 from idgraph.link.train import (
     TrainedModel,
     build_linker,
@@ -62,7 +62,9 @@ from idgraph.link.train import (
     train,
 )
 from idgraph.settings import Settings
-from idgraph.store import Store
+from idgraph.store import DuckDBStore, Store
+from idgraph.store.base import WriteMode
+from idgraph.store.graph import IdentityGraph
 
 if TYPE_CHECKING:
     from idgraph.link.spark import SparkEngine
@@ -116,7 +118,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
+def _predict(store: DuckDBStore, model: dict[str, Any], floor: float) -> None:
     """Score the blocked pairs (:data:`BLOCKED_PAIRS`, made by :class:`Blocking`) into
     the temp table ``__idg_edges`` (with evidence)."""
     with scratch(store), levels_without_values() as levels_only:
@@ -130,7 +132,7 @@ def _predict(store: Store, model: dict[str, Any], floor: float) -> None:
         store.execute(f"DROP TABLE IF EXISTS {BLOCKED_PAIRS}")
 
 
-def _edges_from(store: Store, model: dict[str, Any], predictions: str) -> None:
+def _edges_from(store: DuckDBStore, model: dict[str, Any], predictions: str) -> None:
     """The temp table ``__idg_edges`` (with evidence) from a table of Splink's scored
     pairs (either engine's)."""
     store.execute(
@@ -151,7 +153,7 @@ def _edges_from(store: Store, model: dict[str, Any], predictions: str) -> None:
     )
 
 
-def _predict_on_spark(store: Store, model: dict[str, Any], floor: float,
+def _predict_on_spark(store: DuckDBStore, model: dict[str, Any], floor: float,
                       rules: tuple[str, ...], engine: SparkEngine, spark: Any,
                       say: Progress) -> int:
     """Candidate pairs and their scores on Spark (:mod:`idgraph.link.spark`), into
@@ -183,7 +185,7 @@ def _via_sql(model: dict[str, Any], alias: str = "p") -> str:
 
 
 def _load_nodes(
-    store: Store, rules: Constraints, off: frozenset[RuleId] = frozenset()
+    store: DuckDBStore, rules: Constraints, off: frozenset[RuleId] = frozenset()
 ) -> tuple[list[str], list[Facts], NodeKeys]:
     """Record ids (in index order), their facts, and their household keys."""
     nodes = f"""SELECT record_id, ssn, dl_key,
@@ -257,7 +259,7 @@ def _key_codes(
 
 
 def _edges(
-    store: Store, low: float, high: float = 1.1
+    store: DuckDBStore, low: float, high: float = 1.1
 ) -> tuple[list[int], list[tuple[int, int]], list[float], list[int]]:
     """Edges with ``low <= p < high``, strongest first: eids, index pairs, weights, via."""
     cols = store.con.sql(
@@ -309,9 +311,70 @@ def resolve(
     """Link all current records into identities; return what happened.
 
     ``engine``: predict the pairs and cluster on Spark (:mod:`idgraph.link.spark`)
-    instead of the store's DuckDB; the result is the same."""
+    instead of the store's DuckDB; the result is the same.
+
+    Runs in the store's DuckDB workspace (:meth:`Store.workspace`): on DuckDB the store
+    itself; on PostgreSQL a copy of the current records, judgements, identities and
+    models (:data:`RESOLVE_READS`). There the edges, lineage, run and model it adds come
+    back (:data:`RESOLVE_WRITES`) with the memberships that changed, all in one
+    transaction: memberships of records the resolve never saw (placed live meanwhile)
+    stay as they are."""
+    if store.dialect == "duckdb":
+        with store.workspace(RESOLVE_READS, RESOLVE_WRITES) as ws:  # the store itself
+            summary = _resolve(ws, settings, progress, config, constraints=constraints,
+                               retrain=retrain, engine=engine)
+    else:
+        graph = IdentityGraph(store)
+        with store.transaction(), store.workspace(RESOLVE_READS, RESOLVE_WRITES) as ws:
+            before = ws.fetch_arrow("SELECT record_id, identity_id FROM identity_members")
+            summary = _resolve(ws, settings, progress, config, constraints=constraints,
+                               retrain=retrain, engine=engine)
+            changed, gone = _membership_changes(ws, before)
+            # (the workspace's own writes, joining this transaction, follow this block)
+            graph.apply_memberships(changed, gone)
+            graph.bump_generation()  # live linkers read the identities again
+    after_resolve(store)
+    return summary
+
+
+# what resolve reads, and adds (PostgreSQL's workspace copies; the memberships come back
+# as changes: :func:`_membership_changes`)
+RESOLVE_READS: Final[dict[str, str | None]] = {
+    "records": "is_current", "judgements": None, "identity_members": None,
+    "link_models": None}
+RESOLVE_WRITES: Final[dict[str, WriteMode]] = {
+    "link_edges": "append", "identity_lineage": "append", "link_runs": "append",
+    "link_models": "append"}
+
+
+def _membership_changes(ws: DuckDBStore, before: pa.Table) -> tuple[pa.Table, list[str]]:
+    """The memberships a resolve in ``ws`` changed from ``before`` (record_id,
+    identity_id): the new or moved ones, and the records that left every identity."""
+    ws.con.register("__idg_before", before)
+    try:
+        changed = ws.con.sql(
+            "SELECT n.identity_id, n.record_id FROM identity_members n "
+            "ANTI JOIN __idg_before b ON b.record_id = n.record_id "
+            "AND b.identity_id = n.identity_id ORDER BY n.record_id").to_arrow_table()
+        gone = [str(r[0]) for r in ws.fetchall(
+            "SELECT b.record_id FROM __idg_before b ANTI JOIN identity_members n "
+            "ON n.record_id = b.record_id ORDER BY 1")]
+    finally:
+        ws.con.unregister("__idg_before")
+    return changed, gone
+
+
+def _resolve(
+    store: DuckDBStore,
+    settings: Settings,
+    progress: Progress | None,
+    config: LinkConfig | None,
+    *,
+    constraints: Constraints | None,
+    retrain: bool,
+    engine: SparkEngine | None,
+) -> ResolveSummary:
     say = progress or (lambda _msg: None)
-    ensure_tables(store)
     started, t0 = _now(), time.perf_counter()
     config = config or LinkConfig()
     threshold = (settings.match_threshold if config.match_threshold is None
@@ -375,12 +438,11 @@ def resolve(
         summary = _write(store, run_id, started, threshold, model.model_id, n,
                          (eids, result), (clusters, identity_ids, events), config)
     times["write"] = time.perf_counter() - t0 - sum(times.values())
-    after_resolve(store)
     return ResolveSummary(**{**summary.__dict__, "seconds": times})
 
 
 def _join_fragments(
-    store: Store,
+    store: DuckDBStore,
     model: dict[str, Any],
     facts: list[Facts],
     edges: list[tuple[int, int]],
@@ -438,7 +500,7 @@ def _groups(ids: list[str], result: ClusterResult) -> list[list[str]]:
 
 
 def _write(
-    store: Store,
+    store: DuckDBStore,
     run_id: str,
     started: datetime,
     threshold: float,

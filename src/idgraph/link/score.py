@@ -28,7 +28,7 @@ from typing import Any, Final, NamedTuple
 from splink import DuckDBAPI
 
 from idgraph.link.blocking import create_blocked_pairs
-from idgraph.link.model import INPUT_COLUMNS, INPUT_TABLE, Predicate, level_predicate
+from idgraph.link.model import INPUT_TABLE, Predicate, level_predicate
 from idgraph.link.train import (
     build_linker,
     latest_model,
@@ -37,7 +37,9 @@ from idgraph.link.train import (
     scratch,
 )
 from idgraph.schema import segment_key
-from idgraph.store import Store
+from idgraph.store import DuckDBStore, Store
+from idgraph.store.graph import INPUT_ROW_COLUMNS as GRAPH_INPUT_ROW_COLUMNS
+from idgraph.store.graph import IdentityGraph
 
 # Splink's floor for m and u before the logarithm (splink.internals.comparison_level)
 M_U_CLAMP_MIN: Final = 1e-300
@@ -46,12 +48,7 @@ LEVEL_NOT_OBSERVED_TEXT: Final = "level not observed in training dataset"
 LEVEL_NOT_OBSERVED_PROBABILITY: Final = 1e-6
 
 # Input-row columns (INPUT_COLUMNS without its SQL): what a row passed to score() holds
-INPUT_ROW_COLUMNS: Final[tuple[str, ...]] = (
-    "record_id", "source_id", "first_name", "middle_name", "last_name", "suffix",
-    "first_name_canon", "first_name_phonetic", "last_name_phonetic", "last_name_parts",
-    "dob_day", "dob_month", "birth_year", "sex", "house_number", "street", "city", "state",
-    "zip", "phone", "email", "ssn", "dl_key", "plate",
-)
+INPUT_ROW_COLUMNS: Final[tuple[str, ...]] = GRAPH_INPUT_ROW_COLUMNS
 
 
 class ModelError(ValueError):
@@ -203,10 +200,7 @@ def _segment_counts(store: Store, columns: Sequence[str]) -> SegmentCounts:
     for col in columns:
         if col not in INPUT_ROW_COLUMNS:
             raise ModelError(f"unknown term-frequency column {col!r}")
-        rows = store.fetchall(
-            f"SELECT source_id, origin_jurisdiction, {col}, count(*) FROM records "
-            f"WHERE is_current AND {col} IS NOT NULL GROUP BY ALL")
-        for source, origin, value, n in rows:
+        for source, origin, value, n in IdentityGraph(store).value_counts(col):
             seg = out.setdefault(segment_key(source, origin), {})
             seg.setdefault(col, Counter())[value] += int(n)
     return out
@@ -389,19 +383,9 @@ def input_rows(store: Store, record_ids: Sequence[str]) -> list[dict[str, Any]]:
     ``INPUT_COLUMNS``, which are those of ``link.model.INPUT_SQL`` without ``uid`` and
     ``name_key``), in the order asked; ids not current are left out.
 
-    A plain ``record_id IN (...)`` so DuckDB can use the index on ``records``."""
-    if not record_ids:
-        return []
-    ids = list(dict.fromkeys(record_ids))
-    rows = store.fetchall(f"SELECT is_current, {INPUT_COLUMNS} FROM records "
-                          f"WHERE record_id IN ({_marks(len(ids))})", ids)
-    names = ("is_current", *INPUT_ROW_COLUMNS)
-    by_id = {}
-    for r in rows:
-        row = dict(zip(names, r, strict=True))
-        if row.pop("is_current"):
-            by_id[row["record_id"]] = row
-    return [by_id[i] for i in ids if i in by_id]
+    A plain ``record_id IN (...)`` so DuckDB can use the index on ``records`` (on
+    either backend: :meth:`idgraph.store.graph.IdentityGraph.input_rows`)."""
+    return IdentityGraph(store).input_rows(record_ids)
 
 
 # the contract's name (CONTRACTS14.md) for the same function
@@ -424,7 +408,13 @@ def splink_parity(store: Store, scorer: Scorer, sample: int | None = None,
     ``seed``; None: all) with Splink's predict and with ``scorer``, and compare.
 
     Splink counts term frequencies over all current records: pass a scorer over all
-    segments built after the last ingest."""
+    segments built after the last ingest. Runs in the store's DuckDB workspace."""
+    with store.workspace({"records": "is_current"}, {}) as ws:
+        return _splink_parity(ws, scorer, sample, seed)
+
+
+def _splink_parity(store: DuckDBStore, scorer: Scorer, sample: int | None,
+                   seed: int) -> Parity:
     prepare_input(store)
     table = "__idg_parity_pairs"
     with scratch(store), levels_without_values() as levels_only:

@@ -65,7 +65,7 @@ from idgraph.link.model import (
     rules_for,
 )
 from idgraph.link.train import levels_without_values
-from idgraph.store import Store
+from idgraph.store import DuckDBStore
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -245,7 +245,7 @@ def _spark_settings(model: dict[str, Any], keep_values: bool) -> dict[str, Any]:
     return settings
 
 
-def predict(store: Store, spark: SparkSession, model: dict[str, Any], floor: float,
+def predict(store: DuckDBStore, spark: SparkSession, model: dict[str, Any], floor: float,
             rules: Sequence[str], say: Progress, api: Any = None) -> int:
     """Make the candidate pairs and score them on Spark; the scored pairs (at least
     ``floor``) land in the store as :data:`SPARK_PREDICTIONS`. Returns the number of

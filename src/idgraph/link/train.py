@@ -32,8 +32,9 @@ from idgraph.link.model import (
     TRAINING_RULES,
     settings_dict,
 )
-from idgraph.link.tables import ensure_tables, one
-from idgraph.store import Store
+from idgraph.link.tables import one
+from idgraph.store import DuckDBStore, Store
+from idgraph.store.graph import IdentityGraph
 
 Progress = Callable[[str], None]
 
@@ -58,13 +59,13 @@ class TrainedModel:
     model: dict[str, Any]
 
 
-def prepare_input(store: Store) -> int:
+def prepare_input(store: DuckDBStore) -> int:
     """(Re)build the temp input table of current records; return its row count."""
     store.execute(INPUT_SQL)
     return int(one(store, f"SELECT count(*) FROM {INPUT_TABLE}"))
 
 
-def build_linker(store: Store, model: dict[str, Any], table: str = INPUT_TABLE,
+def build_linker(store: DuckDBStore, model: dict[str, Any], table: str = INPUT_TABLE,
                  keep_values: bool = True) -> Linker:
     """A Splink linker over the prepared input table, on the store's connection.
 
@@ -124,7 +125,7 @@ def levels_without_values() -> Iterator[bool]:
 
 
 @contextmanager
-def scratch(store: Store) -> Iterator[None]:
+def scratch(store: DuckDBStore) -> Iterator[None]:
     """Run Splink with an in-memory catalog as the default, so its intermediate
     tables (blocked pairs, predictions: millions of rows at scale) never reach the
     store's file and its write-ahead log. Inputs are TEMP tables, visible from any
@@ -142,7 +143,7 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _sample_input(store: Store, sample: int, seed: int) -> None:
+def _sample_input(store: DuckDBStore, sample: int, seed: int) -> None:
     """The training input: a uniform sample of records (the smallest hashes of their
     ids: the same records every time), plus every judged record."""
     store.execute(
@@ -155,7 +156,7 @@ def _sample_input(store: Store, sample: int, seed: int) -> None:
     )
 
 
-def _label_pairs(store: Store) -> int:
+def _label_pairs(store: DuckDBStore) -> int:
     """Register the latest ``same`` judgements (both records current) as labels."""
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE __idg_labels AS
@@ -183,14 +184,20 @@ def train(
     """Train the model on (a sample of) the current records, save it, and return it.
 
     ``prepared``: the caller has just built the input table (rebuilding it costs
-    ~12 s at 1M records)."""
-    model, detail = fit(store, max_pairs=max_pairs, seed=seed, progress=progress,
-                        sample=sample, prepared=prepared)
+    ~12 s at 1M records). Training runs in the store's DuckDB workspace (the store
+    itself on DuckDB; on PostgreSQL a copy of the current records and judgements)."""
+    with store.workspace(TRAIN_READS, {}) as ws:
+        model, detail = fit(ws, max_pairs=max_pairs, seed=seed, progress=progress,
+                            sample=sample, prepared=prepared and ws is store)
     return save_model(store, model, detail)
 
 
+# what training reads (a workspace's copy on PostgreSQL)
+TRAIN_READS: Final[dict[str, str | None]] = {"records": "is_current", "judgements": None}
+
+
 def fit(
-    store: Store,
+    store: DuckDBStore,
     *,
     max_pairs: float = 1e6,
     seed: int = 42,
@@ -199,7 +206,6 @@ def fit(
     prepared: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The trained model dict and a description of the run, not saved (see :func:`train`)."""
-    ensure_tables(store)
     say = progress or (lambda _msg: None)
     n = (int(one(store, f"SELECT count(*) FROM {INPUT_TABLE}")) if prepared
          else prepare_input(store))
@@ -281,7 +287,7 @@ def _draws_sql(tag: str, known: str, pairs: int, seed: int) -> str:
         WHERE d.a <> d.b"""
 
 
-def estimate_u(store: Store, max_pairs: float, seed: int) -> dict[str, dict[int, float]]:
+def estimate_u(store: DuckDBStore, max_pairs: float, seed: int) -> dict[str, dict[int, float]]:
     """u of every non-null level (comparison -> gamma -> share of the random pairs
     where both values are known that fall in that level), from ``max_pairs`` pairs of
     the training sample drawn independently with ``seed``. A comparison whose values
@@ -352,7 +358,7 @@ def _exact_levels(model: dict[str, Any]) -> dict[str, tuple[str, int]]:
     return found
 
 
-def _exact_u(store: Store, column: str, known: str) -> float | None:
+def _exact_u(store: DuckDBStore, column: str, known: str) -> float | None:
     """Share of all pairs of the training sample's records that carry the comparison
     (``known``) whose ``column`` is equal: counted from the values, not sampled. (A
     shared email is ~2 in a million pairs: 1e5 sampled pairs see none, and a count
@@ -402,9 +408,10 @@ def weight_spread(
 ) -> dict[str, tuple[float, float]]:
     """(lowest, highest) match weight of every level over models trained with each seed
     (a seed picks the training sample and the u sample); nothing is saved."""
-    prepare_input(store)
-    runs = [level_weights(fit(store, seed=s, sample=sample, max_pairs=max_pairs,
-                              prepared=True, progress=progress)[0]) for s in seeds]
+    with store.workspace(TRAIN_READS, {}) as ws:
+        prepare_input(ws)
+        runs = [level_weights(fit(ws, seed=s, sample=sample, max_pairs=max_pairs,
+                                  prepared=True, progress=progress)[0]) for s in seeds]
     return {name: (min(r[name] for r in runs if name in r),
                    max(r[name] for r in runs if name in r))
             for name in dict.fromkeys(k for r in runs for k in r)}
@@ -562,24 +569,16 @@ def floor_agreement_m(model: dict[str, Any]) -> list[str]:
 
 def save_model(store: Store, model: dict[str, Any], detail: dict[str, Any]) -> TrainedModel:
     """Store a model; its id is a content hash, so saving twice is harmless."""
-    ensure_tables(store)
     text = json.dumps(model, sort_keys=True, default=str)
     model_id = "M-" + hashlib.sha256(text.encode()).hexdigest()[:12]
-    with store.transaction():
-        store.execute(
-            "INSERT INTO link_models VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [model_id, datetime.now(UTC).replace(tzinfo=None), text, json.dumps(detail)],
-        )
+    IdentityGraph(store).save_model(model_id, datetime.now(UTC).replace(tzinfo=None), text,
+                                    json.dumps(detail))
     return TrainedModel(model_id, json.loads(text))
 
 
 def latest_model(store: Store) -> TrainedModel | None:
     """The most recently saved model, if any."""
-    ensure_tables(store)
-    rows = store.fetchall(
-        "SELECT model_id, model FROM link_models ORDER BY created_at DESC, model_id LIMIT 1"
-    )
-    if not rows:
+    stored = IdentityGraph(store).latest_model()
+    if stored is None:
         return None
-    row = rows[0]
-    return TrainedModel(str(row[0]), json.loads(row[1]))
+    return TrainedModel(stored.model_id, json.loads(stored.model))

@@ -23,13 +23,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from idgraph import clock
@@ -50,29 +52,18 @@ from idgraph.policy.profile import shown_ids
 from idgraph.policy.registry import Registry
 from idgraph.schema import RECORD_COLUMNS, Query, segment_key
 from idgraph.store import Store
+from idgraph.store import watches as repo
 
 if TYPE_CHECKING:
     from idgraph.app.context import Env
 
 
+_log = logging.getLogger(__name__)
+_SEEN_MAX: Final[int] = 10_000
+
 ACTION: Final[str] = "alert"
 DECONFLICT_ACTION: Final[str] = "watch.deconflict"
 _READ_COLUMNS = [c for c in RECORD_COLUMNS if c not in NEVER]
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS alerts (
-        alert_id VARCHAR PRIMARY KEY, watch_id VARCHAR NOT NULL, owner VARCHAR NOT NULL,
-        org VARCHAR, case_id VARCHAR, identity_id VARCHAR, record_id VARCHAR,
-        segment VARCHAR, kind VARCHAR, rules VARCHAR[], notices VARCHAR[], record JSON,
-        raised_at TIMESTAMP)""",
-    "CREATE INDEX IF NOT EXISTS alerts_owner ON alerts (owner)",
-)
-
-
-def ensure(store: Store) -> None:
-    delivery.ensure(store)
-    store.ensure("monitor.alerts", DDL)
-
 
 @dataclass(frozen=True, slots=True)
 class Alert:
@@ -114,6 +105,10 @@ class AlertBus:
         self._subs: dict[str, list[queue.Queue[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         self.maxsize = maxsize
+        # keys (alert and notice ids) published lately: an item reaches a stream once,
+        # whether this process raised it or a relay read it from the database
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
 
     def subscribe(self, user: str) -> queue.Queue[dict[str, Any]]:
         q: queue.Queue[dict[str, Any]] = queue.Queue(self.maxsize)
@@ -129,8 +124,27 @@ class AlertBus:
             if not subs:
                 self._subs.pop(user, None)
 
-    def publish(self, user: str, item: dict[str, Any]) -> int:
+    def _first(self, key: str) -> bool:
+        """Remember ``key``; whether it is new (call under the lock)."""
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self._seen_order.append(key)
+        while len(self._seen_order) > _SEEN_MAX:
+            self._seen.discard(self._seen_order.popleft())
+        return True
+
+    def seen(self, key: str) -> None:
+        """Count ``key`` as published (an item that must not reach a stream later)."""
         with self._lock:
+            self._first(key)
+
+    def publish(self, user: str, item: dict[str, Any], *, key: str | None = None) -> int:
+        """Hand ``item`` to ``user``'s open streams (not again if ``key`` was published
+        lately); the number of streams."""
+        with self._lock:
+            if key is not None and not self._first(key):
+                return 0
             subs = list(self._subs.get(user, ()))
         for q in subs:
             while True:
@@ -165,16 +179,95 @@ class AlertBus:
 BUS: Final[AlertBus] = AlertBus()
 
 
+# -- across processes (PostgreSQL) -------------------------------------------------------
+RELAY_POLL: Final[float] = 0.5  # seconds between two reads of the tables
+RELAY_WINDOW: Final[timedelta] = timedelta(seconds=10)  # read back: late commits
+RELAY_BATCH: Final[int] = 5000
+
+
+class Relay:
+    """Brings alerts and deconfliction notices raised by the *other* processes sharing a
+    PostgreSQL database (``serve --workers N``) to this process's streams: a thread on a
+    connection of its own reads the rows made since the last read (and
+    :data:`RELAY_WINDOW` back, for transactions that committed late) every
+    :data:`RELAY_POLL` seconds and publishes those the bus has not seen (by id). Rows
+    made before the relay started are not replayed (a stream shows what comes after it
+    opens)."""
+
+    def __init__(self, store: Store, bus: AlertBus, *, poll: float = RELAY_POLL) -> None:
+        self.store, self.bus, self.poll = store, bus, poll
+        self.stop = threading.Event()
+        self.alerts_at = repo.latest_alert_at(store)
+        self.notes_at = repo.latest_deconfliction_at(store)
+        # what existed when the relay started is old news (not replayed)
+        for a in repo.alerts_since(store, self._back(self.alerts_at), limit=RELAY_BATCH):
+            self.bus.seen(a.alert_id)
+        for n in repo.deconflictions_since(store, self._back(self.notes_at),
+                                           limit=RELAY_BATCH):
+            self.bus.seen(n.notice_id)
+        self._full = False
+        self.thread = threading.Thread(target=self._run, name="idgraph-alert-relay",
+                                       daemon=True)
+
+    @staticmethod
+    def _back(at: datetime | None) -> datetime | None:
+        return None if at is None else at - RELAY_WINDOW
+
+    def once(self) -> int:
+        """Read and publish once; the number of items published."""
+        n = 0
+        # a full batch: read on from its last row (no window back) until caught up
+        since = self.alerts_at if self._full else self._back(self.alerts_at)
+        rows = repo.alerts_since(self.store, since, limit=RELAY_BATCH)
+        self._full = len(rows) >= RELAY_BATCH
+        for a in rows:
+            self.alerts_at = max(self.alerts_at or a.raised_at, a.raised_at)
+            item = {"event": "alert", "data": alert_of_row(a).to_dict()}
+            n += bool(self.bus.publish(a.owner, item, key=a.alert_id))
+        for r in repo.deconflictions_since(self.store, self._back(self.notes_at),
+                                           limit=RELAY_BATCH):
+            self.notes_at = max(self.notes_at or r.created_at, r.created_at)
+            note = watches.Deconfliction(*r)
+            n += bool(self.bus.publish(r.recipient, {"event": "deconfliction",
+                                                     "data": note.to_dict()},
+                                       key=r.notice_id))
+        return n
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.wait(self.poll):
+                self.once()
+        except Exception as exc:  # the store closed: streams get this process's only
+            _log.warning("alert relay stopped: %s", type(exc).__name__)
+        finally:
+            with suppress(Exception):
+                self.store.close()
+
+
+_RELAYS: dict[int, Relay] = {}
+_RELAYS_LOCK = threading.Lock()
+
+
+def relay(store: Store, bus: AlertBus | None = None) -> Relay | None:
+    """Start (once per store) the :class:`Relay` of a PostgreSQL store's alerts to this
+    process's streams; None on DuckDB (one process: every alert is raised here). Call it
+    under the shell's lock on ``store`` (it opens a connection of its own)."""
+    if store.dialect != "postgres":
+        return None
+    with _RELAYS_LOCK:
+        found = _RELAYS.get(id(store))
+        if found is not None and found.thread.is_alive():
+            return found
+        r = Relay(store.sibling(), bus or BUS)
+        r.thread.start()
+        _RELAYS[id(store)] = r
+        return r
+
+
 # -- raising alerts ----------------------------------------------------------------------
 def _record_rows(store: Store, record_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The current rows of ``record_ids`` (one read for a push's alerts), by record id."""
-    if not record_ids:
-        return {}
-    cols = ", ".join(_READ_COLUMNS)
-    rows = store.fetchall(
-        f"SELECT {cols} FROM records WHERE is_current AND record_id IN (SELECT unnest(?))",
-        [sorted(set(record_ids))])
-    return {str(r[0]): dict(zip(_READ_COLUMNS, r, strict=True)) for r in rows}
+    return repo.current_records(store, record_ids, _READ_COLUMNS)
 
 
 def _record_row(store: Store, record_id: str) -> dict[str, Any] | None:
@@ -183,10 +276,8 @@ def _record_row(store: Store, record_id: str) -> dict[str, Any] | None:
 
 def _segments(store: Store, record_ids: Sequence[str]) -> dict[str, str]:
     """Each current record's segment key (source and origin only: no person data)."""
-    rows = store.fetchall(
-        "SELECT record_id, source_id, origin_jurisdiction FROM records "
-        "WHERE is_current AND record_id IN (SELECT unnest(?))", [sorted(set(record_ids))])
-    return {r[0]: segment_key(r[1], r[2]) for r in rows}
+    return {rid: segment_key(src, origin)
+            for rid, src, origin in repo.current_segments(store, record_ids)}
 
 
 def _jsonable(v: Any) -> Any:
@@ -276,16 +367,17 @@ def _write(store: Store, reg: Registry, found: Sequence[tuple[_Permit, dict[str,
 
 
 def _insert_alerts(store: Store, alerts: Sequence[tuple[Alert, watches.Watch]]) -> None:
-    if not alerts:
-        return
-    columns = list(zip(*[
-        (a.alert_id, a.watch_id, a.owner, w.org, a.case_id, a.identity_id, a.record_id,
-         a.segment, a.kind, list(a.rules), list(a.notices),
-         json.dumps(a.record, default=str), a.raised_at) for a, w in alerts], strict=True))
-    types = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR",
-             "VARCHAR", "VARCHAR", "VARCHAR[]", "VARCHAR[]", "JSON", "TIMESTAMP")
-    store.execute("INSERT INTO alerts SELECT " + ", ".join(
-        f"unnest(?::{t}[])" for t in types), [list(c) for c in columns])
+    repo.insert_alerts(store, [repo.AlertRow(
+        a.alert_id, a.watch_id, a.owner, w.org, a.case_id, a.identity_id, a.record_id,
+        a.segment, a.kind, a.rules, a.notices, json.dumps(a.record, default=str),
+        a.raised_at) for a, w in alerts])
+
+
+def alert_of_row(row: repo.AlertRow) -> Alert:
+    """An alert as stored (its record's JSON read back)."""
+    return Alert(row.alert_id, row.watch_id, row.owner, row.case_id, row.identity_id,
+                 row.record_id, row.segment, row.kind, row.rules, row.notices,
+                 json.loads(row.record) if row.record else {}, row.raised_at)
 
 
 def raise_alerts(store: Store, reg: Registry, batch: Sequence[events.RecordJoined]) -> list[Alert]:
@@ -293,7 +385,6 @@ def raise_alerts(store: Store, reg: Registry, batch: Sequence[events.RecordJoine
 
     Every (event, watch) is decided first; then the records some watch may see are read
     (one read), and all the alerts are written in one transaction."""
-    ensure(store)
     if not batch:
         return []
     today = clock.today()
@@ -342,7 +433,8 @@ def deliver(store: Store, alerts: Sequence[Alert], *, bus: AlertBus = BUS,
             dispatcher: Dispatcher = DISPATCHER) -> None:
     """Hand committed alerts to their owners' live streams and webhooks."""
     for alert in alerts:  # the live streams first: nothing below waits on them
-        bus.publish(alert.owner, {"event": "alert", "data": alert.to_dict()})
+        bus.publish(alert.owner, {"event": "alert", "data": alert.to_dict()},
+                    key=alert.alert_id)
     hooked: dict[str, watches.Watch | None] = {}
     for alert in alerts:
         if alert.watch_id not in hooked:
@@ -370,13 +462,7 @@ def uninstall() -> None:
 
 
 def list_alerts(store: Store, owner: str, *, limit: int = 100) -> list[Alert]:
-    ensure(store)
-    rows = store.fetchall(
-        "SELECT alert_id, watch_id, owner, case_id, identity_id, record_id, segment, kind, "
-        "rules, notices, record, raised_at FROM alerts WHERE owner = ? "
-        "ORDER BY raised_at DESC, alert_id LIMIT ?", [owner, limit])
-    return [Alert(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8] or ()),
-                  tuple(r[9] or ()), json.loads(r[10]) if r[10] else {}, r[11]) for r in rows]
+    return [alert_of_row(r) for r in repo.list_alerts(store, owner, limit=limit)]
 
 
 __all__ = [
@@ -388,14 +474,16 @@ __all__ = [
     "AlertBus",
     "DeadLetter",
     "Dispatcher",
+    "Relay",
+    "alert_of_row",
     "deliver",
     "delivery_status",
-    "ensure",
     "install",
     "list_alerts",
     "list_dead_letters",
     "on_joined",
     "raise_alerts",
+    "relay",
     "uninstall",
     "use_guard",
 ]

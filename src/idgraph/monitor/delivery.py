@@ -12,11 +12,17 @@ listing of dead letters, or :func:`resume_pending` at serve start) resubmits eve
 ``pending`` row that no worker of this process holds, rebuilt from the stored alert
 (the same JSON) and signed afresh; a row whose watch was cancelled, whose owner was
 disabled or whose alert is gone (retention) is marked ``dead`` instead, not sent.
+
+On PostgreSQL several processes share the rows: a process resumes only rows queued
+before its dispatcher started (younger ones belong to a live process, which sends them
+itself), and takes each of those atomically (:func:`idgraph.store.watches.claim_delivery`),
+so processes started together (``serve --workers N``) never send one row twice. A row
+left pending by a process that dies while its siblings live is resumed by the next
+process to start.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -29,32 +35,16 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from idgraph import clock
-from idgraph.monitor import watches, webhooks
+from idgraph.monitor import webhooks
 from idgraph.store import Store
+from idgraph.store import watches as repo
 
 _log = logging.getLogger(__name__)
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS webhook_deliveries (
-        alert_id VARCHAR PRIMARY KEY, watch_id VARCHAR NOT NULL, owner VARCHAR NOT NULL,
-        url VARCHAR NOT NULL, status VARCHAR NOT NULL, attempts INTEGER,
-        last_error VARCHAR, queued_at TIMESTAMP, finished_at TIMESTAMP)""",
-)
-
-
-def ensure(store: Store) -> None:
-    watches.ensure(store)
-    store.ensure("monitor.delivery", DDL)
-
 
 def queue_delivery(store: Store, alert_id: str, watch_id: str, owner: str, url: str,
                    at: datetime) -> None:
     """A ``pending`` delivery row (in the caller's transaction, beside its alert)."""
-    store.execute(
-        "INSERT INTO webhook_deliveries (alert_id, watch_id, owner, url, status, "
-        "attempts, queued_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)",
-        [alert_id, watch_id, owner, url, at],
-    )
+    repo.queue_delivery(store, alert_id, watch_id, owner, url, at)
 
 
 def _wait(seconds: float) -> None:
@@ -96,6 +86,8 @@ class Dispatcher:
     _inflight: set[str] = field(default_factory=set)
     # stores whose pending rows this process has resumed (by id: Store is not hashable)
     _resumed: set[int] = field(default_factory=set)
+    # when this dispatcher began (PostgreSQL: rows queued since are other processes')
+    started: datetime = field(default_factory=clock.now_naive)
     # hosts a worker is delivering to now, and what waits for each of them
     _busy: set[str] = field(default_factory=set)
     _waiting: dict[str, deque[tuple[Store, str, str, bytes, bytes]]] = field(
@@ -173,15 +165,9 @@ class Dispatcher:
             self._inflight.difference_update(d[1] for d in mine)
         if not mine:
             return 0
-        now = clock.now_naive()
-        with store.transaction():
-            for _, alert_id, out in mine:
-                store.execute(
-                    "UPDATE webhook_deliveries SET status = ?, attempts = ?, last_error = ?, "
-                    "finished_at = ? WHERE alert_id = ?",
-                    ["delivered" if out.delivered else "dead", out.attempts,
-                     out.last_error or None, now, alert_id],
-                )
+        repo.finish_deliveries(
+            store, [(alert_id, out.delivered, out.attempts, out.last_error or None)
+                    for _, alert_id, out in mine], clock.now_naive())
         return len(mine)
 
     def resume(self, store: Store) -> int:
@@ -189,59 +175,45 @@ class Dispatcher:
         restart lost them from memory); those that may no longer be sent are marked
         ``dead``. Returns how many were resubmitted. Call under the store's lock."""
         self._resumed.add(id(store))
-        ensure(store)
         with self._lock:
             held = set(self._inflight)
         todo, stop = _pending(store, held)
-        if stop:
-            now = clock.now_naive()
-            with store.transaction():
-                for alert_id, why in stop:
-                    store.execute(
-                        "UPDATE webhook_deliveries SET status = 'dead', last_error = ?, "
-                        "finished_at = ? WHERE alert_id = ? AND status = 'pending'",
-                        [why, now, alert_id])
-        for alert_id, url, secret, body in todo:
+        now = clock.now_naive()
+        repo.mark_undeliverable(store, stop, now)
+        if store.dialect == "postgres":
+            # several processes share the database: a row queued since this dispatcher
+            # started is another live process's (in flight there), and each older row
+            # is taken by one process only (claimed atomically)
+            todo = [t for t in todo if t[4] is None or t[4] <= self.started]
+            todo = [t for t in todo if repo.claim_delivery(store, t[0], t[4], now)]
+        for alert_id, url, secret, body, _ in todo:
             self.submit(store, alert_id, url, secret, body)
         return len(todo)
 
 
-def _pending(store: Store, held: set[str]
-             ) -> tuple[list[tuple[str, str, bytes, bytes]], list[tuple[str, str]]]:
-    """Pending rows not in ``held``: (alert, url, secret, body) to send again, and
-    (alert, why) that may not be sent any more."""
+_Todo = tuple[str, str, bytes, bytes, datetime | None]
+
+
+def _pending(store: Store, held: set[str]) -> tuple[list[_Todo], list[tuple[str, str]]]:
+    """Pending rows not in ``held``: (alert, url, secret, body, queued at) to send again,
+    and (alert, why) that may not be sent any more."""
     from idgraph.monitor import alerts as alerts_mod  # alerts imports this module
 
-    alerts_mod.ensure(store)
-    watches._ensure_joined(store)
-    if not store.scalar("SELECT count(*) FROM information_schema.tables "
-                        "WHERE table_name = 'alerts'"):
-        return [], []
-    rows = store.fetchall(
-        "SELECT d.alert_id, d.url, w.status, w.secret, "
-        "coalesce(u.org = w.org AND NOT u.disabled, false), a.alert_id IS NOT NULL, "
-        "a.watch_id, a.owner, a.case_id, a.identity_id, a.record_id, a.segment, a.kind, "
-        "a.rules, a.notices, a.record, a.raised_at "
-        "FROM webhook_deliveries d LEFT JOIN watches w ON w.watch_id = d.watch_id "
-        "LEFT JOIN users u ON u.name = w.owner LEFT JOIN alerts a ON a.alert_id = d.alert_id "
-        "WHERE d.status = 'pending' ORDER BY d.queued_at, d.alert_id")
-    todo: list[tuple[str, str, bytes, bytes]] = []
+    todo: list[_Todo] = []
     stop: list[tuple[str, str]] = []
-    for r in rows:
-        alert_id, url = str(r[0]), str(r[1])
-        if alert_id in held:
+    for p in repo.pending_deliveries(store):
+        if p.alert_id in held:
             continue
-        if not r[5]:
-            stop.append((alert_id, "alert removed"))
-        elif r[2] != "active":
-            stop.append((alert_id, "watch stopped"))
-        elif not r[4]:
-            stop.append((alert_id, "owner inactive"))
+        if p.alert is None:
+            stop.append((p.alert_id, "alert removed"))
+        elif p.watch_status != "active" or p.secret is None:
+            stop.append((p.alert_id, "watch stopped"))
+        elif not p.owner_active:
+            stop.append((p.alert_id, "owner inactive"))
         else:
-            alert = alerts_mod.Alert(
-                alert_id, r[6], r[7], r[8], r[9], r[10], r[11], r[12], tuple(r[13] or ()),
-                tuple(r[14] or ()), json.loads(r[15]) if r[15] else {}, r[16])
-            todo.append((alert_id, url, bytes.fromhex(str(r[3])), alert.body()))
+            alert = alerts_mod.alert_of_row(p.alert)
+            todo.append((p.alert_id, p.url, bytes.fromhex(p.secret), alert.body(),
+                         p.queued_at))
     return todo, stop
 
 
@@ -290,31 +262,20 @@ class DeadLetter:
 def list_dead_letters(store: Store, *, owner: str | None = None,
                       org: str | None = None) -> list[DeadLetter]:
     """Webhook deliveries that failed every attempt (of ``owner``'s or ``org``'s watches)."""
-    ensure(store)
     DISPATCHER.flush(store)
-    rows = store.fetchall(
-        "SELECT d.alert_id, d.watch_id, d.owner, d.url, d.attempts, d.last_error, d.queued_at, "
-        "d.finished_at FROM webhook_deliveries d JOIN watches w ON w.watch_id = d.watch_id "
-        "WHERE d.status = 'dead' AND (? IS NULL OR d.owner = ?) AND (? IS NULL OR w.org = ?) "
-        "ORDER BY d.queued_at, d.alert_id", [owner, owner, org, org])
-    return [DeadLetter(*r) for r in rows]
+    return [DeadLetter(*r) for r in repo.dead_letters(store, owner=owner, org=org)]
 
 
 def delivery_status(store: Store, alert_id: str) -> tuple[str, int | None] | None:
-    ensure(store)
     DISPATCHER.flush(store)
-    row = store.fetchone(
-        "SELECT status, attempts FROM webhook_deliveries WHERE alert_id = ?", [alert_id])
-    return None if row is None else (row[0], row[1])
+    return repo.delivery_status(store, alert_id)
 
 
 __all__ = [
-    "DDL",
     "DISPATCHER",
     "DeadLetter",
     "Dispatcher",
     "delivery_status",
-    "ensure",
     "list_dead_letters",
     "queue_delivery",
     "resume_pending",

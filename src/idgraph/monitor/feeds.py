@@ -4,7 +4,7 @@ A push is one ingest batch (one transaction) of the source, read with the source
 manifest (its mapping and normalisers; the lines are JSON objects whatever format the
 manifest's file has), judged line by line: a line that is not a JSON object, has no
 record id, or whose origin is unknown is quarantined with its line number and the
-reason, the rest are stored. Its receipt (:data:`DDL` ``feed_receipts``) and its audit
+reason, the rest are stored. Its receipt (``feed_receipts``) and its audit
 entry commit in the same transaction as its records, so whatever a push acknowledges is
 committed, and a crash before the commit leaves nothing (the sender sends it again).
 
@@ -13,7 +13,9 @@ content is answered ``duplicate`` and stored no second time (the ingest's row ha
 
 After the commit the search index is updated (the ingest's hooks), each new or changed
 record is placed into its identity with the live linker (:func:`place`), the receipt
-is marked placed and :func:`idgraph.monitor.events.record_joined` is called. A crash
+is marked placed and :func:`idgraph.monitor.events.record_joined` is called (by the one
+process that marks it placed, when several share a PostgreSQL database: the events of
+a push go out once). A crash
 between the commit and the placement is repaired by :func:`place_pending` (the next
 push of the source runs it first): the records are placed and the events sent then.
 
@@ -30,6 +32,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,20 +50,8 @@ from idgraph.sources.ingest import FIELD, ROW, IngestSummary, ingest_chunks
 from idgraph.sources.manifest import Manifest, parse_manifest
 from idgraph.sources.readers import Chunk, read_chunks
 from idgraph.store import Store
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS feed_tokens (
-        token_id VARCHAR PRIMARY KEY, source_id VARCHAR NOT NULL, digest VARCHAR NOT NULL,
-        created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL,
-        expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS feed_receipts (
-        push_id VARCHAR PRIMARY KEY, source_id VARCHAR NOT NULL, token_id VARCHAR,
-        batch_id VARCHAR NOT NULL, body_sha256 VARCHAR NOT NULL,
-        received_at TIMESTAMP NOT NULL, committed_at TIMESTAMP NOT NULL,
-        placed_at TIMESTAMP, lines INTEGER NOT NULL, stored INTEGER NOT NULL,
-        duplicate INTEGER NOT NULL, quarantined INTEGER NOT NULL, error VARCHAR,
-        error_at TIMESTAMP)""",
-)
+from idgraph.store import records as records_repo
+from idgraph.store import watches as repo
 
 TOKEN_PREFIX: Final[str] = "idgf_"
 _TOKEN = re.compile(r"idgf_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,100})")
@@ -77,10 +68,6 @@ class FeedError(Exception):
         self.reason, self.status = reason, status
 
 
-def ensure(store: Store) -> None:
-    store.ensure("monitor.feeds", DDL)
-
-
 # -- tokens ---------------------------------------------------------------------------
 
 
@@ -94,17 +81,21 @@ class FeedToken:
     revoked_at: datetime | None
 
 
+def _fields(tok: FeedToken) -> tuple[str, str, datetime, str, datetime, datetime | None]:
+    return (tok.token_id, tok.source_id, tok.created_at, tok.created_by, tok.expires_at,
+            tok.revoked_at)
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def source_exists(store: Store, source_id: str) -> bool:
-    return bool(store.fetchall("SELECT 1 FROM sources WHERE source_id = ?", [source_id]))
+    return records_repo.source_exists(store, source_id)
 
 
 def mint_token(store: Store, source_id: str, *, by: str, days: int) -> tuple[FeedToken, str]:
     """A new feed token for ``source_id``: its row and the bearer (shown once)."""
-    ensure(store)
     if not source_exists(store, source_id):
         raise FeedError(f"no source {source_id!r} (ingest its manifest first)",
                         status="not_found")
@@ -115,8 +106,7 @@ def mint_token(store: Store, source_id: str, *, by: str, days: int) -> tuple[Fee
     secret = secrets.token_urlsafe(32)
     now = clock.now_naive()
     tok = FeedToken(token_id, source_id, now, by, now + timedelta(days=days), None)
-    store.execute("INSERT INTO feed_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                  [token_id, source_id, _digest(secret), now, by, tok.expires_at])
+    repo.insert_feed_token(store, repo.FeedTokenRow(*_fields(tok)), _digest(secret))
     return tok, f"{TOKEN_PREFIX}{token_id}_{secret}"
 
 
@@ -125,19 +115,16 @@ def check_token(store: Store, bearer: str) -> tuple[FeedToken | None, str | None
 
     The secret's digest is compared in constant time (against a dummy when the id is
     unknown)."""
-    ensure(store)
     m = _TOKEN.fullmatch(bearer) if len(bearer) <= 200 else None
-    rows = (store.fetchall(
-        "SELECT token_id, source_id, created_at, created_by, expires_at, revoked_at, digest "
-        "FROM feed_tokens WHERE token_id = ?", [m.group(1)]) if m else [])
+    found = repo.feed_token(store, m.group(1)) if m else None
     given = _digest(m.group(2) if m else bearer[:200])
-    stored = str(rows[0][6]) if rows else "0" * 64
-    good = hmac.compare_digest(stored, given) and bool(rows)
+    stored = found[1] if found else "0" * 64
+    good = hmac.compare_digest(stored, given) and found is not None
     if m is None:
         return None, "malformed feed token"
-    if not good:
+    if not good or found is None:
         return None, "unknown feed token"
-    tok = FeedToken(*rows[0][:6])
+    tok = FeedToken(*found[0])
     if tok.revoked_at is not None:
         return tok, "feed token revoked"
     if clock.now_naive() >= tok.expires_at:
@@ -147,14 +134,11 @@ def check_token(store: Store, bearer: str) -> tuple[FeedToken | None, str | None
 
 def revoke_token(store: Store, token_id: str) -> FeedToken:
     """Revoke a feed token (at once: the next push with it is refused); its row."""
-    ensure(store)
-    rows = store.fetchall("SELECT token_id, source_id, created_at, created_by, expires_at, "
-                          "revoked_at FROM feed_tokens WHERE token_id = ?", [token_id])
-    if not rows:
+    found = repo.feed_token(store, token_id)
+    if found is None:
         raise FeedError(f"no feed token {token_id!r}", status="not_found")
-    store.execute("UPDATE feed_tokens SET revoked_at = ? WHERE token_id = ? "
-                  "AND revoked_at IS NULL", [clock.now_naive(), token_id])
-    return FeedToken(*rows[0])
+    repo.revoke_feed_token(store, token_id, clock.now_naive())
+    return FeedToken(*found[0])
 
 
 # -- pushes ---------------------------------------------------------------------------
@@ -203,10 +187,10 @@ class FeedReceipt:
 
 def feed_manifest(store: Store, source_id: str) -> Manifest:
     """The source's manifest as registered, reading JSON lines (UTF-8)."""
-    rows = store.fetchall("SELECT manifest FROM sources WHERE source_id = ?", [source_id])
-    if not rows:
+    text = records_repo.source_manifest(store, source_id)
+    if text is None:
         raise FeedError(f"no source {source_id!r}", status="not_found")
-    data = json.loads(rows[0][0]) if isinstance(rows[0][0], str) else dict(rows[0][0])
+    data = json.loads(text)
     m = parse_manifest(data)
     spec = m.input.model_copy(update={"format": "jsonl", "encoding": "utf-8"})
     return m.model_copy(update={"input": spec})
@@ -228,15 +212,14 @@ class _Lines:
 
 
 def _results(store: Store, batch_id: str, lines: dict[int, str | None]) -> list[LineResult]:
-    stored = {int(r[0]): r for r in store.fetchall(
-        "SELECT source_line, source_record_id, record_id, version FROM records "
-        "WHERE batch_id = ?", [batch_id])}
+    stored = {int(r.source_line): r for r in records_repo.batch_records(store, batch_id)
+              if r.source_line is not None}
     bad: dict[int, list[str]] = {}
     dropped: dict[int, list[str]] = {}
     srid = dict(lines)
-    for line, rid, fld, reason, kind in store.fetchall(
-            "SELECT source_line, source_record_id, field, reason, kind FROM quarantine "
-            "WHERE batch_id = ? ORDER BY source_line", [batch_id]):
+    for line, rid, fld, reason, kind in records_repo.batch_quarantine(store, batch_id):
+        if line is None:
+            continue
         where = bad if kind == ROW else dropped
         text = f"{fld}: {reason}" if fld and kind == FIELD else str(reason)
         where.setdefault(int(line), []).append(text)
@@ -265,7 +248,6 @@ def push(
 
     ``principal`` names the sender in the audit entry (``feed:<token id>`` or a user);
     ``env`` is what the :mod:`~idgraph.monitor.events` listeners receive."""
-    ensure(store)
     place_pending(store, source_id, env=env)
     m = feed_manifest(store, source_id)
     received = clock.now_naive()
@@ -287,12 +269,9 @@ def push(
 
         def commit(s: IngestSummary) -> None:
             receipt.lines = _results(store, batch_id, chunks.lines)
-            store.execute(
-                "INSERT INTO feed_receipts VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, "
-                "NULL, NULL)",
-                [push_id, source_id, token_id, batch_id, sha, received, clock.now_naive(),
-                 len(receipt.lines), receipt.stored, receipt.duplicate,
-                 receipt.quarantined])
+            repo.insert_receipt(store, repo.FeedReceiptRow(
+                push_id, source_id, token_id, batch_id, sha, received, clock.now_naive(),
+                len(receipt.lines), receipt.stored, receipt.duplicate, receipt.quarantined))
             record(store, AuditEntry(
                 principal=principal, action="feed.push", outcome="ok",
                 sources=(source_id,),
@@ -310,30 +289,45 @@ def push(
     return receipt
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    push_id: str
-    source_id: str
-    batch_id: str
+_Pending = repo.PendingPush
 
 
 def receipt_row(store: Store, push_id: str) -> _Pending:
-    r = store.fetchall("SELECT push_id, source_id, batch_id FROM feed_receipts "
-                       "WHERE push_id = ?", [push_id])
-    return _Pending(*r[0])
+    found = repo.push_receipt(store, push_id)
+    if found is None:
+        raise FeedError(f"no push {push_id!r}", status="not_found")
+    return found
 
 
 def _place_and_tell(store: Store, p: _Pending, *, env: Any,
-                    receipt: FeedReceipt | None = None) -> None:
-    summary = IngestSummary(p.source_id, f"feed:{p.push_id}", p.batch_id)
+                    receipt: FeedReceipt | None = None, wait: bool = True) -> bool:
+    """Place a committed push and send its events, holding the push's placement claim
+    (PostgreSQL: a session lock, so a process that dies lets go of it; DuckDB: nothing to
+    hold). ``wait``: for the claim (the push's own process); else give up at once if
+    another live process is placing it. Whether this call placed it."""
+    claim = f"feed-place:{p.push_id}"
+    if wait:
+        repo.hold(store, claim)
+    elif not repo.try_hold(store, claim):
+        return False  # another live process is placing it now
     try:
-        _place_then_tell(store, p, summary, env=env, receipt=receipt)
-    finally:  # the events go out before the index learns the identities (a commit)
+        if repo.push_placed(store, p.push_id):  # placed meanwhile, events sent there
+            if receipt is not None:
+                receipt.placed = True
+            return False
+        summary = IngestSummary(p.source_id, f"feed:{p.push_id}", p.batch_id)
         try:
-            index_placed(store)
-        except Exception as exc:  # placed and told: `idgraph index check` repairs it
-            note_error(store, p.push_id,
-                       f"placed, but the search index lags: {type(exc).__name__}")
+            _place_then_tell(store, p, summary, env=env, receipt=receipt)
+        finally:  # the events go out before the index learns the identities (a commit)
+            try:
+                index_placed(store)
+            except Exception as exc:  # placed and told: `idgraph index check` repairs it
+                note_error(store, p.push_id,
+                           f"placed, but the search index lags: {type(exc).__name__}")
+        return True
+    finally:
+        with suppress(Exception):  # a broken connection let go of it already
+            repo.release(store, claim)
 
 
 def _place_then_tell(store: Store, p: _Pending, summary: IngestSummary, *, env: Any,
@@ -351,10 +345,11 @@ def _place_then_tell(store: Store, p: _Pending, summary: IngestSummary, *, env: 
         if receipt is not None:
             receipt.place_error = why
         return
-    now = clock.now_naive()
-    with store.transaction():
-        store.execute("UPDATE feed_receipts SET placed_at = ? WHERE push_id = ?",
-                      [now, p.push_id])
+    if not repo.mark_placed(store, p.push_id, clock.now_naive()):
+        # another process sharing the database placed it meanwhile and sent its events
+        if receipt is not None:
+            receipt.placed = True
+        return
     joined = joined_events(store, p.batch_id)
     if receipt is not None:
         receipt.placed, receipt.events = True, len(joined)
@@ -363,37 +358,24 @@ def _place_then_tell(store: Store, p: _Pending, summary: IngestSummary, *, env: 
 
 def joined_events(store: Store, batch_id: str) -> list[events.RecordJoined]:
     """One event per current record of the batch placed into an identity."""
-    rows = store.fetchall(
-        "SELECT r.record_id, m.identity_id, r.source_id, r.origin_jurisdiction, r.version "
-        "FROM records r JOIN identity_members m ON m.record_id = r.record_id "
-        "WHERE r.batch_id = ? AND r.is_current ORDER BY r.source_line", [batch_id])
     at = clock.now()
-    return [events.RecordJoined(str(rid), str(ident), str(src),
-                                None if origin is None else str(origin), batch_id,
-                                "new" if int(version) <= 1 else "changed", at)
-            for rid, ident, src, origin, version in rows]
+    return [events.RecordJoined(r.record_id, r.identity_id, r.source_id,
+                                r.origin_jurisdiction, batch_id,
+                                "new" if r.version <= 1 else "changed", at)
+            for r in repo.joined_records(store, batch_id)]
 
 
 def note_error(store: Store, push_id: str, error: str) -> None:
-    with store.transaction():
-        store.execute("UPDATE feed_receipts SET error = ?, error_at = ? WHERE push_id = ?",
-                      [error[:500], clock.now_naive(), push_id])
+    repo.note_receipt_error(store, push_id, error, clock.now_naive())
 
 
 def place_pending(store: Store, source_id: str | None = None, *, env: Any = None) -> int:
     """Place the records of committed pushes that were never placed (a crash between
-    commit and placement) and send their events; returns the pushes placed. A push
-    whose placement failed (no link run) is tried again."""
-    ensure(store)
-    sql = "SELECT push_id, source_id, batch_id FROM feed_receipts WHERE placed_at IS NULL"
-    args: list[Any] = []
-    if source_id is not None:
-        sql += " AND source_id = ?"
-        args.append(source_id)
-    pending = [_Pending(*r) for r in store.fetchall(sql + " ORDER BY received_at", args)]
-    for p in pending:
-        _place_and_tell(store, p, env=env)
-    return len(pending)
+    commit and placement) and send their events; returns the pushes this call placed. A
+    push whose placement failed (no link run) is tried again; one another live process
+    is placing now (PostgreSQL) is left to it."""
+    return sum(_place_and_tell(store, p, env=env, wait=False)
+               for p in repo.unplaced_pushes(store, source_id))
 
 
 # -- status ---------------------------------------------------------------------------
@@ -419,31 +401,15 @@ class FeedStatus:
 
 
 def status(store: Store, source_id: str, *, window: int = 60) -> FeedStatus:
-    ensure(store)
     if not source_exists(store, source_id):
         raise FeedError(f"no source {source_id!r}", status="not_found")
     now = clock.now_naive()
-    since = now - timedelta(seconds=window)
-    tot = store.fetchone(
-        "SELECT coalesce(sum(stored), 0), coalesce(sum(duplicate), 0), "
-        "coalesce(sum(quarantined), 0), count(*) FILTER (WHERE placed_at IS NULL), "
-        "max(received_at) FROM feed_receipts WHERE source_id = ?", [source_id])
-    win = store.fetchone(
-        "SELECT count(*), coalesce(sum(stored), 0), "
-        "max(epoch(placed_at) - epoch(received_at)) "
-        "FROM feed_receipts WHERE source_id = ? AND received_at >= ?", [source_id, since])
-    err = store.fetchall(
-        "SELECT error, error_at FROM feed_receipts WHERE source_id = ? AND error IS NOT NULL "
-        "ORDER BY error_at DESC LIMIT 1", [source_id])
-    tokens = store.scalar(
-        "SELECT count(*) FROM feed_tokens WHERE source_id = ? AND revoked_at IS NULL "
-        "AND expires_at > ?", [source_id, now])
-    assert tot is not None and win is not None
+    t = repo.feed_totals(store, source_id, now - timedelta(seconds=window))
     return FeedStatus(
-        source_id=source_id, window_seconds=window, pushes=int(win[0]),
-        records_per_second=round(int(win[1]) / window, 3),
-        stored=int(tot[0]), duplicate=int(tot[1]), quarantined=int(tot[2]),
-        pending=int(tot[3]),
-        lag_seconds=None if win[2] is None else round(float(win[2]), 3),
-        last_push_at=tot[4], last_error=str(err[0][0]) if err else None,
-        last_error_at=err[0][1] if err else None, tokens=int(tokens or 0))
+        source_id=source_id, window_seconds=window, pushes=t.window_pushes,
+        records_per_second=round(t.window_stored / window, 3),
+        stored=t.stored, duplicate=t.duplicate, quarantined=t.quarantined,
+        pending=t.pending,
+        lag_seconds=None if t.window_lag_seconds is None else round(t.window_lag_seconds, 3),
+        last_push_at=t.last_push_at, last_error=t.last_error,
+        last_error_at=t.last_error_at, tokens=repo.active_token_count(store, source_id, now))

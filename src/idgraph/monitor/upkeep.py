@@ -21,45 +21,22 @@ from typing import Any, Final
 
 from idgraph import clock
 from idgraph.store import Store
+from idgraph.store import watches as repo
 
 ALERT_ACTION: Final[str] = "alert"
-
-
-def _exists(store: Store, table: str) -> bool:
-    return bool(store.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]))
 
 
 def remove_alerts_of_records(store: Store, record_ids: Sequence[str]) -> list[str]:
     """Delete the alerts that announced any of ``record_ids`` (their minimised record
     copies with them) and their webhook delivery rows; the removed alert ids, sorted.
     Runs in the caller's transaction."""
-    if not record_ids or not _exists(store, "alerts"):
+    if not record_ids or not repo.has_alerts(store):
         return []
-    if not store.scalar("SELECT count(*) FROM alerts"):
-        return []
-    ids = sorted(set(record_ids))
     # the real record of every alert, from its disclosure entry (the alert row may hold a
     # pseudonym); and the rows whose shown id is the record's own id
-    rows = store.fetchall(
-        "SELECT DISTINCT json_extract_string(entry, '$.detail.alert_id') FROM audit_log "
-        "WHERE contains(entry, '\"alert\"') AND json_extract_string(entry, '$.action') = ? "
-        "AND list_has_any(CAST(json_extract(entry, '$.record_ids') AS VARCHAR[]), ?)",
-        [ALERT_ACTION, ids])
-    found = {str(r[0]) for r in rows if r[0]}
-    found.update(str(r[0]) for r in store.fetchall(
-        "SELECT alert_id FROM alerts WHERE record_id IN (SELECT unnest(?))", [ids]))
-    if not found:
-        return []
-    gone = sorted(str(r[0]) for r in store.fetchall(
-        "SELECT alert_id FROM alerts WHERE alert_id IN (SELECT unnest(?))", [sorted(found)]))
-    if not gone:
-        return []
-    store.execute("DELETE FROM alerts WHERE alert_id IN (SELECT unnest(?))", [gone])
-    if _exists(store, "webhook_deliveries"):
-        store.execute("DELETE FROM webhook_deliveries WHERE alert_id IN (SELECT unnest(?))",
-                      [gone])
-    return gone
+    found = set(repo.alert_ids_disclosing(store, record_ids, ALERT_ACTION))
+    found.update(repo.alert_ids_of_records(store, record_ids))
+    return repo.remove_alerts(store, sorted(found))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +66,7 @@ class FeedTokenInfo:
 
 def list_feed_tokens(store: Store, source_id: str | None = None) -> list[FeedTokenInfo]:
     """The feed tokens (of ``source_id``), oldest first; no secret, no digest."""
-    if not _exists(store, "feed_tokens"):
-        return []
-    rows = store.fetchall(
-        "SELECT token_id, source_id, created_at, created_by, expires_at, revoked_at "
-        "FROM feed_tokens WHERE (? IS NULL OR source_id = ?) ORDER BY created_at, token_id",
-        [source_id, source_id])
-    return [FeedTokenInfo(*r) for r in rows]
+    return [FeedTokenInfo(*r) for r in repo.list_feed_tokens(store, source_id)]
 
 
 __all__ = ["FeedTokenInfo", "list_feed_tokens", "remove_alerts_of_records"]

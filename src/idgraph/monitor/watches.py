@@ -34,20 +34,7 @@ from idgraph import clock
 from idgraph.monitor import webhooks
 from idgraph.policy.users import list_users
 from idgraph.store import Store
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS watches (
-        watch_id VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL, org VARCHAR NOT NULL,
-        identity_id VARCHAR, criteria JSON, case_id VARCHAR NOT NULL, purpose VARCHAR NOT NULL,
-        claims VARCHAR[], basis VARCHAR, expires DATE NOT NULL, webhook_url VARCHAR,
-        secret VARCHAR NOT NULL, status VARCHAR NOT NULL, created_at TIMESTAMP,
-        cancelled_by VARCHAR, cancelled_at TIMESTAMP)""",
-    "CREATE INDEX IF NOT EXISTS watches_identity ON watches (identity_id)",
-    """CREATE TABLE IF NOT EXISTS watch_deconflictions (
-        notice_id VARCHAR PRIMARY KEY, identity_id VARCHAR, watch_id VARCHAR,
-        other_watch_id VARCHAR, recipient VARCHAR, org VARCHAR, other_org VARCHAR,
-        other_owner VARCHAR, created_at TIMESTAMP)""",
-)
+from idgraph.store import watches as repo
 
 STOPPED_EXPIRED: Final[str] = "watch.expired"
 STOPPED_LEGAL: Final[str] = "watch.legal_expired"
@@ -115,18 +102,11 @@ class Deconfliction:
         }
 
 
-def ensure(store: Store) -> None:
-    store.ensure("monitor.watches", DDL)
-
-
-_COLS = ("watch_id, owner, org, identity_id, criteria, case_id, purpose, claims, basis, "
-         "expires, webhook_url, status, created_at")
-
-
-def _watch(row: Sequence[Any]) -> Watch:
-    crit = json.loads(row[4]) if row[4] else None
-    return Watch(row[0], row[1], row[2], row[3], crit, row[5], row[6], tuple(row[7] or ()),
-                 row[8], row[9], row[10], row[11], row[12])
+def _watch(row: repo.WatchRow) -> Watch:
+    crit = json.loads(row.criteria) if row.criteria else None
+    return Watch(row.watch_id, row.owner, row.org, row.identity_id, crit, row.case_id,
+                 row.purpose, row.claims, row.basis, row.expires, row.webhook_url,
+                 row.status, row.created_at)
 
 
 def webhook_problem(url: str) -> str | None:
@@ -143,7 +123,6 @@ def create_watch(
     basis: str | None, expires: date, webhook_url: str | None,
 ) -> Watch:
     """Insert an active watch (the caller decided the act and checked the case)."""
-    ensure(store)
     if (identity_id is None) == (not criteria):
         raise WatchError("a watch names an identity or search criteria, not both or neither")
     problem = webhook_problem(webhook_url) if webhook_url is not None else None
@@ -155,25 +134,22 @@ def create_watch(
         dict(criteria) if criteria else None, case_id, purpose, tuple(claims), basis, expires,
         webhook_url, "active", now, secrets.token_hex(32),
     )
-    store.execute(
-        f"INSERT INTO watches ({_COLS}, secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [watch.watch_id, owner, org, identity_id,
-         json.dumps(watch.criteria, sort_keys=True) if watch.criteria else None, case_id,
-         purpose, list(claims), basis, expires, webhook_url, "active", now, watch.secret],
-    )
+    assert watch.secret is not None
+    repo.insert_watch(store, repo.WatchRow(
+        watch.watch_id, owner, org, identity_id,
+        json.dumps(watch.criteria, sort_keys=True) if watch.criteria else None, case_id,
+        purpose, tuple(claims), basis, expires, webhook_url, "active", now), watch.secret)
     return watch
 
 
 def get_watch(store: Store, watch_id: str) -> Watch | None:
-    ensure(store)
-    row = store.fetchone(f"SELECT {_COLS} FROM watches WHERE watch_id = ?", [watch_id])
+    row = repo.get_watch(store, watch_id)
     return None if row is None else _watch(row)
 
 
 def watch_secret(store: Store, watch_id: str) -> bytes:
     """The watch's webhook secret (signs its deliveries)."""
-    ensure(store)
-    value = store.scalar("SELECT secret FROM watches WHERE watch_id = ?", [watch_id])
+    value = repo.watch_secret(store, watch_id)
     if value is None:
         raise KeyError(f"no watch {watch_id!r}")
     return bytes.fromhex(str(value))
@@ -181,13 +157,7 @@ def watch_secret(store: Store, watch_id: str) -> bytes:
 
 def list_watches(store: Store, *, org: str | None = None, owner: str | None = None,
                  status: str | None = None) -> list[Watch]:
-    ensure(store)
-    rows = store.fetchall(
-        f"SELECT {_COLS} FROM watches WHERE (? IS NULL OR org = ?) AND (? IS NULL OR owner = ?) "
-        "AND (? IS NULL OR status = ?) ORDER BY created_at, watch_id",
-        [org, org, owner, owner, status, status],
-    )
-    return [_watch(r) for r in rows]
+    return [_watch(r) for r in repo.list_watches(store, org=org, owner=owner, status=status)]
 
 
 def cancel_watch(store: Store, watch_id: str, *, actor: str, org: str, role: str) -> Watch:
@@ -199,10 +169,7 @@ def cancel_watch(store: Store, watch_id: str, *, actor: str, org: str, role: str
         raise WatchRefused(f"only {watch.owner!r} or a supervisor may cancel {watch_id!r}")
     if watch.status != "active":
         raise WatchError(f"watch {watch_id!r} is already {watch.status}")
-    store.execute(
-        "UPDATE watches SET status = 'cancelled', cancelled_by = ?, cancelled_at = ? "
-        "WHERE watch_id = ?", [actor, clock.now_naive(), watch_id],
-    )
+    repo.cancel_watch(store, watch_id, actor=actor, at=clock.now_naive())
     return replace(watch, status="cancelled")
 
 
@@ -218,104 +185,38 @@ class Standing:
     owner_active: bool = True
 
 
-_STANDING_COLS = (
-    ", ".join(f"w.{c.strip()}" for c in _COLS.split(",")) +
-    ", c.status, l.expires, l.legal_id IS NOT NULL, "
-    "coalesce(u.org = w.org AND NOT u.disabled, false)"
-)
-_STANDING_JOINS = (
-    "LEFT JOIN cases c ON c.case_id = w.case_id "
-    "LEFT JOIN legal_process l ON l.legal_id = w.basis "
-    "LEFT JOIN users u ON u.name = w.owner "
-)
-_STANDING = f"SELECT {_STANDING_COLS} FROM watches w {_STANDING_JOINS}"
-
-# Where a watched identity went, from the link stage's lineage (batch resolve and the
-# live linker write the same events): an id that no cluster kept is ``retired`` with
-# ``related`` = the ids now holding its records (a merge into another identity, or a
-# split with no piece keeping the id). The watch follows those edges, transitively
-# (UNION: a cycle ends). While the id lives on (``kept``, or the larger piece of a
-# split), the watch stays with it: a piece split off under a new id is, by the
-# resolver's (or a judge's) decision, someone else, and is not followed.
-def _follow(seeds: str) -> str:
-    """The recursive ``follow(watch_id, ident)`` of the active identity watches that
-    ``seeds`` (a condition on ``watches``) admits."""
-    return (
-        "WITH RECURSIVE moves(src, dst) AS ("
-        " SELECT identity_id, unnest(related) FROM identity_lineage"
-        " WHERE event = 'retired'), "
-        "follow(watch_id, ident) AS ("
-        " SELECT watch_id, identity_id FROM watches"
-        f" WHERE status = 'active' AND identity_id IS NOT NULL AND ({seeds})"
-        " UNION SELECT f.watch_id, m.dst FROM follow f JOIN moves m ON m.src = f.ident) "
-    )
-
-
-# a watch can reach an event's identity only if it is on it, or on a retired id
-_FOLLOW_EVENTS = _follow("identity_id IN (SELECT unnest(?)) "
-                         "OR identity_id IN (SELECT src FROM moves)")
-_FOLLOW_ONE = _follow("watch_id = ?")
-
-
-def _standing(row: Sequence[Any]) -> Standing:
-    return Standing(_watch(row[:13]), row[13], row[14], bool(row[15]), bool(row[16]))
-
-
-def _ensure_joined(store: Store) -> None:
-    import idgraph.cases as cases_mod
-    from idgraph.link.tables import ensure_tables
-    from idgraph.policy import legal as legal_mod
-    from idgraph.policy import users as users_mod
-
-    ensure(store)
-    ensure_tables(store)
-    cases_mod.ensure(store)
-    legal_mod.ensure(store)
-    users_mod.ensure(store)
+def _standing(row: repo.StandingRow) -> Standing:
+    return Standing(_watch(row.watch), row.case_status, row.legal_expires, row.legal_known,
+                    row.owner_active)
 
 
 def watching(store: Store, identity_ids: Sequence[str]) -> dict[str, list[Standing]]:
     """Active identity watches on ``identity_ids``, by identity, with their standing.
 
     A watch follows its identity when its id is retired (the lineage the link stage
-    records): a watch on A is found for B once A was merged into B (or for every piece
-    once A was split with no piece keeping its id), however many runs ago (computed
-    here, at lookup: no hook in the link stage). Each watch is listed once per
-    identity. The alert is still decided by the read gate for the identity the record
-    joined."""
-    _ensure_joined(store)
-    if not identity_ids:
-        return {}
-    ids = sorted(set(identity_ids))
-    rows = store.fetchall(
-        _FOLLOW_EVENTS + f"SELECT DISTINCT f.ident, {_STANDING_COLS}, w.created_at AS _c "
-        f"FROM follow f JOIN watches w ON w.watch_id = f.watch_id {_STANDING_JOINS}"
-        "WHERE w.status = 'active' AND f.ident IN (SELECT unnest(?)) "
-        "ORDER BY _c, w.watch_id", [ids, ids],
-    )
+    records, ``identity_lineage``: an id that no cluster kept is ``retired`` with
+    ``related`` = the ids now holding its records): a watch on A is found for B once A
+    was merged into B (or for every piece once A was split with no piece keeping its
+    id), however many runs ago (computed here, at lookup: no hook in the link stage).
+    While the id lives on, the watch stays with it: a piece split off under a new id is,
+    by the resolver's (or a judge's) decision, someone else, and is not followed. Each
+    watch is listed once per identity. The alert is still decided by the read gate for
+    the identity the record joined."""
     out: dict[str, list[Standing]] = {}
-    for r in rows:
-        s = _standing(r[1:-1])
-        out.setdefault(str(r[0]), []).append(s)
+    for ident, row in repo.watching(store, identity_ids):
+        out.setdefault(ident, []).append(_standing(row))
     return out
 
 
 def followed_identities(store: Store, watch_id: str) -> list[str]:
     """The identities a watch covers now: its own and, once that id is retired, every
     one holding its records (see :func:`watching`)."""
-    _ensure_joined(store)
-    rows = store.fetchall(
-        _FOLLOW_ONE + "SELECT DISTINCT ident FROM follow ORDER BY ident", [watch_id])
-    return [str(r[0]) for r in rows]
+    return repo.followed_identities(store, watch_id)
 
 
 def criteria_watches(store: Store) -> list[Standing]:
     """Active watches by search criteria, with their standing."""
-    _ensure_joined(store)
-    rows = store.fetchall(
-        _STANDING + "WHERE w.status = 'active' AND w.criteria IS NOT NULL "
-        "ORDER BY w.created_at, w.watch_id")
-    return [_standing(r) for r in rows]
+    return [_standing(r) for r in repo.criteria_watches(store)]
 
 
 def stop_reason(standing: Standing, on: date) -> str | None:
@@ -386,6 +287,7 @@ def deconflict(store: Store, watch: Watch) -> list[Deconfliction]:
         return []
     now = clock.now_naive()
     out: list[Deconfliction] = []
+    rows: list[repo.DeconflictionRow] = []
     for other in others:
         for mine, theirs in ((watch, other), (other, watch)):
             sups = sorted(u.name for u in users
@@ -395,22 +297,16 @@ def deconflict(store: Store, watch: Watch) -> list[Deconfliction]:
                     "D-" + uuid.uuid4().hex[:12], str(watch.identity_id), mine.watch_id,
                     theirs.watch_id, recipient, mine.org, theirs.org, theirs.owner, now,
                 )
-                store.execute(
-                    "INSERT INTO watch_deconflictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [note.notice_id, note.identity_id, note.watch_id, note.other_watch_id,
-                     note.recipient, note.org, note.other_org, note.other_owner, now],
-                )
+                rows.append(repo.DeconflictionRow(
+                    note.notice_id, note.identity_id, note.watch_id, note.other_watch_id,
+                    note.recipient, note.org, note.other_org, note.other_owner, now))
                 out.append(note)
+    repo.insert_deconflictions(store, rows)
     return out
 
 
 def deconflictions_for(store: Store, recipient: str) -> list[Deconfliction]:
-    ensure(store)
-    rows = store.fetchall(
-        "SELECT notice_id, identity_id, watch_id, other_watch_id, recipient, org, other_org, "
-        "other_owner, created_at FROM watch_deconflictions WHERE recipient = ? "
-        "ORDER BY created_at, notice_id", [recipient])
-    return [Deconfliction(*r) for r in rows]
+    return [Deconfliction(*r) for r in repo.deconflictions_for(store, recipient)]
 
 
 __all__ = [
@@ -431,7 +327,6 @@ __all__ = [
     "criteria_watches",
     "deconflict",
     "deconflictions_for",
-    "ensure",
     "followed_identities",
     "get_watch",
     "list_watches",

@@ -1,6 +1,7 @@
 """Credentials at rest: password hashes, web sessions, API tokens and failed logins.
 
-Every SQL statement of authentication lives here; the rules (who may do what, how long a
+The narrow functions authentication calls (their SQL is in
+:class:`idgraph.store.registry.RegistryRepo`); the rules (who may do what, how long a
 session lasts, when a name is locked out) live in :mod:`idgraph.app.auth`, which calls
 these narrow functions. Nothing secret is stored in a form that opens the system:
 
@@ -19,36 +20,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
 
-from idgraph.policy import users as users_mod
 from idgraph.store import Store
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS credentials (
-        name VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL,
-        changed_at TIMESTAMP NOT NULL, changed_by VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS sessions (
-        digest VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,
-        created_at TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL,
-        expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP,
-        purpose VARCHAR, claims VARCHAR[], basis VARCHAR, case_id VARCHAR,
-        client VARCHAR, via VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS api_tokens (
-        token_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, label VARCHAR NOT NULL,
-        digest VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL,
-        expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP, revoked_by VARCHAR,
-        last_used TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS login_failures (
-        failed_at TIMESTAMP NOT NULL, kind VARCHAR NOT NULL, subject VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS login_locks (
-        kind VARCHAR NOT NULL, subject VARCHAR NOT NULL, locked_until TIMESTAMP NOT NULL,
-        PRIMARY KEY (kind, subject))""",
-)
+from idgraph.store.registry import RegistryRepo, SessionRow, TokenRow
 
 
 def ensure(store: Store) -> None:
-    store.ensure("policy.credentials", DDL)
+    """Kept for callers of other packages: the tables are made by the store's migrations."""
 
 
 def digest(secret: str) -> str:
@@ -64,154 +42,70 @@ def keyed(store: Store, kind: str, value: str) -> str:
 
 # -- passwords ------------------------------------------------------------------------
 def password_hash(store: Store, name: str) -> str | None:
-    ensure(store)
-    row = store.fetchone("SELECT password_hash FROM credentials WHERE name = ?", [name])
-    return None if row is None else str(row[0])
+    return RegistryRepo(store).password_hash(name)
 
 
 def put_password_hash(store: Store, name: str, hashed: str, *, by: str, at: datetime) -> None:
-    ensure(store)
-    store.execute(
-        "INSERT INTO credentials (name, password_hash, changed_at, changed_by) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-        "password_hash = excluded.password_hash, changed_at = excluded.changed_at, "
-        "changed_by = excluded.changed_by",
-        [name, hashed, at, by],
-    )
+    RegistryRepo(store).put_password_hash(name, hashed, by=by, at=at)
 
 
 def disabled_at(store: Store, name: str) -> datetime | None:
     """When ``name`` was last disabled (``users.disabled_at``), if ever: a session or token
     issued before that never works again, even should the user be enabled later."""
-    row = store.fetchone("SELECT disabled_at FROM users WHERE name = ?", [name])
-    return None if row is None else row[0]
+    user = RegistryRepo(store).user(name)
+    return None if user is None else user.disabled_at
 
 
 # -- sessions -------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SessionRow:
-    name: str
-    created_at: datetime
-    last_seen: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    purpose: str | None
-    claims: tuple[str, ...]
-    basis: str | None
-    case_id: str | None
-
-
-_SESSION_COLS = (
-    "name, created_at, last_seen, expires_at, revoked_at, purpose, claims, basis, case_id"
-)
-
-
 def insert_session(
     store: Store, session_digest: str, name: str, *, at: datetime, expires_at: datetime,
     client: str, via: str,
 ) -> None:
-    ensure(store)
-    store.execute(
-        "INSERT INTO sessions (digest, name, created_at, last_seen, expires_at, client, via) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [session_digest, name, at, at, expires_at, client, via],
-    )
+    RegistryRepo(store).insert_session(session_digest, name, at=at, expires_at=expires_at,
+                                       client=client, via=via)
 
 
 def session_row(store: Store, session_digest: str) -> SessionRow | None:
-    ensure(store)
-    row = store.fetchone(
-        f"SELECT {_SESSION_COLS} FROM sessions WHERE digest = ?", [session_digest]
-    )
-    if row is None:
-        return None
-    return SessionRow(row[0], row[1], row[2], row[3], row[4], row[5], tuple(row[6] or ()),
-                      row[7], row[8])
+    return RegistryRepo(store).session(session_digest)
 
 
 def touch_session(store: Store, session_digest: str, at: datetime) -> None:
-    store.execute("UPDATE sessions SET last_seen = ? WHERE digest = ?", [at, session_digest])
+    RegistryRepo(store).touch_session(session_digest, at)
 
 
 def revoke_session(store: Store, session_digest: str, at: datetime) -> None:
-    ensure(store)
-    store.execute(
-        "UPDATE sessions SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL",
-        [at, session_digest],
-    )
+    RegistryRepo(store).revoke_session(session_digest, at)
 
 
 def revoke_sessions_of(store: Store, name: str, at: datetime) -> int:
     """Revoke every live session of ``name``; the number revoked."""
-    ensure(store)
-    n = store.scalar(
-        "SELECT count(*) FROM sessions WHERE name = ? AND revoked_at IS NULL", [name]
-    )
-    store.execute(
-        "UPDATE sessions SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", [at, name]
-    )
-    return int(n or 0)
+    return RegistryRepo(store).revoke_sessions_of(name, at)
 
 
 def set_session_purpose(
     store: Store, session_digest: str, *, purpose: str, claims: tuple[str, ...],
     basis: str | None, case_id: str | None,
 ) -> None:
-    store.execute(
-        "UPDATE sessions SET purpose = ?, claims = ?, basis = ?, case_id = ? WHERE digest = ?",
-        [purpose, list(claims), basis, case_id, session_digest],
-    )
+    RegistryRepo(store).set_session_purpose(session_digest, purpose=purpose, claims=claims,
+                                            basis=basis, case_id=case_id)
 
 
 def drop_stale_sessions(store: Store, before: datetime) -> None:
     """Delete sessions that ended (expired or revoked) before ``before``."""
-    ensure(store)
-    store.execute(
-        "DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?", [before, before]
-    )
+    RegistryRepo(store).drop_stale_sessions(before)
 
 
 # -- API tokens -----------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class TokenRow:
-    token_id: str
-    name: str  # the user the token acts as
-    label: str
-    digest: str
-    created_at: datetime
-    created_by: str
-    expires_at: datetime
-    revoked_at: datetime | None
-    revoked_by: str | None
-    last_used: datetime | None
-
-
-_TOKEN_COLS = (
-    "token_id, name, label, digest, created_at, created_by, expires_at, revoked_at, "
-    "revoked_by, last_used"
-)
-
-
-def _token(row: tuple[Any, ...]) -> TokenRow:
-    return TokenRow(*row)
-
-
 def insert_token(
     store: Store, token_id: str, name: str, label: str, token_digest: str, *, by: str,
     at: datetime, expires_at: datetime,
 ) -> None:
-    ensure(store)
-    store.execute(
-        "INSERT INTO api_tokens (token_id, name, label, digest, created_at, created_by, "
-        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [token_id, name, label, token_digest, at, by, expires_at],
-    )
+    RegistryRepo(store).insert_token(token_id, name, label, token_digest, by=by, at=at,
+                                     expires_at=expires_at)
 
 
 def token_row(store: Store, token_id: str) -> TokenRow | None:
-    ensure(store)
-    row = store.fetchone(f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_id = ?", [token_id])
-    return None if row is None else _token(row)
+    return RegistryRepo(store).token(token_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,81 +126,54 @@ def holder(store: Store, name: str) -> Holder | None:
     """The user ``name`` and ``users.disabled_at`` in one statement (``None``: no such
     user): what every bearer request or session use checks, read fresh each time (no
     cache: a disabled user stops at once)."""
-    users_mod.ensure(store)
-    row = store.fetchone(
-        "SELECT name, role, org, org_type, disabled, immigration_agency, disabled_at "
-        "FROM users WHERE name = ?", [name])
-    if row is None:
-        return None
-    return Holder(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6])
+    row = RegistryRepo(store).user(name)
+    return None if row is None else Holder(*row)
 
 
 def token_rows(store: Store, name: str | None = None) -> list[TokenRow]:
     """Tokens of ``name`` (every token when ``None``), newest first."""
-    ensure(store)
-    rows = store.fetchall(
-        f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE (? IS NULL OR name = ?) "
-        "ORDER BY created_at DESC, token_id",
-        [name, name],
-    )
-    return [_token(r) for r in rows]
+    return RegistryRepo(store).tokens(name)
 
 
 def revoke_token(store: Store, token_id: str, *, by: str, at: datetime) -> None:
-    store.execute(
-        "UPDATE api_tokens SET revoked_at = ?, revoked_by = ? "
-        "WHERE token_id = ? AND revoked_at IS NULL",
-        [at, by, token_id],
-    )
+    RegistryRepo(store).revoke_token(token_id, by=by, at=at)
 
 
 def note_token_use(store: Store, token_id: str, at: datetime) -> None:
-    store.execute("UPDATE api_tokens SET last_used = ? WHERE token_id = ?", [at, token_id])
+    RegistryRepo(store).note_token_use(token_id, at)
 
 
 # -- failed logins and lock-outs ------------------------------------------------------
 def add_failure(store: Store, kind: str, key: str, at: datetime) -> None:
-    ensure(store)
-    store.execute(
-        "INSERT INTO login_failures (failed_at, kind, subject) VALUES (?, ?, ?)", [at, kind, key]
-    )
+    RegistryRepo(store).add_failure(kind, key, at)
 
 
 def failures_since(store: Store, kind: str, key: str, since: datetime) -> int:
-    ensure(store)
-    n = store.scalar(
-        "SELECT count(*) FROM login_failures WHERE kind = ? AND subject = ? AND failed_at > ?",
-        [kind, key, since],
-    )
-    return int(n or 0)
+    return RegistryRepo(store).failures_since(kind, key, since)
 
 
 def clear_failures(store: Store, kind: str, key: str) -> None:
-    ensure(store)
-    store.execute("DELETE FROM login_failures WHERE kind = ? AND subject = ?", [kind, key])
+    RegistryRepo(store).clear_failures(kind, key)
 
 
 def drop_old_failures(store: Store, before: datetime) -> None:
-    ensure(store)
-    store.execute("DELETE FROM login_failures WHERE failed_at < ?", [before])
-    store.execute("DELETE FROM login_locks WHERE locked_until < ?", [before])
+    RegistryRepo(store).drop_old_failures(before)
 
 
 def lock(store: Store, kind: str, key: str, until: datetime) -> None:
-    ensure(store)
-    store.execute(
-        "INSERT INTO login_locks (kind, subject, locked_until) VALUES (?, ?, ?) "
-        "ON CONFLICT (kind, subject) DO UPDATE SET locked_until = excluded.locked_until",
-        [kind, key, until],
-    )
+    RegistryRepo(store).lock_login(kind, key, until)
 
 
 def locked_until(store: Store, kind: str, key: str, now: datetime) -> datetime | None:
     """When the lock on ``(kind, key)`` ends, if it is in force at ``now``."""
-    ensure(store)
-    row = store.fetchone(
-        "SELECT locked_until FROM login_locks "
-        "WHERE kind = ? AND subject = ? AND locked_until > ?",
-        [kind, key, now],
-    )
-    return None if row is None else row[0]
+    return RegistryRepo(store).locked_until(kind, key, now)
+
+
+__all__ = [
+    "Holder", "SessionRow", "TokenRow", "add_failure", "clear_failures", "digest",
+    "disabled_at", "drop_old_failures", "drop_stale_sessions", "ensure", "failures_since",
+    "holder", "insert_session", "insert_token", "keyed", "lock", "locked_until",
+    "note_token_use", "password_hash", "put_password_hash", "revoke_session",
+    "revoke_sessions_of", "revoke_token", "session_row", "set_session_purpose",
+    "token_row", "token_rows", "touch_session",
+]

@@ -22,6 +22,8 @@ from idgraph.policy.registry import Registry
 from idgraph.policy.users import get_user
 from idgraph.schema import Query, segment_key
 from idgraph.store import Store
+from idgraph.store.graph import graph
+from idgraph.store.registry import RegistryRepo
 
 # Canonical fields each comparison of the link model reads.
 COMPARISON_FIELDS: Final[dict[str, frozenset[str]]] = {
@@ -50,20 +52,14 @@ def _sources_and_identities(
     of it), so whether a record exists is said only to a reader permitted to read its
     source: to anyone else a missing id and an existing one are denied alike.
     """
-    rows = store.fetchall(
-        "SELECT record_id, source_id, origin_jurisdiction FROM records "
-        "WHERE is_current AND record_id IN (?, ?)",
-        list(ids),
-    )
+    repo = RegistryRepo(store)
+    rows = repo.current_segments_of(ids)
     found = {r[0]: segment_key(r[1], r[2]) for r in rows}  # decided per segment
     missing = [i for i in ids if i not in found]
     segments = set(found.values()) | {i.split("/", 1)[0] for i in missing}
     if missing:
         return sorted(segments), [], missing
-    members = dict(store.fetchall(
-        "SELECT record_id, identity_id FROM identity_members WHERE record_id IN (?, ?)",
-        list(ids))) if store.scalar(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'identity_members'") else {}
+    members = graph(store).identity_of(ids)
     # A record in no identity yet (ingested since the last resolve) is about someone no
     # identity-scoped document or subject-access request names: it stands for itself,
     # so a request for A does not open A's record *and* a stranger's.

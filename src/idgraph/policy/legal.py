@@ -32,6 +32,7 @@ from idgraph import clock
 from idgraph.audit import record
 from idgraph.policy.names import name_problem
 from idgraph.store import Store
+from idgraph.store.registry import LegalRow, RegistryRepo
 
 if TYPE_CHECKING:
     from idgraph.policy.acts import ActDecision
@@ -66,19 +67,6 @@ JUDGE_SIGNED: Final[frozenset[str]] = frozenset({"court_order", "judicial_warran
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _EMPTY_SHA256: Final[str] = hashlib.sha256(b"").hexdigest()
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS legal_process (
-        legal_id VARCHAR PRIMARY KEY, type VARCHAR NOT NULL, number VARCHAR, court VARCHAR,
-        judge VARCHAR, level VARCHAR, issuer VARCHAR, issued DATE, expires DATE,
-        scope_identities VARCHAR[], scope_sources VARCHAR[], case_id VARCHAR,
-        registered_by VARCHAR, registered_at TIMESTAMP)""",
-    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS judge_appointment VARCHAR",
-    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS org VARCHAR",
-    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS verified_by VARCHAR",
-    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS verified_at TIMESTAMP",
-    "ALTER TABLE legal_process ADD COLUMN IF NOT EXISTS document_sha256 VARCHAR",
-)
 
 # What the policies see as ``context.legal`` when no document counts.
 NO_BASIS: Final[dict[str, str | bool]] = {
@@ -190,7 +178,7 @@ class LegalProcess:
 
 
 def ensure(store: Store) -> None:
-    store.ensure("policy.legal.v2", DDL)
+    """Kept for callers of other packages: the tables are made by the store's migrations."""
 
 
 def _default_issuer(type_: str) -> str | None:
@@ -205,19 +193,8 @@ def legal_id_of(type_: str, number: str, court: str | None, org: str | None = No
     return f"LP-{digest[:10]}"
 
 
-_COLS = (
-    "legal_id, type, number, court, judge, level, issuer, issued, expires, "
-    "scope_identities, scope_sources, case_id, judge_appointment, org, registered_by, "
-    "verified_by, verified_at, document_sha256"
-)
-_NAMES = tuple(c.strip() for c in _COLS.split(","))
-
-
-def _from_row(r: tuple[Any, ...]) -> LegalProcess:
-    row = dict(zip(_NAMES, r, strict=True))
-    row["scope_identities"] = tuple(row["scope_identities"] or ())
-    row["scope_sources"] = tuple(row["scope_sources"] or ())
-    return LegalProcess(**row)
+def _from_row(r: LegalRow) -> LegalProcess:
+    return LegalProcess(*r)
 
 
 def reshaped_scopes(store: Store) -> set[str]:
@@ -231,27 +208,16 @@ def reshaped_scopes(store: Store) -> set[str]:
     are now; events before the latest verification do not count against it."""
     from idgraph.policy.sar import lineage_changed
 
-    ensure(store)
-    rows = store.fetchall(
-        "SELECT legal_id, scope_identities, greatest(registered_at, verified_at) "
-        "FROM legal_process WHERE len(scope_identities) > 0 AND registered_at IS NOT NULL"
-    )
-    return lineage_changed(store, [(r[0], tuple(r[1]), r[2]) for r in rows])
+    return lineage_changed(store, RegistryRepo(store).identity_scoped_legal())
 
 
 def get_legal(store: Store, legal_id: str) -> LegalProcess | None:
-    ensure(store)
-    row = store.fetchone(f"SELECT {_COLS} FROM legal_process WHERE legal_id = ?", [legal_id])
+    row = RegistryRepo(store).legal(legal_id)
     return None if row is None else _from_row(row)
 
 
 def list_legal(store: Store, case_id: str | None = None) -> list[LegalProcess]:
-    ensure(store)
-    rows = store.fetchall(
-        f"SELECT {_COLS} FROM legal_process WHERE ? IS NULL OR case_id = ? ORDER BY issued",
-        [case_id, case_id],
-    )
-    return [_from_row(r) for r in rows]
+    return [_from_row(r) for r in RegistryRepo(store).legal_list(case_id)]
 
 
 def problems(doc: LegalProcess) -> list[str]:
@@ -365,7 +331,6 @@ def add_legal(
     is decided here."""
     from idgraph.policy.acts import authorise_act  # acts imports the registry, which imports us
 
-    ensure(store)
     if not case_id or not case_id.strip():
         raise LegalError("a document is registered to the case it was obtained for (--case)")
     if type not in TYPES:  # exact spelling: `Judicial_Warrant` is not a type
@@ -405,13 +370,10 @@ def add_legal(
     _check_case(store, dec, case_id, user.org)
     row = asdict(doc)
     with store.transaction():
+        store.lock("legal")  # workers sharing a PostgreSQL database queue here
         if get_legal(store, doc.legal_id) is not None:
             raise LegalError(f"already registered as {doc.legal_id}")
-        store.execute(
-            f"INSERT INTO legal_process ({_COLS}, registered_at) "
-            f"VALUES ({', '.join('?' * (len(_NAMES) + 1))})",
-            [*(list(v) if isinstance(v, tuple) else v for v in row.values()), clock.now_naive()],
-        )
+        RegistryRepo(store).insert_legal(LegalRow(**row), at=clock.now_naive())
         record(
             store,
             dec.entry(
@@ -453,7 +415,6 @@ def verify_legal(
     """
     from idgraph.policy.acts import authorise_act
 
-    ensure(store)
     digest = sha256.strip().lower()
     if not _SHA256.match(digest):
         raise LegalError("--sha256 must be the 64 hex digits of the scanned document's SHA-256")
@@ -476,11 +437,11 @@ def verify_legal(
                       basis=legal_id)
     now = clock.now_naive()
     with store.transaction():
-        store.execute(
-            "UPDATE legal_process SET verified_by = ?, verified_at = ?, document_sha256 = ? "
-            "WHERE legal_id = ?",
-            [actor, now, digest, legal_id],
-        )
+        store.lock("legal")  # verified once, though two workers verify it at once
+        again = get_legal(store, legal_id)
+        if again is None or again.verified_at != doc.verified_at:
+            raise LegalError(f"{legal_id} was verified meanwhile")
+        RegistryRepo(store).verify_legal(legal_id, by=actor, at=now, sha256=digest)
         record(
             store,
             dec.entry(

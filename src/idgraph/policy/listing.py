@@ -25,6 +25,7 @@ from idgraph.policy import users as users_mod
 from idgraph.policy.acts import ActDecision, authorise_act, decide_act
 from idgraph.policy.registry import Registry
 from idgraph.store import Store
+from idgraph.store.registry import RegistryRepo
 
 EVERY_ORG: Final[str] = "every_org"  # the variant asking for every organisation's rows
 
@@ -107,15 +108,7 @@ def visible_case(
 def legal_orgs(store: Store) -> dict[str, str | None]:
     """Each document's organisation: the one recorded with it (its registrant's); for a
     row registered before that was recorded, its case's, else its registrant's."""
-    legal_mod.ensure(store)
-    cases_mod.ensure(store)
-    users_mod.ensure(store)
-    rows = store.fetchall(
-        "SELECT l.legal_id, coalesce(l.org, c.org, u.org) FROM legal_process l "
-        "LEFT JOIN cases c ON c.case_id = l.case_id "
-        "LEFT JOIN users u ON u.name = l.registered_by"
-    )
-    return {r[0]: r[1] for r in rows}
+    return RegistryRepo(store).legal_orgs()
 
 
 def list_legal(

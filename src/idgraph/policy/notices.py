@@ -24,13 +24,7 @@ from idgraph import clock
 from idgraph.audit import record
 from idgraph.policy.acts import ActDecision, ActDenied, authorise_act
 from idgraph.store import Store
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS notices (
-        notice_id VARCHAR PRIMARY KEY, identity_id VARCHAR, org VARCHAR, principal VARCHAR,
-        case_id VARCHAR, sources VARCHAR[], rule VARCHAR, duty VARCHAR, created_at TIMESTAMP,
-        due_date DATE, sent_at TIMESTAMP, sent_by VARCHAR)""",
-)
+from idgraph.store.registry import RegistryRepo
 
 _DUTY = re.compile(r"^notice:(\d+)(d|bd)$")
 DEFAULT_JURISDICTION: Final[str] = "US"
@@ -61,7 +55,7 @@ class Notice:
 
 
 def ensure(store: Store) -> None:
-    store.ensure("policy.notices", DDL)
+    """Kept for callers of other packages: the tables are made by the store's migrations."""
 
 
 def is_notice_duty(duty: str) -> bool:
@@ -115,7 +109,7 @@ def create_notices(
 
     ``at`` is the disclosure time in UTC; ``jurisdictions`` maps a rule id to the
     jurisdiction whose business days count (``PolicyBundle.jurisdictions``)."""
-    ensure(store)
+    repo = RegistryRepo(store)
     grouped: dict[tuple[str, str], list[str]] = {}
     for source, rule, duty in duties:
         if is_notice_duty(duty):
@@ -124,21 +118,10 @@ def create_notices(
     where = jurisdictions or {}
     for (rule, duty), sources in sorted(grouped.items()):
         nid = "N-" + uuid.uuid4().hex[:12]
-        store.execute(
-            "INSERT INTO notices (notice_id, identity_id, org, principal, case_id, sources, "
-            "rule, duty, created_at, due_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                nid,
-                identity_id,
-                org,
-                principal,
-                case_id,
-                sorted(set(sources)),
-                rule,
-                duty,
-                at,
-                due_date(at.date(), duty, where.get(rule, DEFAULT_JURISDICTION)),
-            ],
+        repo.insert_notice(
+            nid, identity_id=identity_id, org=org, principal=principal, case_id=case_id,
+            sources=sorted(set(sources)), rule=rule, duty=duty, at=at,
+            due=due_date(at.date(), duty, where.get(rule, DEFAULT_JURISDICTION)),
         )
         ids.append(nid)
     return ids
@@ -146,12 +129,7 @@ def create_notices(
 
 def list_notices(store: Store, *, today: date | None = None, overdue: bool = False) -> list[Notice]:
     """Unsent notices (all, or only those past due on ``today``)."""
-    ensure(store)
-    rows = store.fetchall(
-        "SELECT notice_id, identity_id, org, case_id, sources, rule, duty, due_date, sent_at "
-        "FROM notices WHERE sent_at IS NULL ORDER BY due_date, notice_id"
-    )
-    out = [Notice(r[0], r[1], r[2], r[3], tuple(r[4] or ()), r[5], r[6], r[7], r[8]) for r in rows]
+    out = [Notice(*r) for r in RegistryRepo(store).unsent_notices()]
     if overdue:
         day = today or clock.today()
         out = [n for n in out if n.overdue(day)]
@@ -167,7 +145,6 @@ def mark_sent(
     Sending is the act ``notices.send`` (decided by Cedar: records officers and
     supervisors), and only by the organisation that owes the notice.
     """
-    ensure(store)
     at = at or clock.now_naive()
     if decision is None:
         try:
@@ -175,22 +152,19 @@ def mark_sent(
         except ActDenied as exc:  # already audited
             raise NoticeRefused(str(exc)) from exc
     by = decision.actor
+    repo = RegistryRepo(store)
     with store.transaction():
-        row = store.fetchone(
-            "SELECT identity_id, org, sources, rule, sent_at FROM notices WHERE notice_id = ?",
-            [notice_id],
-        )
-        if row is None or row[1] != decision.user.org:
+        store.lock("notices")  # sent once, though two workers mark it at once
+        row = repo.notice(notice_id)
+        if row is None or row.org != decision.user.org:
             raise NoticeError(f"no notice {notice_id!r} owed by {decision.user.org!r}")
-        if row[4] is not None:
-            raise NoticeError(f"notice {notice_id!r} already sent at {row[4]}")
-        store.execute(
-            "UPDATE notices SET sent_at = ?, sent_by = ? WHERE notice_id = ?", [at, by, notice_id]
-        )
+        if row.sent_at is not None:
+            raise NoticeError(f"notice {notice_id!r} already sent at {row.sent_at}")
+        repo.mark_notice_sent(notice_id, by=by, at=at)
         entry = decision.entry(
             "ok",
-            identity_ids=(row[0],),
-            sources=tuple(row[2] or ()),
-            detail={"notice_id": notice_id, "duty_rule": row[3]},
+            identity_ids=(row.identity_id,),
+            sources=row.sources,
+            detail={"notice_id": notice_id, "duty_rule": row.rule},
         )
         record(store, entry.model_copy(update={"action": "notices.sent"}))

@@ -22,12 +22,8 @@ from idgraph import clock
 from idgraph.audit import AuditEntry, record
 from idgraph.policy.cedar import PolicyBundle, PolicySetError
 from idgraph.store import Store
+from idgraph.store.registry import RegistryRepo
 
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS policy_sets (
-        seq BIGINT PRIMARY KEY, digest VARCHAR NOT NULL, ids VARCHAR[], files VARCHAR[],
-        folder VARCHAR, recorded_at TIMESTAMP, recorded_by VARCHAR, how VARCHAR)""",
-)
 SYSTEM: Final[str] = "system"
 CHANGE: Final[str] = "policy.change"
 
@@ -46,22 +42,10 @@ class RecordedSet:
     how: str  # "policy.change" (noticed on load) | "policy.install" (an admin's act)
 
 
-def ensure(store: Store) -> None:
-    store.ensure("policy.policy_sets", DDL)
-
-
 def current(store: Store) -> RecordedSet | None:
     """The last recorded set, or ``None`` before any decision was taken."""
-    ensure(store)
-    row = store.fetchone(
-        "SELECT seq, digest, ids, files, folder, recorded_at, recorded_by, how "
-        "FROM policy_sets ORDER BY seq DESC LIMIT 1"
-    )
-    if row is None:
-        return None
-    return RecordedSet(
-        row[0], row[1], tuple(row[2] or ()), tuple(row[3] or ()), row[4], row[5], row[6], row[7]
-    )
+    row = RegistryRepo(store).current_policy_set()
+    return None if row is None else RecordedSet(*row)
 
 
 def change_detail(
@@ -81,21 +65,10 @@ def change_detail(
 
 def insert(store: Store, bundle: PolicyBundle, folder: Path | None, *, by: str, how: str) -> None:
     """Record ``bundle`` as the set now in force (call inside the act's transaction)."""
-    ensure(store)
-    seq = int(store.scalar("SELECT coalesce(max(seq), 0) + 1 FROM policy_sets"))
-    store.execute(
-        "INSERT INTO policy_sets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            seq,
-            bundle.digest,
-            list(bundle.ids),
-            list(bundle.files),
-            str(folder) if folder is not None else None,
-            clock.now_naive(),
-            by,
-            how,
-        ],
-    )
+    RegistryRepo(store).insert_policy_set(
+        digest=bundle.digest, ids=bundle.ids, files=bundle.files,
+        folder=str(folder) if folder is not None else None, at=clock.now_naive(), by=by,
+        how=how)
 
 
 def _check_folder(last: RecordedSet | None, folder: Path | None) -> None:
@@ -120,6 +93,9 @@ def note_loaded(store: Store, bundle: PolicyBundle, folder: Path | None) -> bool
     if last is not None and last.digest == bundle.digest:
         return False
     with store.transaction():
+        # processes sharing the database queue here: one records the set, the others
+        # find it recorded
+        RegistryRepo(store).lock_policy_sets()
         last = current(store)  # re-read inside the transaction
         if last is not None and last.digest == bundle.digest:
             return False

@@ -25,6 +25,7 @@ from idgraph.policy.registry import Registry
 from idgraph.policy.view import ScopedView, accepted_edges, cut, member_rows, record_segment
 from idgraph.schema import RECORD_COLUMNS, Decision, Query
 from idgraph.store import Store
+from idgraph.store.records import source_manifest_paths
 
 _READ_COLUMNS = [c for c in RECORD_COLUMNS if c not in NEVER]
 
@@ -175,11 +176,8 @@ def source_folders(store: Store, source_ids: set[str]) -> dict[str, Path]:
     """Each source's manifest folder (what ``source_file`` is shown relative to)."""
     if not source_ids:
         return {}
-    rows = store.fetchall(
-        "SELECT source_id, manifest_path FROM sources WHERE source_id IN (SELECT unnest(?))",
-        [sorted(source_ids)],
-    )
-    return {r[0]: Path(r[1]).parent for r in rows if r[1]}
+    paths = source_manifest_paths(store, sorted(source_ids))
+    return {sid: Path(path).parent for sid, path in paths.items() if path}
 
 
 def shown_path(source_file: str, folder: Path | None) -> str:

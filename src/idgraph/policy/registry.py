@@ -25,6 +25,8 @@ from idgraph.policy.policy_set import note_loaded
 from idgraph.schema import Decision, segment_key
 from idgraph.settings import Settings
 from idgraph.sources.regimes import canonical_regime
+from idgraph.store.records import record_segments
+from idgraph.store.registry import RegistryRepo
 
 if TYPE_CHECKING:
     from idgraph.store import Store
@@ -74,13 +76,11 @@ def _regimes(values: list[str] | None) -> tuple[str, ...]:
 
 def load_sources(store: Store) -> dict[str, SourceInfo]:
     """The registered sources (table ``sources`` of the core store)."""
-    rows = store.fetchall(
-        "SELECT source_id, kind, jurisdiction, regimes, retention_days FROM sources"
-    )
     return {
-        r[0]: SourceInfo(r[0], (r[1] or "other").lower(), (r[2] or "").upper(), _regimes(r[3]),
-                         r[4])
-        for r in rows
+        r.source_id: SourceInfo(r.source_id, (r.kind or "other").lower(),
+                                (r.jurisdiction or "").upper(), _regimes(list(r.regimes)),
+                                r.retention_days)
+        for r in RegistryRepo(store).sources()
     }
 
 
@@ -92,11 +92,7 @@ def load_segments(store: Store, sources: dict[str, SourceInfo]) -> dict[str, Sou
     records of it do: ingest and retention need not maintain anything.
     """
     out = {s.key: s for s in sources.values()}
-    rows = store.fetchall(
-        "SELECT DISTINCT source_id, origin_jurisdiction FROM records "
-        "WHERE origin_jurisdiction IS NOT NULL AND is_current ORDER BY ALL"
-    )
-    for sid, origin in rows:
+    for sid, origin in sorted((s, o) for s, o in record_segments(store) if o is not None):
         base = sources.get(sid)
         if base is not None:
             seg = base.segment(origin)
@@ -142,9 +138,6 @@ class Registry:
 
     def refresh(self) -> None:
         """Re-read the registry tables."""
-        users_mod.ensure(self.store)
-        legal_mod.ensure(self.store)
-        cases_mod.ensure(self.store)
         self.users = {u.name: u for u in users_mod.list_users(self.store)}
         self.cases = {c.case_id: c for c in cases_mod.list_cases(self.store)}
         self.legal = {d.legal_id: d for d in legal_mod.list_legal(self.store)}

@@ -25,21 +25,13 @@ from typing import TYPE_CHECKING
 
 from idgraph import clock
 from idgraph.audit import AuditEntry, record_many
-from idgraph.link.tables import bump_generation
 from idgraph.policy.users import get_user
 from idgraph.store import Store
+from idgraph.store.graph import graph
+from idgraph.store.registry import RegistryRepo
 
 if TYPE_CHECKING:
     from idgraph.policy.acts import ActDecision
-
-DDL = (
-    """CREATE TABLE IF NOT EXISTS retention_runs (
-        run_id VARCHAR PRIMARY KEY, ran_at TIMESTAMP, as_of TIMESTAMP, actor VARCHAR,
-        removed BIGINT, by_source JSON, record_id_hashes VARCHAR[])""",
-    """CREATE TABLE IF NOT EXISTS retention_tombstones (
-        record_id VARCHAR, row_hash VARCHAR, source_id VARCHAR, removed_at TIMESTAMP,
-        run_id VARCHAR)""",
-)
 
 # Removed record ids are listed in the audit log, this many per entry.
 AUDIT_CHUNK = 5000
@@ -79,69 +71,31 @@ def unregister_removal_hook(hook: RemovalHook) -> None:
 
 
 def ensure(store: Store) -> None:
-    store.ensure("policy.retention", DDL)
+    """Kept for callers of other packages: the tables are made by the store's migrations."""
 
 
 def list_runs(store: Store) -> list[RetentionRun]:
     """Past runs, oldest first (the removed ids are kept only as SHA-256 hashes)."""
-    ensure(store)
-    rows = store.fetchall(
-        "SELECT run_id, as_of, removed, by_source, ran_at, actor FROM retention_runs "
-        "ORDER BY ran_at, run_id"
-    )
     return [
-        RetentionRun(r[0], r[1], int(r[2]), dict(json.loads(r[3]) if r[3] else {}), (), r[4], r[5])
-        for r in rows
+        RetentionRun(r.run_id, r.as_of, r.removed,
+                     dict(json.loads(r.by_source) if r.by_source else {}), (), r.ran_at, r.actor)
+        for r in RegistryRepo(store).retention_runs()
     ]
 
 
 def expired(store: Store, as_of: datetime) -> list[tuple[str, str]]:
     """(record_id, source_id) of current records past their source's retention."""
-    rows = store.fetchall(
-        "SELECT r.record_id, r.source_id FROM records r JOIN sources s USING (source_id) "
-        "WHERE r.is_current AND s.retention_days IS NOT NULL "
-        "AND r.ingested_at < ?::TIMESTAMP - to_days(s.retention_days) ORDER BY r.record_id",
-        [as_of],
-    )
-    return [(r[0], r[1]) for r in rows]
+    return RegistryRepo(store).expired(as_of)
 
 
 def tombstoned(store: Store, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (record_id, row_hash) pairs were removed by retention (ingest skips them)."""
-    ensure(store)
-    pairs = list(pairs)
-    if not pairs:
-        return set()
-    rows = store.fetchall(
-        "SELECT DISTINCT t.record_id, t.row_hash FROM retention_tombstones t "
-        "JOIN (SELECT unnest(?) AS record_id, unnest(?) AS row_hash) p USING (record_id, row_hash)",
-        [[p[0] for p in pairs], [p[1] for p in pairs]],
-    )
-    return {(r[0], r[1]) for r in rows}
-
-
-def _table_exists(store: Store, name: str) -> bool:
-    return bool(
-        store.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
-    )
+    return RegistryRepo(store).tombstoned(list(pairs))
 
 
 def _remove(store: Store, ids: list[str], run_id: str, now: datetime) -> None:
-    store.execute(
-        "INSERT INTO retention_tombstones SELECT record_id, row_hash, source_id, ?, ? "
-        "FROM records WHERE record_id IN (SELECT unnest(?))",
-        [now, run_id, ids],
-    )
-    store.execute("DELETE FROM records WHERE record_id IN (SELECT unnest(?))", [ids])
-    if _table_exists(store, "identity_members"):
-        store.execute("DELETE FROM identity_members WHERE record_id IN (SELECT unnest(?))", [ids])
-        bump_generation(store)  # live linkers read the identities again
-    if _table_exists(store, "link_edges"):
-        store.execute(
-            "DELETE FROM link_edges WHERE record_id_l IN (SELECT unnest(?)) "
-            "OR record_id_r IN (SELECT unnest(?))",
-            [ids, ids],
-        )
+    RegistryRepo(store).remove_records(ids, run_id=run_id, at=now)
+    graph(store).forget_records(ids)  # memberships and edges; live linkers re-read
     for hook in list(_HOOKS):
         hook(store, ids)
 
@@ -154,7 +108,6 @@ def apply_retention(
     entry per :data:`AUDIT_CHUNK` removed record ids). ``decision``: the act
     ``retention.apply`` permitted to its actor (without one, ``actor`` or ``system``
     is named: a caller that decided already)."""
-    ensure(store)
     now = clock.now_naive()
     as_of = as_of or now
     user = decision.user if decision is not None else get_user(store, actor) if actor else None
@@ -170,10 +123,9 @@ def apply_retention(
     with store.transaction():
         if ids:
             _remove(store, ids, run_id, now)
-        store.execute(
-            "INSERT INTO retention_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [run_id, now, as_of, actor, len(ids), json.dumps(by_source), hashes],
-        )
+        RegistryRepo(store).insert_retention_run(
+            run_id, ran_at=now, as_of=as_of, actor=actor, removed=len(ids),
+            by_source=json.dumps(by_source), hashes=hashes)
         chunks = [ids[k : k + AUDIT_CHUNK] for k in range(0, len(ids), AUDIT_CHUNK)] or [[]]
         details = [
             {

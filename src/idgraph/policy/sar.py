@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 from idgraph import clock
 from idgraph.audit import record
 from idgraph.store import Store
+from idgraph.store.graph import graph
+from idgraph.store.registry import RegistryRepo, SarRow
 
 if TYPE_CHECKING:
     from idgraph.policy.acts import ActDecision
@@ -28,15 +30,6 @@ if TYPE_CHECKING:
 
 STATUSES: Final[tuple[str, ...]] = ("open", "closed")
 CASE_KIND: Final[str] = "subject_access"
-
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS subject_access_requests (
-        sar_id VARCHAR PRIMARY KEY, identity_id VARCHAR NOT NULL, requester VARCHAR NOT NULL,
-        received DATE NOT NULL, case_id VARCHAR NOT NULL, org VARCHAR NOT NULL,
-        opened_by VARCHAR NOT NULL, opened_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL,
-        closed_by VARCHAR, closed_at TIMESTAMP)""",
-)
-
 
 class SarError(ValueError):
     """A subject-access request operation that may not proceed."""
@@ -72,18 +65,12 @@ class SubjectAccessRequest:
         }
 
 
-_COLS = "sar_id, identity_id, requester, received, case_id, org, opened_by, opened_at, status"
-
-
 def ensure(store: Store) -> None:
-    store.ensure("policy.sar", DDL)
+    """Kept for callers of other packages: the tables are made by the store's migrations."""
 
 
 def get_sar(store: Store, sar_id: str) -> SubjectAccessRequest | None:
-    ensure(store)
-    row = store.fetchone(
-        f"SELECT {_COLS} FROM subject_access_requests WHERE sar_id = ?", [sar_id]
-    )
+    row = RegistryRepo(store).sar(sar_id)
     return None if row is None else SubjectAccessRequest(*row)
 
 
@@ -91,13 +78,7 @@ def list_sars(
     store: Store, *, org: str | None = None, status: str | None = None
 ) -> list[SubjectAccessRequest]:
     """Requests, optionally of one organisation and one status, oldest first."""
-    ensure(store)
-    rows = store.fetchall(
-        f"SELECT {_COLS} FROM subject_access_requests "
-        "WHERE (? IS NULL OR org = ?) AND (? IS NULL OR status = ?) ORDER BY opened_at, sar_id",
-        [org, org, status, status],
-    )
-    return [SubjectAccessRequest(*r) for r in rows]
+    return [SubjectAccessRequest(*r) for r in RegistryRepo(store).sars(org=org, status=status)]
 
 
 # Lineage events that can change who an identity id stands for (identity_lineage,
@@ -117,20 +98,11 @@ def lineage_changed(
     ids = sorted({i for _, idents, _ in wanted for i in idents})
     if not ids:
         return set()
-    # asked, not tried: a failed statement would abort the transaction an act runs in
-    if not store.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'identity_lineage'"
-    ):
-        return set()
-    rows = store.fetchall(
-        'SELECT identity_id, event, related, "at" FROM identity_lineage '
-        "WHERE event IN (SELECT unnest(?)) AND (list_contains(?, identity_id) "
-        "OR list_has_any(related, ?))",
-        [list(RESHAPING), ids, ids],
-    )
+    rows = graph(store).lineage_events(RESHAPING, ids)
     out: set[str] = set()
     for key, idents, since in wanted:
-        for ident, event, related, at in rows:
+        for row in rows:
+            ident, event, related, at = row.identity_id, row.event, row.related, row.at
             # a piece split off an identity only takes records away from it: that
             # does not change whose the rest are (the subject report explains it)
             if at is not None and at >= since and (
@@ -203,7 +175,6 @@ def open_sar(
     from idgraph.cases import get_case
     from idgraph.policy.acts import authorise_act  # acts imports the registry
 
-    ensure(store)
     if not requester.strip():
         raise SarError("describe the requester (--requester)")
     if received > clock.today():
@@ -232,10 +203,8 @@ def open_sar(
         status="open",
     )
     with store.transaction():
-        store.execute(
-            f"INSERT INTO subject_access_requests ({_COLS}) VALUES ({', '.join('?' * 9)})",
-            [sar.sar_id, identity_id, sar.requester, received, case_id, org, actor, now, "open"],
-        )
+        RegistryRepo(store).insert_sar(SarRow(
+            sar.sar_id, identity_id, sar.requester, received, case_id, org, actor, now, "open"))
         detail = {"sar_id": sar.sar_id, "received": received.isoformat()}
         record(store, dec.entry(detail=detail, case_id=case_id, identity_ids=(identity_id,)))
     return sar
@@ -248,7 +217,6 @@ def close_sar(
     """Close a request of ``actor``'s organisation (audited): reads under it end."""
     from idgraph.policy.acts import authorise_act
 
-    ensure(store)
     # Closing needs the same standing as opening: a records officer of the organisation.
     dec = decision or authorise_act(store, actor, "sar.close", registry=registry, target=sar_id)
     actor = dec.actor
@@ -258,11 +226,11 @@ def close_sar(
     if not sar.is_open:
         raise _refuse(store, dec, f"{sar_id} is already closed", case_id=sar.case_id)
     with store.transaction():
-        store.execute(
-            "UPDATE subject_access_requests SET status = 'closed', closed_by = ?, "
-            "closed_at = ? WHERE sar_id = ?",
-            [actor, clock.now_naive(), sar_id],
-        )
+        store.lock("sars")  # closed once, though two workers close it at once
+        again = get_sar(store, sar_id)
+        if again is None or not again.is_open:
+            raise SarError(f"{sar_id} is already closed")
+        RegistryRepo(store).close_sar(sar_id, by=actor, at=clock.now_naive())
         entry = dec.entry(
             detail={"sar_id": sar_id}, case_id=sar.case_id, identity_ids=(sar.identity_id,)
         )

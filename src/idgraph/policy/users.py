@@ -17,6 +17,7 @@ from idgraph import clock
 from idgraph.audit import AuditEntry, record
 from idgraph.policy.names import name_problem
 from idgraph.store import Store
+from idgraph.store.registry import RegistryRepo
 
 if TYPE_CHECKING:
     from idgraph.policy.acts import ActDecision
@@ -41,17 +42,6 @@ RESERVED_PREFIX: Final[str] = "operator:"
 # that no name passes for another ("Root", "r\u200boot"), carries markup, or has a '/'.
 USER_NAME: Final[re.Pattern[str]] = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
-DDL: Final[tuple[str, ...]] = (
-    """CREATE TABLE IF NOT EXISTS users (
-        name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, org VARCHAR NOT NULL,
-        org_type VARCHAR NOT NULL, disabled BOOLEAN NOT NULL DEFAULT false,
-        created_at TIMESTAMP, created_by VARCHAR, disabled_at TIMESTAMP, disabled_by VARCHAR)""",
-    # An agency that primarily enforces immigration law (N.Y. VTL § 201(12), 625 ILCS
-    # 5/6-110.3): the state rules follow the recipient, not only the declared purpose.
-    "ALTER TABLE users ADD COLUMN IF NOT EXISTS immigration_agency BOOLEAN DEFAULT false",
-)
-
-
 class UserError(ValueError):
     """A user operation that may not proceed."""
 
@@ -75,33 +65,25 @@ class User:
 
 
 def ensure(store: Store) -> None:
-    store.ensure("policy.users", DDL)
+    """Kept for callers of other packages: the tables are made by the store's migrations."""
 
 
 def get_user(store: Store, name: str) -> User | None:
     """The stored user ``name`` (disabled or not), or ``None``."""
-    ensure(store)
-    row = store.fetchone(
-        "SELECT name, role, org, org_type, disabled, immigration_agency FROM users "
-        "WHERE name = ?", [name]
-    )
+    row = RegistryRepo(store).user(name)
     if row is None:
         return None
-    return User(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]))
+    return User(row.name, row.role, row.org, row.org_type, row.disabled, row.immigration_agency)
 
 
 def list_users(store: Store) -> list[User]:
-    ensure(store)
-    rows = store.fetchall(
-        "SELECT name, role, org, org_type, disabled, immigration_agency FROM users ORDER BY name"
-    )
-    return [User(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+    return [User(r.name, r.role, r.org, r.org_type, r.disabled, r.immigration_agency)
+            for r in RegistryRepo(store).users()]
 
 
 def count(store: Store) -> int:
     """How many users exist (none: the first may be added without an actor)."""
-    ensure(store)
-    return int(store.scalar("SELECT count(*) FROM users"))
+    return RegistryRepo(store).user_count()
 
 
 def _entry(store: Store, actor: str | None, action: str, detail: dict[str, object],
@@ -130,7 +112,6 @@ def add_user(
 
     This module decides nothing: ``idgraph.app.admin.add_user`` decides the act with
     Cedar, or lets the first user be added by no one (bootstrap: an empty table)."""
-    ensure(store)
     for what, value in (("user name", name), ("organisation", org)):
         problem = name_problem(what, value)
         if problem:
@@ -153,32 +134,28 @@ def add_user(
         # by no one: only the first user (bootstrap); every later one is an act
         raise UserRefused("only the first user is added without an actor; after that the "
                           "act users.manage (an admin) adds users")
+    repo = RegistryRepo(store)
     with store.transaction():
+        # workers sharing a PostgreSQL database queue here: the checks below see every
+        # user added before (an organisation stays of one type)
+        store.lock("users")
         if get_user(store, name) is not None:
             raise UserError(f"user {name!r} exists")
-        other = store.scalar("SELECT name FROM users WHERE lower(name) = lower(?)", [name])
+        other = repo.user_named_alike(name)
         if other is not None:  # a name made before names were lower-case only
             raise UserError(f"user {name!r} would pass for the existing user {other!r}")
         # An organisation is of one type: the rules that read org_type (DPPA (b)(1), GLBA
         # (e)(5), FCRA (a)(4)-(6), 1681f: government only) would otherwise follow whichever
         # user of a private company was added as "government".
-        known = store.fetchone(
-            "SELECT org_type FROM users WHERE org = ? AND org_type <> ? LIMIT 1", [org, org_type]
-        )
+        known = repo.org_type_other_than(org, org_type)
         if known is not None:
-            raise UserError(f"organisation {org!r} is {known[0]!r}, not {org_type!r}")
-        if store.fetchone(
-            "SELECT 1 FROM users WHERE org = ? AND coalesce(immigration_agency, false) <> ?",
-            [org, immigration_agency],
-        ):
+            raise UserError(f"organisation {org!r} is {known!r}, not {org_type!r}")
+        if repo.org_immigration_differs(org, immigration_agency):
             what = "is" if not immigration_agency else "is not"
             raise UserError(f"organisation {org!r} {what} an immigration agency "
                             "(--immigration-agency must match its other users)")
-        store.execute(
-            "INSERT INTO users (name, role, org, org_type, disabled, created_at, created_by, "
-            "immigration_agency) VALUES (?, ?, ?, ?, false, ?, ?, ?)",
-            [name, role, org, org_type, clock.now_naive(), actor, immigration_agency],
-        )
+        repo.insert_user(name, role, org, org_type, at=clock.now_naive(), by=actor,
+                         immigration_agency=immigration_agency)
         detail = {"user": name, "role": role, "org": org, "org_type": org_type,
                   "immigration_agency": immigration_agency}
         record(
@@ -194,15 +171,11 @@ def disable_user(
 ) -> None:
     """Disable ``name`` under ``decision`` (``users.manage``): from now on every request
     they make is denied."""
-    ensure(store)
     if decision is not None:
         actor = decision.actor
     with store.transaction():
         if get_user(store, name) is None:
             raise UserError(f"no user {name!r}")
-        store.execute(
-            "UPDATE users SET disabled = true, disabled_at = ?, disabled_by = ? WHERE name = ?",
-            [clock.now_naive(), actor, name],
-        )
+        RegistryRepo(store).disable_user(name, at=clock.now_naive(), by=actor)
         record(store, decision.entry("ok", detail={"user": name}) if decision is not None
                else _entry(store, actor, "users.disable", {"user": name}))

@@ -16,14 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-
 from idgraph.schema import segment_key, segment_source
 from idgraph.store import Store
+from idgraph.store.graph import graph
+from idgraph.store.registry import RegistryRepo
 
 
 class GraphMissing(LookupError):
-    """The identity graph tables do not exist yet (run linkage first)."""
+    """The identity graph was never built (run linkage first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +54,6 @@ def components(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[l
     return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))
 
 
-def _marks(n: int) -> str:
-    """``?, ?, ...``: an IN list of placeholders (DuckDB uses an ART index for these)."""
-    return ", ".join("?" * n)
-
-
 def record_segment(row: Mapping[str, Any]) -> str:
     """The segment key of a record row (needs ``source_id`` and ``origin_jurisdiction``)."""
     return segment_key(row["source_id"], row.get("origin_jurisdiction"))
@@ -81,24 +76,15 @@ def member_rows(
     if not allowed:
         return []
     allowed_sources = {segment_source(s) for s in allowed}
-    try:
-        ids = sorted(
-            r[0]
-            for r in store.fetchall(
-                "SELECT record_id FROM identity_members WHERE identity_id = ?", [identity_id]
-            )
-            if r[0].split("/", 1)[0] in allowed_sources
-        )
-        if not ids:
-            return []
-        cols = list(dict.fromkeys(
-            ["record_id", "source_id", "is_current", "origin_jurisdiction", *columns]))
-        rows = store.fetchall(
-            f"SELECT {', '.join(cols)} FROM records WHERE record_id IN ({_marks(len(ids))})",
-            ids,
-        )
-    except duckdb.CatalogException as exc:
-        raise GraphMissing(f"identity graph missing ({exc}): run linkage first") from exc
+    members = graph(store).members(identity_id)
+    if not members and not graph(store).has_run():
+        raise GraphMissing("identity graph missing (no link run yet): run linkage first")
+    ids = sorted(r for r in members if r.split("/", 1)[0] in allowed_sources)
+    if not ids:
+        return []
+    cols = list(dict.fromkeys(
+        ["record_id", "source_id", "is_current", "origin_jurisdiction", *columns]))
+    rows = RegistryRepo(store).record_columns(ids, cols)
     out = [dict(zip(cols, r, strict=True)) for r in rows]
     out = [r for r in out if r["is_current"] and record_segment(r) in allowed]
     out.sort(key=lambda r: str(r["record_id"]))
@@ -109,17 +95,7 @@ def accepted_edges(store: Store, record_ids: Sequence[str]) -> list[tuple[str, s
     """Accepted edges of the latest run with both ends in ``record_ids``."""
     if len(record_ids) < 2:
         return []
-    try:
-        rows = store.fetchall(
-            "SELECT record_id_l, record_id_r, accepted, "
-            "  run_id = (SELECT max_by(run_id, started_at) FROM link_runs) FROM link_edges "
-            f"WHERE record_id_l IN ({_marks(len(record_ids))})",
-            list(record_ids),
-        )
-    except duckdb.CatalogException as exc:
-        raise GraphMissing(f"identity graph missing ({exc}): run linkage first") from exc
-    keep = set(record_ids)
-    return [(r[0], r[1]) for r in rows if r[2] and r[3] and r[1] in keep]
+    return graph(store).accepted_edges(record_ids)
 
 
 def cut(

@@ -54,7 +54,7 @@ from idgraph.policy.profile import AccessDenied, shown_ids
 from idgraph.policy.registry import Registry
 from idgraph.policy.view import accepted_edges, cut, member_rows, record_segment
 from idgraph.schema import RECORD_COLUMNS, Query, segment_source
-from idgraph.store import Store
+from idgraph.store import Store, records
 
 OVERLAP_WINDOW: Final[timedelta] = timedelta(days=365)
 ACTION: Final[str] = "associates.read"
@@ -203,28 +203,15 @@ def _matching_rows(
     sources = sorted({segment_source(s) for s in segments})
     if not sources or not any(wanted.values()):
         return {}
-    cols = ", ".join(f"r.{c}" for c in _READ_COLUMNS)
-    addr = "r.house_number || chr(31) || r.street || chr(31) || r.zip"
-    rows = store.fetchall(
-        f"SELECT m.identity_id, {cols} FROM records r "
-        "JOIN identity_members m ON m.record_id = r.record_id "
-        "WHERE r.is_current AND m.identity_id <> ? AND r.source_id IN (SELECT unnest(?)) "
-        f"AND ({addr} IN (SELECT unnest(?)) OR r.phone IN (SELECT unnest(?)) "
-        "OR r.plate IN (SELECT unnest(?)))",
-        [
-            exclude,
-            sources,
-            sorted(wanted.get("address", ())),
-            sorted(wanted.get("phone", ())),
-            sorted(wanted.get("vehicle", ())),
-        ],
-    )
+    rows = records.records_sharing_values(
+        store, exclude_identity=exclude, source_ids=sources,
+        addresses=sorted(wanted.get("address", ())), phones=sorted(wanted.get("phone", ())),
+        plates=sorted(wanted.get("vehicle", ())), columns=_READ_COLUMNS)
     allowed = set(segments)
     out: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        row = dict(zip(_READ_COLUMNS, r[1:], strict=True))
+    for identity_id, row in rows:
         if record_segment(row) in allowed:
-            out.setdefault(str(r[0]), []).append(row)
+            out.setdefault(identity_id, []).append(row)
     return out
 
 

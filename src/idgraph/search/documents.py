@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
 import duckdb
@@ -21,7 +22,9 @@ from idgraph.link.model import INPUT_COLUMNS
 from idgraph.link.score import INPUT_ROW_COLUMNS
 from idgraph.schema import segment_key
 from idgraph.search.terms import FIELDS, doc_terms
-from idgraph.store import Store
+from idgraph.store import DuckDBStore, Store
+from idgraph.store.graph import graph
+from idgraph.store.records import literal
 
 __all__ = [
     "BATCH",
@@ -35,6 +38,7 @@ __all__ = [
     "document",
     "identities_of",
     "identity_key",
+    "reading",
     "relation",
     "select",
     "stored_digests",
@@ -61,6 +65,9 @@ _DIGEST_SQL: Final = _digest_sql("cur")
 # at most this many record ids as a plain IN list (point lookups on the primary keys);
 # more: one join with the list
 _POINT_IDS: Final = 1000
+# a workspace on PostgreSQL copies at most this many records asked for by id (an SQL
+# list of them); more: every current record, relation choosing them
+_LITERAL_IDS: Final = 50_000
 
 
 def _rows_sql(with_values: bool, chosen: str, members: str | None, point: bool) -> str:
@@ -153,24 +160,43 @@ def document(row: Mapping[str, Any]) -> tantivy.Document:
     return doc
 
 
-def _members_exist(store: Store) -> bool:
-    return bool(store.scalar(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'identity_members'"))
+def _reads(ids: Sequence[str] | None, batch_id: str | None) -> dict[str, str | None]:
+    """What a workspace copies for :func:`relation` (on PostgreSQL; on DuckDB the
+    workspace is the store): the records asked for and their memberships."""
+    if ids is not None and len(ids) <= _LITERAL_IDS:
+        chosen = f"record_id IN ({', '.join(literal(i) for i in ids) or 'NULL'})"
+        return {"records": chosen, "identity_members": chosen}
+    if ids is not None:  # the current records (relation picks the ids): one scan
+        return {"records": "is_current", "identity_members": None}
+    if batch_id is not None:
+        chosen = f"batch_id = {literal(batch_id)}"
+        return {"records": chosen, "identity_members":
+                f"record_id IN (SELECT record_id FROM records WHERE {chosen})"}
+    return {"records": "is_current", "identity_members": None}
 
 
-def relation(store: Store, with_values: bool, ids: Sequence[str] | None = None,
+@contextmanager
+def reading(store: Store, with_values: bool, ids: Sequence[str] | None = None,
+            batch_id: str | None = None) -> Iterator[Iterator[pa.RecordBatch]]:
+    """:func:`relation`'s rows, :data:`BATCH` at a time, read on a workspace of the
+    store (on DuckDB the store itself): use them inside the block."""
+    with store.workspace(reads=_reads(ids, batch_id), writes={}) as ws:
+        yield batches(relation(ws, with_values, ids, batch_id))
+
+
+def relation(store: DuckDBStore, with_values: bool, ids: Sequence[str] | None = None,
              batch_id: str | None = None) -> duckdb.DuckDBPyRelation:
     """Records: all current ones, those ingest batch ``batch_id`` wrote, or those of
     ``ids`` (at most :data:`_POINT_IDS`: every version, with ``is_current``; keep the
-    current rows with :func:`current_rows`)."""
-    has_members = _members_exist(store)
+    current rows with :func:`current_rows`). ``store``: a DuckDB store (a workspace:
+    :func:`reading`)."""
     point = ids is not None and len(ids) <= _POINT_IDS
     params: list[Any] = []
     members: str | None = "TRUE"
     if ids is not None and point:
         marks = ", ".join("?" for _ in ids) or "NULL"
         chosen = members = f"record_id IN ({marks})"
-        params = [*ids, *ids] if has_members else list(ids)
+        params = [*ids, *ids]
     elif ids is not None:
         chosen, params = "record_id IN (SELECT unnest(?))", [list(ids)]
         members = "record_id IN (SELECT record_id FROM cur)"
@@ -179,7 +205,7 @@ def relation(store: Store, with_values: bool, ids: Sequence[str] | None = None,
         members = "record_id IN (SELECT record_id FROM cur)"
     else:
         chosen = "TRUE"
-    sql = _rows_sql(with_values, chosen, members if has_members else None, point)
+    sql = _rows_sql(with_values, chosen, members, point)
     # con.sql, not execute: DuckDB's DB-API Arrow export may reorder result chunks
     return store.con.sql(sql, params=params)
 
@@ -192,27 +218,23 @@ def current_rows(batch: pa.RecordBatch | pa.Table) -> list[dict[str, Any]]:
 def identities_of(store: Store, ids: Sequence[str]) -> dict[str, str]:
     """Record id -> identity id, for those of ``ids`` that belong to an identity (a plain
     point read on the memberships' key)."""
-    if not ids or not _members_exist(store):
-        return {}
     out: dict[str, str] = {}
     for k in range(0, len(ids), _POINT_IDS):
-        part = list(ids[k:k + _POINT_IDS])
-        marks = ", ".join("?" for _ in part)
-        out.update(store.fetchall(
-            f"SELECT record_id, identity_id FROM identity_members WHERE record_id IN ({marks})",
-            part))
+        out.update(graph(store).identity_of(ids[k:k + _POINT_IDS]))
     return out
 
 
 def current_table(store: Store) -> pa.Table:
     """Every current record's ids, segment inputs, identity id and digest (no values)."""
-    return relation(store, False).to_arrow_table()
+    with store.workspace(reads=_reads(None, None), writes={}) as ws:
+        return relation(ws, False).to_arrow_table()
 
 
 def select(store: Store, with_values: bool, ids: Sequence[str] | None = None,
            batch_id: str | None = None) -> list[dict[str, Any]]:
     """:func:`relation`'s current rows, as dicts."""
-    return current_rows(relation(store, with_values, ids, batch_id).to_arrow_table())
+    with store.workspace(reads=_reads(ids, batch_id), writes={}) as ws:
+        return current_rows(relation(ws, with_values, ids, batch_id).to_arrow_table())
 
 
 def stored_digests(rows: Sequence[Mapping[str, Any]]) -> list[str]:

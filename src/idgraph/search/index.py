@@ -49,12 +49,11 @@ from idgraph.search.documents import (
     FIELD_NAMES,
     SCHEMA,
     SORT_FIELD,
-    batches,
     current_rows,
     current_table,
     document,
     identities_of,
-    relation,
+    reading,
     stored_digests,
 )
 from idgraph.search.retrieval import (
@@ -68,7 +67,7 @@ from idgraph.search.retrieval import (
 )
 from idgraph.search.terms import query_terms
 from idgraph.settings import Settings
-from idgraph.store import Store
+from idgraph.store import Store, records
 
 __all__ = [
     "INDEX_DIRNAME",
@@ -328,9 +327,9 @@ class SearchIndex:
         ``clear``: every other document goes too, in the same commit (a rebuild: readers
         see the old documents until the new ones are committed). Returns the number of
         documents written."""
-        rows = batches(relation(store, True, record_ids))
-        written = self._write(rows, record_ids or (), progress, large=record_ids is None,
-                              clear=clear)
+        with reading(store, True, record_ids) as rows:
+            written = self._write(rows, record_ids or (), progress,
+                                  large=record_ids is None, clear=clear)
         if record_ids is None:
             self.mark_synced(store)
         return written
@@ -339,10 +338,9 @@ class SearchIndex:
     def add_batch(self, store: Store, batch_id: str) -> int:
         """Index the records an ingest batch wrote (new ones and new versions)."""
         # a first version has no document yet: only new versions replace one
-        replaced = [r[0] for r in store.fetchall(
-            "SELECT record_id FROM records WHERE batch_id = ? AND is_current AND version > 1",
-            [batch_id])]
-        return self._write(batches(relation(store, True, batch_id=batch_id)), replaced)
+        replaced = records.replaced_in_batch(store, batch_id)
+        with reading(store, True, batch_id=batch_id) as rows:
+            return self._write(rows, replaced)
 
     def _write(self, batches: Iterable[pa.RecordBatch | list[dict[str, Any]]],
                replaced: Sequence[str], progress: Progress | None = None,
@@ -626,17 +624,11 @@ def _same_schema(meta: Path) -> bool:
 
 
 def store_markers(store: Store) -> dict[str, int]:
-    """The store's current record count and the counts of :data:`_MARKER_TABLES`
-    (-1: no such table yet)."""
-    present = {str(t) for (t,) in store.fetchall(
-        "SELECT table_name FROM duckdb_tables() WHERE table_name IN (SELECT unnest(?))",
-        [list(_MARKER_TABLES.values())])}
-    counts = ", ".join(
-        f"(SELECT count(*) FROM {table})" if table in present else "-1"
-        for table in _MARKER_TABLES.values())
-    row = store.fetchall(
-        f"SELECT (SELECT count(*) FROM records WHERE is_current), {counts}")[0]
-    return dict(zip(("records", *_MARKER_TABLES), (int(v) for v in row), strict=True))
+    """The store's current record count and the counts of :data:`_MARKER_TABLES` (every
+    one made by the schema's migrations; an index marked by a release that wrote -1 for
+    a table the store lacked then is behind once, until its next update)."""
+    row = records.change_counts(store, list(_MARKER_TABLES.values()))
+    return dict(zip(("records", *_MARKER_TABLES), row, strict=True))
 
 
 def _layout_version(path: Path) -> int | None:

@@ -22,7 +22,8 @@ from idgraph.link.resolve import after_resolve
 from idgraph.schema import segment_key
 from idgraph.search.index import SearchIndex
 from idgraph.sources.ingest import IngestSummary
-from idgraph.store import Store
+from idgraph.store import Store, records
+from idgraph.store.graph import graph
 
 # records placed per commit (a commit costs more than a placement; an interruption
 # loses at most this many placements, which the next resolve makes)
@@ -76,21 +77,19 @@ class _Placer:
             if all(r.get("segment") for r in rows):  # the index's rows carry it
                 self.add_segments(str(r["segment"]) for r in rows)
             else:
-                self.add_segments(segment_key(s, o) for s, o in store.fetchall(
-                    "SELECT DISTINCT source_id, origin_jurisdiction FROM records "
-                    "WHERE is_current AND record_id IN (SELECT unnest(?))", [list(ids)]))
+                self.add_segments(segment_key(s, o)
+                                  for s, o in records.record_segments(store, ids))
             return linker
         self.linker = None
-        self.segments = sorted(segment_key(s, o) for s, o in store.fetchall(
-            "SELECT DISTINCT source_id, origin_jurisdiction FROM records WHERE is_current"))
+        self.segments = sorted(segment_key(s, o) for s, o in records.record_segments(store))
         linker = LiveLinker.from_store(store, rows=self.rows)  # counts them already
         self.linker = linker
         return linker
 
 
 def _same_run(store: Store, linker: LiveLinker) -> bool:
-    run = store.fetchall("SELECT run_id FROM link_runs ORDER BY started_at DESC LIMIT 1")
-    return bool(run) and str(run[0][0]) == linker.run_id
+    run = graph(store).latest_run()
+    return run is not None and run.run_id == linker.run_id
 
 
 _PLACER_ATTR = "_idgraph_live_placer"
@@ -115,11 +114,7 @@ def forget_placer(store: Store) -> None:
 
 def batch_record_ids(store: Store, batch_ids: Sequence[str]) -> list[str]:
     """The current records the batches added or changed, by record id."""
-    if not batch_ids:
-        return []
-    return [str(r[0]) for r in store.fetchall(
-        "SELECT record_id FROM records WHERE is_current AND batch_id IN "
-        f"({', '.join('?' * len(batch_ids))}) ORDER BY record_id", list(batch_ids))]
+    return records.batch_record_ids(store, batch_ids)
 
 
 def place_batches(

@@ -36,16 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import duckdb
-
 from idgraph.link.score import Scorer
 from idgraph.policy.engine import AccessDecision
-from idgraph.policy.view import GraphMissing
 from idgraph.search.criteria import QueryRecord
 from idgraph.search.index import SearchIndex, field_scope
 from idgraph.search.scope import split_fragments
 from idgraph.search.scoring import Hit, at_each_precision, prepare_fragments, score_identities
 from idgraph.store import Store
+from idgraph.store.graph import graph
 
 CANDIDATES: Final[int] = 5  # records asked of the index per row (at most as many identities)
 TASK_ROWS: Final[int] = 1_000  # rows per worker task
@@ -156,17 +154,7 @@ def identity_edges(store: Store, identity_ids: Sequence[str]) -> list[tuple[str,
     """Main process: the accepted edges of the latest run leaving a member of
     ``identity_ids`` (a superset of those among each identity's members: :func:`split`
     keeps those between two permitted members of one identity; one join)."""
-    if not identity_ids:
-        return []
-    try:
-        rows = store.fetchall(
-            "SELECT e.record_id_l, e.record_id_r FROM link_edges e JOIN identity_members m "
-            "ON m.record_id = e.record_id_l WHERE e.accepted "
-            "AND e.run_id = (SELECT max_by(run_id, started_at) FROM link_runs) "
-            "AND m.identity_id IN (SELECT unnest(?))", [list(identity_ids)])
-    except duckdb.CatalogException as exc:
-        raise GraphMissing(f"identity graph missing ({exc}): run linkage first") from exc
-    return [(str(a), str(b)) for a, b in rows]
+    return graph(store).accepted_edges_of_identities(identity_ids)
 
 
 def match_in_pool(

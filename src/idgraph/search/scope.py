@@ -13,26 +13,18 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Final
 
-import duckdb
-
-from idgraph.link.model import INPUT_COLUMNS
 from idgraph.link.score import INPUT_ROW_COLUMNS
-from idgraph.policy.view import GraphMissing, accepted_edges, components, record_segment
+from idgraph.policy.view import accepted_edges, components, record_segment
 from idgraph.schema import segment_source
 from idgraph.search.criteria import QueryRecord
 from idgraph.search.index import SearchIndex
-from idgraph.store import Store
+from idgraph.store import Store, records
+from idgraph.store.graph import graph
 
 # record columns read besides the model's input columns (the segment, the summary)
 _EXTRA_COLUMNS: Final[tuple[str, ...]] = (
     "is_current", "origin_jurisdiction", "source_record_id", "full_name",
 )
-_COLUMN_NAMES: Final[tuple[str, ...]] = (*_EXTRA_COLUMNS, *INPUT_ROW_COLUMNS)
-_SELECT: Final[str] = f"{', '.join(_EXTRA_COLUMNS)}, {INPUT_COLUMNS}"
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
 
 def visible_records(
     store: Store,
@@ -141,33 +133,31 @@ def _accepted_edges(store: Store, record_ids: Sequence[str]) -> list[tuple[str, 
     ``record_ids``), read by a join for long lists."""
     if len(record_ids) <= _JOIN_ABOVE:
         return accepted_edges(store, record_ids)
-    try:
-        rows = store.fetchall(
-            "SELECT e.record_id_l, e.record_id_r FROM link_edges e WHERE e.accepted "
-            "AND e.run_id = (SELECT max_by(run_id, started_at) FROM link_runs) "
-            "AND e.record_id_l IN (SELECT unnest(?)) AND e.record_id_r IN (SELECT unnest(?))",
-            [list(record_ids), list(record_ids)])
-    except duckdb.CatalogException as exc:
-        raise GraphMissing(f"identity graph missing ({exc}): run linkage first") from exc
-    return [(str(a), str(b)) for a, b in rows]
+    return graph(store).accepted_edges(record_ids)
+
+
+# record columns :func:`model_input` reads, besides those it passes on
+_MODEL_COLUMNS: Final[tuple[str, ...]] = (
+    "record_id", "source_id", "first_name", "middle_name", "last_name", "suffix",
+    "first_name_canon", "first_name_phonetic", "last_name_phonetic", "last_name_parts",
+    "dob", "dob_precision", "birth_year", "sex", "house_number", "street", "city",
+    "state", "zip", "phone", "email", "ssn", "dl_number", "dl_state", "plate")
+_READ: Final[tuple[str, ...]] = (
+    *_EXTRA_COLUMNS, *(c for c in _MODEL_COLUMNS if c not in _EXTRA_COLUMNS))
 
 
 def _store_rows(
     store: Store, identity_ids: Sequence[str], segments: set[str]
 ) -> dict[str, list[dict[str, Any]]]:
     sources = sorted({segment_source(s) for s in segments})
-    rows = store.fetchall(
-        f"SELECT m.identity_id, r.* FROM identity_members m JOIN (SELECT {_SELECT} "
-        "FROM records WHERE is_current AND source_id IN (SELECT unnest(?))) r "
-        f"ON r.record_id = m.record_id WHERE m.identity_id IN ({_marks(len(identity_ids))})",
-        [sources, *identity_ids],
-    )
     by_identity: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        row = dict(zip(_COLUMN_NAMES, r[1:], strict=True))
+    for identity_id, raw in records.member_records(store, identity_ids, sources, _READ):
+        model = model_input(raw)
+        row = {**{c: raw[c] for c in _EXTRA_COLUMNS},
+               **{c: model[c] for c in INPUT_ROW_COLUMNS}}
         row["segment"] = record_segment(row)
         if row["segment"] in segments:
-            by_identity.setdefault(r[0], []).append(row)
+            by_identity.setdefault(identity_id, []).append(row)
     return by_identity
 
 

@@ -12,7 +12,6 @@ makes :meth:`SearchIndex.behind` say so, and searches then read records from the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from idgraph.search.index import INDEX_DIRNAME, SearchIndex, SearchIndexError
 from idgraph.store import Store

@@ -28,7 +28,7 @@ from idgraph.sources.manifest import Manifest, load_manifest, load_manifests
 from idgraph.sources.mapping import ORIGIN, FieldIssue, normalise_chunk
 from idgraph.sources.parallel import ordered_map, worker_pool
 from idgraph.sources.readers import Chunk, FileRejected, header_columns, read_chunks
-from idgraph.store import Store
+from idgraph.store import DuckDBStore, Store, records
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
@@ -44,6 +44,7 @@ _QUARANTINE_SCHEMA = pa.schema([
     ("reason", pa.string()), ("batch_id", pa.string()), ("kind", pa.string()),
 ])
 _Q_COLUMNS = ", ".join(_QUARANTINE_SCHEMA.names)
+assert tuple(_QUARANTINE_SCHEMA.names) == records.QUARANTINE_COLUMNS
 # kind: ROW, the input row became no record; FIELD, one value was dropped from a record.
 ROW, FIELD = "row", "field"
 
@@ -121,15 +122,14 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def register_source(store: Store, m: Manifest, manifest_path: Path) -> None:
-    """Insert or refresh the source's row (its legal regime travels with it)."""
-    store.execute("DELETE FROM sources WHERE source_id = ?", [m.id])
-    store.execute(
-        "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [m.id, m.title, m.kind.value, m.jurisdiction, list(m.regimes), m.collected_for,
-         m.retention_days, str(manifest_path), json.dumps(m.public_dict()),
-         clock.now_naive()],
-    )
+def register_source(store: Store, m: Manifest, manifest_path: Path,
+                    at: datetime | None = None) -> None:
+    """Insert or refresh the source's row (its legal regime travels with it), registered
+    ``at`` (default: now)."""
+    records.register_source(store, records.SourceRow(
+        m.id, m.title, m.kind.value, m.jurisdiction, list(m.regimes), m.collected_for,
+        m.retention_days, str(manifest_path), json.dumps(m.public_dict()),
+        at or clock.now_naive()))
 
 
 def _check_columns(m: Manifest) -> None:
@@ -376,7 +376,7 @@ class _Batch:
     """Accumulates one file's rows in a staging table inside the open transaction."""
 
     def __init__(
-        self, store: Store, ctx: ChunkContext, summary: IngestSummary,
+        self, store: DuckDBStore, ctx: ChunkContext, summary: IngestSummary,
         settings: Settings | None = None,
     ) -> None:
         self.store, self.m, self.s, self.file = store, ctx.manifest, summary, ctx.file
@@ -488,8 +488,7 @@ class _Batch:
         s.rows_quarantined += int(dup)
         tomb = ("AND NOT EXISTS (SELECT 1 FROM retention_tombstones t"
                 " WHERE t.record_id = s.record_id AND t.row_hash = s.row_hash)")
-        has_tomb = bool(st.scalar(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'retention_tombstones'"))
+        has_tomb = st.has_table("retention_tombstones")
         if has_tomb:
             retired = st.scalar(f"""SELECT count(*) FROM temp.ingest_ranked s
                 WHERE rn = 1 AND NOT (TRUE {tomb})""")
@@ -561,9 +560,12 @@ def ingest_manifest(
                                "complete")
 
     with store.transaction():
-        register_source(store, m, m.base_dir)
         _store_batch(store, ctx, s, settings, ordered_map(prepare_chunk, ctx, chunks, pool),
                      sha, progress=progress, before_commit=unchanged, t0=t0)
+        # last: on PostgreSQL a change of ``sources`` bumps the registry's generation row
+        # (a trigger), whose lock is then held only until this commit, not while the
+        # file is read (other writers of the registry would wait for the whole batch)
+        register_source(store, m, m.base_dir, at=started)
     _after_ingest(store, s)
     return s
 
@@ -577,25 +579,28 @@ def _store_batch(
     """Stage, merge and count one batch and write its ``batches`` row (inside the
     caller's transaction)."""
     started = t0 if t0 is not None else time.perf_counter()
-    batch = _Batch(store, ctx, s, settings)
-    for p in prepared:
-        batch.add(p)
-        if progress:
-            progress(p.rows)
-    batch.finish(whole_file=whole_file)
-    if before_commit is not None:
-        before_commit()
+    # DuckDB: the store itself, in the caller's transaction; PostgreSQL: a DuckDB
+    # workspace given the current versions of the staged ids, whose result apply_batch
+    # writes back
+    with records.ingest_workspace(store, ctx.manifest.id) as ws:
+        batch = _Batch(ws, ctx, s, settings)
+        for p in prepared:
+            batch.add(p)
+            if progress:
+                progress(p.rows)
+        if ws is not store:
+            records.load_current(store, ws, [str(r[0]) for r in ws.fetchall(
+                "SELECT DISTINCT record_id FROM temp.ingest_stage")])
+        batch.finish(whole_file=whole_file)
+        if before_commit is not None:
+            before_commit()
+        records.apply_batch(store, ws, ctx.batch_id)
     s.seconds = time.perf_counter() - started
-    store.execute(
-        """INSERT INTO batches (batch_id, source_id, source_file, file_sha256, started_at,
-            finished_at, rows, records_added, records_unchanged, records_versioned,
-            rows_quarantined, fields_quarantined, lines, lines_blank, lines_in_rows)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [ctx.batch_id, ctx.manifest.id, ctx.file, sha, ctx.now, clock.now_naive(),
-         s.rows, s.records_added, s.records_unchanged, s.records_versioned,
-         s.rows_quarantined, s.fields_quarantined, s.lines, s.lines_blank,
-         s.lines_in_rows],
-    )
+    records.insert_batch(store, records.BatchRow(
+        ctx.batch_id, ctx.manifest.id, ctx.file, sha, ctx.now, clock.now_naive(),
+        s.rows, s.records_added, s.records_unchanged, s.records_versioned,
+        s.rows_quarantined, s.fields_quarantined, s.lines, s.lines_blank,
+        s.lines_in_rows))
 
 
 def _after_ingest(store: Store, s: IngestSummary) -> None:

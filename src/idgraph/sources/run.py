@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 import duckdb
+import psycopg
 
 from idgraph.settings import Settings
 from idgraph.sources.ingest import AfterIngestError, IngestSummary, ingest_manifest
@@ -203,12 +204,12 @@ def run_ingest(
                 errors.append(f"rejected {m.input_path}: {describe(exc)} (store unchanged)")
                 say(label, 0, 0)
                 continue
-            except (KeyboardInterrupt, duckdb.Error) as caught:
+            except (KeyboardInterrupt, duckdb.Error, psycopg.Error) as caught:
                 # DuckDB runs the signal handler inside a query: the interrupt may come back
                 # as a DuckDB error (an interrupted or aborted transaction) with it as cause
                 stop = interruption(caught)
                 if stop is None:
-                    assert isinstance(caught, duckdb.Error)
+                    assert isinstance(caught, duckdb.Error | psycopg.Error)
                     first = (str(caught).splitlines() or [type(caught).__name__])[0]
                     errors.append(
                         f"the store failed while ingesting {m.id} ({first}): "

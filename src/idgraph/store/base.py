@@ -78,15 +78,23 @@ class Store(ABC):
                 return _PROCESS_SECRETS.setdefault(name, secrets.token_bytes(32))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / f"{name}.key"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-                fh.flush()
-                os.fsync(fh.fileno())
+        if not path.exists():
+            # Written whole to a temporary file, then linked into place: processes that
+            # share the data folder and make the key at once agree on the first one
+            # linked, and none reads a half-written key.
+            tmp = self.data_dir / f".{name}.key.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass
+            finally:
+                tmp.unlink(missing_ok=True)
         text = path.read_text().strip()
         if len(text) != 64:
             raise OSError(f"{path}: not a 32-byte hex key (delete it only if nothing "

@@ -11,47 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from idgraph.schema import RECORD_COLUMNS
 from idgraph.store.base import Dialect, Store, WriteMode
-
-_RECORDS_DDL = (
-    "CREATE TABLE IF NOT EXISTS records ("
-    + ", ".join(f"{name} {typ}" for name, typ in RECORD_COLUMNS.items())
-    + ", PRIMARY KEY (record_id, version))"
-)
-
-# Columns added to ``records`` after stores were created (appended, in RECORD_COLUMNS
-# order, so positional inserts keep working on migrated stores).
-_RECORDS_MIGRATIONS: tuple[str, ...] = (
-    "ALTER TABLE records ADD COLUMN IF NOT EXISTS origin_jurisdiction VARCHAR",
-    "ALTER TABLE records ADD COLUMN IF NOT EXISTS mapping_hash VARCHAR",
-    "ALTER TABLE records ADD COLUMN IF NOT EXISTS unverified VARCHAR[]",
-)
-
-_CORE_DDL: tuple[str, ...] = (
-    _RECORDS_DDL,
-    *_RECORDS_MIGRATIONS,
-    """CREATE TABLE IF NOT EXISTS quarantine (
-        source_id VARCHAR, source_file VARCHAR, source_line BIGINT,
-        source_record_id VARCHAR, field VARCHAR, value VARCHAR, reason VARCHAR,
-        batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS sources (
-        source_id VARCHAR PRIMARY KEY, title VARCHAR, kind VARCHAR,
-        jurisdiction VARCHAR, regimes VARCHAR[], collected_for VARCHAR,
-        retention_days INTEGER, manifest_path VARCHAR, manifest JSON,
-        registered_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS batches (
-        batch_id VARCHAR PRIMARY KEY, source_id VARCHAR, source_file VARCHAR,
-        file_sha256 VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
-        rows BIGINT, records_added BIGINT, records_unchanged BIGINT,
-        records_versioned BIGINT, rows_quarantined BIGINT, fields_quarantined BIGINT)""",
-    # added later (stores made before gain them when opened): whole row or one value,
-    # and the batch's physical line counts (docs/sources.md, "What ingest guarantees")
-    "ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS kind VARCHAR",
-    "ALTER TABLE batches ADD COLUMN IF NOT EXISTS lines BIGINT",
-    "ALTER TABLE batches ADD COLUMN IF NOT EXISTS lines_blank BIGINT",
-    "ALTER TABLE batches ADD COLUMN IF NOT EXISTS lines_in_rows BIGINT",
-)
 
 
 class DuckDBStore(Store):
@@ -66,7 +26,6 @@ class DuckDBStore(Store):
                          else (None if path is None else Path(path).parent))
         self.con = con
         self.path = path
-        self.ensure("core", _CORE_DDL)
 
     def has_table(self, name: str) -> bool:
         return bool(self.fetchall(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from idgraph import clock
-from idgraph.store.base import Store
+from idgraph.store.base import Dialect, Store
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _VERSION_DDL = (
@@ -29,13 +29,42 @@ _VERSION_DDL = (
 class Migration:
     version: int
     name: str
-    statements: tuple[str, ...]
+    # (dialect the statement is for, or None for both; the statement)
+    statements: tuple[tuple[Dialect | None, str], ...]
+
+    def for_dialect(self, dialect: Dialect) -> tuple[str, ...]:
+        return tuple(sql for only, sql in self.statements if only in (None, dialect))
 
 
-def _split(sql: str) -> tuple[str, ...]:
-    """Statements of a migration file (``;`` ends a statement; ``--`` starts a comment)."""
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return tuple(s.strip() for s in body.split(";") if s.strip())
+_ONLY = re.compile(r"^\s*--\s*@(duckdb|postgres)\s*$")
+
+
+def _split(sql: str) -> tuple[tuple[Dialect | None, str], ...]:
+    """Statements of a migration file: ``;`` ends a statement (not inside ``$$ ... $$``),
+    ``--`` starts a comment line, and a ``-- @postgres`` (``-- @duckdb``) line makes the
+    statement after it apply to that backend only."""
+    out: list[tuple[Dialect | None, str]] = []
+    only: Dialect | None = None
+    buf: list[str] = []
+    quoted = False
+    for line in sql.splitlines():
+        marker = _ONLY.match(line)
+        if marker and not quoted:
+            only = "postgres" if marker[1] == "postgres" else "duckdb"
+            continue
+        if line.lstrip().startswith("--") and not quoted:
+            continue
+        quoted ^= line.count("$$") % 2 == 1
+        buf.append(line)
+        if not quoted and line.rstrip().endswith(";"):
+            text = "\n".join(buf).strip().rstrip(";").strip()
+            if text:
+                out.append((only, text))
+            buf, only = [], None
+    rest = "\n".join(buf).strip()
+    if rest:
+        out.append((only, rest))
+    return tuple(out)
 
 
 def migrations() -> tuple[Migration, ...]:
@@ -75,7 +104,7 @@ def upgrade(store: Store) -> list[int]:
             if store.fetchone("SELECT 1 FROM schema_version WHERE version = ?",
                               [mig.version]):
                 continue
-            for stmt in mig.statements:
+            for stmt in mig.for_dialect(store.dialect):
                 store.ddl(stmt)
             store.execute(
                 "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",

@@ -10,6 +10,8 @@ int or float.
 from __future__ import annotations
 
 import re
+import secrets
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -75,6 +77,38 @@ _ARROW: dict[int, pa.DataType] = {
     1114: pa.timestamp("us"), 17: pa.binary(), 1009: pa.list_(pa.string()),
     1015: pa.list_(pa.string()), 1016: pa.list_(pa.int64()), 1007: pa.list_(pa.int32()),
 }
+
+
+_SCHEMA: tuple[str, ...] | None = None
+_SCHEMA_LOCK = threading.Lock()
+
+
+def _workspace_schema() -> tuple[str, ...]:
+    """The statements that make every table of the latest schema in a DuckDB database:
+    the migrations applied once per process to a scratch DuckDB, read back as that
+    database's final ``CREATE`` statements (a workspace then costs one statement per
+    table, not the whole history of ALTERs)."""
+    global _SCHEMA
+    with _SCHEMA_LOCK:
+        if _SCHEMA is None:
+            from idgraph.store.migrations import upgrade
+
+            scratch = open_duckdb(None, threads=1, memory_limit="256MB")
+            try:
+                upgrade(scratch)
+                tables = [r[0] for r in scratch.fetchall(
+                    "SELECT sql FROM duckdb_tables() WHERE NOT temporary "
+                    "AND schema_name = current_schema() ORDER BY table_name")]
+                indexes = [r[0] for r in scratch.fetchall(
+                    "SELECT sql FROM duckdb_indexes() WHERE sql IS NOT NULL "
+                    "AND schema_name = current_schema() ORDER BY index_name")]
+                versions = scratch.fetchall(
+                    "SELECT version, name, applied_at FROM schema_version ORDER BY version")
+            finally:
+                scratch.close()
+            rows = ", ".join(f"({int(v)}, '{n}', TIMESTAMP '{a}')" for v, n, a in versions)
+            _SCHEMA = (*tables, *indexes, f"INSERT INTO schema_version VALUES {rows}")
+        return _SCHEMA
 
 
 class _Con:
@@ -151,19 +185,27 @@ class PostgresStore(Store):
 
     # -- bulk and analytics -------------------------------------------------
     def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        with self.conn.cursor(name=None) as cur:
+        # A server-side cursor streams the rows in batches (a 100M-row table never sits
+        # in the client twice); it lives in a transaction (the open one, or its own).
+        if self._depth:
+            return self._fetch_arrow(sql, params)
+        with self.conn.transaction():
+            return self._fetch_arrow(sql, params)
+
+    def _fetch_arrow(self, sql: str, params: Sequence[Any] | None) -> pa.Table:
+        with self.conn.cursor(name=f"idg_arrow_{secrets.token_hex(6)}") as cur:
+            cur.itersize = 50_000
             cur.execute(to_pg(sql) if params else sql, list(params) if params else None)
+            rows = cur.fetchmany(50_000)
             desc = cur.description or []
             names = [d.name for d in desc]
             types = [_ARROW.get(d.type_code) for d in desc]
             batches: list[pa.RecordBatch] = []
-            while True:
-                rows = cur.fetchmany(50_000)
-                if not rows:
-                    break
+            while rows:
                 cols = list(zip(*rows, strict=True))
                 arrays = [pa.array(list(c), type=t) for c, t in zip(cols, types, strict=True)]
                 batches.append(pa.RecordBatch.from_arrays(arrays, names=names))
+                rows = cur.fetchmany(50_000)
         if batches:
             return pa.Table.from_batches(batches)
         return pa.table({n: pa.array([], type=t or pa.string())
@@ -184,15 +226,14 @@ class PostgresStore(Store):
     def workspace(
         self, reads: Mapping[str, str | None], writes: Mapping[str, WriteMode]
     ) -> Iterator[DuckDBStore]:
-        from idgraph.store.migrations import upgrade
-
         for table, mode in writes.items():
             if mode == "replace" and reads.get(table):
                 raise ValueError(f"{table}: a table written back whole must be read whole")
         ws = open_duckdb(None, threads=self._threads, memory_limit=self._memory_limit,
                          data_dir=self.data_dir)
         try:
-            upgrade(ws)
+            for stmt in _workspace_schema():
+                ws.execute(stmt)
             marks: dict[str, int] = {}
             copy = dict(reads)
             for table, mode in writes.items():

@@ -1,9 +1,11 @@
 """Bulk list matching as a job: upload a list and its mapping, poll, fetch the CSV.
 
-The job runs in a thread of its own, holding the env lock while it matches (one DuckDB
-connection: other requests wait; see api/deps.py). Progress is read without the lock. A job
-is visible only to the user who started it; jobs live in memory for the process's life
-(results are the caller's, already audited as one act when the match ran).
+The job runs in a thread of its own, holding the env lock while it matches (one
+connection: other requests to this process wait; see api/deps.py). Progress is read without
+the lock. A job is visible only to the user who started it; jobs live in memory for the
+process's life (results are the caller's, already audited as one act when the match ran),
+so with ``serve --workers N`` only the worker that started a job knows it (docs/deploy.md,
+"Limits of this version").
 """
 
 from __future__ import annotations

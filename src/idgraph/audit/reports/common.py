@@ -18,9 +18,9 @@ from typing import Any, Final, Protocol
 
 from idgraph.audit import AuditEntry, AuditLog, Checkpoint, merkle, record
 from idgraph.cases import Case, list_cases
-from idgraph.policy.notices import ensure as ensure_notices
 from idgraph.policy.users import User, get_user
 from idgraph.store import Store
+from idgraph.store.auditlog import AuditRepo
 
 # Actions whose ``ok`` entries are responses that left the system with person data.
 # Later read paths (search results, alerts, exports) add their action names here.
@@ -117,20 +117,10 @@ def load_entries(
     store: Store, actions: Iterable[str] | None = None, outcome: str | None = None
 ) -> list[Logged]:
     """Stored entries (optionally only ``actions`` / ``outcome``), in log order."""
-    log = AuditLog(store)  # ensures the tables
-    where: list[str] = []
-    params: list[Any] = []
-    if actions is not None:
-        where.append("list_contains(?::VARCHAR[], json_extract_string(entry, '$.action'))")
-        params.append(sorted(set(actions)))
-    if outcome is not None:
-        where.append("json_extract_string(entry, '$.outcome') = ?")
-        params.append(outcome)
-    sql = "SELECT seq, entry FROM audit_log"
-    sql += (" WHERE " + " AND ".join(where)) if where else ""
-    rows = log.store.fetchall(sql + " ORDER BY seq", params)
+    rows = AuditRepo(store).entries_matching(
+        sorted(set(actions)) if actions is not None else None, outcome)
     return [
-        Logged(int(seq), AuditEntry.model_validate_json(data), data.encode()) for seq, data in rows
+        Logged(seq, AuditEntry.model_validate_json(data), data.encode()) for seq, data in rows
     ]
 
 
@@ -312,10 +302,6 @@ class NoticeRow:
     status: str  # sent | sent late | due | overdue
 
 
-_NOTICE_COLS = (
-    "notice_id, identity_id, org, principal, case_id, sources, rule, duty, created_at, "
-    "due_date, sent_at, sent_by"
-)
 
 
 def notice_status(due: date | None, sent_at: datetime | None, today: date) -> str:
@@ -326,12 +312,9 @@ def notice_status(due: date | None, sent_at: datetime | None, today: date) -> st
 
 def load_notices(store: Store, today: date, identity_id: str | None = None) -> list[NoticeRow]:
     """Notice rows (of one identity, or all), oldest first, with their status on ``today``."""
-    ensure_notices(store)
-    rows = store.fetchall(
-        f"SELECT {_NOTICE_COLS} FROM notices WHERE ?::VARCHAR IS NULL OR identity_id = ? "
-        "ORDER BY created_at, notice_id",
-        [identity_id, identity_id],
-    )
+    from idgraph.store.registry import RegistryRepo
+
+    rows = RegistryRepo(store).notice_records(identity_id)
     return [
         NoticeRow(
             notice_id=r[0],

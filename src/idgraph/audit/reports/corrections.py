@@ -23,8 +23,8 @@ from idgraph.audit.reports.common import (
     producer,
     utc,
 )
-from idgraph.link.tables import ensure_tables as ensure_link_tables
 from idgraph.store import Store
+from idgraph.store.graph import graph
 
 EVENTS = ("merged", "split")
 
@@ -53,26 +53,20 @@ def corrections(
     entries: Sequence[Logged] | None = None,
 ) -> list[Correction]:
     """Recipients owed a correction for merge/split events at ``since <= at < until``."""
-    ensure_link_tables(store)
-    rows = store.fetchall(
-        'SELECT "at", run_id, event, identity_id, related FROM identity_lineage '
-        'WHERE list_contains(?::VARCHAR[], event) ORDER BY "at", run_id, identity_id',
-        [list(EVENTS)],
-    )
+    rows = graph(store).lineage_events(EVENTS)
     lo = utc(since) if since else None
     hi = utc(until) if until else None
     events = [
-        r
+        (utc(r.at), r)
         for r in rows
-        if r[0] is not None and (lo is None or utc(r[0]) >= lo) and (hi is None or utc(r[0]) < hi)
+        if r.at is not None and (lo is None or utc(r.at) >= lo) and (hi is None or utc(r.at) < hi)
     ]
     if not events:
         return []
     logged = entries if entries is not None else load_entries(store, DISCLOSURE_ACTIONS, "ok")
     out: list[Correction] = []
-    for at, run_id, event, identity_id, related in events:
-        affected = {identity_id, *(related or ())}
-        at_utc = utc(at)
+    for at_utc, (_, run_id, event, identity_id, related) in events:
+        affected = {identity_id, *related}
         by_recipient: dict[tuple[str | None, str, str | None], list[Logged]] = {}
         for item in logged:
             e = item.entry
@@ -83,7 +77,7 @@ def corrections(
             named = {i for it in items for i in it.entry.identity_ids if i in affected}
             out.append(
                 Correction(
-                    event_at=iso(at),
+                    event_at=iso(at_utc),
                     run_id=run_id,
                     event=event,
                     identity_id=identity_id,

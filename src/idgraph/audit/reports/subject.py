@@ -47,9 +47,10 @@ from idgraph.audit.reports.common import (
     refuse,
     utc,
 )
-from idgraph.link.tables import ensure_tables as ensure_link_tables
 from idgraph.schema import NORMALISED_COLUMNS
 from idgraph.store import Store
+from idgraph.store import records as records_repo
+from idgraph.store.graph import graph
 
 Copy = Literal["subject", "overseer"]
 # who may produce which copy: act.report_subject in policies/acts.cedar
@@ -131,18 +132,7 @@ def _value(v: Any) -> Any:
 
 def held_records(store: Store, identity_id: str) -> list[SourceRecords]:
     """Current member records of ``identity_id`` grouped by source, sorted."""
-    ensure_link_tables(store)
-    cols = ", ".join(f"r.{c}" for c in VALUE_COLUMNS)
-    rows = store.fetchall(
-        "SELECT r.record_id, r.source_id, r.source_record_id, r.version, "
-        "(SELECT count(*) FROM records v WHERE v.record_id = r.record_id), r.batch_id, "
-        "r.ingested_at, r.source_file, r.source_line, s.title, s.kind, s.jurisdiction, "
-        f"s.retention_days, {cols} FROM identity_members m "
-        "JOIN records r ON r.record_id = m.record_id AND r.is_current "
-        "LEFT JOIN sources s ON s.source_id = r.source_id "
-        "WHERE m.identity_id = ? ORDER BY r.source_id, r.record_id",
-        [identity_id],
-    )
+    rows = records_repo.held_records(store, identity_id, VALUE_COLUMNS)
     from idgraph.policy.profile import shown_path, source_folders  # policy imports audit
 
     folders = source_folders(store, {r[1] for r in rows})
@@ -173,14 +163,8 @@ def held_records(store: Store, identity_id: str) -> list[SourceRecords]:
 
 def lineage_of(store: Store, identity_id: str) -> list[LineageRow]:
     """Lineage events naming ``identity_id`` (as the identity or a related one)."""
-    ensure_link_tables(store)
-    rows = store.fetchall(
-        'SELECT "at", run_id, event, identity_id, related FROM identity_lineage '
-        "WHERE identity_id = ? OR list_contains(related, ?) "
-        'ORDER BY "at", run_id, identity_id, event',
-        [identity_id, identity_id],
-    )
-    return [LineageRow(iso(r[0]), r[1], r[2], r[3], sorted(r[4] or ())) for r in rows]
+    return [LineageRow(iso(r.at), r.run_id, r.event, r.identity_id, sorted(r.related))
+            for r in graph(store).lineage_of(identity_id)]
 
 
 def _predecessors(identity_id: str, lineage: list[LineageRow]) -> set[str]:
