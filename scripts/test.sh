@@ -39,18 +39,22 @@ if [ $# -eq 0 ] && [ "$(nproc)" -ge 2 ]; then
   # The API tests' PostgreSQL share (every test on the `live` server, again on PostgreSQL)
   # runs in a second process beside the rest: it mostly waits on its server and on
   # PostgreSQL, and run after the rest it would add ~3 minutes to the suite.
+  # Then the tests of what only several processes sharing one PostgreSQL database do
+  # (races between workers: @pytest.mark.postgres_only, deselected in the main run) in
+  # the packages whose fixtures follow IDGRAPH_POLICY_TESTS_ON.
   pg_log=$(mktemp)
-  IDGRAPH_TEST_API_SHARE=postgres python -m pytest -p no:cacheprovider tests/api \
-    >"$pg_log" 2>&1 &
+  (IDGRAPH_TEST_API_SHARE=postgres python -m pytest -p no:cacheprovider tests/api &&
+   IDGRAPH_POLICY_TESTS_ON=postgres python -m pytest -p no:cacheprovider -m postgres_only \
+     tests/monitor tests/cases tests/policy tests/app) >"$pg_log" 2>&1 &
   pg_pid=$!
   status=0
   IDGRAPH_TEST_API_SHARE=duckdb python -m pytest -p no:cacheprovider || status=$?
   pg_status=0
   wait "$pg_pid" || pg_status=$?
-  echo "== tests/api on PostgreSQL (IDGRAPH_TEST_API_SHARE=postgres, run beside the rest) =="
+  echo "== on PostgreSQL, run beside the rest: tests/api (IDGRAPH_TEST_API_SHARE=postgres), then the postgres_only tests =="
   cat "$pg_log"
   rm -f "$pg_log"
-  [ "$pg_status" = 0 ] || echo "error: tests/api on PostgreSQL failed (exit $pg_status)" >&2
+  [ "$pg_status" = 0 ] || echo "error: the PostgreSQL share failed (exit $pg_status)" >&2
   [ "$status" != 0 ] && exit "$status"
   exit "$pg_status"
 fi

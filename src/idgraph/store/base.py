@@ -19,7 +19,7 @@ import secrets
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -89,10 +89,8 @@ class Store(ABC):
                     fh.write(secrets.token_hex(32))
                     fh.flush()
                     os.fsync(fh.fileno())
-                try:
+                with suppress(FileExistsError):
                     os.link(tmp, path)
-                except FileExistsError:
-                    pass
             finally:
                 tmp.unlink(missing_ok=True)
         text = path.read_text().strip()
