@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import atexit
-import os
 from collections.abc import Sequence
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
 from idgraph.cases import open_case
 from idgraph.policy.users import add_user
-from idgraph.store import Store, open_store
+from idgraph.store import Store
+from pgdb import new_store  # noqa: F401  (re-exported: the tests build their stores with it)
 
 # The link tables are made by the store's migrations (store/migrations); kept for the
 # tests that loop over it.
@@ -30,36 +28,6 @@ SOURCES: dict[str, tuple[str, str, list[str], int]] = {
     "court": ("court", "US-NY", [], 3650),
     "jail": ("booking", "US-NY", [], 3650),
 }
-
-
-# ``IDGRAPH_POLICY_TESTS_ON=postgres``: every ``new_store()`` is a fresh PostgreSQL
-# database on the server of IDGRAPH_TEST_DATABASE_URL (dropped when the run ends), to
-# run the policy and cases tests on that backend; by default an in-memory DuckDB.
-# Only the latest few stay open (a test uses one store at a time).
-_BACKEND = os.environ.get("IDGRAPH_POLICY_TESTS_ON", "duckdb")
-_DATABASES: list[ExitStack] = []
-
-
-def _drop_all(keep: int = 0) -> None:
-    while len(_DATABASES) > keep:
-        _DATABASES.pop(0).close()
-
-
-atexit.register(_drop_all)
-
-
-def new_store() -> Store:
-    if _BACKEND == "postgres":
-        from pgdb import fresh_database
-
-        _drop_all(keep=2)
-        stack = ExitStack()
-        url = stack.enter_context(fresh_database())
-        store = open_store(url, threads=1, memory_limit="1GB")
-        stack.callback(store.close)
-        _DATABASES.append(stack)
-        return store
-    return open_store(None)
 
 
 def add_source(
