@@ -193,6 +193,16 @@ def run_ingest(
                     + _not_ingested(rest))
                 raise IngestInterrupted(summaries, errors, stop_code(stop)) from None
             except FileRejected as exc:
+                # a Ctrl-C or SIGTERM that landed in the reader's DuckDB query comes back
+                # as the file's error ("Query interrupted"): it is the interruption
+                stop = interruption(exc) if _SIGNALLED else None
+                if stop is not None:
+                    errors.append(
+                        f"{_how(stop)} while ingesting {m.id}: nothing of it was stored"
+                        + _not_ingested(rest)
+                        + (f"; stored before: {', '.join(x.source_id for x in summaries)}"
+                           if summaries else ""))
+                    raise IngestInterrupted(summaries, errors, stop_code(stop)) from None
                 errors.append(f"rejected {exc.path}: {exc.cause} (store unchanged)")
                 say(label, 0, 0)
                 continue
