@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     ingest_workers: int = Field(
         default=2, description="Worker processes normalising ingest chunks (0 or 1: none)."
     )
+    spark_driver_memory: str = Field(
+        default="2g", pattern=r"^[1-9][0-9]*[kmgt]$",
+        description="Memory of the Spark driver for `resolve --engine spark` (in local mode "
+        "the executors run inside it): 6g resolved 1M records.",
+    )
     ingest_max_field_bytes: int = Field(
         default=8_388_608, ge=1024, le=2**31 - 1,
         description="Largest value (bytes) one field of a source file may hold; a row with a "

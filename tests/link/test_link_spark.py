@@ -147,6 +147,17 @@ def test_spark_jaro_winkler_decides_every_threshold_as_duckdb() -> None:
     assert column.isna().tolist() == [False, True, False, True]
 
 
+@pytest.mark.parametrize(("a", "b"), [
+    ("MARTHA", "MARTHA"), ("É", "É"), ("CHRISTOPHERSON", "CHRISTOPHERSON"),  # equal: 1.0
+    ("ABC", "XYZ"), ("É", "E"), ("AB", "CDEFGHIJKLMN"),  # nothing in common: 0.0
+])
+def test_spark_jaro_winkler_takes_equal_and_disjoint_strings_as_duckdb(a: str, b: str) -> None:
+    # these two values are not recomputed in Python (the near-threshold check skips them)
+    theirs = duckdb.connect().execute("SELECT jaro_winkler_similarity(?, ?)", [a, b]).fetchall()
+    ours = jaro_winkler_series(pd.Series([a, b], dtype=object), pd.Series([b, a], dtype=object))
+    assert ours.tolist() == [theirs[0][0]] * 2
+
+
 def test_spark_damerau_levenshtein_is_duckdbs() -> None:
     rng = random.Random(9)
     pairs = [("1984", "1948"), ("", "A"), ("ABC", "CA"), ("123456789", "123456798")]

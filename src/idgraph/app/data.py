@@ -204,7 +204,8 @@ def resolve(
         if not valid_master(spark_master):
             raise Invalid("spark master must be local, local[N], local[*] or "
                           "spark://host:port", field="spark_master")
-        engine = SparkEngine(master=spark_master)
+        engine = SparkEngine(master=spark_master,
+                             driver_memory=env.settings.spark_driver_memory)
     settings = (env.settings if threshold is None
                 else env.settings.model_copy(update={"match_threshold": threshold}))
     say = _say(on_progress)

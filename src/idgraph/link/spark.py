@@ -118,7 +118,11 @@ def jaro_winkler_series(a: Series, b: Series) -> Series:
         values = np.asarray(cpdist(xs, ys, scorer=JaroWinkler.similarity, workers=1,
                                    dtype=np.float64), dtype=np.float64)
         scaled = values * _JW_DECIMALS
-        near = np.flatnonzero(np.abs(scaled - np.round(scaled)) < _JW_BAND * _JW_DECIMALS)
+        # equal strings (1.0) and strings with no character in common (0.0) are exact
+        # in both; only the others near a threshold are recomputed in Python
+        same = np.asarray(xs, dtype=object) == np.asarray(ys, dtype=object)
+        near = np.flatnonzero((np.abs(scaled - np.round(scaled)) < _JW_BAND * _JW_DECIMALS)
+                              & ~same & (values != 0.0))
         for k in near.tolist():
             values[k] = jaro_winkler(xs[k], ys[k])
         empty = [k for k, (x, y) in enumerate(zip(xs, ys, strict=True)) if not x or not y]

@@ -511,8 +511,9 @@ class _Batch:
             FROM temp.ingest_cls""")
         assert counts is not None
         s.records_added, s.records_versioned, s.records_unchanged = (int(c) for c in counts)
-        st.execute("""UPDATE records SET is_current = false WHERE is_current AND record_id IN
-            (SELECT record_id FROM temp.ingest_cls WHERE changed)""")
+        if s.records_versioned:  # a first load changes nothing: no scan of records
+            st.execute("""UPDATE records SET is_current = false WHERE is_current
+                AND record_id IN (SELECT record_id FROM temp.ingest_cls WHERE changed)""")
         cols = [f"s.{c}" if c != "version" else "coalesce(c.cur_version, 0) + 1"
                 for c in RECORD_COLUMNS]
         # By name: a migrated store's columns may be in another order than RECORD_COLUMNS.
