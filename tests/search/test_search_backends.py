@@ -152,3 +152,17 @@ def test_live_placement_is_alike(tmp_path: Path) -> None:
     finally:
         uninstall_hooks()
     assert placed["postgres"] == placed["duckdb"] == ({"attach": 1}, True)
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_an_error_while_reading_documents_leaves_the_store_usable(
+        stores: dict[str, Store], backend: str) -> None:
+    # the reader's result is closed when the block ends, not when garbage collected:
+    # DuckDB refuses the store's next query while a result is open
+    from idgraph.search.documents import BATCH, reading
+    store = stores[backend]
+    with pytest.raises(RuntimeError) as caught, reading(store, True) as rows:
+        assert next(rows).num_rows <= BATCH
+        raise RuntimeError("stopped while reading")
+    assert caught.value.__traceback__ is not None  # the generator's frame still referenced
+    assert store.scalar("SELECT count(*) FROM records") > 0

@@ -64,6 +64,23 @@ def test_rollback_leaves_nothing(any_store: Store) -> None:
     assert any_store.scalar("SELECT count(*) FROM link_runs") == 2
 
 
+def test_a_failed_commit_ends_the_transaction(any_store: Store,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # a COMMIT that fails (a signal inside it, a lost connection) must not leave the
+    # transaction open: every later statement would be refused
+    def failing_commit() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(any_store, "_commit", failing_commit)
+    with pytest.raises(KeyboardInterrupt), any_store.transaction() as con:
+        con.execute("INSERT INTO link_runs (run_id) VALUES (?)", ["lost"])
+    monkeypatch.undo()
+    assert not any_store.in_transaction
+    with any_store.transaction() as con:
+        con.execute("INSERT INTO link_runs (run_id) VALUES (?)", ["kept"])
+    assert any_store.fetchall("SELECT run_id FROM link_runs") == [("kept",)]
+
+
 def test_lock_only_inside_a_transaction(any_store: Store) -> None:
     with pytest.raises(RuntimeError):
         any_store.lock("audit")

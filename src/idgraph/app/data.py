@@ -178,6 +178,8 @@ def ingest(
         raise Interrupted(IngestOutcome(stop.summaries, stop.errors), stop.code) from None
     finally:
         forget_engine(env)
+        if not env.store.in_transaction:
+            env.store.settle()  # after a signal: a result its query left open
         env.refresh()  # the sources registry changed
     return outcome
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -181,7 +181,14 @@ def reading(store: Store, with_values: bool, ids: Sequence[str] | None = None,
     """:func:`relation`'s rows, :data:`BATCH` at a time, read on a workspace of the
     store (on DuckDB the store itself): use them inside the block."""
     with store.workspace(reads=_reads(ids, batch_id), writes={}) as ws:
-        yield batches(relation(ws, with_values, ids, batch_id))
+        rows = batches(relation(ws, with_values, ids, batch_id))
+        try:
+            yield rows
+        finally:
+            # closed here, not when garbage collected: an error or a signal in the block
+            # would otherwise leave the result open on the connection, and DuckDB
+            # refuses the store's next query until it is closed
+            rows.close()
 
 
 def relation(store: DuckDBStore, with_values: bool, ids: Sequence[str] | None = None,
@@ -264,7 +271,7 @@ def stored_digests(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [str(d) for (d,) in out]
 
 
-def batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
+def batches(relation: duckdb.DuckDBPyRelation) -> Generator[pa.RecordBatch, None, None]:
     """The relation's rows, :data:`BATCH` at a time (1M records never all in memory)."""
     reader = relation.to_arrow_reader(BATCH)
     try:

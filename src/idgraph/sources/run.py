@@ -193,16 +193,7 @@ def run_ingest(
                     + _not_ingested(rest))
                 raise IngestInterrupted(summaries, errors, stop_code(stop)) from None
             except FileRejected as exc:
-                # a Ctrl-C or SIGTERM that landed in the reader's DuckDB query comes back
-                # as the file's error ("Query interrupted"): it is the interruption
-                stop = interruption(exc) if _SIGNALLED else None
-                if stop is not None:
-                    errors.append(
-                        f"{_how(stop)} while ingesting {m.id}: nothing of it was stored"
-                        + _not_ingested(rest)
-                        + (f"; stored before: {', '.join(x.source_id for x in summaries)}"
-                           if summaries else ""))
-                    raise IngestInterrupted(summaries, errors, stop_code(stop)) from None
+                _stopped_by_signal(exc, m, rest, summaries, errors)
                 errors.append(f"rejected {exc.path}: {exc.cause} (store unchanged)")
                 say(label, 0, 0)
                 continue
@@ -211,6 +202,7 @@ def run_ingest(
                 say(label, 0, 0)
                 continue
             except OSError as exc:  # unreadable after all (permissions, a folder, I/O)
+                _stopped_by_signal(exc, m, rest, summaries, errors)
                 errors.append(f"rejected {m.input_path}: {describe(exc)} (store unchanged)")
                 say(label, 0, 0)
                 continue
@@ -232,6 +224,7 @@ def run_ingest(
                        if summaries else ""))
                 raise IngestInterrupted(summaries, errors, stop_code(stop)) from None
             except Exception as exc:  # a bug in a reader must not print a traceback
+                _stopped_by_signal(exc, m, rest, summaries, errors)
                 errors.append(f"rejected {m.input_path}: {type(exc).__name__}: {exc} "
                               "(store unchanged)")
                 say(label, 0, 0)
@@ -239,6 +232,22 @@ def run_ingest(
             say(label, s.rows, s.rows)
             summaries.append(s)
     return summaries, errors
+
+
+def _stopped_by_signal(exc: BaseException, m: Manifest, rest: Sequence[Manifest],
+                       summaries: list[IngestSummary], errors: list[str]) -> None:
+    """A Ctrl-C or SIGTERM that landed in a reader's DuckDB query (or another call that
+    turned it into its own error: "Query interrupted") comes back as the file's error:
+    after a signal, any error of the batch is the interruption (raised as such)."""
+    stop = interruption(exc) if _SIGNALLED else None
+    if stop is None:
+        return
+    errors.append(
+        f"{_how(stop)} while ingesting {m.id}: nothing of it was stored"
+        + _not_ingested(rest)
+        + (f"; stored before: {', '.join(x.source_id for x in summaries)}"
+           if summaries else ""))
+    raise IngestInterrupted(summaries, errors, stop_code(stop)) from None
 
 
 def interrupted_message(stop: BaseException) -> str:

@@ -159,9 +159,22 @@ class Store(ABC):
             self._rollback()
             raise
         self._depth = 0
-        self._commit()
+        try:
+            self._commit()
+        except BaseException:
+            # a COMMIT that failed (or a signal inside it) can leave the transaction
+            # open and aborted, refusing every later statement: end it
+            self._pending.clear()
+            with suppress(Exception):
+                self._rollback()
+            raise
         self._ensured |= self._pending
         self._pending.clear()
+
+    def settle(self) -> None:
+        """Drop what an interrupted query left on the connection (outside a
+        transaction, or before its rollback); nothing to do on PostgreSQL."""
+        return None
 
     @abstractmethod
     def _current(self) -> Connection: ...

@@ -41,7 +41,13 @@ class DuckDBStore(Store):
         self.con.execute("COMMIT")
 
     def _rollback(self) -> None:
+        self.settle()
         self.con.execute("ROLLBACK")
+
+    def settle(self) -> None:
+        # A query interrupted by a signal (Ctrl-C, SIGTERM) can leave its result open on
+        # the connection, and DuckDB refuses the next query until it is dropped.
+        self.con.abort()
 
     def _current(self) -> duckdb.DuckDBPyConnection:
         return self.con
