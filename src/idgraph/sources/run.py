@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import duckdb
 import psycopg
@@ -217,12 +218,7 @@ def run_ingest(
                         f"the store failed while ingesting {m.id} ({first}): "
                         "nothing of it was stored; the run stopped" + _not_ingested(rest))
                     break
-                errors.append(
-                    f"{_how(stop)} while ingesting {m.id}: nothing of it was stored"
-                    + _not_ingested(rest)
-                    + (f"; stored before: {', '.join(x.source_id for x in summaries)}"
-                       if summaries else ""))
-                raise IngestInterrupted(summaries, errors, stop_code(stop)) from None
+                _raise_interrupted(stop, m, rest, summaries, errors)
             except Exception as exc:  # a bug in a reader must not print a traceback
                 _stopped_by_signal(exc, m, rest, summaries, errors)
                 errors.append(f"rejected {m.input_path}: {type(exc).__name__}: {exc} "
@@ -240,8 +236,13 @@ def _stopped_by_signal(exc: BaseException, m: Manifest, rest: Sequence[Manifest]
     turned it into its own error: "Query interrupted") comes back as the file's error:
     after a signal, any error of the batch is the interruption (raised as such)."""
     stop = interruption(exc) if _SIGNALLED else None
-    if stop is None:
-        return
+    if stop is not None:
+        _raise_interrupted(stop, m, rest, summaries, errors)
+
+
+def _raise_interrupted(stop: BaseException, m: Manifest, rest: Sequence[Manifest],
+                       summaries: list[IngestSummary], errors: list[str]) -> NoReturn:
+    """Stop the run: ``m`` was interrupted, nothing of it stored."""
     errors.append(
         f"{_how(stop)} while ingesting {m.id}: nothing of it was stored"
         + _not_ingested(rest)
