@@ -2,9 +2,12 @@
 
     python benchmarks/resolve_engines.py --people 220000            # ~1M records
     python benchmarks/resolve_engines.py --people 20000 --master local[2]
+    python benchmarks/resolve_engines.py --population pseudopeople  # one we did not make
 
-A synthetic population (``idgraph synth``, seed 7) is ingested and the model trained
-once; the store is copied twice and each copy resolved from scratch in its own process
+A population (``idgraph synth``, seed 7, by default; or one of
+``benchmarks/populations``: pseudopeople's sample data, the foreign-conventions
+generator) is ingested and the model trained once; the store is copied twice and each
+copy resolved from scratch in its own process
 (``resolve --engine duckdb`` and ``resolve --engine spark --spark-master <master>``), so
 each engine's peak memory is its own: the resident set of the process and every
 descendant (Spark's JVM and its Python workers), summed and sampled every 0.2 s.
@@ -66,7 +69,7 @@ class TreeMemory:
             self.stop.wait(self.every)
 
 
-def build(data: Path, people: int, seed: int) -> Path:
+def build(data: Path, people: int, seed: int, population: str = "synth") -> Path:
     """The trained base store (made once)."""
     from idgraph.link.ids import ID_KEY
     from idgraph.link.train import train
@@ -79,7 +82,13 @@ def build(data: Path, people: int, seed: int) -> Path:
     if (data / "idgraph.duckdb").exists():
         return data
     t = time.perf_counter()
-    generate(root / "src", people=people, seed=seed)
+    if population == "synth":
+        generate(root / "src", people=people, seed=seed)
+    else:
+        from populations.make import make_population
+
+        make_population(population, root / "src",
+                        argparse.Namespace(people=people, seed=seed))
     settings = Settings(data_dir=data)
     store = open_store(settings.db_path)
     try:
@@ -88,8 +97,8 @@ def build(data: Path, people: int, seed: int) -> Path:
         store.secret(ID_KEY)  # both copies name identities with one key
     finally:
         store.close()
-    print(f"synth {people:,} people + ingest + train: {time.perf_counter() - t:.1f} s",
-          flush=True)
+    print(f"{population} ({people:,} people where it counts) + ingest + train: "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
     return data
 
 
@@ -182,6 +191,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--people", type=int, default=220000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--population", choices=("synth", "pseudopeople", "foreign"),
+                    default="synth")
     ap.add_argument("--data", type=Path, help="a trained base store to reuse, or where to "
                     "make one")
     ap.add_argument("--master", default="local[2]")
@@ -193,11 +204,13 @@ def main() -> None:
         child(args.child, args.data, args.master, args.driver_memory)
         return
     work = Path(tempfile.mkdtemp(prefix="idg-engines-"))
-    base = build(args.data or work / "base" / "data", args.people, args.seed)
+    base = build(args.data or work / "base" / "data", args.people, args.seed,
+                 args.population)
     con = duckdb.connect(str(base / "idgraph.duckdb"), read_only=True)
     n = con.sql("SELECT count(*) FROM records WHERE is_current").fetchall()[0]
     con.close()
-    print(f"population: synth {args.people:,} people (seed {args.seed}), "
+    print(f"population: {args.population} ({args.people:,} people for synth and "
+          f"foreign, seed {args.seed}), "
           f"{n[0] if n else 0:,} current records; cores {os.cpu_count()}; "
           f"load before {load()}", flush=True)
     results: dict[str, dict[str, Any]] = {}

@@ -396,7 +396,7 @@ def test_interrupted_ingest_says_what_was_stored(tmp_path: Path, sig: int, code:
     if before:
         assert "rb_a: read" in out  # committed before the signal, and said so
     ids = {r[0].split("/")[0] for r in records(data)}
-    assert ids == before
+    assert ids == before, err
     time.sleep(1.5)
     assert not [k for k in kids if _alive(k)], "workers outlived the interrupted ingest"
 

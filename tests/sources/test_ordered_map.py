@@ -58,3 +58,26 @@ def test_closing_early_stops_the_reading() -> None:
         results.close()
     assert len(read) < 20
     assert not [t for t in threading.enumerate() if t.name == "idgraph-ingest-reader"]
+
+
+def test_the_reading_starts_before_the_first_result_is_asked_for() -> None:
+    # a map made ahead of time (the next file's) keeps the workers busy meanwhile
+    started = threading.Event()
+
+    def items() -> Iterator[int]:
+        started.set()
+        yield from range(3)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = ordered_map(square, -1, items(), pool)
+        assert started.wait(5)
+        assert list(results) == [0, 1, 4]
+
+
+def test_a_map_never_iterated_is_closed_without_a_thread_left() -> None:
+    with ThreadPoolExecutor(2) as pool:
+        results = ordered_map(square, -1, iter(range(10_000)), pool, in_flight=2)
+        results.close()
+        results.close()  # idempotent
+        assert list(results) == []
+    assert not [t for t in threading.enumerate() if t.name == "idgraph-ingest-reader"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,36 @@ def test_no_sources_yet() -> None:
         assert list_sources(store) == []
         with pytest.raises(QuarantineLookupError, match="no sources yet"):
             list_quarantine(store)
+
+
+# (manifest file, source id, data file, its text or None for a file that is not there)
+RUN = [
+    ("a.yaml", "src_a", "a.csv", "ID,LAST,DOB\n1,ONE,1980-01-02\n2,TWO,1981-02-03\n"),
+    ("b.yaml", "src_b", "missing.csv", None),  # cannot be opened: told at its turn
+    ("c.yaml", "src_c", "c.csv",  # read whole, then rejected (every date bad)
+     "ID,LAST,DOB\n" + "".join(f"{i},X{i},not a date\n" for i in range(30))),
+    ("d.yaml", "src_d", "d.csv", "".join(["ID,LAST,DOB\n"] + [f"{i},D{i},1990-01-0{1 + i % 9}\n"
+                                                           for i in range(40)])),
+]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_files_opened_ahead_give_what_one_at_a_time_gives(tmp_path: Path, workers: int) -> None:
+    # with workers, each file is opened (and its first chunks normalised) while the one
+    # before it is merged; what cannot be opened or is rejected is told at its turn, and
+    # the outcome is the run one file at a time gives
+    for name, sid, data, text in RUN:
+        (tmp_path / name).write_text(MANIFEST.format(sid=sid, path=data))
+        if text is not None:
+            (tmp_path / data).write_text(text)
+    settings = Settings(ingest_workers=workers, ingest_chunk_rows=7)
+    with open_store(None) as store:
+        summaries, errors = run_ingest(store, [tmp_path], settings)
+        assert [s.source_id for s in summaries] == ["src_a", "src_d"]
+        assert all(s.balanced for s in summaries)
+        assert [e.split(":")[0] for e in errors] == [
+            f"rejected {tmp_path / 'missing.csv'}", f"rejected {tmp_path / 'c.csv'}"]
+        assert "file not found" in errors[0] and "'dob'" in errors[1]
+        assert store.fetchall("SELECT source_id, count(*) FROM records GROUP BY 1 "
+                              "ORDER BY 1") == [("src_a", 2), ("src_d", 40)]
+    assert not [t for t in threading.enumerate() if t.name == "idgraph-ingest-reader"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -525,57 +525,157 @@ class _Batch:
             st.execute(f"DROP TABLE IF EXISTS temp.{t}")
 
 
-def ingest_manifest(
-    store: Store, manifest: Manifest | Path, settings: Settings,
-    progress: Progress | None = None, pool: Executor | None = None,
-) -> IngestSummary:
-    """Ingest one source file as one batch (one transaction).
+@dataclass
+class OpenedFile:
+    """A source file opened for its batch: checked, hashed, and its chunks being read
+    and normalised (in the workers, when there is a pool). :func:`open_file` makes one
+    ahead of time so that the workers start on the next file while this one is merged
+    and committed; ``error`` holds what opening it raised, raised again when its turn
+    comes. :meth:`close` stops the reading of a file that will not be ingested."""
 
-    ``pool`` (see :func:`idgraph.sources.parallel.worker_pool`) normalises chunks in
-    worker processes; without one, everything runs in this process.
-    """
+    manifest: Manifest
+    path: Path
+    before: tuple[int, int]  # size and modification time when it was opened
+    sha: str
+    ctx: ChunkContext
+    prepared: Iterator[Prepared]
+    t0: float
+
+    def unchanged(self) -> None:
+        after = self.path.stat()
+        if (after.st_size, after.st_mtime_ns) != self.before:
+            # rows added or rewritten while it was read would be stored under the hash of
+            # another file: the whole batch rolls back
+            raise FileRejected(self.path, "the file changed while it was being read (size "
+                               "or modification time); nothing was stored, retry when it "
+                               "is complete")
+
+    def close(self) -> None:
+        close = getattr(self.prepared, "close", None)
+        if close is not None:
+            close()
+
+
+def open_file(m: Manifest, settings: Settings, pool: Executor | None = None) -> OpenedFile:
+    """Check, hash and start reading ``m``'s file (see :class:`OpenedFile`)."""
     t0 = time.perf_counter()
-    m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
     path = m.check_input_path(settings.allow_outside_paths)
     if not path.exists():
         raise FileRejected(path, "file not found")
     _check_columns(m)
-    before = path.stat()
+    stat = path.stat()
     sha = file_sha256(path)
     started = clock.now_naive()
     batch_id = f"{m.id}-{started:%Y%m%dT%H%M%S%f}-{sha[:8]}"
-    s = IngestSummary(m.id, str(path), batch_id)
     ctx = ChunkContext(m, batch_id, str(path), started, settings.default_region,
                        m.mapping_digest(settings.default_region))
     chunks = read_chunks(path, m.input.format, chunk_rows=settings.ingest_chunk_rows,
                          encoding=m.input.encoding, delimiter=m.input.delimiter,
                          max_field_bytes=settings.ingest_max_field_bytes,
                          max_record_lines=settings.csv_max_record_lines)
-    def unchanged() -> None:
-        after = path.stat()
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-            # rows added or rewritten while it was read would be stored under the hash of
-            # another file: the whole batch rolls back
-            raise FileRejected(path, "the file changed while it was being read (size or "
-                               "modification time); nothing was stored, retry when it is "
-                               "complete")
+    return OpenedFile(m, path, (stat.st_size, stat.st_mtime_ns), sha, ctx,
+                      ordered_map(prepare_chunk, ctx, chunks, pool), t0)
 
-    with store.transaction():
-        _store_batch(store, ctx, s, settings, ordered_map(prepare_chunk, ctx, chunks, pool),
-                     sha, progress=progress, before_commit=unchanged, t0=t0)
-        # last: on PostgreSQL a change of ``sources`` bumps the registry's generation row
-        # (a trigger), whose lock is then held only until this commit, not while the
-        # file is read (other writers of the registry would wait for the whole batch)
-        register_source(store, m, m.base_dir, at=started)
-    _after_ingest(store, s)
-    return s
+
+class FilesAhead:
+    """The files of a run of manifests, each opened while the one before it is merged
+    (:func:`ingest_manifest`'s ``after_read``): with a pool, the workers normalise the
+    next file's first chunks while this one's rows are merged and committed. A file
+    that cannot be opened is told when its turn comes (:meth:`take` raises what opening
+    it raised). Use as a context manager: what was opened and not taken is closed."""
+
+    def __init__(self, manifests: Sequence[Manifest], settings: Settings,
+                 pool: Executor | None) -> None:
+        self.manifests, self.settings, self.pool = list(manifests), settings, pool
+        self.ahead: dict[int, OpenedFile | Exception] = {}
+
+    def opener(self, i: int) -> Callable[[], None] | None:
+        """What opens file ``i + 1`` when file ``i``'s rows are read (None: nothing to
+        gain without workers, or no next file)."""
+        if self.pool is None or i + 1 >= len(self.manifests):
+            return None
+
+        def open_next() -> None:
+            if i + 1 in self.ahead:
+                return
+            try:
+                self.ahead[i + 1] = open_file(self.manifests[i + 1], self.settings, self.pool)
+            except Exception as exc:  # told when its turn comes, as if opened then
+                self.ahead[i + 1] = exc
+
+        return open_next
+
+    def take(self, i: int) -> OpenedFile | None:
+        """File ``i`` if it was opened ahead (raising what opening it raised)."""
+        got = self.ahead.pop(i, None)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    def __enter__(self) -> FilesAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for got in self.ahead.values():
+            if isinstance(got, OpenedFile):
+                got.close()
+        self.ahead.clear()
+
+
+def ingest_manifest(
+    store: Store, manifest: Manifest | Path, settings: Settings,
+    progress: Progress | None = None, pool: Executor | None = None, *,
+    opened: OpenedFile | None = None, after_read: Callable[[], None] | None = None,
+) -> IngestSummary:
+    """Ingest one source file as one batch (one transaction).
+
+    ``pool`` (see :func:`idgraph.sources.parallel.worker_pool`) normalises chunks in
+    worker processes; without one, everything runs in this process. ``opened``: the
+    file, opened ahead of time (:class:`FilesAhead`); ``after_read`` is called once
+    every row of the file is read, before they are merged (it opens the next file).
+    """
+    m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
+    f = opened if opened is not None else open_file(m, settings, pool)
+    s = IngestSummary(m.id, str(f.path), f.ctx.batch_id)
+    try:
+        try:
+            with store.transaction():
+                _store_batch(store, f.ctx, s, settings, f.prepared, f.sha,
+                             progress=progress, before_commit=f.unchanged, t0=f.t0,
+                             after_read=after_read)
+                # last: on PostgreSQL a change of ``sources`` bumps the registry's
+                # generation row (a trigger), whose lock is then held only until this
+                # commit, not while the file is read (other writers of the registry
+                # would wait for the whole batch)
+                register_source(store, m, m.base_dir, at=f.ctx.now)
+        finally:
+            f.close()
+        _after_ingest(store, s)
+        return s
+    except AfterIngestError:
+        raise
+    except BaseException as exc:
+        # a signal is raised wherever the main thread is: it may land as the COMMIT
+        # returns, or just after it; a batch that did commit is said to be stored
+        # (as an interrupted after-ingest step), never "nothing of it was stored"
+        if _committed(store, f.ctx.batch_id):
+            raise AfterIngestError(s, exc) from exc
+        raise
+
+
+def _committed(store: Store, batch_id: str) -> bool:
+    """Did the batch commit (its ``batches`` row is written inside its transaction)?"""
+    try:
+        return records.batch_exists(store, batch_id)
+    except Exception:  # the store cannot tell now: the batch is taken as not stored
+        return False
 
 
 def _store_batch(
     store: Store, ctx: ChunkContext, s: IngestSummary, settings: Settings,
     prepared: Iterable[Prepared], sha: str, *, progress: Progress | None = None,
     before_commit: Callable[[], None] | None = None, whole_file: bool = True,
-    t0: float | None = None,
+    t0: float | None = None, after_read: Callable[[], None] | None = None,
 ) -> None:
     """Stage, merge and count one batch and write its ``batches`` row (inside the
     caller's transaction)."""
@@ -589,6 +689,8 @@ def _store_batch(
             batch.add(p)
             if progress:
                 progress(p.rows)
+        if after_read is not None:
+            after_read()
         if ws is not store:
             records.load_current(store, ws, [str(r[0]) for r in ws.fetchall(
                 "SELECT DISTINCT record_id FROM temp.ingest_stage")])
@@ -644,5 +746,8 @@ def ingest_paths(
     manifests, errors = load_manifests([Path(p) for p in paths])
     if errors:
         raise errors[0]
-    with worker_pool(settings.ingest_workers) as pool:
-        return [ingest_manifest(store, p, settings, progress, pool) for p in manifests]
+    with worker_pool(settings.ingest_workers) as pool, \
+            FilesAhead(manifests, settings, pool) as files:
+        return [ingest_manifest(store, m, settings, progress, pool, opened=files.take(i),
+                                after_read=files.opener(i))
+                for i, m in enumerate(manifests)]

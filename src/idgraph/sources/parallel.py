@@ -110,60 +110,93 @@ def worker_pool(workers: int) -> Iterator[Executor | None]:
 def ordered_map(
     func: Callable[[C, T], R], ctx: C, items: Iterable[T], pool: Executor | None,
     in_flight: int = 3,
-) -> Iterator[R]:
+) -> OrderedMap[R]:
     """``func(ctx, item)`` for each item, in order, at most ``in_flight`` queued at once.
 
-    With a pool, ``items`` is iterated (the file read) in a thread of its own, so reading
-    overlaps what the caller does with each result (the store's writes, which release
-    the GIL) as well as the workers' normalising. An exception raised by ``items`` or by
-    ``func`` is raised here, in order; closing the iterator early stops the reading.
+    With a pool, ``items`` is iterated (the file read) in a thread of its own that starts
+    at once, so reading overlaps what the caller does with each result (the store's
+    writes, which release the GIL) as well as the workers' normalising, and a map made
+    ahead of time (the next file's, while this one is merged) keeps the workers busy.
+    An exception raised by ``items`` or by ``func`` is raised here, in order;
+    :meth:`OrderedMap.close` (or the end, or an error) stops the reading and cancels
+    what was queued.
     """
-    if pool is None:
-        for item in items:
-            yield func(ctx, item)
-        return
-    queue: Queue[Future[R] | _Raised | None] = Queue(maxsize=in_flight)
-    stop = threading.Event()
+    return OrderedMap(func, ctx, items, pool, in_flight)
 
-    def put(entry: Future[R] | _Raised | None) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
 
-    def read() -> None:
-        try:
-            for item in items:
-                if not put(pool.submit(func, ctx, item)):
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            put(_Raised(exc))
+class OrderedMap(Iterator[R]):
+    """The iterator :func:`ordered_map` returns."""
+
+    def __init__(self, func: Callable[[C, T], R], ctx: C, items: Iterable[T],
+                 pool: Executor | None, in_flight: int) -> None:
+        self._closed = False
+        self._reader: threading.Thread | None = None
+        if pool is None:
+            self._plain: Iterator[R] | None = (func(ctx, item) for item in items)
             return
-        put(None)
+        self._plain = None
+        self._queue: Queue[Future[R] | _Raised | None] = Queue(maxsize=in_flight)
+        self._stop = threading.Event()
 
-    reader = threading.Thread(target=read, name="idgraph-ingest-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            entry = queue.get()
-            if entry is None:
+        def put(entry: Future[R] | _Raised | None) -> bool:
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(entry, timeout=0.1)
+                    return True
+                except Full:
+                    continue
+            return False
+
+        def read() -> None:
+            try:
+                for item in items:
+                    if not put(pool.submit(func, ctx, item)):
+                        return
+            except BaseException as exc:  # handed to the consumer, raised there
+                put(_Raised(exc))
                 return
+            put(None)
+
+        self._reader = threading.Thread(target=read, name="idgraph-ingest-reader",
+                                        daemon=True)
+        self._reader.start()
+
+    def __next__(self) -> R:
+        if self._closed:
+            raise StopIteration
+        if self._plain is not None:
+            try:
+                return next(self._plain)
+            except BaseException:
+                self.close()
+                raise
+        try:
+            entry = self._queue.get()
+            if entry is None:
+                raise StopIteration
             if isinstance(entry, _Raised):
                 raise entry.exc
-            yield entry.result()
-    finally:
-        stop.set()
-        while True:  # cancel what was queued but not taken
+            return entry.result()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop reading; cancel what was queued but not taken (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._reader is None:
+            return
+        self._stop.set()
+        while True:
             try:
-                left = queue.get_nowait()
+                left = self._queue.get_nowait()
             except Empty:
                 break
             if isinstance(left, Future):
                 left.cancel()
-        reader.join()
+        self._reader.join()
 
 
 class _Raised:

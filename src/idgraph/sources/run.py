@@ -26,7 +26,12 @@ import duckdb
 import psycopg
 
 from idgraph.settings import Settings
-from idgraph.sources.ingest import AfterIngestError, IngestSummary, ingest_manifest
+from idgraph.sources.ingest import (
+    AfterIngestError,
+    FilesAhead,
+    IngestSummary,
+    ingest_manifest,
+)
 from idgraph.sources.manifest import Manifest, ManifestError, find_manifests, load_manifests
 from idgraph.sources.parallel import worker_pool
 from idgraph.sources.readers import FileRejected
@@ -167,7 +172,8 @@ def run_ingest(
     if confined:
         manifests = _confine(manifests, errors)
         settings = settings.model_copy(update={"allow_outside_paths": False})
-    with worker_pool(settings.ingest_workers) as pool:
+    with worker_pool(settings.ingest_workers) as pool, \
+            FilesAhead(manifests, settings, pool) as files:
         for i, m in enumerate(manifests):
             label = f"ingesting {m.id}"
             done = [0]
@@ -179,7 +185,8 @@ def run_ingest(
 
             rest = manifests[i + 1:]
             try:
-                s = ingest_manifest(store, m, settings, progress=advance, pool=pool)
+                s = ingest_manifest(store, m, settings, progress=advance, pool=pool,
+                                    opened=files.take(i), after_read=files.opener(i))
             except AfterIngestError as exc:  # stored; the search index's update stopped
                 summaries.append(exc.summary)
                 say(label, exc.summary.rows, exc.summary.rows)
