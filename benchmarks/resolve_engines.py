@@ -97,8 +97,9 @@ def build(data: Path, people: int, seed: int, population: str = "synth") -> Path
         store.secret(ID_KEY)  # both copies name identities with one key
     finally:
         store.close()
-    print(f"{population} ({people:,} people where it counts) + ingest + train: "
-          f"{time.perf_counter() - t:.1f} s", flush=True)
+    size = "" if population == "pseudopeople" else f" {people:,} people"
+    print(f"{population}{size} + ingest + train: {time.perf_counter() - t:.1f} s",
+          flush=True)
     return data
 
 
@@ -209,8 +210,8 @@ def main() -> None:
     con = duckdb.connect(str(base / "idgraph.duckdb"), read_only=True)
     n = con.sql("SELECT count(*) FROM records WHERE is_current").fetchall()[0]
     con.close()
-    print(f"population: {args.population} ({args.people:,} people for synth and "
-          f"foreign, seed {args.seed}), "
+    size = "sample data" if args.population == "pseudopeople" else f"{args.people:,} people"
+    print(f"population: {args.population} ({size}, seed {args.seed}), "
           f"{n[0] if n else 0:,} current records; cores {os.cpu_count()}; "
           f"load before {load()}", flush=True)
     results: dict[str, dict[str, Any]] = {}
