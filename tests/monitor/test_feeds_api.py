@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -169,13 +168,8 @@ def test_sigkill_mid_stream_loses_no_acknowledged_record(tmp_path: Path) -> None
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
-    if settings.database_url is None:
-        con = duckdb.connect(str(data_dir / "idgraph.duckdb"), read_only=True)
-        fetch = lambda sql: con.execute(sql).fetchall()  # noqa: E731
-    else:
-        store = open_store(settings.db_target, data_dir=data_dir, upgrade=False)
-        con = store  # type: ignore[assignment]
-        fetch = store.fetchall
+    store = open_store(settings.db_target, data_dir=data_dir, upgrade=False)
+    fetch = store.fetchall
     try:
         stored = {str(x[0]) for x in fetch(
             "SELECT source_record_id FROM records WHERE source_id = 'bookings'")}
@@ -186,7 +180,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_record(tmp_path: Path) -> None
         dup = fetch("SELECT count(*) FROM (SELECT record_id FROM records "
                     "GROUP BY record_id, row_hash HAVING count(*) > 1) AS d")[0]
     finally:
-        con.close()
+        store.close()
     missing = set(acked) - stored
     assert not missing, f"acknowledged but lost: {sorted(missing)[:10]}"
     assert set(acked) <= placed  # placed after the restart if the kill came before

@@ -9,7 +9,7 @@ from typing import Any
 from idgraph.cases import open_case
 from idgraph.policy.users import add_user
 from idgraph.store import Store
-from pgdb import new_store  # noqa: F401  (re-exported: the tests build their stores with it)
+from pgdb import new_store as new_store  # the tests build their stores with it
 
 # The link tables are made by the store's migrations (store/migrations); kept for the
 # tests that loop over it.

@@ -11,6 +11,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,10 +29,11 @@ from audit_forge import rewrite, set_purpose, truncate
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def _entry(i: int, action: str = "t.a", **kw: object) -> AuditEntry:
-    fields: dict[str, object] = {"detail": {"i": i}, **kw}
+def _entry(i: int, action: str = "t.a", *, case_id: str | None = None,
+           detail: dict[str, Any] | None = None) -> AuditEntry:
     return AuditEntry(time=T0 + timedelta(seconds=i), principal=f"p{i}", action=action,
-                      outcome="ok", **fields)  # type: ignore[arg-type]
+                      outcome="ok", case_id=case_id,
+                      detail={"i": i} if detail is None else detail)
 
 
 def _rows(n: int, start: int = 0) -> tuple[list[int], list[str], list[str], list[str]]:
